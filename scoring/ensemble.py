@@ -1,0 +1,298 @@
+"""Ensemble: load an artifact once, score many windows in token-budgeted batches.
+
+Members that keep the backbone frozen ("heads") share one backbone forward pass; LoRA members share
+the base weights and switch adapters; fully fine-tuned members carry their own backbone. Chunk vectors
+are cached per backbone variant, so a conversation that falls into several overlapping windows is
+encoded once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, load_model
+from torch import nn
+
+from scoring.artifact import ArtifactError, MemberSpec, member_specs, read_manifest
+from scoring.backbone import Backbone, load_backbone
+from scoring.bands import band_for
+from scoring.calibration import Calibration
+from scoring.model import ItemHeads
+from scoring.types import N_ITEMS, Window
+from scoring.windowing import Chunk, Chunker
+
+DEFAULT_BATCH_TOKENS = 16384
+DEFAULT_CACHE_ENTRIES = 50_000
+
+
+@dataclass(frozen=True)
+class ChunkEvidence:
+    conversation_id: str
+    turn_indices: tuple[int, ...]
+    weights: tuple[float, ...]  # per item: this chunk's share of the item's attention (sums to 1 over chunks)
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    window_id: str
+    total: float
+    items: tuple[float, ...]
+    interval: tuple[float, float]
+    band: str
+    model_version: str
+    n_chunks: int
+    n_tokens: int
+    evidence: tuple[ChunkEvidence, ...]
+
+
+@dataclass
+class Member:
+    spec: MemberSpec
+    heads: ItemHeads
+    variant: str  # which backbone weights produce its chunk vectors
+    module: nn.Module | None = None  # own backbone ("full" members)
+
+
+class EmbeddingCache:
+    """LRU of chunk vectors keyed by (variant, chunk key); vectors live on the CPU."""
+
+    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[tuple[str, bytes], torch.Tensor] = OrderedDict()
+
+    def get(self, key: tuple[str, bytes]) -> torch.Tensor | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, bytes], value: torch.Tensor) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Ensemble:
+    def __init__(
+        self,
+        *,
+        manifest: dict[str, Any],
+        backbone: Backbone,
+        members: list[Member],
+        calibration: Calibration,
+        device: torch.device,
+        peft_model: nn.Module | None = None,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+    ) -> None:
+        self.manifest = manifest
+        self.version = str(manifest["version"])
+        self.backbone = backbone
+        self.members = members
+        self.calibration = calibration
+        self.device = device
+        self.peft_model = peft_model
+        self.chunker = Chunker(backbone.tokenizer, max_tokens=int(manifest["max_tokens"]), kind=backbone.kind)
+        self.cache = EmbeddingCache(cache_entries)
+        self.pad_id = backbone.tokenizer.pad_token_id or 0
+
+    # ---- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, directory: str | Path, *, device: str = "auto", cache_entries: int = DEFAULT_CACHE_ENTRIES
+    ) -> Ensemble:
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        dev = pick_device(device)
+        dtype = torch.bfloat16 if dev.type == "cuda" else None
+        backbone = load_backbone(str(manifest["backbone"]["id"]), artifact_dir=directory, dtype=dtype)
+        backbone.module.to(dev).eval()
+        members: list[Member] = []
+        peft_model: nn.Module | None = None
+        for spec in member_specs(manifest):
+            member_dir = directory / "members" / spec.name
+            heads = ItemHeads(backbone.hidden_size, pooling=str(manifest["pooling"]))
+            heads.load_state_dict(_load_tensors(member_dir / "heads.safetensors"))
+            heads.to(dev).eval()
+            if spec.mode == "heads":
+                members.append(Member(spec, heads, variant="base"))
+            elif spec.mode == "lora":
+                peft_model = _attach_adapter(peft_model, backbone.module, member_dir / "adapter", spec.name)
+                members.append(Member(spec, heads, variant=f"lora:{spec.name}"))
+            else:
+                module = copy.deepcopy(backbone.module)
+                weights = member_dir / "backbone.safetensors"
+                if not weights.is_file():
+                    raise ArtifactError(
+                        f"{weights} is missing; the artifact is incomplete, retrain or restore it"
+                    )
+                load_model(module, str(weights))
+                members.append(Member(spec, heads, variant=f"full:{spec.name}", module=module.to(dev).eval()))
+        return cls(
+            manifest=manifest,
+            backbone=backbone,
+            members=members,
+            calibration=Calibration.from_dict(manifest["calibration"]),
+            device=dev,
+            peft_model=peft_model,
+            cache_entries=cache_entries,
+        )
+
+    # ---- encoding --------------------------------------------------------------------------------
+    @contextmanager
+    def _variant_module(self, variant: str) -> Iterator[nn.Module]:
+        if variant.startswith("full:"):
+            member = next(m for m in self.members if m.variant == variant)
+            assert member.module is not None
+            yield member.module
+        elif variant.startswith("lora:"):
+            assert self.peft_model is not None
+            self.peft_model.set_adapter(variant.removeprefix("lora:"))  # type: ignore[operator]
+            yield self.peft_model
+        elif self.peft_model is not None:
+            with self.peft_model.disable_adapter():  # type: ignore[operator]
+                yield self.peft_model
+        else:
+            yield self.backbone.module
+
+    def _embed(
+        self, variant: str, chunks: list[Chunk], *, batch_tokens: int, on_tokens: Callable[[int], None] | None
+    ) -> dict[bytes, torch.Tensor]:
+        vectors: dict[bytes, torch.Tensor] = {}
+        missing: dict[bytes, Chunk] = {}
+        for chunk in chunks:
+            key = chunk.key
+            if key in vectors or key in missing:
+                continue
+            cached = self.cache.get((variant, key))
+            if cached is not None:
+                vectors[key] = cached
+            else:
+                missing[key] = chunk
+        if not missing:
+            return vectors
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        )
+        with self._variant_module(variant) as module, torch.inference_mode(), autocast:
+            batches = token_batches(list(missing.values()), batch_tokens=batch_tokens, pad_id=self.pad_id)
+            for batch, ids, mask in batches:
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                out = self.backbone.pool(module, ids, mask).float().cpu()  # (N, H)
+                for chunk, vector in zip(batch, out, strict=True):
+                    vectors[chunk.key] = vector
+                    self.cache.put((variant, chunk.key), vector)
+                if on_tokens:
+                    on_tokens(int(mask.sum()))
+        return vectors
+
+    # ---- scoring ---------------------------------------------------------------------------------
+    def predict(
+        self,
+        windows: list[Window],
+        *,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> list[WindowScore]:
+        if not windows:
+            return []
+        chunked = self.chunker.chunk_windows(windows)
+        all_chunks = [c for cs in chunked for c in cs]
+        n_windows, max_chunks = len(windows), max(1, max(len(cs) for cs in chunked))
+        mask = torch.zeros((n_windows, max_chunks), dtype=torch.bool)
+        for row, cs in enumerate(chunked):
+            mask[row, : len(cs)] = True
+        item_sum = torch.zeros((n_windows, N_ITEMS))
+        weight_sum = torch.zeros((n_windows, max_chunks, N_ITEMS))
+        for variant in dict.fromkeys(m.variant for m in self.members):
+            vectors = self._embed(variant, all_chunks, batch_tokens=batch_tokens, on_tokens=on_tokens)
+            h = torch.zeros((n_windows, max_chunks, self.backbone.hidden_size))  # (B, C, H)
+            for row, cs in enumerate(chunked):
+                for col, chunk in enumerate(cs):
+                    h[row, col] = vectors[chunk.key]
+            h, dev_mask = h.to(self.device), mask.to(self.device)
+            with torch.inference_mode():
+                for member in (m for m in self.members if m.variant == variant):
+                    items, weights = member.heads(h, dev_mask)  # (B, 9), (B, C, 9)
+                    item_sum += items.float().cpu()
+                    weight_sum += weights.float().cpu()
+        items_mean = item_sum / len(self.members)
+        weights_mean = weight_sum / len(self.members)
+        return [self._score(windows[i], chunked[i], items_mean[i], weights_mean[i]) for i in range(n_windows)]
+
+    def _score(
+        self, window: Window, chunks: list[Chunk], items: torch.Tensor, weights: torch.Tensor
+    ) -> WindowScore:
+        item_values = tuple(round(float(v), 4) for v in items)
+        total = round(sum(item_values), 4)
+        lo, hi = self.calibration.interval(total)
+        evidence = tuple(
+            ChunkEvidence(c.conversation_id, c.turn_indices, tuple(round(float(w), 4) for w in weights[j]))
+            for j, c in enumerate(chunks)
+        )
+        return WindowScore(
+            window_id=window.id,
+            total=total,
+            items=item_values,
+            interval=(round(lo, 4), round(hi, 4)),
+            band=band_for(total).key,
+            model_version=self.version,
+            n_chunks=len(chunks),
+            n_tokens=sum(len(c) for c in chunks),
+            evidence=evidence,
+        )
+
+
+def token_batches(
+    chunks: list[Chunk], *, batch_tokens: int, pad_id: int
+) -> Iterator[tuple[list[Chunk], torch.Tensor, torch.Tensor]]:
+    """Length-sorted, right-padded batches of at most `batch_tokens` padded tokens (ids, mask on CPU)."""
+    ordered = sorted(chunks, key=len, reverse=True)
+    start = 0
+    while start < len(ordered):
+        width = len(ordered[start])
+        size = max(1, batch_tokens // width)
+        batch = ordered[start : start + size]
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (N, T)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)  # (N, T)
+        for row, chunk in enumerate(batch):
+            ids[row, : len(chunk)] = torch.tensor(chunk.token_ids)
+            mask[row, : len(chunk)] = 1
+        yield batch, ids, mask
+        start += size
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing; the artifact is incomplete, retrain or restore it")
+    return load_file(str(path))
+
+
+def _attach_adapter(peft_model: nn.Module | None, base: nn.Module, adapter_dir: Path, name: str) -> nn.Module:
+    from peft import PeftModel
+
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise ArtifactError(f"{adapter_dir} holds no LoRA adapter; the artifact is incomplete")
+    if peft_model is None:
+        return PeftModel.from_pretrained(base, str(adapter_dir), adapter_name=name, is_trainable=False)
+    peft_model.load_adapter(str(adapter_dir), adapter_name=name)  # type: ignore[operator]
+    return peft_model
