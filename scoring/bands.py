@@ -52,3 +52,8 @@ def band_by_key(key: str) -> Band:
         if band.key == key:
             return band
     raise KeyError(key)
+
+
+# Item 9 is scored 0..3; a model-inferred value that rounds to 1 or more ("several days") needs a
+# clinician's review, whatever the total.
+SELF_HARM_FLAG = 0.5

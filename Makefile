@@ -1,0 +1,40 @@
+# Quickstart: `make demo` (runs the app on http://127.0.0.1:8000), `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstall when pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
+
+.PHONY: venv demo seed test lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU wheel; an unpinned torch would pull gigabytes of CUDA packages.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: venv
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py seed_demo $(if $(RESEED),--reset,)
+	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+test: venv
+	bash tests/with_services.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy scoring training monitor_site
+
+bench: venv
+	$(PY) -m scoring bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,67 @@
+"""Strict JSON fields: the API refuses what DRF would quietly coerce (naive datetimes, "2", true)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO-8601 with an explicit offset (Z or ±hh:mm); a naive time is ambiguous across time zones."""
+
+    default_error_messages = {
+        "naive": "Datetime needs a timezone offset, e.g. 2026-03-01T09:30:00Z or +01:00.",
+        "type": "Must be an ISO-8601 string.",
+    }
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            self.fail("type")
+        parsed = super().to_internal_value(value)
+        if not re.search(r"(Z|[+-]\d{2}:?\d{2})$", value.strip(), re.IGNORECASE):
+            self.fail("naive")
+        return parsed
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"type": "Must be a JSON integer."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("type")
+        return super().to_internal_value(data)
+
+
+class ExternalIdField(serializers.CharField):
+    default_error_messages = {
+        "format": "1-128 characters: letters, digits and . _ : @ - (a pseudonymous id, never a name)."
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=128, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not EXTERNAL_ID.match(value):
+            self.fail("format")
+        return value
+
+
+class StrictCharField(serializers.CharField):
+    """Text that must really be a JSON string and must not hold NUL (PostgreSQL cannot store it)."""
+
+    default_error_messages = {"nul": "Must not contain NUL (\\u0000) characters."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if "\x00" in value:
+            self.fail("nul")
+        return value

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from monitor_site.api.fields import AwareDateTimeField, ExternalIdField, StrictCharField, StrictIntegerField
+from scoring.types import ROLES
+
+FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew between the app and us
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown keys are an error: a typo in a field name must not silently drop data."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({k: ["Unknown field."] for k in unknown})
+        return super().to_internal_value(data)
+
+
+def _not_in_future(value: Any) -> None:
+    if value > timezone.now() + FUTURE_TOLERANCE:
+        raise serializers.ValidationError("Lies in the future.")
+
+
+class MessageIn(StrictSerializer):
+    role = serializers.ChoiceField(choices=ROLES)
+    text = StrictCharField(allow_blank=False, trim_whitespace=False)
+    sent_at = AwareDateTimeField(validators=[_not_in_future])
+
+    def validate_text(self, value: str) -> str:
+        if len(value) > settings.API_MAX_MESSAGE_CHARS:
+            raise serializers.ValidationError(f"Longer than {settings.API_MAX_MESSAGE_CHARS} characters.")
+        if not value.strip():
+            raise serializers.ValidationError("May not be blank.")
+        return value
+
+
+class SessionIn(StrictSerializer):
+    patient = ExternalIdField()
+    session_id = ExternalIdField()
+    started_at = AwareDateTimeField(validators=[_not_in_future])
+    messages = MessageIn(many=True, allow_empty=False)
+
+    def validate_messages(self, value: list) -> list:
+        if len(value) > settings.API_MAX_MESSAGES:
+            raise serializers.ValidationError(f"At most {settings.API_MAX_MESSAGES} messages per session.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        errors = {}
+        for i, message in enumerate(attrs["messages"]):
+            if message["sent_at"] < attrs["started_at"]:
+                errors[f"messages[{i}].sent_at"] = ["Before the session's started_at."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class SessionOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Our id for the session.")
+    session_id = serializers.CharField()
+    patient = serializers.CharField()
+    messages = serializers.IntegerField(help_text="Messages stored.")
+    created = serializers.BooleanField(help_text="False when this was a replay of an identical body.")
+
+
+class AssessmentIn(StrictSerializer):
+    patient = ExternalIdField()
+    completed_at = AwareDateTimeField(validators=[_not_in_future])
+    items = serializers.ListField(
+        child=StrictIntegerField(min_value=0, max_value=3),
+        min_length=9,
+        max_length=9,
+        help_text="The 9 PHQ-9 item answers, 0..3, in questionnaire order.",
+    )
+
+
+class AssessmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.CharField()
+    completed_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    created = serializers.BooleanField()
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text='Field path -> messages, e.g. {"messages[2].sent_at": ["..."]}.',
+    )

@@ -1,0 +1,111 @@
+"""Ingestion endpoints. Thin: size check, validation, one service call, the contract's status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitor_site.api.errors import PayloadTooLarge, error_response
+from monitor_site.api.serializers import AssessmentIn, AssessmentOut, ErrorOut, SessionIn, SessionOut
+from monitor_site.patients.services import IngestConflict, assessment_ingest, session_ingest
+
+COMMON_ERRORS = {
+    400: OpenApiResponse(ErrorOut, description="Invalid input; `errors` names each bad field."),
+    401: OpenApiResponse(ErrorOut, description="Missing, invalid or revoked bearer token."),
+    409: OpenApiResponse(ErrorOut, description="This id was already received with other content."),
+    413: OpenApiResponse(ErrorOut, description="Body larger than API_MAX_BODY_BYTES."),
+}
+
+
+def _validated(request: Request, serializer_class: type) -> dict[str, Any]:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.API_MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {settings.API_MAX_BODY_BYTES}.")
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _conflict(exc: IngestConflict) -> Response:
+    return error_response(
+        status_code=status.HTTP_409_CONFLICT,
+        detail=exc.message,
+        code="conflict",
+        errors={exc.field: [exc.message]},
+    )
+
+
+@extend_schema(
+    request=SessionIn,
+    responses={
+        201: SessionOut,
+        200: OpenApiResponse(SessionOut, description="Identical replay."),
+        **COMMON_ERRORS,
+    },
+    summary="Push one AI-chat session",
+    description="Stores the session and its messages in one transaction and queues scoring of the "
+    "patient's 14-day window. Re-sending the same body is safe (200, same id).",
+)
+@api_view(["POST"])
+def session_create(request: Request) -> Response:
+    data = _validated(request, SessionIn)
+    try:
+        result = session_ingest(
+            source=request.auth.source,
+            patient_external_id=data["patient"],
+            session_external_id=data["session_id"],
+            started_at=data["started_at"],
+            messages=data["messages"],
+        )
+    except IngestConflict as exc:
+        return _conflict(exc)
+    session = result.obj
+    body = {
+        "id": session.pk,
+        "session_id": session.external_id,
+        "patient": data["patient"],
+        "messages": session.message_count,
+        "created": result.created,
+    }
+    return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+@extend_schema(
+    request=AssessmentIn,
+    responses={
+        201: AssessmentOut,
+        200: OpenApiResponse(AssessmentOut, description="Identical replay."),
+        **COMMON_ERRORS,
+    },
+    summary="Push one completed PHQ-9 questionnaire (ground truth, self-report)",
+)
+@api_view(["POST"])
+def assessment_create(request: Request) -> Response:
+    data = _validated(request, AssessmentIn)
+    try:
+        result = assessment_ingest(
+            source=request.auth.source,
+            patient_external_id=data["patient"],
+            completed_at=data["completed_at"],
+            items=data["items"],
+        )
+    except IngestConflict as exc:
+        return _conflict(exc)
+    assessment = result.obj
+    body = {
+        "id": assessment.pk,
+        "patient": data["patient"],
+        "completed_at": assessment.completed_at,
+        "total": assessment.total,
+        "created": result.created,
+    }
+    return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -1,0 +1,79 @@
+"""Writes for the model registry: register an artifact, promote it, train one from ground truth."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from monitor_site.modelops.models import ModelVersion
+from monitor_site.patients.selectors import labeled_windows_from_assessments
+from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
+from training.finetune import Progress, TrainArgs, TrainResult, train_ensemble
+
+log = logging.getLogger(__name__)
+
+
+def model_version_register(*, artifact_dir: Path) -> ModelVersion:
+    """Record an artifact that lies in MODEL_STORE_DIR as a candidate (idempotent by version)."""
+    store = Path(settings.MODEL_STORE_DIR).resolve()
+    artifact_dir = artifact_dir.resolve()
+    if artifact_dir.parent != store:
+        raise ArtifactError(f"{artifact_dir} is not inside MODEL_STORE_DIR ({store}); move it there first")
+    manifest = read_manifest(artifact_dir)
+    if manifest["version"] != artifact_dir.name:
+        raise ArtifactError(
+            f"{artifact_dir}: directory name differs from manifest version {manifest['version']}"
+        )
+    model_version, _ = ModelVersion.objects.get_or_create(
+        version=artifact_dir.name,
+        defaults={
+            "backbone": manifest["backbone"]["id"],
+            "members": len(manifest["members"]),
+            "manifest": manifest,
+            "metrics": manifest.get("metrics", {}),
+        },
+    )
+    return model_version
+
+
+def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
+    """Make this version the active one; the previous one retires. Pending sessions get scored."""
+    from monitor_site.predictions.tasks import score_pending
+
+    with transaction.atomic():
+        ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
+            pk=model_version.pk
+        ).update(status=ModelVersion.Status.RETIRED)
+        model_version.status = ModelVersion.Status.ACTIVE
+        model_version.promoted_at = timezone.now()
+        model_version.save(update_fields=["status", "promoted_at"])
+        # The pointer lets `python -m scoring predict --model active` work without Django.
+        transaction.on_commit(
+            lambda: set_active_pointer(Path(settings.MODEL_STORE_DIR), model_version.version)
+        )
+        score_pending.delay_on_commit()
+    log.info("model %s promoted to active", model_version.version)
+    return model_version
+
+
+def model_train_from_ground_truth(
+    *, args: TrainArgs, promote: bool, progress: Progress | None = None
+) -> tuple[ModelVersion, TrainResult]:
+    """Train on every stored questionnaire's window, register the result, optionally promote it."""
+    examples = labeled_windows_from_assessments()
+    if len(examples) < 2:
+        raise ValueError(
+            f"only {len(examples)} questionnaire(s) with messages in their 14-day window; "
+            "ingest ground truth (POST /api/v1/assessments) or run `manage.py seed_demo` first"
+        )
+    result = train_ensemble(
+        examples, args, Path(settings.MODEL_STORE_DIR), data_summary={"origin": "database"}, progress=progress
+    )
+    model_version = model_version_register(artifact_dir=result.artifact_dir)
+    if promote:
+        model_version_promote(model_version=model_version)
+    return model_version, result

@@ -1,0 +1,143 @@
+"""Patients, their care teams, and what the AI app sends us: sessions, messages, questionnaires."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from scoring.types import ROLES
+
+
+class CareTeam(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="care_teams", blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IngestSource(models.Model):
+    """An upstream app that pushes conversations; each has its own tokens and patient id space."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    default_care_team = models.ForeignKey(
+        CareTeam, null=True, blank=True, on_delete=models.PROTECT, help_text="New patients join this team."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IngestToken(models.Model):
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once at creation."""
+
+    source = models.ForeignKey(IngestSource, on_delete=models.CASCADE, related_name="tokens")
+    prefix = models.CharField(max_length=12, help_text="First characters, to tell tokens apart.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.source.name} {self.prefix}…"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @staticmethod
+    def generate() -> str:
+        return "phq_" + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Patient(models.Model):
+    """Pseudonymous: we know the upstream app's id for the person, never their name."""
+
+    source = models.ForeignKey(IngestSource, on_delete=models.PROTECT, related_name="patients")
+    external_id = models.CharField(max_length=128)
+    care_team = models.ForeignKey(
+        CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="patients"
+    )
+    is_synthetic = models.BooleanField(default=False, help_text="Generated demo data, not a person.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="patient_unique_per_source")
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class ConversationSession(models.Model):
+    source = models.ForeignKey(IngestSource, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sessions")
+    external_id = models.CharField(max_length=128)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(
+        help_text="Time of the last message: the end of the window it is scored at."
+    )
+    message_count = models.PositiveIntegerField()
+    content_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the canonical body, for idempotent replays."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="session_unique_per_source")
+        ]
+        indexes = [models.Index(fields=["patient", "ended_at"])]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Message(models.Model):
+    ROLE_CHOICES = [(r, r) for r in ROLES]
+
+    session = models.ForeignKey(ConversationSession, on_delete=models.CASCADE, related_name="messages")
+    position = models.PositiveIntegerField()
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    text = models.TextField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "position"], name="message_unique_position")
+        ]
+        ordering = ["session", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.role} #{self.position}"
+
+
+class Assessment(models.Model):
+    """A PHQ-9 questionnaire the patient filled in: ground truth, self-report."""
+
+    source = models.ForeignKey(IngestSource, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="assessments")
+    completed_at = models.DateTimeField()
+    items = models.JSONField(help_text="9 integers 0..3, in questionnaire order.")
+    total = models.PositiveSmallIntegerField()
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "completed_at"], name="assessment_unique_per_time"),
+            models.CheckConstraint(condition=models.Q(total__lte=27), name="assessment_total_in_range"),
+        ]
+        indexes = [models.Index(fields=["patient", "completed_at"])]
+
+    def __str__(self) -> str:
+        return f"PHQ-9 {self.total} ({self.completed_at:%Y-%m-%d})"

@@ -1,0 +1,89 @@
+"""Reads for patients: the 14-day windows scoring and training use, and what a clinician may see."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+
+from monitor_site.patients.models import Assessment, Message, Patient
+from scoring.types import Conversation, LabeledWindow, Turn, Window
+
+WINDOW = timedelta(days=14)  # PHQ-9 asks about "the last 2 weeks"
+
+
+def windows_for(requests: list[tuple[int, datetime, str]]) -> list[Window]:
+    """Windows [end - 14 days, end] for (patient id, end, window id) requests, in one query.
+
+    Turns are grouped by session in conversation order; a session only partly inside the window
+    contributes the messages that are.
+    """
+    if not requests:
+        return []
+    patient_ids = {p for p, _, _ in requests}
+    earliest = min(end for _, end, _ in requests) - WINDOW
+    latest = max(end for _, end, _ in requests)
+    rows = (
+        Message.objects.filter(
+            session__patient_id__in=patient_ids, sent_at__gte=earliest, sent_at__lte=latest
+        )
+        .order_by("session__patient_id", "sent_at", "session_id", "position")
+        .values_list("session__patient_id", "session__external_id", "role", "text", "sent_at")
+    )
+    by_patient: dict[int, list[tuple]] = defaultdict(list)
+    for patient_id, session_ext, role, text, sent_at in rows.iterator(chunk_size=5000):
+        by_patient[patient_id].append((sent_at, session_ext, role, text))
+    windows = []
+    for patient_id, end, window_id in requests:
+        messages = by_patient.get(patient_id, [])
+        times = [m[0] for m in messages]
+        lo, hi = bisect.bisect_left(times, end - WINDOW), bisect.bisect_right(times, end)
+        sessions: dict[str, list[Turn]] = {}
+        for sent_at, session_ext, role, text in messages[lo:hi]:
+            sessions.setdefault(session_ext, []).append(Turn(role=role, text=text, sent_at=sent_at))
+        windows.append(
+            Window(
+                id=window_id,
+                conversations=tuple(Conversation(id=k, turns=tuple(v)) for k, v in sessions.items()),
+                start=end - WINDOW,
+                end=end,
+            )
+        )
+    return windows
+
+
+def labeled_windows_from_assessments(
+    *, assessments: Iterable[Assessment] | None = None
+) -> list[LabeledWindow]:
+    """Each ground-truth questionnaire paired with the patient's messages in the 14 days before it.
+
+    Questionnaires with no message in their window carry no signal and are left out.
+    """
+    rows = list(
+        assessments if assessments is not None else Assessment.objects.order_by("patient_id", "completed_at")
+    )
+    windows = windows_for([(a.patient_id, a.completed_at, f"assessment-{a.pk}") for a in rows])
+    return [
+        LabeledWindow(
+            window=w,
+            total=float(a.total),
+            items=tuple(float(v) for v in a.items),
+            group=f"patient-{a.patient_id}",
+            source="ground_truth",
+        )
+        for a, w in zip(rows, windows, strict=True)
+        if w.conversations
+    ]
+
+
+def patient_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Patient]:
+    """Patients of the user's care teams only; nobody sees a patient outside their teams."""
+    return Patient.objects.filter(care_team__members=user).distinct()
+
+
+def patient_get_for_user(*, user: AbstractBaseUser, patient_id: int) -> Patient | None:
+    return patient_list_for_user(user=user).select_related("care_team").filter(pk=patient_id).first()

@@ -1,0 +1,30 @@
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from monitor_site.modelops.selectors import model_version_active
+from monitor_site.predictions.services import predictions_score_pending
+
+
+class Command(BaseCommand):
+    help = "Score every session the active model has not scored yet (safe to re-run)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=None, help="windows per model call")
+
+    def handle(self, *args: object, **options: object) -> None:
+        from django.core.management.base import CommandError
+
+        if model_version_active() is None:
+            raise CommandError(
+                "no active model: train and promote one first (manage.py train_model --promote)"
+            )
+        bar = tqdm(total=0, unit="session", desc="scoring", disable=None)
+
+        def on_batch(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        scored = predictions_score_pending(batch_size=options["batch_size"], on_batch=on_batch)  # type: ignore[arg-type]
+        bar.close()
+        self.stdout.write(f"scored {scored} session(s)")

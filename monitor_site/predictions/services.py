@@ -1,0 +1,112 @@
+"""Scoring sessions: build each session's 14-day window, run the active model, store Predictions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+
+from monitor_site.modelops.loading import ensemble_for
+from monitor_site.modelops.models import ModelVersion
+from monitor_site.modelops.selectors import model_version_active
+from monitor_site.patients.models import ConversationSession
+from monitor_site.patients.selectors import windows_for
+from monitor_site.predictions.models import Prediction
+from scoring.ensemble import WindowScore
+
+log = logging.getLogger(__name__)
+EVIDENCE_PER_ITEM = 3
+
+
+def _evidence(score: WindowScore) -> list[list[dict]]:
+    """Per item, the chunks with the largest attention weight: session id, turn indices, weight."""
+    per_item = []
+    for item in range(len(score.items)):
+        ranked = sorted(score.evidence, key=lambda e: e.weights[item], reverse=True)[:EVIDENCE_PER_ITEM]
+        per_item.append(
+            [
+                {"session": e.conversation_id, "turns": list(e.turn_indices), "weight": e.weights[item]}
+                for e in ranked
+            ]
+        )
+    return per_item
+
+
+def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVersion | None = None) -> int:
+    """Score these sessions with `model_version` (default: the active one). Returns rows created.
+
+    Idempotent: sessions this version already scored are skipped, and the unique constraint on
+    (session, model version) makes a concurrent replay a no-op rather than a duplicate.
+    """
+    model_version = model_version or model_version_active()
+    if model_version is None:
+        log.warning(
+            "no active model: %d session(s) kept unscored; they are scored when a model is promoted "
+            "(manage.py train_model --promote) or by manage.py score_pending",
+            len(session_ids),
+        )
+        return 0
+    sessions = list(
+        ConversationSession.objects.filter(pk__in=session_ids)
+        .exclude(predictions__model_version=model_version)
+        .only("pk", "patient_id", "ended_at")
+        .order_by("patient_id", "ended_at")
+    )
+    if not sessions:
+        return 0
+    windows = windows_for([(s.patient_id, s.ended_at, str(s.pk)) for s in sessions])
+    ensemble = ensemble_for(model_version)
+    scores = ensemble.predict(windows, batch_tokens=settings.SCORING_BATCH_TOKENS)
+    rows = [
+        Prediction(
+            patient_id=s.patient_id,
+            session_id=s.pk,
+            model_version=model_version,
+            window_start=w.start,
+            window_end=w.end,
+            total=score.total,
+            items=list(score.items),
+            interval_low=score.interval[0],
+            interval_high=score.interval[1],
+            band=score.band,
+            n_sessions=len(w.conversations),
+            n_user_turns=w.n_user_turns,
+            n_tokens=score.n_tokens,
+            evidence=_evidence(score),
+        )
+        for s, w, score in zip(sessions, windows, scores, strict=True)
+    ]
+    created = Prediction.objects.bulk_create(rows, ignore_conflicts=True)
+    log.info("scored %d session(s) with model %s", len(created), model_version.version)
+    return len(rows)
+
+
+def sessions_pending(*, model_version: ModelVersion) -> list[int]:
+    scored = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
+    return list(
+        ConversationSession.objects.filter(~Exists(scored)).order_by("ended_at").values_list("pk", flat=True)
+    )
+
+
+def predictions_score_pending(
+    *, batch_size: int | None = None, on_batch: Callable[[int, int], None] | None = None
+) -> int:
+    """Score every session the active model has not scored yet, in batches. Returns sessions scored."""
+    model_version = model_version_active()
+    if model_version is None:
+        log.warning(
+            "no active model: nothing scored; train and promote one (manage.py train_model --promote)"
+        )
+        return 0
+    pending = sessions_pending(model_version=model_version)
+    size = batch_size or settings.SCORING_BATCH_WINDOWS
+    done = 0
+    for start in range(0, len(pending), size):
+        done += predictions_score_sessions(
+            session_ids=pending[start : start + size], model_version=model_version
+        )
+        if on_batch:
+            on_batch(min(start + size, len(pending)), len(pending))
+    return done

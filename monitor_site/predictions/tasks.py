@@ -1,0 +1,17 @@
+"""Thin Celery tasks on the "gpu" queue: ids in, a service call, nothing else."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from monitor_site.predictions.services import predictions_score_pending, predictions_score_sessions
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360, max_retries=3, default_retry_delay=30)
+def score_session(session_id: int) -> int:
+    return predictions_score_sessions(session_ids=[session_id])
+
+
+@shared_task(acks_late=True, soft_time_limit=3300, time_limit=3600)
+def score_pending() -> int:
+    return predictions_score_pending()
