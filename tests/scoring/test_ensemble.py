@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scoring.artifact import ArtifactError, read_manifest
+from scoring.ensemble import Ensemble
+from tests.conftest import make_window
+
+
+def test_it_loads_the_artifact_and_scores_windows(tiny_artifact: Path) -> None:
+    ensemble = Ensemble.load(tiny_artifact, device="cpu")
+    scores = ensemble.predict([make_window(1, 0.0), make_window(2, 1.0)])
+    assert [s.window_id for s in scores] == ["w1", "w2"]
+    for s in scores:
+        assert 0 <= s.total <= 27 and len(s.items) == 9
+        assert s.total == pytest.approx(sum(s.items), abs=1e-3)
+        assert s.interval[0] <= s.total <= s.interval[1]
+        assert s.model_version == tiny_artifact.name
+        assert s.evidence and all(len(e.weights) == 9 for e in s.evidence)
+
+
+def test_it_writes_a_complete_manifest(tiny_artifact: Path) -> None:
+    manifest = read_manifest(tiny_artifact)
+    assert manifest["backbone"]["id"] == "artifact:backbone"
+    assert manifest["pooling"] == "attention" and manifest["max_tokens"] == 256
+    assert [m["name"] for m in manifest["members"]] == ["m0", "m1"]
+    assert manifest["calibration"]["method"] == "split-conformal"
+    assert {"mae", "rmse", "pearson_r", "auc_at_10", "interval_coverage"} <= set(manifest["metrics"])
+    assert manifest["training_data"]["windows"] == 24
+    assert (tiny_artifact / "tokenizer").is_dir() and (tiny_artifact / "backbone" / "config.json").is_file()
+
+
+def test_it_scores_the_same_window_the_same_way_cached_or_not(tiny_artifact: Path) -> None:
+    ensemble = Ensemble.load(tiny_artifact, device="cpu")
+    first = ensemble.predict([make_window(3, 0.5)])[0]
+    assert len(ensemble.cache) > 0
+    again = ensemble.predict([make_window(3, 0.5)])[0]
+    ensemble.cache.clear()
+    fresh = ensemble.predict([make_window(3, 0.5)])[0]
+    assert first.total == again.total == fresh.total
+
+
+def test_it_scores_a_window_alone_as_in_a_batch(tiny_artifact: Path) -> None:
+    ensemble = Ensemble.load(tiny_artifact, device="cpu")
+    windows = [make_window(i, i / 10, n_turns=2 + 2 * i) for i in range(6)]
+    batch = ensemble.predict(windows, batch_tokens=128)
+    ensemble.cache.clear()
+    alone = [ensemble.predict([w])[0] for w in windows]
+    assert [s.total for s in batch] == pytest.approx([s.total for s in alone], abs=1e-3)
+
+
+def test_it_refuses_a_missing_or_corrupted_artifact(tiny_artifact: Path, tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="does not exist"):
+        Ensemble.load(tmp_path / "nope")
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_artifact, broken)
+    (broken / "manifest.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        Ensemble.load(broken)
+    manifest = read_manifest(tiny_artifact)
+    del manifest["members"]
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="lacks members"):
+        Ensemble.load(broken)
+    shutil.rmtree(broken)
+    shutil.copytree(tiny_artifact, broken)
+    (broken / "members" / "m1" / "heads.safetensors").unlink()
+    with pytest.raises(ArtifactError, match="heads.safetensors is missing"):
+        Ensemble.load(broken)

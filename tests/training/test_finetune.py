@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scoring.artifact import read_manifest
+from scoring.ensemble import Ensemble
+from scoring.types import LabeledWindow
+from tests.conftest import make_examples, make_window
+from tests.tiny_models import tiny_encoder, tiny_qwen3_5
+from training.finetune import TrainArgs, band_weights, split_by_group, train_ensemble
+from training.metrics import regression_report
+
+
+def test_it_splits_by_patient_never_by_window() -> None:
+    examples = make_examples(40, groups=10)
+    train, val = split_by_group(examples, val_fraction=0.2, seed=1)
+    assert {examples[i].group for i in train}.isdisjoint({examples[i].group for i in val})
+    assert len({examples[i].group for i in val}) == 2 and len(train) + len(val) == 40
+
+
+def test_it_weights_rare_bands_up() -> None:
+    examples = make_examples(8)
+    common = [e for e in examples if e.total == 0] * 6
+    rare = [e for e in examples if e.total == 27]
+    weights = band_weights(common + rare)
+    assert weights[-1] > weights[0]
+
+
+@pytest.mark.parametrize("mode", ["heads", "lora", "full"])
+def test_it_trains_each_mode_on_an_encoder(mode: str, tmp_path: Path) -> None:
+    args = TrainArgs(mode=mode, members=1, epochs=2, patience=2, batch_size=8)
+    result = train_ensemble(make_examples(16, groups=4), args, tmp_path, backbone=tiny_encoder())
+    member = result.artifact_dir / "members" / "m0"
+    assert (member / "heads.safetensors").is_file()
+    assert (member / "adapter" / "adapter_config.json").is_file() == (mode == "lora")
+    assert (member / "backbone.safetensors").is_file() == (mode == "full")
+    scores = Ensemble.load(result.artifact_dir, device="cpu").predict([make_window(0, 1.0)])
+    assert 0 <= scores[0].total <= 27
+
+
+def test_it_trains_lora_on_a_qwen3_5_decoder_with_explicit_targets(tmp_path: Path) -> None:
+    args = TrainArgs(mode="lora", members=2, epochs=1, patience=1, batch_size=8, max_tokens=64)
+    result = train_ensemble(make_examples(12, groups=4), args, tmp_path, backbone=tiny_qwen3_5())
+    manifest = read_manifest(result.artifact_dir)
+    assert manifest["backbone"]["kind"] == "decoder" and manifest["backbone"]["model_type"] == "qwen3_5_text"
+    adapter = (result.artifact_dir / "members" / "m1" / "adapter" / "adapter_config.json").read_text()
+    assert "q_proj" in adapter and "v_proj" in adapter
+    assert len(Ensemble.load(result.artifact_dir, device="cpu").predict([make_window(1, 0.3)])) == 1
+
+
+def test_it_learns_totals_when_only_totals_are_labelled(tmp_path: Path) -> None:
+    examples = [LabeledWindow(window=e.window, total=e.total, items=None, group=e.group) for e in make_examples(24)]
+    result = train_ensemble(
+        examples, TrainArgs(members=1, epochs=150, patience=150, learning_rate=1e-2, val_fraction=0.0), tmp_path, backbone=tiny_encoder()
+    )
+    # fitted on totals alone: far below the 13.5 of the untrained midpoint guess for 0/9/18/27 targets
+    assert result.metrics["mae"] < 8
+    assert "item_mae" not in result.metrics
+
+
+def test_it_leaves_nothing_behind_when_training_fails(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        train_ensemble(make_examples(1), TrainArgs(members=1), tmp_path, backbone=tiny_encoder())
+    bad = make_examples(4)
+    bad[0] = LabeledWindow(window=bad[0].window, total=1.0, items=None, group="x")
+    object.__setattr__(bad[0], "total", float("nan"))  # a corrupt label that slipped past validation
+    with pytest.raises(Exception):  # noqa: B017 - whatever the failure, no artifact may remain
+        train_ensemble(bad, TrainArgs(members=1, epochs=1, balance_bands=True), tmp_path, backbone=tiny_encoder())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_it_reports_the_study_metrics() -> None:
+    truth = [2, 4, 8, 11, 14, 18, 22, 25]
+    pred = [3, 3, 7, 12, 13, 17, 21, 24]
+    report = regression_report(truth, pred, intervals=[(p - 2, p + 2) for p in pred])
+    assert report["mae"] == pytest.approx(1.0)
+    assert report["auc_at_10"] == 1.0 and report["auc_by_threshold"]["24"] == 1.0
+    assert set(report["auc_by_threshold"]) == {str(k) for k in range(3, 25)}
+    assert report["interval_coverage"] == 1.0
+    assert report["band_recall"]["minimal"] == 1.0
+    assert regression_report([5, 5], [1, 2])["pearson_r"] is None
