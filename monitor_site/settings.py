@@ -87,6 +87,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
 # plotly.js comes from the installed plotly package (same version as the Python side, no CDN).
+WHITENOISE_USE_FINDERS = True  # serve straight from the finders when collectstatic has not run (demo)
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/plotly", Path(__import__("plotly").__file__).parent / "package_data"),

@@ -45,3 +45,81 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("store")
     result = train_ensemble(make_examples(), TrainArgs(members=2, epochs=5, patience=5), store, backbone=tiny_encoder())
     return result.artifact_dir
+
+
+# ---- Django side ----------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _eager_celery() -> object:
+    """Tasks run in-process unless a test starts a real worker (tests/predictions/test_worker.py)."""
+    from monitor_site.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def model_store(settings: object, tmp_path: Path) -> Path:
+    store = tmp_path / "models"
+    store.mkdir()
+    settings.MODEL_STORE_DIR = store  # type: ignore[attr-defined]
+    return store
+
+
+@pytest.fixture
+def registered_model(db: None, model_store: Path, tiny_artifact: Path) -> object:
+    import shutil
+
+    from monitor_site.modelops.loading import forget_loaded_models
+    from monitor_site.modelops.services import model_version_register
+
+    forget_loaded_models()
+    shutil.copytree(tiny_artifact, model_store / tiny_artifact.name)
+    return model_version_register(artifact_dir=model_store / tiny_artifact.name)
+
+
+@pytest.fixture
+def active_model(registered_model: object, django_capture_on_commit_callbacks: object) -> object:
+    from monitor_site.modelops.services import model_version_promote
+
+    model_version_promote(model_version=registered_model)  # type: ignore[arg-type]
+    return registered_model
+
+
+@pytest.fixture
+def care_team(db: None) -> object:
+    from monitor_site.patients.models import CareTeam
+
+    return CareTeam.objects.create(name="Team A")
+
+
+@pytest.fixture
+def ingest(care_team: object) -> tuple[object, str]:
+    """(IngestToken, raw token) for source "app-a", whose new patients join Team A."""
+    from monitor_site.patients.services import ingest_token_create
+
+    return ingest_token_create(source_name="app-a", care_team_name="Team A")
+
+
+@pytest.fixture
+def api(ingest: tuple[object, str]) -> object:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ingest[1]}")
+    return client
+
+
+def session_body(session_id: str = "s1", patient: str = "p1", *, start: datetime | None = None, n: int = 4,
+                 text: str = "I have been sleeping badly") -> dict:
+    start = start or datetime(2026, 3, 1, 9, tzinfo=UTC)
+    return {
+        "patient": patient,
+        "session_id": session_id,
+        "started_at": start.isoformat(),
+        "messages": [
+            {"role": "user" if i % 2 == 0 else "assistant", "text": f"{text} ({i})",
+             "sent_at": (start + timedelta(minutes=i)).isoformat()}
+            for i in range(n)
+        ],
+    }

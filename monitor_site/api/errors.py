@@ -20,8 +20,12 @@ def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = "body" if key == "non_field_errors" and not prefix else str(key)
-            path = f"{prefix}.{name}" if prefix and key != "non_field_errors" else (prefix or name)
+            if key == "non_field_errors":
+                path = prefix or "body"
+            elif isinstance(key, int) or str(key).isdigit():  # ListField errors are keyed by index
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             out.update(flatten(value, path))
     elif isinstance(detail, list):
         if all(isinstance(v, str) for v in detail):

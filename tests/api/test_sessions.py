@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from monitor_site.patients.models import ConversationSession, Message, Patient
+from tests.conftest import session_body
+
+URL = "/api/v1/sessions"
+pytestmark = pytest.mark.django_db
+
+
+def _post(api: APIClient, body: object) -> object:
+    return api.post(URL, body, format="json")
+
+
+def test_it_creates_a_session_with_its_messages(api: APIClient) -> None:
+    r = _post(api, session_body())
+    assert r.status_code == 201, r.content
+    assert r.json()["created"] is True and r.json()["messages"] == 4
+    session = ConversationSession.objects.get()
+    assert session.patient.external_id == "p1" and session.patient.care_team.name == "Team A"
+    assert list(session.messages.values_list("position", flat=True)) == [0, 1, 2, 3]
+    assert session.ended_at == datetime(2026, 3, 1, 9, 3, tzinfo=UTC)
+
+
+def test_it_answers_a_replay_with_200_and_the_same_id(api: APIClient) -> None:
+    first = _post(api, session_body())
+    again = _post(api, session_body())
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.json()["created"] is False
+    assert ConversationSession.objects.count() == 1 and Message.objects.count() == 4
+
+
+def test_it_refuses_the_same_session_id_with_other_content(api: APIClient) -> None:
+    _post(api, session_body())
+    r = _post(api, session_body(text="something else"))
+    assert r.status_code == 409
+    assert r.json()["code"] == "conflict" and "session_id" in r.json()["errors"]
+    r = _post(api, session_body(patient="p2"))
+    assert r.status_code == 409
+    assert Message.objects.count() == 4
+
+
+def test_it_keeps_session_ids_apart_per_source(api: APIClient, care_team: object) -> None:
+    from monitor_site.patients.services import ingest_token_create
+
+    _, raw = ingest_token_create(source_name="app-b")
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert _post(api, session_body()).status_code == 201
+    assert _post(other, session_body(text="other app")).status_code == 201
+    assert Patient.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b.pop("patient"), "patient"),
+        (lambda b: b.update(patient=""), "patient"),
+        (lambda b: b.update(patient="Jane Smith"), "patient"),
+        (lambda b: b.update(patient=12), "patient"),
+        (lambda b: b.update(session_id="x" * 129), "session_id"),
+        (lambda b: b.update(started_at="yesterday"), "started_at"),
+        (lambda b: b.update(started_at="2026-03-01T09:00:00"), "started_at"),
+        (lambda b: b.update(started_at=(timezone.now() + timedelta(days=2)).isoformat()), "started_at"),
+        (lambda b: b.update(messages=[]), "messages"),
+        (lambda b: b.update(messages="hello"), "messages"),
+        (lambda b: b["messages"][1].update(role="system"), "messages[1].role"),
+        (lambda b: b["messages"][2].update(text=""), "messages[2].text"),
+        (lambda b: b["messages"][2].update(text="   "), "messages[2].text"),
+        (lambda b: b["messages"][0].update(text="a\x00b"), "messages[0].text"),
+        (lambda b: b["messages"][0].update(text=["list"]), "messages[0].text"),
+        (lambda b: b["messages"][3].update(sent_at="2026-02-28T09:00:00Z"), "messages[3].sent_at"),
+        (lambda b: b["messages"][3].update(sent_at="2026-02-30T09:00:00Z"), "messages[3].sent_at"),
+        (lambda b: b["messages"][3].pop("sent_at"), "messages[3].sent_at"),
+        (lambda b: b["messages"][0].update(mood="sad"), "messages[0].mood"),
+        (lambda b: b.update(patinet="typo"), "patinet"),
+    ],
+)
+def test_it_names_each_bad_field_and_stores_nothing(api: APIClient, mutate: object, field: str) -> None:
+    body = session_body()
+    mutate(body)  # type: ignore[operator]
+    r = _post(api, body)
+    assert r.status_code == 400, r.content
+    assert field in r.json()["errors"], r.json()
+    assert ConversationSession.objects.count() == 0 and Patient.objects.count() == 0
+
+
+def test_it_reports_several_bad_fields_at_once(api: APIClient) -> None:
+    body = session_body()
+    body["messages"][0]["role"] = "bot"
+    body["messages"][1]["text"] = ""
+    r = _post(api, body)
+    assert set(r.json()["errors"]) >= {"messages[0].role", "messages[1].text"}
+
+
+def test_it_refuses_too_many_or_too_long_messages(api: APIClient, settings: object) -> None:
+    settings.API_MAX_MESSAGES = 3  # type: ignore[attr-defined]
+    settings.API_MAX_MESSAGE_CHARS = 50  # type: ignore[attr-defined]
+    assert "messages" in _post(api, session_body(n=4)).json()["errors"]
+    r = _post(api, session_body(n=2, text="x" * 60))
+    assert "messages[0].text" in r.json()["errors"]
+
+
+def test_it_refuses_malformed_json(api: APIClient) -> None:
+    r = api.post(URL, data=b'{"patient": "p1",', content_type="application/json")
+    assert r.status_code == 400 and r.json()["code"] == "parse_error" and "body" in r.json()["errors"]
+    r = api.post(URL, data=b"\xff\xfe\x00garbage", content_type="application/json")
+    assert r.status_code == 400 and "body" in r.json()["errors"]
+    r = api.post(URL, data=b"[1, 2]", content_type="application/json")
+    assert r.status_code == 400 and "body" in r.json()["errors"]
+
+
+def test_it_refuses_a_body_over_the_limit_with_413(api: APIClient, settings: object) -> None:
+    settings.API_MAX_BODY_BYTES = 1000  # type: ignore[attr-defined]
+    r = _post(api, session_body(n=40))
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    assert ConversationSession.objects.count() == 0
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Token abc", "Bearer a b"])
+def test_it_answers_401_without_a_valid_token(header: str | None) -> None:
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    r = client.post(URL, session_body(), format="json")
+    assert r.status_code == 401
+    assert r["WWW-Authenticate"].startswith("Bearer") and "detail" in r.json()
+
+
+def test_it_refuses_a_revoked_token(api: APIClient, ingest: tuple) -> None:
+    token, _ = ingest
+    token.revoked_at = timezone.now()
+    token.save()
+    assert _post(api, session_body()).status_code == 401
+
+
+def test_it_stores_only_the_hash_of_a_token(ingest: tuple) -> None:
+    token, raw = ingest
+    assert raw not in (token.token_hash, token.prefix + token.token_hash)
+    assert token.token_hash == token.hash(raw) and len(token.token_hash) == 64
+
+
+def test_it_rolls_back_everything_when_a_write_fails(api: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Message.objects, "bulk_create", boom)
+    api.raise_request_exception = False
+    r = _post(api, session_body())
+    assert r.status_code == 500
+    assert ConversationSession.objects.count() == 0 and Patient.objects.count() == 0
+
+
+def test_it_queues_scoring_only_after_commit(api: APIClient, django_capture_on_commit_callbacks: object,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor_site.predictions import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.score_session, "delay", lambda pk: queued.append(pk))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:  # type: ignore[operator]
+        r = _post(api, session_body())
+    assert len(callbacks) == 1 and queued == [r.json()["id"]]
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        _post(api, session_body())  # a replay queues nothing new
+    assert queued == [r.json()["id"]]
+
+
+def test_it_publishes_the_openapi_schema(client: object) -> None:
+    r = client.get("/api/schema/", HTTP_ACCEPT="application/json")  # type: ignore[attr-defined]
+    assert r.status_code == 200
+    schema = json.loads(r.content)
+    post = schema["paths"]["/api/v1/sessions"]["post"]
+    assert {"200", "201", "400", "401", "409", "413"} <= set(post["responses"])
+    assert "/api/v1/assessments" in schema["paths"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_exactly_one_row_when_two_clients_race(ingest: tuple) -> None:
+    _, raw = ingest
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def send() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        barrier.wait()
+        try:
+            codes.append(client.post(URL, session_body(), format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 200, 200, 201]
+    assert ConversationSession.objects.count() == 1 and Message.objects.count() == 4

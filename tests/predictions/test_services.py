@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor_site.patients.models import ConversationSession, IngestSource
+from monitor_site.patients.services import session_ingest
+from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.services import predictions_score_pending, predictions_score_sessions
+from monitor_site.predictions.tasks import score_session
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def _session(source: IngestSource, ext: str, at: datetime, patient: str = "p1") -> ConversationSession:
+    messages = [
+        {"role": "user", "text": "I can't sleep and nothing feels worth doing", "sent_at": at},
+        {"role": "assistant", "text": "That sounds hard.", "sent_at": at + timedelta(minutes=1)},
+    ]
+    return session_ingest(
+        source=source, patient_external_id=patient, session_external_id=ext, started_at=at, messages=messages,
+        notify=False,
+    ).obj
+
+
+@pytest.fixture
+def source(ingest: tuple) -> IngestSource:
+    return ingest[0].source
+
+
+def test_it_keeps_sessions_unscored_without_an_active_model(source: IngestSource, caplog: pytest.LogCaptureFixture,
+                                                           registered_model: object) -> None:
+    session = _session(source, "s1", T0)
+    with caplog.at_level(logging.WARNING):
+        assert score_session.delay(session.pk).get() == 0
+    assert "no active model" in caplog.text
+    assert Prediction.objects.count() == 0 and ConversationSession.objects.count() == 1
+
+
+def test_it_catches_up_when_a_model_is_promoted(source: IngestSource, registered_model: object,
+                                               django_capture_on_commit_callbacks: object) -> None:
+    from monitor_site.modelops.services import model_version_promote
+
+    sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        model_version_promote(model_version=registered_model)  # type: ignore[arg-type]
+    assert Prediction.objects.count() == 3
+    assert set(Prediction.objects.values_list("session_id", flat=True)) == {s.pk for s in sessions}
+
+
+def test_it_stores_a_full_prediction_for_the_14_day_window(source: IngestSource, active_model: object) -> None:
+    old = _session(source, "old", T0 - timedelta(days=20))
+    inside = _session(source, "inside", T0 - timedelta(days=10))
+    now = _session(source, "now", T0)
+    _session(source, "other", T0, patient="p2")
+    predictions_score_sessions(session_ids=[now.pk])
+    p = Prediction.objects.get(session=now)
+    assert p.model_version == active_model and p.patient_id == now.patient_id
+    assert p.window_end == now.ended_at and p.window_start == now.ended_at - timedelta(days=14)
+    assert p.n_sessions == 2 and p.n_user_turns == 2  # "old" lies outside, "other" is another patient
+    assert 0 <= p.total <= 27 and len(p.items) == 9
+    assert p.total == pytest.approx(sum(p.items), abs=1e-2)
+    assert p.interval_low <= p.total <= p.interval_high
+    assert p.band in {"minimal", "mild", "moderate", "moderately_severe", "severe"}
+    sessions_in_evidence = {e["session"] for item in p.evidence for e in item}
+    assert sessions_in_evidence <= {inside.external_id, now.external_id}
+    assert old.external_id not in sessions_in_evidence
+
+
+def test_it_never_duplicates_on_replay(source: IngestSource, active_model: object) -> None:
+    session = _session(source, "s1", T0)
+    for _ in range(3):
+        score_session.delay(session.pk)
+    predictions_score_sessions(session_ids=[session.pk])
+    predictions_score_pending()
+    assert Prediction.objects.count() == 1
+
+
+def test_it_scores_a_window_the_same_alone_or_in_a_batch(source: IngestSource, active_model: object) -> None:
+    sessions = [_session(source, f"s{i}", T0 + timedelta(days=i), patient=f"p{i % 2}") for i in range(6)]
+    predictions_score_pending(batch_size=4)
+    batch = {p.session_id: p.total for p in Prediction.objects.all()}
+    Prediction.objects.all().delete()
+    for s in sessions:
+        predictions_score_sessions(session_ids=[s.pk])
+    alone = {p.session_id: p.total for p in Prediction.objects.all()}
+    assert batch.keys() == alone.keys() and all(batch[k] == pytest.approx(alone[k], abs=1e-3) for k in batch)
+
+
+def test_it_keeps_history_when_a_new_version_arrives(source: IngestSource, active_model: object, model_store: object,
+                                                    django_capture_on_commit_callbacks: object) -> None:
+    import shutil
+
+    from monitor_site.modelops.models import ModelVersion
+    from monitor_site.modelops.services import model_version_promote, model_version_register
+    from scoring.artifact import read_manifest, write_manifest
+
+    session = _session(source, "s1", T0)
+    predictions_score_pending()
+    src = model_store / active_model.version  # type: ignore[operator, attr-defined]
+    new_dir = model_store / "v2"  # type: ignore[operator]
+    shutil.copytree(src, new_dir)
+    manifest = read_manifest(new_dir)
+    manifest["version"] = "v2"
+    write_manifest(new_dir, manifest)
+    v2 = model_version_register(artifact_dir=new_dir)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        model_version_promote(model_version=v2)
+    versions = set(Prediction.objects.filter(session=session).values_list("model_version__version", flat=True))
+    assert versions == {active_model.version, "v2"}  # type: ignore[attr-defined]
+    assert ModelVersion.objects.get(pk=active_model.pk).status == "retired"  # type: ignore[attr-defined]
+    assert (model_store / "ACTIVE").read_text().strip() == "v2"  # type: ignore[operator]
