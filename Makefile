@@ -34,7 +34,8 @@ lint: venv
 	$(PY) -m mypy scoring training monitor_site
 
 bench: venv
-	$(PY) -m scoring bench $(BENCH_ARGS)
+	mkdir -p var
+	$(PY) -m training bench --out var/bench.json $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache

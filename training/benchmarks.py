@@ -1,0 +1,163 @@
+"""Speed benchmark (`make bench`): raw backbone forward vs the full scoring path, in one run.
+
+Raw forward: the backbone alone on full-length chunks (every token real), in token-budgeted batches.
+Full path: `Ensemble.predict` on 14-day windows of the synthetic clinic, one window per patient so no
+chunk repeats: chunking, tokenisation, padding, every member's backbone pass, heads, calibration.
+The goal: full-path tokens/s >= 80% of raw tokens/s divided by the number of ensemble members.
+Reported as medians of `repeats` runs; the embedding cache is cleared before each full-path run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import torch
+
+from scoring.backbone import DEFAULT_BACKBONE, Backbone, load_backbone
+from scoring.ensemble import Ensemble
+from scoring.types import Conversation, LabeledWindow, Window
+from scoring.windowing import Chunker
+from training.finetune import TrainArgs, train_ensemble
+from training.synthetic_clinic import SyntheticPatient, generate_clinic, latent_items
+
+END = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class BenchArgs:
+    backbone: str = DEFAULT_BACKBONE
+    windows: int = 48
+    repeats: int = 3
+    members: int = 2
+    modes: tuple[str, ...] = ("heads", "full", "lora")
+    max_tokens: int = 256
+    batch_tokens: int = 16384
+    threads: int = 0  # 0 = torch default
+
+    def __post_init__(self) -> None:
+        if self.windows < 2 or self.repeats < 1 or self.members < 1:
+            raise ValueError("windows >= 2, repeats >= 1, members >= 1")
+
+
+def last_window(patient: SyntheticPatient, end: datetime) -> Window:
+    start = end - timedelta(days=14)
+    conversations = []
+    for session in patient.sessions:
+        turns = tuple(t for t in session.turns if t.sent_at is not None and start <= t.sent_at <= end)
+        if turns:
+            conversations.append(Conversation(id=session.external_id, turns=turns))
+    return Window(id=patient.external_id, conversations=tuple(conversations), start=start, end=end)
+
+
+def bench_windows(n: int) -> list[tuple[Window, tuple[int, ...]]]:
+    clinic = generate_clinic(n_patients=n, weeks=3, end=END, seed=101)
+    return [(last_window(p, END), latent_items(p, END)) for p in clinic]
+
+
+def raw_forward(backbone: Backbone, windows: list[Window], args: BenchArgs) -> tuple[float, int]:
+    """Median tokens/s of the backbone alone on full-length rows cut from the same text."""
+    chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind)
+    stream = [t for cs in chunker.chunk_windows(windows) for c in cs for t in c.token_ids]
+    rows = len(stream) // args.max_tokens
+    ids = torch.tensor(stream[: rows * args.max_tokens]).view(rows, args.max_tokens)  # (R, T)
+    per_batch = max(1, args.batch_tokens // args.max_tokens)
+    module = backbone.module.eval()
+    timings = []
+    with torch.inference_mode():
+        backbone.pool(module, ids[:per_batch], torch.ones_like(ids[:per_batch]))  # warm-up
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            for batch in ids.split(per_batch):
+                backbone.pool(module, batch, torch.ones_like(batch))
+            timings.append(time.perf_counter() - start)
+    return rows * args.max_tokens / statistics.median(timings), rows * args.max_tokens
+
+
+def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
+    ensemble = Ensemble.load(artifact, device="cpu")
+    ensemble.predict(windows[:2], batch_tokens=args.batch_tokens)  # warm-up
+    timings, tokens = [], 0
+    for _ in range(args.repeats):
+        ensemble.cache.clear()
+        start = time.perf_counter()
+        scores = ensemble.predict(windows, batch_tokens=args.batch_tokens)
+        timings.append(time.perf_counter() - start)
+        tokens = sum(s.n_tokens for s in scores)
+    seconds = statistics.median(timings)
+    passes = len({m.variant for m in ensemble.members})
+    return {
+        "members": len(ensemble.members),
+        "backbone_passes": passes,
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
+        "windows_per_s": len(windows) / seconds,
+    }
+
+
+def run(args: BenchArgs) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = bench_windows(args.windows)
+    windows = [w for w, _ in data]
+    backbone = load_backbone(args.backbone)
+    raw_tps, raw_tokens = raw_forward(backbone, windows, args)
+    report: dict = {
+        "backbone": args.backbone,
+        "threads": torch.get_num_threads(),
+        "windows": len(windows),
+        "max_tokens": args.max_tokens,
+        "repeats": args.repeats,
+        "raw_forward": {"tokens": raw_tokens, "tokens_per_s": raw_tps},
+        "ensembles": {},
+    }
+    # A small labelled set so each ensemble is a real trained artifact (speed does not depend on fit).
+    train = [
+        LabeledWindow(window=w, total=float(sum(items)), items=tuple(float(v) for v in items), group=w.id)
+        for w, items in data[:8]
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in args.modes:
+            train_args = TrainArgs(
+                backbone=args.backbone, mode=mode, members=args.members, epochs=1, patience=1,
+                max_tokens=args.max_tokens, max_chunks_per_window=4, batch_size=4, val_fraction=0.25,
+            )
+            result = train_ensemble(train, train_args, Path(tmp), backbone=backbone)
+            stats = full_path(result.artifact_dir, windows, args)
+            stats["ratio_vs_raw"] = stats["tokens_per_s"] / raw_tps
+            stats["ratio_vs_raw_per_member"] = stats["tokens_per_s"] / (raw_tps / args.members)
+            stats["goal_met"] = stats["ratio_vs_raw_per_member"] >= 0.8
+            report["ensembles"][mode] = stats
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [
+        f"backbone {report['backbone']}, {report['threads']} threads, {report['windows']} windows, "
+        f"chunks of {report['max_tokens']} tokens, median of {report['repeats']} runs",
+        f"raw backbone forward: {report['raw_forward']['tokens_per_s']:,.0f} tokens/s",
+        "",
+        f"{'ensemble':<10}{'members':>8}{'passes':>8}{'tokens/s':>11}{'windows/s':>11}"
+        f"{'vs raw':>8}{'vs raw/N':>10}  goal (>= 0.80 of raw/N)",
+    ]
+    for mode, s in report["ensembles"].items():
+        lines.append(
+            f"{mode:<10}{s['members']:>8}{s['backbone_passes']:>8}{s['tokens_per_s']:>11,.0f}"
+            f"{s['windows_per_s']:>11.2f}{s['ratio_vs_raw']:>8.2f}{s['ratio_vs_raw_per_member']:>10.2f}  "
+            f"{'met' if s['goal_met'] else 'NOT met'}"
+        )
+    return "\n".join(lines)
+
+
+def main(args: BenchArgs, out: Path | None) -> int:
+    report = run(args)
+    print(format_report(report))
+    if out:
+        out.write_text(json.dumps(report, indent=2))
+    return 0
