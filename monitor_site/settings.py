@@ -90,7 +90,7 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
 WHITENOISE_USE_FINDERS = True  # serve straight from the finders when collectstatic has not run (demo)
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/plotly", Path(__import__("plotly").__file__).parent / "package_data"),
+    ("vendor/plotly", Path(str(__import__("plotly").__file__)).parent / "package_data"),
 ]
 
 # E-mail: console in the demo, SMTP (EMAIL_URL=smtp+tls://user:pass@host:587) in production.

@@ -135,7 +135,7 @@ def load_backbone(
 
 
 def from_module(module: nn.Module, tokenizer: Any, *, backbone_id: str) -> Backbone:
-    config = module.config
+    config: Any = module.config
     prepare_config(config, tokenizer)
     text_config = getattr(config, "text_config", None) or config
     return Backbone(

@@ -37,8 +37,12 @@ def parse_line(raw: str, where: str) -> Window:
         raise InputError(f"{where}: conversation {conv_id!r} is empty ('turns' must be a non-empty list)")
     parsed = []
     for i, turn in enumerate(turns):
-        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("text"), str):
-            raise InputError(f"{where}: turns[{i}] must be {{\"role\": \"user\"|\"assistant\", \"text\": str}}")
+        if (
+            not isinstance(turn, dict)
+            or turn.get("role") not in ROLES
+            or not isinstance(turn.get("text"), str)
+        ):
+            raise InputError(f'{where}: turns[{i}] must be {{"role": "user"|"assistant", "text": str}}')
         parsed.append(Turn(role=turn["role"], text=turn["text"]))
     if not any(t.text.strip() for t in parsed):
         raise InputError(f"{where}: conversation {conv_id!r} has no text")
@@ -102,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="score conversations in a JSONL file")
     p.add_argument("--model", required=True, help="model artifact directory, or 'active'")
-    p.add_argument("--model-store", default=None, help="store holding the ACTIVE pointer (default $MODEL_STORE_DIR)")
+    p.add_argument(
+        "--model-store", default=None, help="store holding the ACTIVE pointer (default $MODEL_STORE_DIR)"
+    )
     p.add_argument("--input", required=True, help="conversations.jsonl")
     p.add_argument("--output", required=True, help="where to write predictions (JSONL)")
     p.add_argument("--batch-size", type=int, default=32, help="conversations per model call")

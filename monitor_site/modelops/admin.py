@@ -29,11 +29,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     actions = ("promote",)
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
     @admin.action(description="Promote to active (rescoring follows)")
-    def promote(self, request, queryset):  # type: ignore[no-untyped-def]
+    def promote(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return

@@ -22,11 +22,11 @@ class IngestTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("source", "prefix", "token_hash", "created_at")
     actions = ("revoke",)
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
     @admin.action(description="Revoke selected tokens")
-    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+    def revoke(self, request, queryset):
         from django.utils import timezone
 
         queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -70,7 +70,7 @@ def _idempotent_create(
     for _attempt in range(2):
         existing = model.objects.filter(**lookup).first()
         if existing is not None:
-            if existing.content_hash != digest:  # type: ignore[attr-defined]
+            if existing.content_hash != digest:
                 raise IngestConflict(
                     conflict_field, f"{conflict_field} was already received with other content"
                 )

@@ -10,5 +10,5 @@ class PredictionAdmin(admin.ModelAdmin):
     list_select_related = ("patient", "model_version")
     readonly_fields = [f.name for f in Prediction._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False

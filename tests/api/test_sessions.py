@@ -159,8 +159,9 @@ def test_it_rolls_back_everything_when_a_write_fails(api: APIClient, monkeypatch
     assert ConversationSession.objects.count() == 0 and Patient.objects.count() == 0
 
 
-def test_it_queues_scoring_only_after_commit(api: APIClient, django_capture_on_commit_callbacks: object,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_queues_scoring_only_after_commit(
+    api: APIClient, django_capture_on_commit_callbacks: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from monitor_site.predictions import tasks
 
     queued: list[int] = []

@@ -65,7 +65,9 @@ def test_it_hides_patients_of_other_care_teams(client: Client, clinician: object
     assert client.get("/patients/999999/").status_code == 404
 
 
-def test_it_shows_the_latest_score_and_searches_by_id(client: Client, clinician: object, team: object) -> None:
+def test_it_shows_the_latest_score_and_searches_by_id(
+    client: Client, clinician: object, team: object
+) -> None:
     patient = PatientFactory(care_team=team, external_id="alpha-1")
     PatientFactory(care_team=team, external_id="beta-2")
     PredictionFactory(session__patient=patient, total=5.0, band="mild")
@@ -75,16 +77,20 @@ def test_it_shows_the_latest_score_and_searches_by_id(client: Client, clinician:
     assert "21.0" in html and "Severe" in html
 
 
-def test_it_flags_item_9_on_the_list_and_the_patient_page(client: Client, clinician: object, team: object) -> None:
-    prediction = PredictionFactory(session__patient__care_team=team, total=8.0, band="mild",
-                                   items=[1, 1, 1, 1, 1, 1, 1, 0.2, 0.8])
+def test_it_flags_item_9_on_the_list_and_the_patient_page(
+    client: Client, clinician: object, team: object
+) -> None:
+    prediction = PredictionFactory(
+        session__patient__care_team=team, total=8.0, band="mild", items=[1, 1, 1, 1, 1, 1, 1, 0.2, 0.8]
+    )
     assert "review 0.8" in client.get("/").content.decode()
     html = client.get(f"/patients/{prediction.patient.pk}/").content.decode()
     assert "Thoughts of self-harm" in html and "clinician review needed" in html
 
 
-def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(client: Client, clinician: object,
-                                                                        team: object) -> None:
+def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(
+    client: Client, clinician: object, team: object
+) -> None:
     patient = PatientFactory(care_team=team)
     for total in (8.0, 12.0, 17.0):
         PredictionFactory(session__patient=patient, total=total)
@@ -122,8 +128,9 @@ def test_it_renders_a_patient_with_no_scores_yet(client: Client, clinician: obje
     assert "not scored yet" in client.get("/").content.decode()
 
 
-def test_it_lists_patients_in_a_constant_number_of_queries(client: Client, clinician: object, team: object,
-                                                         django_assert_max_num_queries: object) -> None:
+def test_it_lists_patients_in_a_constant_number_of_queries(
+    client: Client, clinician: object, team: object, django_assert_max_num_queries: object
+) -> None:
     for _ in range(3):
         PredictionFactory(session__patient__care_team=team)
     with django_assert_max_num_queries(8) as few:  # type: ignore[operator]

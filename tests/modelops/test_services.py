@@ -26,8 +26,9 @@ def test_it_refuses_an_artifact_outside_the_store(tiny_artifact: Path, model_sto
         model_version_register(artifact_dir=tiny_artifact)
 
 
-def test_it_keeps_exactly_one_active_version(registered_model: ModelVersion, model_store: Path,
-                                            django_capture_on_commit_callbacks: object) -> None:
+def test_it_keeps_exactly_one_active_version(
+    registered_model: ModelVersion, model_store: Path, django_capture_on_commit_callbacks: object
+) -> None:
     other_dir = model_store / "other"
     shutil.copytree(model_store / registered_model.version, other_dir)
     from scoring.artifact import read_manifest, write_manifest

@@ -21,7 +21,11 @@ def _session(source: IngestSource, ext: str, at: datetime, patient: str = "p1") 
         {"role": "assistant", "text": "That sounds hard.", "sent_at": at + timedelta(minutes=1)},
     ]
     return session_ingest(
-        source=source, patient_external_id=patient, session_external_id=ext, started_at=at, messages=messages,
+        source=source,
+        patient_external_id=patient,
+        session_external_id=ext,
+        started_at=at,
+        messages=messages,
         notify=False,
     ).obj
 
@@ -31,8 +35,9 @@ def source(ingest: tuple) -> IngestSource:
     return ingest[0].source
 
 
-def test_it_keeps_sessions_unscored_without_an_active_model(source: IngestSource, caplog: pytest.LogCaptureFixture,
-                                                           registered_model: object) -> None:
+def test_it_keeps_sessions_unscored_without_an_active_model(
+    source: IngestSource, caplog: pytest.LogCaptureFixture, registered_model: object
+) -> None:
     session = _session(source, "s1", T0)
     with caplog.at_level(logging.WARNING):
         assert score_session.delay(session.pk).get() == 0
@@ -40,8 +45,9 @@ def test_it_keeps_sessions_unscored_without_an_active_model(source: IngestSource
     assert Prediction.objects.count() == 0 and ConversationSession.objects.count() == 1
 
 
-def test_it_catches_up_when_a_model_is_promoted(source: IngestSource, registered_model: object,
-                                               django_capture_on_commit_callbacks: object) -> None:
+def test_it_catches_up_when_a_model_is_promoted(
+    source: IngestSource, registered_model: object, django_capture_on_commit_callbacks: object
+) -> None:
     from monitor_site.modelops.services import model_version_promote
 
     sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(3)]
@@ -51,7 +57,9 @@ def test_it_catches_up_when_a_model_is_promoted(source: IngestSource, registered
     assert set(Prediction.objects.values_list("session_id", flat=True)) == {s.pk for s in sessions}
 
 
-def test_it_stores_a_full_prediction_for_the_14_day_window(source: IngestSource, active_model: object) -> None:
+def test_it_stores_a_full_prediction_for_the_14_day_window(
+    source: IngestSource, active_model: object
+) -> None:
     old = _session(source, "old", T0 - timedelta(days=20))
     inside = _session(source, "inside", T0 - timedelta(days=10))
     now = _session(source, "now", T0)
@@ -90,8 +98,12 @@ def test_it_scores_a_window_the_same_alone_or_in_a_batch(source: IngestSource, a
     assert batch.keys() == alone.keys() and all(batch[k] == pytest.approx(alone[k], abs=1e-3) for k in batch)
 
 
-def test_it_keeps_history_when_a_new_version_arrives(source: IngestSource, active_model: object, model_store: object,
-                                                    django_capture_on_commit_callbacks: object) -> None:
+def test_it_keeps_history_when_a_new_version_arrives(
+    source: IngestSource,
+    active_model: object,
+    model_store: object,
+    django_capture_on_commit_callbacks: object,
+) -> None:
     import shutil
 
     from monitor_site.modelops.models import ModelVersion
@@ -109,7 +121,9 @@ def test_it_keeps_history_when_a_new_version_arrives(source: IngestSource, activ
     v2 = model_version_register(artifact_dir=new_dir)
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         model_version_promote(model_version=v2)
-    versions = set(Prediction.objects.filter(session=session).values_list("model_version__version", flat=True))
+    versions = set(
+        Prediction.objects.filter(session=session).values_list("model_version__version", flat=True)
+    )
     assert versions == {active_model.version, "v2"}  # type: ignore[attr-defined]
     assert ModelVersion.objects.get(pk=active_model.pk).status == "retired"  # type: ignore[attr-defined]
     assert (model_store / "ACTIVE").read_text().strip() == "v2"  # type: ignore[operator]

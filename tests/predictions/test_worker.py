@@ -42,10 +42,31 @@ def worker(model_store: Path, tmp_path: Path) -> object:
     }
     log = (tmp_path / "worker.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "monitor_site", "worker", "-Q", "gpu,default", "-P", "solo",
-         "--concurrency", "1", "--prefetch-multiplier", "1", "--purge", "-n", f"test-{os.getpid()}@%h",
-         "-l", "info"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "monitor_site",
+            "worker",
+            "-Q",
+            "gpu,default",
+            "-P",
+            "solo",
+            "--concurrency",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "--purge",
+            "-n",
+            f"test-{os.getpid()}@%h",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not app.control.ping(timeout=1.0):

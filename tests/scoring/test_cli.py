@@ -19,7 +19,9 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def _conv(conv_id: str, text: str) -> str:
-    return json.dumps({"id": conv_id, "turns": [{"role": "user", "text": text}, {"role": "assistant", "text": "ok"}]})
+    return json.dumps(
+        {"id": conv_id, "turns": [{"role": "user", "text": text}, {"role": "assistant", "text": "ok"}]}
+    )
 
 
 def test_it_scores_a_jsonl_file(tiny_artifact: Path, tmp_path: Path) -> None:
@@ -54,8 +56,9 @@ def test_it_resolves_the_active_model_from_the_store(tiny_artifact: Path, tmp_pa
         ([""], "no conversations"),
     ],
 )
-def test_it_names_the_bad_line(lines: list[str], message: str, tiny_artifact: Path, tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_names_the_bad_line(
+    lines: list[str], message: str, tiny_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path / "in.jsonl", lines)
     out = tmp_path / "out.jsonl"
     assert main(["predict", "--model", str(tiny_artifact), "--input", str(src), "--output", str(out)]) == 2
@@ -73,7 +76,10 @@ def test_it_explains_a_missing_file_or_model_in_one_line(tmp_path: Path) -> None
     ]:
         proc = subprocess.run(
             [sys.executable, "-m", "scoring", "predict", *argv, "--output", str(tmp_path / "o.jsonl")],
-            cwd=ROOT, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 2
         assert message in proc.stderr and "Traceback" not in proc.stderr

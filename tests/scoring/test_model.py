@@ -34,7 +34,9 @@ def test_it_trains_on_totals_when_items_are_missing() -> None:
     has_items = torch.tensor([False, False])
     loss = phq9_loss(items, target_items, has_items, torch.tensor([9.0, 9.0]), torch.ones(2))
     assert loss.item() == pytest.approx(0.0)  # total 9 matches; missing items do not count
-    loss = phq9_loss(items, target_items, torch.tensor([True, False]), torch.tensor([9.0, 9.0]), torch.ones(2))
+    loss = phq9_loss(
+        items, target_items, torch.tensor([True, False]), torch.tensor([9.0, 9.0]), torch.ones(2)
+    )
     assert loss.item() > 0  # the first row's items (all 0) now disagree with 1.0
 
 
@@ -55,12 +57,25 @@ def test_it_pools_the_last_real_token_for_decoders() -> None:
     ids = torch.tensor([[101, 2000, 2001, 102]])
     with torch.no_grad():
         alone = backbone.embed(ids, torch.ones_like(ids))
-        padded = backbone.embed(torch.cat([ids, torch.zeros(1, 3, dtype=torch.long)], 1), torch.tensor([[1] * 4 + [0] * 3]))
+        padded = backbone.embed(
+            torch.cat([ids, torch.zeros(1, 3, dtype=torch.long)], 1), torch.tensor([[1] * 4 + [0] * 3])
+        )
     assert torch.allclose(alone, padded, atol=1e-4)
 
 
-@pytest.mark.parametrize(("total", "band"), [(0, "minimal"), (4.4, "minimal"), (4.5, "mild"), (9, "mild"),
-                                             (10, "moderate"), (15, "moderately_severe"), (20, "severe"), (27, "severe")])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "minimal"),
+        (4.4, "minimal"),
+        (4.5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (15, "moderately_severe"),
+        (20, "severe"),
+        (27, "severe"),
+    ],
+)
 def test_it_maps_totals_to_bands(total: float, band: str) -> None:
     assert band_for(total).key == band
 

@@ -15,13 +15,17 @@ def test_it_tags_turns_with_their_role() -> None:
 
 
 def test_it_packs_turns_into_chunks_that_fit_the_backbone() -> None:
-    turns = tuple(Turn("user" if i % 2 == 0 else "assistant", f"message number {i} about my week") for i in range(12))
+    turns = tuple(
+        Turn("user" if i % 2 == 0 else "assistant", f"message number {i} about my week") for i in range(12)
+    )
     window = Window(id="w", conversations=(Conversation(id="c", turns=turns),))
     chunks = _chunker(32).chunk_windows([window])[0]
     assert len(chunks) > 1
     assert all(len(c) <= 32 for c in chunks)
     tokenizer = minilm_tokenizer()
-    assert all(c.token_ids[0] == tokenizer.cls_token_id and c.token_ids[-1] == tokenizer.sep_token_id for c in chunks)
+    assert all(
+        c.token_ids[0] == tokenizer.cls_token_id and c.token_ids[-1] == tokenizer.sep_token_id for c in chunks
+    )
     # every turn lands in some chunk, in order
     assert [i for c in chunks for i in c.turn_indices] == list(range(12))
 
@@ -44,7 +48,9 @@ def test_it_never_mixes_two_conversations_in_one_chunk() -> None:
 def test_it_gives_the_same_chunk_key_in_overlapping_windows() -> None:
     a = Conversation(id="a", turns=(Turn("user", "I feel low"),))
     b = Conversation(id="b", turns=(Turn("user", "better today"),))
-    first, second = _chunker().chunk_windows([Window(id="1", conversations=(a,)), Window(id="2", conversations=(a, b))])
+    first, second = _chunker().chunk_windows(
+        [Window(id="1", conversations=(a,)), Window(id="2", conversations=(a, b))]
+    )
     assert first[0].key == second[0].key
     assert second[0].key != second[1].key
 

@@ -51,9 +51,14 @@ def test_it_trains_lora_on_a_qwen3_5_decoder_with_explicit_targets(tmp_path: Pat
 
 
 def test_it_learns_totals_when_only_totals_are_labelled(tmp_path: Path) -> None:
-    examples = [LabeledWindow(window=e.window, total=e.total, items=None, group=e.group) for e in make_examples(24)]
+    examples = [
+        LabeledWindow(window=e.window, total=e.total, items=None, group=e.group) for e in make_examples(24)
+    ]
     result = train_ensemble(
-        examples, TrainArgs(members=1, epochs=150, patience=150, learning_rate=1e-2, val_fraction=0.0), tmp_path, backbone=tiny_encoder()
+        examples,
+        TrainArgs(members=1, epochs=150, patience=150, learning_rate=1e-2, val_fraction=0.0),
+        tmp_path,
+        backbone=tiny_encoder(),
     )
     # fitted on totals alone: far below the 13.5 of the untrained midpoint guess for 0/9/18/27 targets
     assert result.metrics["mae"] < 8
@@ -67,7 +72,9 @@ def test_it_leaves_nothing_behind_when_training_fails(tmp_path: Path) -> None:
     bad[0] = LabeledWindow(window=bad[0].window, total=1.0, items=None, group="x")
     object.__setattr__(bad[0], "total", float("nan"))  # a corrupt label that slipped past validation
     with pytest.raises(Exception):  # noqa: B017 - whatever the failure, no artifact may remain
-        train_ensemble(bad, TrainArgs(members=1, epochs=1, balance_bands=True), tmp_path, backbone=tiny_encoder())
+        train_ensemble(
+            bad, TrainArgs(members=1, epochs=1, balance_bands=True), tmp_path, backbone=tiny_encoder()
+        )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitor_site.modelops.models import ModelVersion
@@ -10,7 +12,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("version", help="version name, as listed in the admin's Model versions")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         version = ModelVersion.objects.filter(version=options["version"]).first()
         if version is None:
             known = ", ".join(ModelVersion.objects.values_list("version", flat=True)[:10]) or "none"

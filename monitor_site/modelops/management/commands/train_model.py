@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -24,14 +26,14 @@ class Command(BaseCommand):
             "--promote-if-none", action="store_true", help="promote only if no model is active yet"
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             train_args = TrainArgs(
                 backbone=str(options["backbone"]),
                 mode=str(options["mode"]),
-                members=int(options["members"]),  # type: ignore[arg-type]
-                epochs=int(options["epochs"]),  # type: ignore[arg-type]
-                seed=int(options["seed"]),  # type: ignore[arg-type]
+                members=int(options["members"]),
+                epochs=int(options["epochs"]),
+                seed=int(options["seed"]),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

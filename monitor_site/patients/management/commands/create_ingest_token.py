@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandParser
 
 from monitor_site.patients.services import ingest_token_create
@@ -10,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("source", help="source name, e.g. companion-app (letters, digits, - and _)")
         parser.add_argument("--care-team", help="care team that new patients from this source join")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         from django.core.exceptions import ValidationError
         from django.core.management.base import CommandError
         from django.core.validators import validate_slug
@@ -20,6 +22,6 @@ class Command(BaseCommand):
             validate_slug(source)
         except ValidationError as exc:
             raise CommandError(f"source {source!r}: use letters, digits, - and _ only") from exc
-        token, raw = ingest_token_create(source_name=source, care_team_name=options.get("care_team"))  # type: ignore[arg-type]
+        token, raw = ingest_token_create(source_name=source, care_team_name=options.get("care_team"))
         self.stderr.write(f"Token for source {token.source.name} (store it now; only its hash is kept):")
         self.stdout.write(raw)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
+from training.synthetic_clinic import generate_clinic
 
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import CareTeam, IngestSource, Patient
 from monitor_site.patients.services import assessment_ingest, session_ingest
-from training.synthetic_clinic import generate_clinic
 
 DEMO_SOURCE = "synthetic-demo"
 DEMO_USERS = {
@@ -23,7 +24,9 @@ DEMO_USERS = {
 
 
 class Command(BaseCommand):
-    help = "Create the synthetic demo clinic (marked synthetic everywhere), train and promote a starter model."
+    help = (
+        "Create the synthetic demo clinic (marked synthetic everywhere), train and promote a starter model."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--patients", type=int, default=60)
@@ -32,8 +35,8 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="delete the demo clinic and seed it again")
         parser.add_argument("--no-train", action="store_true", help="seed data only; no model, no scoring")
 
-    def handle(self, *args: object, **options: object) -> None:
-        if int(options["patients"]) < 4 or int(options["weeks"]) < 3:  # type: ignore[call-overload]
+    def handle(self, *args: Any, **options: Any) -> None:
+        if int(options["patients"]) < 4 or int(options["weeks"]) < 3:
             raise CommandError("use at least 4 patients and 3 weeks")
         source = IngestSource.objects.filter(name=DEMO_SOURCE).first()
         if source and options["reset"]:
@@ -45,7 +48,7 @@ class Command(BaseCommand):
                 "`make demo RESEED=1` or `manage.py seed_demo --reset` rebuilds it"
             )
         else:
-            self._seed(int(options["patients"]), int(options["weeks"]), int(options["seed"]))  # type: ignore[call-overload]
+            self._seed(int(options["patients"]), int(options["weeks"]), int(options["seed"]))
         self._users()
         if not options["no_train"]:
             self._model_and_scores()
@@ -61,7 +64,9 @@ class Command(BaseCommand):
         started = time.monotonic()
         clinic = generate_clinic(n_patients=n_patients, weeks=weeks, end=timezone.now(), seed=seed)
         with transaction.atomic():
-            teams = {name: CareTeam.objects.get_or_create(name=name)[0] for name in {p.care_team for p in clinic}}
+            teams = {
+                name: CareTeam.objects.get_or_create(name=name)[0] for name in {p.care_team for p in clinic}
+            }
             source, _ = IngestSource.objects.get_or_create(name=DEMO_SOURCE)
             n_sessions = n_assessments = 0
             for patient in clinic:
@@ -71,7 +76,9 @@ class Command(BaseCommand):
                         patient_external_id=patient.external_id,
                         session_external_id=session.external_id,
                         started_at=session.started_at,
-                        messages=[{"role": t.role, "text": t.text, "sent_at": t.sent_at} for t in session.turns],
+                        messages=[
+                            {"role": t.role, "text": t.text, "sent_at": t.sent_at} for t in session.turns
+                        ],
                         notify=False,  # scored in bulk once the starter model exists
                         is_synthetic=True,
                     )

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
@@ -11,7 +13,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=None, help="windows per model call")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         from django.core.management.base import CommandError
 
         if model_version_active() is None:
@@ -25,6 +27,6 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        scored = predictions_score_pending(batch_size=options["batch_size"], on_batch=on_batch)  # type: ignore[arg-type]
+        scored = predictions_score_pending(batch_size=options["batch_size"], on_batch=on_batch)
         bar.close()
         self.stdout.write(f"scored {scored} session(s)")
