@@ -86,7 +86,7 @@ class TrainArgs:
         if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
             raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
         if self.learning_rate == 0.0:
-            self.learning_rate = {"heads": 2e-3, "lora": 3e-4, "full": 5e-5}[self.mode]
+            self.learning_rate = {"heads": 1e-2, "lora": 3e-4, "full": 5e-5}[self.mode]
 
 
 @dataclass
