@@ -88,3 +88,46 @@ def test_it_reports_the_study_metrics() -> None:
     assert report["interval_coverage"] == 1.0
     assert report["band_recall"]["minimal"] == 1.0
     assert regression_report([5, 5], [1, 2])["pearson_r"] is None
+
+
+def test_it_loads_a_local_qwen3_5_checkpoint_by_path(tmp_path: Path) -> None:
+    """A checkpoint directory on disk (as a real Qwen3.5 would be), referenced by path, loaded offline."""
+    tiny = tiny_qwen3_5()
+    checkpoint = tmp_path / "qwen3_5-tiny"
+    tiny.module.config.pad_token_id = None  # as shipped: decoders often have no pad token
+    tiny.module.save_pretrained(checkpoint)
+    tiny.tokenizer.save_pretrained(checkpoint)
+    args = TrainArgs(backbone=str(checkpoint), mode="heads", members=1, epochs=1, patience=1, max_tokens=64)
+    result = train_ensemble(make_examples(8, groups=4), args, tmp_path / "store")
+    manifest = read_manifest(result.artifact_dir)
+    assert manifest["backbone"]["id"] == str(checkpoint) and manifest["backbone"]["kind"] == "decoder"
+    assert not (result.artifact_dir / "backbone").exists()  # referenced, not copied
+    ensemble = Ensemble.load(result.artifact_dir, device="cpu")
+    assert ensemble.backbone.module.config.pad_token_id is not None
+    assert len(ensemble.predict([make_window(2, 0.5)])) == 1
+
+
+def test_it_takes_the_text_tower_of_a_multimodal_qwen3_5_checkpoint(tmp_path: Path) -> None:
+    from transformers import AutoModel
+    from transformers.models.qwen3_5.configuration_qwen3_5 import Qwen3_5Config
+
+    from scoring.backbone import load_backbone
+
+    tiny = tiny_qwen3_5()
+    text = tiny.module.config.to_dict()
+    vision = {
+        "depth": 1,
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_heads": 2,
+        "out_hidden_size": 32,
+        "patch_size": 4,
+        "num_position_embeddings": 16,
+    }
+    checkpoint = tmp_path / "qwen3_5-vl-tiny"
+    AutoModel.from_config(Qwen3_5Config(text_config=text, vision_config=vision)).save_pretrained(checkpoint)
+    tiny.tokenizer.save_pretrained(checkpoint)
+    backbone = load_backbone(str(checkpoint))
+    assert backbone.kind == "decoder" and backbone.model_type == "qwen3_5_text"
+    assert type(backbone.module).__name__ == "Qwen3_5TextModel"  # the vision tower is not kept
+    assert backbone.module.config.pad_token_id is not None
