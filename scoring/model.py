@@ -32,6 +32,12 @@ class ItemHeads(nn.Module):
         self.item_weight = nn.Parameter(torch.randn(N_ITEMS, hidden_size) * hidden_size**-0.5)
         self.item_bias = nn.Parameter(torch.zeros(N_ITEMS))
 
+    @torch.no_grad()
+    def init_item_bias(self, item_means: torch.Tensor) -> None:
+        """Start each item at its training mean (9,), so early stopping never keeps an untrained 1.5."""
+        p = (item_means / ITEM_MAX).clamp(0.02, 0.98)
+        self.item_bias.copy_(torch.log(p / (1 - p)))
+
     def forward(self, chunks: torch.Tensor, chunk_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """chunks (B, C, H), chunk_mask (B, C) bool -> items (B, 9) in [0, 3], weights (B, C, 9)."""
         h = self.dropout(self.norm(chunks))  # (B, C, H)

@@ -86,7 +86,7 @@ class TrainArgs:
         if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
             raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
         if self.learning_rate == 0.0:
-            self.learning_rate = {"heads": 1e-2, "lora": 3e-4, "full": 5e-5}[self.mode]
+            self.learning_rate = {"heads": 3e-3, "lora": 3e-4, "full": 5e-5}[self.mode]
 
 
 @dataclass
@@ -133,6 +133,13 @@ class _Targets:
         )  # (N, 9)
         self.has_items = torch.tensor([e.items is not None for e in examples])  # (N,)
         self.weight = torch.tensor(weights, dtype=torch.float32)  # (N,)
+
+    def item_means(self, idx: list[int]) -> torch.Tensor:
+        """(9,) mean item scores of these examples; totals spread evenly where items are missing."""
+        rows = torch.tensor(idx)
+        spread = self.total[rows].unsqueeze(-1).expand(-1, N_ITEMS) / N_ITEMS  # (N, 9)
+        items = torch.where(self.has_items[rows].unsqueeze(-1), self.items[rows], spread)
+        return items.mean(0)
 
     def loss(self, items: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         dev = items.device
@@ -195,7 +202,9 @@ def _train_heads(
     progress: Progress,
 ) -> ItemHeads:
     set_seed(seed)
-    heads = ItemHeads(h.size(-1), pooling=args.pooling, dropout=args.dropout).to(device)
+    heads = ItemHeads(h.size(-1), pooling=args.pooling, dropout=args.dropout)
+    heads.init_item_bias(targets.item_means(train_idx))
+    heads.to(device)
     optimizer = torch.optim.AdamW(heads.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
     h, mask = h.to(device), mask.to(device)
     fit_idx = torch.tensor(train_idx)
@@ -289,7 +298,9 @@ def _train_end_to_end(
 ) -> tuple[ItemHeads, nn.Module]:
     set_seed(seed)
     module = _prepare_module(backbone.module, args, backbone.kind).to(device)
-    heads = ItemHeads(backbone.hidden_size, pooling=args.pooling, dropout=args.dropout).to(device)
+    heads = ItemHeads(backbone.hidden_size, pooling=args.pooling, dropout=args.dropout)
+    heads.init_item_bias(targets.item_means(train_idx))
+    heads.to(device)
     params = [p for p in module.parameters() if p.requires_grad] + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=args.weight_decay)
     # Keep each window's most recent chunks so one step fits in memory.
