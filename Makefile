@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: venv
+	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo $(if $(RESEED),--reset,)
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000

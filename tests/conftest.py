@@ -88,6 +88,21 @@ def registered_model(db: None, model_store: Path, tiny_artifact: Path) -> object
     return model_version_register(artifact_dir=model_store / tiny_artifact.name)
 
 
+def register_copy(model_store: Path, source_version: str, new_version: str) -> object:
+    """Register a copy of a stored artifact under another version name (a second model to promote)."""
+    import shutil
+
+    from monitor_site.modelops.services import model_version_register
+    from scoring.artifact import read_manifest, write_manifest
+
+    new_dir = model_store / new_version
+    shutil.copytree(model_store / source_version, new_dir)
+    manifest = read_manifest(new_dir)
+    manifest["version"] = new_version
+    write_manifest(new_dir, manifest)
+    return model_version_register(artifact_dir=new_dir)
+
+
 @pytest.fixture
 def active_model(registered_model: object, django_capture_on_commit_callbacks: object) -> object:
     from monitor_site.modelops.services import model_version_promote

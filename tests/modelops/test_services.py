@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from io import StringIO
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from django.core.management import CommandError, call_command
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.services import model_version_promote, model_version_register
 from scoring.artifact import ArtifactError
+from tests.conftest import register_copy
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +29,7 @@ def test_it_refuses_an_artifact_outside_the_store(tiny_artifact: Path, model_sto
 def test_it_keeps_exactly_one_active_version(
     registered_model: ModelVersion, model_store: Path, django_capture_on_commit_callbacks: object
 ) -> None:
-    other_dir = model_store / "other"
-    shutil.copytree(model_store / registered_model.version, other_dir)
-    from scoring.artifact import read_manifest, write_manifest
-
-    manifest = read_manifest(other_dir)
-    manifest["version"] = "other"
-    write_manifest(other_dir, manifest)
-    other = model_version_register(artifact_dir=other_dir)
+    other = register_copy(model_store, registered_model.version, "other")
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         model_version_promote(model_version=registered_model)
         model_version_promote(model_version=other)

@@ -104,21 +104,13 @@ def test_it_keeps_history_when_a_new_version_arrives(
     model_store: object,
     django_capture_on_commit_callbacks: object,
 ) -> None:
-    import shutil
-
     from monitor_site.modelops.models import ModelVersion
-    from monitor_site.modelops.services import model_version_promote, model_version_register
-    from scoring.artifact import read_manifest, write_manifest
+    from monitor_site.modelops.services import model_version_promote
+    from tests.conftest import register_copy
 
     session = _session(source, "s1", T0)
     predictions_score_pending()
-    src = model_store / active_model.version  # type: ignore[operator, attr-defined]
-    new_dir = model_store / "v2"  # type: ignore[operator]
-    shutil.copytree(src, new_dir)
-    manifest = read_manifest(new_dir)
-    manifest["version"] = "v2"
-    write_manifest(new_dir, manifest)
-    v2 = model_version_register(artifact_dir=new_dir)
+    v2 = register_copy(model_store, active_model.version, "v2")  # type: ignore[arg-type, attr-defined]
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         model_version_promote(model_version=v2)
     versions = set(
