@@ -102,3 +102,12 @@ def test_it_scores_a_pushed_session_in_a_real_worker(
     assert prediction is not None, (tmp_path / "worker.log").read_text()
     assert prediction.model_version.version == tiny_artifact.name
     assert Prediction.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=False)
+def test_it_routes_scoring_to_the_gpu_queue() -> None:
+    from monitor_site.predictions import tasks
+
+    for task in (tasks.score_session, tasks.score_pending):
+        assert app.amqp.router.route({}, task.name)["queue"].name == "gpu"
+        assert task.acks_late is True
