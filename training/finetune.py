@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch
 from safetensors.torch import save_file, save_model
 
 from scoring.artifact import FORMAT, code_version, write_manifest
@@ -92,6 +93,15 @@ class TrainArgs:
             self.learning_rate = {"heads": 3e-3, "lora": 3e-4, "full": 5e-5}[self.mode]
 
 
+@dataclass(frozen=True)
+class MemberSet:
+    """What one ensemble member learns from: the ground-truth training split plus `extra` windows
+    (pseudo-labelled or re-labelled). Validation and calibration always use ground truth only."""
+
+    trained_on: str = "ground_truth"
+    extra: tuple[LabeledWindow, ...] = ()
+
+
 @dataclass
 class TrainResult:
     artifact_dir: Path
@@ -131,9 +141,14 @@ def train_ensemble(
     backbone: Backbone | None = None,
     data_summary: dict | None = None,
     progress: Progress | None = None,
+    member_sets: list[MemberSet] | None = None,
+    vector_cache: dict[bytes, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train `args.members` members, calibrate, evaluate on validation patients, write the artifact.
+    """Train the members, calibrate, evaluate on validation patients, write the artifact.
 
+    Members: `member_sets` when given (one member each), else `args.members` members on ground truth
+    that differ only by seed. `vector_cache` (frozen backbone only) keeps chunk vectors across calls
+    with the same backbone, as the learning loop's repeated trainings do.
     `backbone` overrides `args.backbone` with a module built in memory (tests use tiny random ones);
     it is then saved inside the artifact. The artifact appears in `store_dir` only when complete.
     """
@@ -145,10 +160,10 @@ def train_ensemble(
     if backbone is None:
         backbone = load_backbone(args.backbone)
     chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind)
+    sets = member_sets or [MemberSet()] * args.members
     chunked = chunker.chunk_windows([e.window for e in examples])
+    extra_chunked = [chunker.chunk_windows([e.window for e in ms.extra]) for ms in sets]
     train_idx, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)
-    weights = band_weights(examples) if args.balance_bands else [e.weight for e in examples]
-    targets = Targets(examples, weights)
 
     version = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     store_dir.mkdir(parents=True, exist_ok=True)
@@ -161,29 +176,38 @@ def train_ensemble(
             backbone.module.save_pretrained(tmp / backbone_id.removeprefix("artifact:"))  # type: ignore[operator]
         if args.mode == "heads":
             report("embed", 0.0)
-            vectors = embed_all(backbone, [c for cs in chunked for c in cs], device, args.batch_tokens)
-            h, mask = stack_windows(chunked, vectors, backbone.hidden_size)
+            every_chunk = [c for group in (chunked, *extra_chunked) for cs in group for c in cs]
+            cache = vector_cache if vector_cache is not None else {}
+            todo = [c for c in every_chunk if c.key not in cache]
+            cache.update(embed_all(backbone, todo, device, args.batch_tokens))
+            vectors = cache
         members = []
-        for m in range(args.members):
+        for m, member_set in enumerate(sets):
             name, seed = f"m{m}", args.seed + 1000 * m
+            combined = examples + list(member_set.extra)
+            combined_chunks = chunked + extra_chunked[m]
+            member_train = train_idx + list(range(len(examples), len(combined)))
+            weights = band_weights(combined) if args.balance_bands else [e.weight for e in combined]
+            targets = Targets(combined, weights)
 
             def member_progress(stage: str, fraction: float, m: int = m) -> None:
-                report(stage, (m + fraction) / args.members)
+                report(stage, (m + fraction) / len(sets))
 
             member_dir = tmp / "members" / name
             member_dir.mkdir(parents=True)
             if args.mode == "heads":
+                h, mask = stack_windows(combined_chunks, vectors, backbone.hidden_size)
                 heads = train_heads(
-                    h, mask, targets, train_idx, val_idx, examples, args, seed, device, member_progress
+                    h, mask, targets, member_train, val_idx, combined, args, seed, device, member_progress
                 )
             else:
                 heads, module = train_end_to_end(
                     backbone,
-                    chunked,
+                    combined_chunks,
                     targets,
-                    train_idx,
+                    member_train,
                     val_idx,
-                    examples,
+                    combined,
                     args,
                     seed,
                     device,
@@ -197,7 +221,15 @@ def train_ensemble(
                 {k: v.contiguous() for k, v in heads.state_dict().items()},
                 str(member_dir / "heads.safetensors"),
             )
-            members.append({"name": name, "mode": args.mode, "trained_on": "ground_truth", "seed": seed})
+            members.append(
+                {
+                    "name": name,
+                    "mode": args.mode,
+                    "trained_on": member_set.trained_on,
+                    "extra_windows": len(member_set.extra),
+                    "seed": seed,
+                }
+            )
 
         manifest = {
             "format": FORMAT,
@@ -220,7 +252,7 @@ def train_ensemble(
                 "train_windows": len(train_idx),
                 "validation_windows": len(val_idx),
                 "with_items": sum(e.items is not None for e in examples),
-                "sources": sorted({e.source for e in examples}),
+                "sources": sorted({e.source for e in examples} | {e.source for ms in sets for e in ms.extra}),
                 **(data_summary or {}),
             },
             "code_version": code_version(),

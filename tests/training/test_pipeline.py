@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scoring.artifact import read_manifest
+from tests.conftest import make_examples, make_window
+from tests.tiny_models import tiny_encoder
+from tests.training.fake_anthropic import client_for, fake_anthropic
+from training.finetune import TrainArgs
+from training.pipeline import LoopConfig, Unlabeled, promotion_decision, run_learning_loop
+from training.pseudolabel import ClaudeLabeler, LabelerConfig, MemoryCache
+
+
+def _config(**kwargs: object) -> LoopConfig:
+    return LoopConfig(train=TrainArgs(members=2, epochs=3, patience=3), **kwargs)  # type: ignore[arg-type]
+
+
+def _unlabeled(n: int = 6) -> list[Unlabeled]:
+    return [
+        Unlabeled(make_window(100 + i, i / n), group=f"u{i % 3}", consent_external=i != 0) for i in range(n)
+    ]
+
+
+def test_it_runs_the_whole_loop_with_claude_labels(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with fake_anthropic() as fake:
+        labeler = ClaudeLabeler(client_for(fake), LabelerConfig(model="claude-test"), MemoryCache())
+        result = run_learning_loop(
+            make_examples(24, groups=8),
+            _unlabeled(),
+            _config(relabel_rounds=2),
+            tmp_path,
+            labeler=labeler,
+            backbone=tiny_encoder(),
+            log_line=lines.append,
+        )
+    assert len(fake.requests) == 5  # the patient without consent is never sent
+    assert result.labeling["labelled"] == 5 and result.labeling["skipped_consent"] == 1
+    assert result.pseudo_windows == 5
+    assert any("stage 2 round 2" in line for line in lines)
+    manifest = read_manifest(result.train.artifact_dir)
+    assert [m["trained_on"] for m in manifest["members"]] == ["ground_truth", "ground_truth+relabelled"]
+    assert manifest["metrics"]["evaluated_on"] == "held-out test patients"
+    assert manifest["test_set"]["patients"] == result.test_groups and result.test_groups
+    assert "validation_metrics" in manifest and len(result.test_points) == result.test_metrics["n"]
+    assert [p.name for p in tmp_path.iterdir()] == [result.train.version]  # intermediates cleaned up
+
+
+def test_it_uses_its_own_pseudo_labels_without_an_api_key(tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = run_learning_loop(
+        make_examples(24, groups=8),
+        _unlabeled(),
+        _config(relabel_rounds=1),
+        tmp_path,
+        backbone=tiny_encoder(),
+        log_line=lines.append,
+    )
+    assert any("stage 1 skipped: no Anthropic API key" in line for line in lines)
+    assert result.pseudo_windows == 6 and result.labeling["labelled"] == 0
+
+
+def test_it_needs_enough_patients_for_a_held_out_test(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 3 patients"):
+        run_learning_loop(make_examples(4, groups=2), [], _config(), tmp_path, backbone=tiny_encoder())
+
+
+def test_it_promotes_only_a_model_that_is_not_worse() -> None:
+    active = {"mae": 3.0, "auc_at_10": 0.85}
+    assert promotion_decision({"mae": 2.9, "auc_at_10": 0.86}, active)[0]
+    assert not promotion_decision({"mae": 3.1, "auc_at_10": 0.90}, active)[0]
+    ok, reason = promotion_decision({"mae": 2.5, "auc_at_10": 0.80}, active)
+    assert not ok and "kept as candidate" in reason
+    assert promotion_decision(
+        {"mae": 3.05, "auc_at_10": 0.84}, active, max_mae_increase=0.1, max_auc_drop=0.02
+    )[0]
+    assert promotion_decision({"mae": 9.0, "auc_at_10": None}, None)[0]

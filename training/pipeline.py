@@ -1,0 +1,298 @@
+"""The learning loop of the reference study, as a product feature (no Django here).
+
+1. Split ground truth by patient: development patients and a held-out test set fixed for the run.
+2. Stage 1: Claude pseudo-labels for unlabeled windows (consenting patients, redacted text). Without
+   a labeller, an intermediate model trained on ground truth labels them itself.
+3. Stage 2: K rounds of re-labelling: train an intermediate model on ground truth + current labels,
+   re-score the pseudo-labelled windows, blend with the previous label (`relabel_blend` is the
+   model's share).
+4. The ensemble: a member trained on ground truth only and one on ground truth + re-labelled windows
+   (more members alternate between the two), calibrated on development validation patients.
+5. Evaluation on the held-out test patients, written into the manifest; `promotion_decision`
+   compares it with the active model on the same windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scoring.artifact import read_manifest, write_manifest
+from scoring.backbone import Backbone, load_backbone
+from scoring.ensemble import Ensemble
+from scoring.types import LabeledWindow, Window
+from training.finetune import MemberSet, TrainArgs, TrainResult, split_by_group, train_ensemble
+from training.metrics import regression_report
+from training.pseudolabel import ClaudeLabeler, LabelingReport, LabelRequest
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class LoopConfig:
+    train: TrainArgs = field(default_factory=TrainArgs)
+    test_fraction: float = 0.2  # share of ground-truth patients held out for the final evaluation
+    relabel_rounds: int = 2  # K
+    relabel_blend: float = 0.5  # the intermediate model's share of a re-label (the rest: previous label)
+    pseudo_weight: float = 0.5  # sample weight of a pseudo-labelled window relative to ground truth
+    intermediate_epochs: int = 0  # 0 = as train.epochs
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise ValueError("test_fraction must lie strictly between 0 and 1")
+        if self.relabel_rounds < 0:
+            raise ValueError("relabel_rounds must be >= 0")
+        if not 0 <= self.relabel_blend <= 1 or not 0 < self.pseudo_weight <= 1:
+            raise ValueError("relabel_blend must lie in [0, 1] and pseudo_weight in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Unlabeled:
+    window: Window
+    group: str  # patient
+    consent_external: bool
+    names: tuple[str, ...] = ()
+
+
+@dataclass
+class LoopResult:
+    train: TrainResult
+    test_metrics: dict
+    test_window_ids: list[str]
+    test_groups: list[str]
+    test_points: list[tuple[str, float, float]]  # (window id, true total, predicted total)
+    labeling: dict
+    pseudo_windows: int
+
+
+def _log(sink: Callable[[str], None] | None, message: str) -> None:
+    log.info(message)
+    if sink:
+        sink(message)
+
+
+def _relabel(
+    examples: list[LabeledWindow], predictions: list[tuple[float, ...]], blend: float, round_: int
+) -> list[LabeledWindow]:
+    out = []
+    for e, pred in zip(examples, predictions, strict=True):
+        previous = e.items or tuple(e.total / 9 for _ in range(9))
+        items = tuple(
+            min(3.0, max(0.0, blend * p + (1 - blend) * q)) for p, q in zip(pred, previous, strict=True)
+        )
+        out.append(
+            LabeledWindow(
+                window=e.window,
+                total=sum(items),
+                items=items,
+                group=e.group,
+                weight=e.weight,
+                source=f"relabel:{round_}",
+                meta=e.meta,
+            )
+        )
+    return out
+
+
+def evaluate(directory: Path, examples: list[LabeledWindow]) -> tuple[dict, list[tuple[str, float, float]]]:
+    """Metrics of the artifact in `directory` on `examples`, and the (id, true, predicted) points."""
+    ensemble = Ensemble.load(directory)
+    scores = ensemble.predict([e.window for e in examples])
+    metrics = regression_report(
+        [e.total for e in examples],
+        [s.total for s in scores],
+        intervals=[s.interval for s in scores],
+        items_true=[e.items for e in examples],
+        items_pred=[s.items for s in scores],
+    )
+    return metrics, [(e.window.id, e.total, s.total) for e, s in zip(examples, scores, strict=True)]
+
+
+def run_learning_loop(
+    ground_truth: list[LabeledWindow],
+    unlabeled: list[Unlabeled],
+    config: LoopConfig,
+    store_dir: Path,
+    *,
+    labeler: ClaudeLabeler | None = None,
+    backbone: Backbone | None = None,
+    progress: Progress | None = None,
+    log_line: Callable[[str], None] | None = None,
+) -> LoopResult:
+    report = progress or (lambda stage, fraction: None)
+    dev_idx, test_idx = split_by_group(
+        ground_truth, val_fraction=config.test_fraction, seed=config.train.seed
+    )
+    if not test_idx or len({ground_truth[i].group for i in dev_idx}) < 2:
+        raise ValueError("need ground truth from at least 3 patients (development and held-out test)")
+    dev = [ground_truth[i] for i in dev_idx]
+    test = [ground_truth[i] for i in test_idx]
+    _log(
+        log_line,
+        f"ground truth: {len(dev)} development windows, {len(test)} held-out test windows "
+        f"({len({e.group for e in test})} patients); {len(unlabeled)} unlabeled windows",
+    )
+    backbone = backbone or load_backbone(config.train.backbone)
+    inter_args = TrainArgs(
+        **{**config.train.__dict__, "members": 1, "epochs": config.intermediate_epochs or config.train.epochs}
+    )
+
+    vectors: dict = {}  # chunk vectors of the frozen backbone, shared by every training below
+    with tempfile.TemporaryDirectory(prefix="phq9-intermediate-") as scratch:
+        scratch_dir = Path(scratch)
+
+        def intermediate(extra: list[LabeledWindow]) -> Ensemble:
+            result = train_ensemble(
+                dev,
+                inter_args,
+                scratch_dir,
+                backbone=backbone,
+                member_sets=[MemberSet("intermediate", tuple(extra))],
+                vector_cache=vectors,
+            )
+            return Ensemble.load(result.artifact_dir)
+
+        # Stage 1
+        report("pseudo-label", 0.0)
+        labeling = LabelingReport()
+        pseudo: list[LabeledWindow] = []
+        if labeler is not None and unlabeled:
+            requests = [LabelRequest(u.window, u.consent_external, u.names) for u in unlabeled]
+            labeling = labeler.label(requests, on_progress=lambda d, n: report("pseudo-label", d / n))
+            groups = {u.window.id: u.group for u in unlabeled}
+            pseudo = [
+                LabeledWindow(
+                    window=u.window,
+                    total=float(lbl.total),
+                    items=tuple(float(v) for v in lbl.items),
+                    group=groups[u.window.id],
+                    weight=config.pseudo_weight,
+                    source=f"pseudo:{lbl.model}",
+                    meta={"confidence": lbl.confidence},
+                )
+                for u in unlabeled
+                if (lbl := labeling.labels.get(u.window.id)) is not None
+            ]
+            _log(
+                log_line,
+                f"stage 1: Claude labels for {len(pseudo)} windows "
+                f"({labeling.labelled} new, {labeling.from_cache} reused, {len(labeling.failed)} failed, "
+                f"{labeling.skipped_consent} without consent, {labeling.not_sent} not sent; "
+                f"{labeling.input_tokens + labeling.output_tokens} tokens)"
+                + (f"; stopped: {labeling.stopped}" if labeling.stopped else ""),
+            )
+        elif unlabeled:
+            _log(
+                log_line,
+                "stage 1 skipped: no Anthropic API key configured; the loop uses the model's own "
+                "pseudo-labels instead",
+            )
+            model = intermediate([])
+            scores = model.predict([u.window for u in unlabeled])
+            pseudo = [
+                LabeledWindow(
+                    window=u.window,
+                    total=s.total,
+                    items=s.items,
+                    group=u.group,
+                    weight=config.pseudo_weight,
+                    source="pseudo:self",
+                )
+                for u, s in zip(unlabeled, scores, strict=True)
+            ]
+        else:
+            _log(log_line, "no unlabeled windows: the ensemble is trained on ground truth only")
+
+        # Stage 2
+        for round_ in range(1, config.relabel_rounds + 1 if pseudo else 1):
+            report("re-label", (round_ - 1) / config.relabel_rounds)
+            model = intermediate(pseudo)
+            scores = model.predict([e.window for e in pseudo])
+            before = sum(e.total for e in pseudo) / len(pseudo)
+            pseudo = _relabel(pseudo, [s.items for s in scores], config.relabel_blend, round_)
+            _log(
+                log_line,
+                f"stage 2 round {round_}: re-labelled {len(pseudo)} windows "
+                f"(mean total {before:.2f} -> {sum(e.total for e in pseudo) / len(pseudo):.2f})",
+            )
+
+    # The ensemble
+    report("train", 0.0)
+    sets = (
+        [MemberSet("ground_truth"), MemberSet("ground_truth+relabelled", tuple(pseudo))]
+        if pseudo
+        else [MemberSet("ground_truth")]
+    )
+    n_members = max(config.train.members, len(sets))
+    member_sets = [sets[m % len(sets)] for m in range(n_members)]
+    result = train_ensemble(
+        dev,
+        config.train,
+        store_dir,
+        backbone=backbone,
+        member_sets=member_sets,
+        progress=lambda stage, f: report(stage, f),
+        vector_cache=vectors,
+        data_summary={"pseudo_labelled_windows": len(pseudo), "test_windows": len(test)},
+    )
+
+    # Evaluation on the held-out test patients, recorded in the artifact.
+    report("evaluate", 0.0)
+    test_metrics, points = evaluate(result.artifact_dir, test)
+    test_metrics["evaluated_on"] = "held-out test patients"
+    test_metrics["interval_method"] = result.metrics.get("interval_method")
+    manifest = read_manifest(result.artifact_dir)
+    manifest["validation_metrics"] = manifest["metrics"]
+    manifest["metrics"] = test_metrics
+    manifest["test_set"] = {
+        "windows": [e.window.id for e in test],
+        "patients": sorted({e.group for e in test}),
+    }
+    manifest["labeling"] = labeling.counts()
+    write_manifest(result.artifact_dir, manifest)
+    result.manifest = manifest
+    result.metrics = test_metrics
+    _log(
+        log_line,
+        f"held-out test: n={test_metrics['n']} MAE {test_metrics['mae']:.2f} "
+        f"RMSE {test_metrics['rmse']:.2f} AUC@10 {test_metrics.get('auc_at_10')}",
+    )
+    report("done", 1.0)
+    return LoopResult(
+        train=result,
+        test_metrics=test_metrics,
+        test_window_ids=[e.window.id for e in test],
+        test_groups=sorted({e.group for e in test}),
+        test_points=points,
+        labeling=labeling.counts(),
+        pseudo_windows=len(pseudo),
+    )
+
+
+def promotion_decision(
+    candidate: dict, active: dict | None, *, max_mae_increase: float = 0.0, max_auc_drop: float = 0.0
+) -> tuple[bool, str]:
+    """Promote only if the candidate's MAE is not worse and its AUC@10 not worse than the active
+    model's on the same held-out windows (each within its tolerance)."""
+    if active is None:
+        return True, "no active model: the candidate is promoted"
+    mae_ok = candidate["mae"] <= active["mae"] + max_mae_increase
+    c_auc, a_auc = candidate.get("auc_at_10"), active.get("auc_at_10")
+    auc_ok = c_auc is None or a_auc is None or c_auc >= a_auc - max_auc_drop
+    detail = (
+        f"MAE {candidate['mae']:.3f} vs active {active['mae']:.3f}; "
+        f"AUC@10 {c_auc if c_auc is None else round(c_auc, 3)} vs active "
+        f"{a_auc if a_auc is None else round(a_auc, 3)}"
+    )
+    if mae_ok and auc_ok:
+        return True, f"promoted: {detail}"
+    return False, f"kept as candidate: {detail}"
+
+
+def remove_artifact(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
