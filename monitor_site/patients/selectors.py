@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
-from monitor_site.patients.models import Assessment, Message, Patient
+from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
 from scoring.types import Conversation, LabeledWindow, Turn, Window
 
 WINDOW = timedelta(days=14)  # PHQ-9 asks about "the last 2 weeks"
@@ -87,3 +87,28 @@ def patient_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Patient]:
 
 def patient_get_for_user(*, user: AbstractBaseUser, patient_id: int) -> Patient | None:
     return patient_list_for_user(user=user).select_related("care_team").filter(pk=patient_id).first()
+
+
+def unlabeled_window_requests(*, since: datetime, limit: int) -> list[tuple[int, datetime, bool]]:
+    """(patient id, window end, consent) for windows with no questionnaire: per patient, windows ending
+    at a session, at least 14 days apart and at least 14 days from any questionnaire (so they never
+    overlap ground truth), newest first across the clinic, at most `limit`."""
+    assessments: dict[int, list[datetime]] = defaultdict(list)
+    for patient_id, completed_at in Assessment.objects.values_list("patient_id", "completed_at"):
+        assessments[patient_id].append(completed_at)
+    sessions = (
+        ConversationSession.objects.filter(ended_at__gte=since)
+        .order_by("patient_id", "-ended_at")
+        .values_list("patient_id", "ended_at", "patient__consent_external_processing")
+    )
+    picked: list[tuple[int, datetime, bool]] = []
+    last: dict[int, datetime] = {}
+    for patient_id, end, consent in sessions.iterator(chunk_size=5000):
+        if patient_id in last and last[patient_id] - end < WINDOW:
+            continue
+        if any(abs(end - t) < WINDOW for t in assessments.get(patient_id, ())):
+            continue
+        last[patient_id] = end
+        picked.append((patient_id, end, consent))
+    picked.sort(key=lambda r: r[1], reverse=True)
+    return picked[:limit]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from monitor_site.modelops.loading import ensemble_for
 from monitor_site.modelops.models import ModelVersion
@@ -84,9 +86,17 @@ def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVe
 
 
 def sessions_pending(*, model_version: ModelVersion) -> list[int]:
-    scored = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
+    """Sessions this version has not scored: every session never scored at all, and the recent ones
+    (SCORING_RESCORE_DAYS) that an older version scored. Older history keeps its older version's
+    scores; nothing is silently rewritten."""
+    by_version = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
+    by_any = Prediction.objects.filter(session=OuterRef("pk"))
+    recent = timezone.now() - timedelta(days=settings.SCORING_RESCORE_DAYS)
     return list(
-        ConversationSession.objects.filter(~Exists(scored)).order_by("ended_at").values_list("pk", flat=True)
+        ConversationSession.objects.filter(~Exists(by_version))
+        .filter(Q(ended_at__gte=recent) | ~Exists(by_any))
+        .order_by("ended_at")
+        .values_list("pk", flat=True)
     )
 
 

@@ -108,14 +108,21 @@ def test_it_keeps_history_when_a_new_version_arrives(
     from monitor_site.modelops.services import model_version_promote
     from tests.conftest import register_copy
 
-    session = _session(source, "s1", T0)
+    from django.utils import timezone
+
+    old = _session(source, "old", T0)
+    recent = _session(source, "recent", timezone.now() - timedelta(days=2))
     predictions_score_pending()
     v2 = register_copy(model_store, active_model.version, "v2")  # type: ignore[arg-type, attr-defined]
+    new = _session(source, "new-old", T0 + timedelta(days=1))  # never scored: v2 scores it despite its age
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         model_version_promote(model_version=v2)
-    versions = set(
-        Prediction.objects.filter(session=session).values_list("model_version__version", flat=True)
-    )
-    assert versions == {active_model.version, "v2"}  # type: ignore[attr-defined]
+
+    def versions(session: ConversationSession) -> set[str]:
+        return set(Prediction.objects.filter(session=session).values_list("model_version__version", flat=True))
+
+    assert versions(recent) == {active_model.version, "v2"}  # type: ignore[attr-defined]
+    assert versions(old) == {active_model.version}  # type: ignore[attr-defined] # history is not rewritten
+    assert versions(new) == {"v2"}
     assert ModelVersion.objects.get(pk=active_model.pk).status == "retired"  # type: ignore[attr-defined]
     assert (model_store / "ACTIVE").read_text().strip() == "v2"  # type: ignore[operator]
