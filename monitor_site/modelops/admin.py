@@ -1,7 +1,19 @@
-from django.contrib import admin, messages
+from __future__ import annotations
 
-from monitor_site.modelops.models import ModelVersion
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from monitor_site.dashboards.charts import evaluation_figure
+from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.services import model_version_promote
+from monitor_site.modelops.training_runs import TrainingAlreadyRunning, training_run_request
 
 
 @admin.register(ModelVersion)
@@ -29,13 +41,93 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     actions = ("promote",)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Promote to active (rescoring follows)")
-    def promote(self, request, queryset):
+    @admin.action(description="Promote to active (or roll back to it); recent sessions are rescored")
+    def promote(self, request: HttpRequest, queryset: Any) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
         version = model_version_promote(model_version=queryset.get())
         self.message_user(request, f"{version.version} is now active.", messages.SUCCESS)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    change_list_template = "admin/modelops/trainingrun/change_list.html"
+    change_form_template = "admin/modelops/trainingrun/change_form.html"
+    list_display = (
+        "__str__",
+        "status",
+        "stage",
+        "progress_percent",
+        "trigger",
+        "requested_by",
+        "model_version",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "trigger")
+    readonly_fields = [f.name for f in TrainingRun._meta.fields if f.name != "active_slot"]
+    actions = ("mark_failed",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs start with "Retrain now"
+
+    @admin.display(description="progress")
+    def progress_percent(self, run: TrainingRun) -> str:
+        return f"{run.progress:.0%}"
+
+    def get_urls(self) -> list:
+        retrain = self.admin_site.admin_view(require_POST(self.retrain_view))
+        return [path("retrain/", retrain, name="modelops_trainingrun_retrain"), *super().get_urls()]
+
+    def retrain_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only admins can start a training run.")
+        try:
+            run = training_run_request(user=request.user, trigger="admin")
+        except TrainingAlreadyRunning as exc:
+            self.message_user(request, f"Not started: {exc}. Wait for it to finish.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:modelops_trainingrun_changelist"))
+        self.message_user(request, f"Training run #{run.pk} queued on the gpu queue.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:modelops_trainingrun_change", args=[run.pk]))
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        run = TrainingRun.objects.filter(pk=object_id).first() if object_id else None
+        extra = dict(extra_context or {})
+        if run is not None and run.report.get("test"):
+            test = run.report["test"]
+            figure = evaluation_figure(run.report.get("points", []), test.get("auc_by_threshold", {}))
+            extra["evaluation_figure"] = json.loads(figure.to_json())
+            extra["test_metrics"] = test
+            extra["active_metrics"] = run.report.get("active_test")
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    @admin.action(description="Mark as failed (a run whose worker died); frees the slot for a new run")
+    def mark_failed(self, request: HttpRequest, queryset: Any) -> None:
+        stuck = queryset.filter(active_slot=True)
+        n = stuck.update(
+            status=TrainingRun.Status.FAILED,
+            active_slot=None,
+            finished_at=timezone.now(),
+            decision="marked failed by an admin",
+        )
+        self.message_user(request, f"{n} run(s) marked failed.", messages.SUCCESS)
+
+
+@admin.register(PseudoLabel)
+class PseudoLabelAdmin(admin.ModelAdmin):
+    list_display = ("window_hash", "model", "confidence", "input_tokens", "output_tokens", "created_at")
+    list_filter = ("model",)
+    readonly_fields = [f.name for f in PseudoLabel._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -92,8 +92,9 @@ class Command(BaseCommand):
                         is_synthetic=True,
                     )
                     n_assessments += 1
+                # Synthetic people: nothing stops their text from going to the labelling model.
                 Patient.objects.filter(source=source, external_id=patient.external_id).update(
-                    care_team=teams[patient.care_team]
+                    care_team=teams[patient.care_team], consent_external_processing=True
                 )
         self.stdout.write(
             f"seeded {len(clinic)} synthetic patients, {n_sessions} sessions, {n_assessments} questionnaires "

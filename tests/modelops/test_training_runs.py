@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
+from monitor_site.modelops.tasks import scheduled_training
+from monitor_site.modelops.training_runs import TrainingAlreadyRunning, training_run_request
+from monitor_site.patients.models import Patient
+from monitor_site.predictions.models import Prediction
+from tests.factories import UserFactory
+from tests.tiny_models import tiny_encoder
+from tests.training.fake_anthropic import fake_anthropic
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinic(settings: object, model_store: Path, tmp_path: Path) -> None:
+    """A small synthetic clinic and training settings that use a tiny encoder saved to disk."""
+    backbone = tiny_encoder()
+    path = tmp_path / "tiny-encoder"
+    backbone.module.save_pretrained(path)
+    backbone.tokenizer.save_pretrained(path)
+    settings.TRAINING_BACKBONE = str(path)  # type: ignore[attr-defined]
+    settings.TRAINING_EPOCHS = 3  # type: ignore[attr-defined]
+    settings.TRAINING_RELABEL_ROUNDS = 1  # type: ignore[attr-defined]
+    settings.TRAINING_MAX_UNLABELED = 12  # type: ignore[attr-defined]
+    settings.ANTHROPIC_API_KEY = ""  # type: ignore[attr-defined]
+    call_command("seed_demo", "--patients", "12", "--weeks", "8", "--no-train", stdout=StringIO())
+
+
+def _run(capture: object, **kwargs: object) -> TrainingRun:
+    with capture(execute=True):  # type: ignore[operator]
+        run = training_run_request(**kwargs)  # type: ignore[arg-type]
+    run.refresh_from_db()
+    return run
+
+
+def test_it_trains_registers_promotes_and_scores(
+    clinic: None, django_capture_on_commit_callbacks: object
+) -> None:
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.log
+    assert run.progress == 1.0 and run.finished_at and run.active_slot is None
+    assert "Claude pseudo-labelling (stage 1) is skipped" in run.log and "stage 2 round 1" in run.log
+    assert run.model_version.status == "active" and run.decision.startswith("no active model")
+    assert run.report["test"]["evaluated_on"] == "held-out test patients" and run.report["points"]
+    assert run.counts["pseudo_labelled_windows"] > 0
+    trained_on = [m["trained_on"] for m in run.model_version.manifest["members"]]
+    assert trained_on == ["ground_truth", "ground_truth+relabelled"]
+    assert Prediction.objects.filter(model_version=run.model_version).exists()
+    assert "FAILED" not in run.log
+
+
+def test_it_buys_claude_labels_once_and_only_for_consenting_patients(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    first_patient = Patient.objects.order_by("pk").first()
+    Patient.objects.filter(pk=first_patient.pk).update(consent_external_processing=False)
+    with fake_anthropic() as fake:
+        settings.ANTHROPIC_API_KEY = "test-key"  # type: ignore[attr-defined]
+        settings.ANTHROPIC_BASE_URL = fake.base_url  # type: ignore[attr-defined]
+        run = _run(django_capture_on_commit_callbacks)
+        assert run.status == "succeeded", run.log
+        paid = len(fake.requests)
+        assert paid == run.counts["labelled"] > 0 and PseudoLabel.objects.count() == paid
+        assert run.counts["skipped_consent"] >= 1
+        second = _run(django_capture_on_commit_callbacks)
+        assert second.status == "succeeded", second.log
+        assert len(fake.requests) == paid  # every label came from the store
+        assert second.counts["from_cache"] == paid
+
+
+def test_it_runs_one_training_at_a_time(clinic: None) -> None:
+    first = training_run_request()  # queued; its task waits for the commit that never comes here
+    with pytest.raises(TrainingAlreadyRunning, match=f"#{first.pk} is already queued"):
+        training_run_request()
+    assert scheduled_training() is None
+    assert TrainingRun.objects.count() == 1
+
+
+def test_a_failed_run_leaves_the_active_model_untouched(
+    clinic: None,
+    active_model: ModelVersion,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    from monitor_site.modelops import training_runs
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("GPU fell off the bus")
+
+    monkeypatch.setattr(training_runs, "run_learning_loop", broken)
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "failed" and "FAILED: RuntimeError: GPU fell off the bus" in run.log
+    assert list(ModelVersion.objects.filter(status="active")) == [active_model]
+    assert run.active_slot is None  # the next run may start
+    monkeypatch.undo()
+    assert _run(django_capture_on_commit_callbacks).status == "succeeded"
+
+
+def test_it_keeps_a_worse_model_as_a_candidate(
+    clinic: None, active_model: ModelVersion, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    settings.PROMOTION_MAX_MAE_INCREASE = -100.0  # type: ignore[attr-defined] # nothing can pass
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "succeeded" and run.decision.startswith("kept as candidate")
+    assert run.model_version.status == "candidate"
+    assert ModelVersion.objects.get(status="active") == active_model
+    assert run.report["active_test"]["n"] == run.report["test"]["n"]  # compared on the same windows
+
+
+def test_admins_start_runs_from_the_admin(
+    clinic: None, client: Client, django_capture_on_commit_callbacks: object
+) -> None:
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    assert client.post("/admin/modelops/trainingrun/retrain/").status_code == 403
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    assert "Retrain now" in client.get("/admin/modelops/trainingrun/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        r = client.post("/admin/modelops/trainingrun/retrain/")
+    run = TrainingRun.objects.get()
+    assert r.status_code == 302 and r["Location"].endswith(f"/{run.pk}/change/")
+    page = client.get(r["Location"]).content.decode()
+    assert "Evaluation on the held-out test patients" in page and 'id="evaluation-figure"' in page
+    assert "<progress" in page and run.decision in page
+    assert client.get("/admin/modelops/trainingrun/retrain/").status_code == 405
