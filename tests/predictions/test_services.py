@@ -119,7 +119,9 @@ def test_it_keeps_history_when_a_new_version_arrives(
         model_version_promote(model_version=v2)
 
     def versions(session: ConversationSession) -> set[str]:
-        return set(Prediction.objects.filter(session=session).values_list("model_version__version", flat=True))
+        return set(
+            Prediction.objects.filter(session=session).values_list("model_version__version", flat=True)
+        )
 
     assert versions(recent) == {active_model.version, "v2"}  # type: ignore[attr-defined]
     assert versions(old) == {active_model.version}  # type: ignore[attr-defined] # history is not rewritten
