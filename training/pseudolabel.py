@@ -304,3 +304,35 @@ def _retry_after(exc: Exception) -> float:
         return float(response.headers.get("retry-after", 0)) if response is not None else 0.0
     except (TypeError, ValueError):
         return 0.0
+
+
+class FileLabelCache:
+    """Labels kept in a JSONL file (one label a line), for runs outside the web app."""
+
+    def __init__(self, path: Any) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.labels: dict[tuple[str, str], ClaudeLabel] = {}
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    label = ClaudeLabel(
+                        tuple(row["items"]),
+                        tuple(row["evidence"]),
+                        row["confidence"],
+                        row["model"],
+                        row["input_tokens"],
+                        row["output_tokens"],
+                    )
+                    self.labels[(row["window_hash"], label.model)] = label
+
+    def get(self, window_hash: str, model: str) -> ClaudeLabel | None:
+        return self.labels.get((window_hash, model))
+
+    def put(self, window_hash: str, label: ClaudeLabel) -> None:
+        self.labels[(window_hash, label.model)] = label
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:  # appended at once: a crash loses at most the label in flight
+            handle.write(json.dumps({"window_hash": window_hash, **asdict(label)}) + "\n")
