@@ -215,6 +215,7 @@ def train_ensemble(
                 )
                 if args.mode == "lora":
                     module.save_pretrained(str(member_dir / "adapter"))  # type: ignore[operator]
+                    module.unload()  # type: ignore[operator] # the base, without LoRA layers, for the next member
                 else:
                     save_model(module, str(member_dir / "backbone.safetensors"))
             save_file(

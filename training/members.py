@@ -142,8 +142,10 @@ def train_heads(
 
 
 # ---- "lora" / "full": end to end --------------------------------------------------------------------
-def prepare_module(base: nn.Module, args: TrainArgs, kind: str) -> nn.Module:
-    module = copy.deepcopy(base)
+def prepare_module(base: nn.Module, args: TrainArgs, kind: str, device: torch.device) -> nn.Module:
+    """LoRA wraps the base in place (no second copy of a large model; the caller unloads it after
+    saving the adapter); full fine-tuning trains a copy, so the base stays intact for other members."""
+    module = copy.deepcopy(base) if args.mode == "full" else base
     if args.mode == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -152,7 +154,9 @@ def prepare_module(base: nn.Module, args: TrainArgs, kind: str) -> nn.Module:
             r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, target_modules=targets
         )
         module = get_peft_model(module, config)
-    if args.gradient_checkpointing and hasattr(module, "gradient_checkpointing_enable"):
+    # On a GPU, decoders always checkpoint activations: memory, not compute, limits their batch.
+    checkpointing = args.gradient_checkpointing or (device.type == "cuda" and kind == "decoder")
+    if checkpointing and hasattr(module, "gradient_checkpointing_enable"):
         module.gradient_checkpointing_enable()  # type: ignore[operator]
     return module
 
@@ -204,7 +208,7 @@ def train_end_to_end(
     progress: Progress,
 ) -> tuple[ItemHeads, nn.Module]:
     set_seed(seed)
-    module = prepare_module(backbone.module, args, backbone.kind).to(device)
+    module = prepare_module(backbone.module, args, backbone.kind, device).to(device)
     heads = ItemHeads(backbone.hidden_size, pooling=args.pooling, dropout=args.dropout)
     heads.init_item_bias(targets.item_means(train_idx))
     heads.to(device)
