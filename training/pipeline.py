@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.ensemble import Ensemble
 from scoring.types import LabeledWindow, Window
-from training.finetune import MemberSet, TrainArgs, TrainResult, split_by_group, train_ensemble
+from training.finetune import MemberSet, TrainArgs, TrainResult, train_ensemble
 from training.metrics import regression_report
 from training.pseudolabel import ClaudeLabeler, LabelingReport, LabelRequest
 
@@ -68,6 +69,28 @@ class LoopResult:
     test_points: list[tuple[str, float, float]]  # (window id, true total, predicted total)
     labeling: dict
     pseudo_windows: int
+
+
+TEST_SALT = "phq9-held-out-test-v1"
+
+
+def held_out_test_split(examples: list[LabeledWindow], *, fraction: float) -> tuple[list[int], list[int]]:
+    """(development, test) indices. A patient's side is fixed by a hash of their id, not by a shuffle,
+    so it stays the same from run to run as data grows: a version promoted by one run never trained
+    on the patients the next run tests it on. At least one patient is tested, at least two develop."""
+    groups = sorted({e.group or e.window.id for e in examples})
+
+    def position(group: str) -> float:
+        return int(hashlib.sha256(f"{TEST_SALT}:{group}".encode()).hexdigest()[:8], 16) / 2**32
+
+    test_groups = {g for g in groups if position(g) < fraction}
+    if not test_groups and len(groups) >= 3:
+        test_groups = {min(groups, key=position)}
+    if len(groups) - len(test_groups) < 2:
+        test_groups = set()
+    dev = [i for i, e in enumerate(examples) if (e.group or e.window.id) not in test_groups]
+    test = [i for i, e in enumerate(examples) if (e.group or e.window.id) in test_groups]
+    return dev, test
 
 
 def _log(sink: Callable[[str], None] | None, message: str) -> None:
@@ -125,9 +148,7 @@ def run_learning_loop(
     log_line: Callable[[str], None] | None = None,
 ) -> LoopResult:
     report = progress or (lambda stage, fraction: None)
-    dev_idx, test_idx = split_by_group(
-        ground_truth, val_fraction=config.test_fraction, seed=config.train.seed
-    )
+    dev_idx, test_idx = held_out_test_split(ground_truth, fraction=config.test_fraction)
     if not test_idx or len({ground_truth[i].group for i in dev_idx}) < 2:
         raise ValueError("need ground truth from at least 3 patients (development and held-out test)")
     dev = [ground_truth[i] for i in dev_idx]

@@ -12,7 +12,8 @@ from django.utils import timezone
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.selectors import labeled_windows_from_assessments
 from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
-from training.finetune import Progress, TrainArgs, TrainResult, train_ensemble
+from training.finetune import Progress, TrainArgs, TrainResult
+from training.pipeline import LoopConfig, run_learning_loop
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,19 @@ def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
 def model_train_from_ground_truth(
     *, args: TrainArgs, promote: bool, progress: Progress | None = None
 ) -> tuple[ModelVersion, TrainResult]:
-    """Train on every stored questionnaire's window, register the result, optionally promote it."""
+    """Train on the stored questionnaires only (the starter model), register it, optionally promote.
+
+    The same loop as a training run, without pseudo-labels: the same held-out test patients are kept
+    out of training, so later runs compare against this version fairly.
+    """
     examples = labeled_windows_from_assessments()
     if len(examples) < 2:
         raise ValueError(
             f"only {len(examples)} questionnaire(s) with messages in their 14-day window; "
             "ingest ground truth (POST /api/v1/assessments) or run `manage.py seed_demo` first"
         )
-    result = train_ensemble(
-        examples, args, Path(settings.MODEL_STORE_DIR), data_summary={"origin": "database"}, progress=progress
-    )
+    config = LoopConfig(train=args, test_fraction=settings.TRAINING_TEST_FRACTION, relabel_rounds=0)
+    result = run_learning_loop(examples, [], config, Path(settings.MODEL_STORE_DIR), progress=progress).train
     model_version = model_version_register(artifact_dir=result.artifact_dir)
     if promote:
         model_version_promote(model_version=model_version)

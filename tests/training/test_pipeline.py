@@ -77,3 +77,18 @@ def test_it_promotes_only_a_model_that_is_not_worse() -> None:
         {"mae": 3.05, "auc_at_10": 0.84}, active, max_mae_increase=0.1, max_auc_drop=0.02
     )[0]
     assert promotion_decision({"mae": 9.0, "auc_at_10": None}, None)[0]
+
+
+def test_it_keeps_each_patient_on_the_same_side_as_data_grows() -> None:
+    from training.pipeline import held_out_test_split
+
+    small = make_examples(40, groups=20)
+    big = make_examples(120, groups=60)
+    _, test_small = held_out_test_split(small, fraction=0.2)
+    _, test_big = held_out_test_split(big, fraction=0.2)
+    small_test = {small[i].group for i in test_small}
+    big_test = {big[i].group for i in test_big}
+    assert small_test and small_test == {g for g in big_test if g in {e.group for e in small}}
+    assert 0.05 < len(big_test) / 60 < 0.4
+    dev, test = held_out_test_split(make_examples(6, groups=3), fraction=0.01)
+    assert len({make_examples(6, groups=3)[i].group for i in test}) == 1 and len(dev) == 4
