@@ -9,11 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from training.synthetic_clinic import generate_clinic
 
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import CareTeam, IngestSource, Patient
 from monitor_site.patients.services import assessment_ingest, session_ingest
+from training.synthetic_clinic import generate_clinic
 
 DEMO_SOURCE = "synthetic-demo"
 DEMO_USERS = {
