@@ -82,3 +82,25 @@ def test_it_explains_a_bad_config(tmp_path: Path, toml: str, message: str) -> No
         ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")
     ):
         run_from_config(config)
+
+
+def test_the_command_line_runs_the_loop_and_names_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.__main__ import main
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--config", str(_write_inputs(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "run_report.json" in out and '"test_metrics"' in out
+
+
+def test_the_command_line_gives_one_error_line_for_a_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.__main__ import main
+
+    assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no such file" in err and len(err.strip().splitlines()) == 1
