@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "monitor_site.patients",
     "monitor_site.predictions",
     "monitor_site.modelops",
+    "monitor_site.alerts",
+    "monitor_site.audit",
     "monitor_site.dashboards",
     "monitor_site.api",
 ]
@@ -98,6 +100,9 @@ STATICFILES_DIRS = [
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="phq9-monitor@localhost")
+# Links in alert e-mails point here.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-mail is retried after this
 
 # Celery: Redis broker; "gpu" queue for scoring and training, "default" for the rest.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
@@ -117,6 +122,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Safety net: anything committed but never enqueued (broker down at the time) gets scored.
     "score-pending": {"task": "monitor_site.predictions.tasks.score_pending", "schedule": 600.0},
+    # No-data alerts, retries of refused e-mails, reminders for unacknowledged urgent alerts.
+    "alerts-housekeeping": {"task": "monitor_site.alerts.tasks.alerts_housekeeping", "schedule": 300.0},
     # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Periodic tasks.
     "weekly-retraining": {
         "task": "monitor_site.modelops.tasks.scheduled_training",

@@ -57,3 +57,52 @@ def band_by_key(key: str) -> Band:
 # Item 9 is scored 0..3; a model-inferred value that rounds to 1 or more ("several days") needs a
 # clinician's review, whatever the total.
 SELF_HARM_FLAG = 0.5
+
+
+# Measurement-based care (ARCHITECTURE "Clinical conventions"): reliable change 6 points, response a
+# drop of at least 50% from baseline, remission below 5. Response and remission are only defined when
+# the baseline is in the clinical range (>= 10), as in NHS Talking Therapies' "caseness".
+RESPONSE_FRACTION = 0.5
+REMISSION_BELOW = 5
+CASENESS = 10
+
+
+@dataclass(frozen=True)
+class ChangeStatus:
+    baseline: float
+    latest: float
+    change: float  # latest - baseline; positive is worse
+    reliable: str  # "deterioration" | "improvement" | "none"
+    response: bool | None  # None: baseline below caseness, not applicable
+    remission: bool | None
+
+    @property
+    def label(self) -> str:
+        if self.reliable == "deterioration":
+            return "Reliable deterioration"
+        if self.remission:
+            return "Remission"
+        if self.response:
+            return "Response"
+        if self.reliable == "improvement":
+            return "Reliable improvement"
+        return "No reliable change"
+
+
+def change_status(baseline: float, latest: float) -> ChangeStatus:
+    change = latest - baseline
+    if change >= RELIABLE_CHANGE:
+        reliable = "deterioration"
+    elif change <= -RELIABLE_CHANGE:
+        reliable = "improvement"
+    else:
+        reliable = "none"
+    in_range = baseline >= CASENESS
+    return ChangeStatus(
+        baseline=baseline,
+        latest=latest,
+        change=change,
+        reliable=reliable,
+        response=latest <= baseline * RESPONSE_FRACTION if in_range else None,
+        remission=latest < REMISSION_BELOW if in_range else None,
+    )

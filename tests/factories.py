@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, IngestSource, Patient
 from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.summaries import trajectory_summaries_refresh
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
@@ -70,6 +71,7 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
 class PredictionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Prediction
+        skip_postgeneration_save = True
 
     session = factory.SubFactory(SessionFactory)
     patient = factory.SelfAttribute("session.patient")
@@ -84,6 +86,12 @@ class PredictionFactory(factory.django.DjangoModelFactory):
     n_sessions = 1
     n_user_turns = 1
     n_tokens = 100
+
+    @factory.post_generation
+    def summary(obj: Prediction, create: bool, extracted: object, **kwargs: object) -> None:
+        # What predictions_score_sessions does after storing rows: the triage list reads the summary.
+        if create:
+            trajectory_summaries_refresh(patient_ids=[obj.patient_id])
 
 
 class AssessmentFactory(factory.django.DjangoModelFactory):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from scoring.bands import BANDS, THRESHOLDS
+from scoring.bands import BANDS, ITEM_LABELS, THRESHOLDS
 
 BAND_COLOURS = {
     "minimal": "rgba(46, 160, 67, 0.10)",
@@ -26,6 +26,7 @@ class TrajectoryPoint:
     high: float
     band: str
     model_version: str
+    prediction_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,31 +50,41 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
         )
     for threshold in THRESHOLDS:
         fig.add_hline(y=threshold, line_dash="dot", line_color="rgba(80,80,80,0.6)", line_width=1)
-    if points:
-        xs = [p.at for p in points]
+    by_version: dict[str, list[TrajectoryPoint]] = {}
+    for p in points:
+        by_version.setdefault(p.model_version, []).append(p)
+    # One line per model version: a newer model's rescoring of recent weeks sits beside the older
+    # model's points instead of silently replacing them. The newest version is drawn last (on top).
+    for n, (version, series) in enumerate(by_version.items()):
+        newest = n == len(by_version) - 1
+        colour = "49, 99, 176" if newest else "130, 130, 150"
+        xs = [p.at for p in series]
         fig.add_trace(
             go.Scatter(
                 x=xs + xs[::-1],
-                y=[p.high for p in points] + [p.low for p in points][::-1],
+                y=[p.high for p in series] + [p.low for p in series][::-1],
                 fill="toself",
-                fillcolor="rgba(49, 99, 176, 0.15)",
+                fillcolor=f"rgba({colour}, 0.15)",
                 line={"width": 0},
                 hoverinfo="skip",
-                name="Prediction interval",
+                name=f"Prediction interval ({version})",
+                legendgroup=version,
+                showlegend=newest,
             )
         )
         fig.add_trace(
             go.Scatter(
                 x=xs,
-                y=[p.total for p in points],
+                y=[p.total for p in series],
                 mode="lines+markers",
-                line={"color": "rgb(49, 99, 176)", "width": 2},
+                line={"color": f"rgb({colour})", "width": 2 if newest else 1},
                 marker={"size": 5},
-                name="Model-inferred PHQ-9",
-                customdata=[[p.low, p.high, p.model_version] for p in points],
+                name=f"Model-inferred PHQ-9 (model {version})",
+                legendgroup=version,
+                customdata=[[p.low, p.high, p.model_version, p.prediction_id] for p in series],
                 hovertemplate="%{x|%d %b %Y %H:%M}<br>Model-inferred total %{y:.1f} "
                 "(interval %{customdata[0]:.1f}–%{customdata[1]:.1f})<br>"
-                "model %{customdata[2]}<extra></extra>",
+                "model %{customdata[2]}<br>click for the evidence<extra></extra>",
             )
         )
     if questionnaires:
@@ -81,7 +92,6 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
             go.Scatter(
                 x=[q.at for q in questionnaires],
                 y=[q.total for q in questionnaires],
-                mode="markers",
                 marker={
                     "symbol": "diamond",
                     "size": 11,
@@ -89,6 +99,9 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
                     "line": {"width": 1, "color": "white"},
                 },
                 name="Self-report PHQ-9 (questionnaire)",
+                text=["self-report"] * len(questionnaires),
+                textposition="top center",
+                mode="markers+text",
                 hovertemplate="%{x|%d %b %Y}<br>Self-report questionnaire total %{y}<extra></extra>",
             )
         )
@@ -151,4 +164,45 @@ def evaluation_figure(points: list[dict], auc_by_threshold: dict[str, float | No
     fig.update_xaxes(title_text="PHQ-9 threshold", row=1, col=2)
     fig.update_yaxes(title_text="AUC", range=[0.4, 1.0], row=1, col=2)
     fig.update_layout(height=380, template="plotly_white", showlegend=False, margin={"t": 40})
+    return fig
+
+
+def item_heatmap(points: list[tuple[datetime, list[float]]]) -> go.Figure:
+    """The 9 model-inferred item scores (rows) over time (columns); item 9 on top, where eyes start."""
+    labels = [f"{i + 1}. {label}" for i, label in enumerate(ITEM_LABELS)]
+    fig = go.Figure(
+        go.Heatmap(
+            x=[at for at, _ in points],
+            y=labels,
+            z=[[items[i] for _, items in points] for i in range(len(ITEM_LABELS))],
+            zmin=0,
+            zmax=3,
+            colorscale="YlOrRd",
+            colorbar={"title": "0–3", "thickness": 12},
+            hovertemplate="%{x|%d %b %Y}<br>%{y}<br>model-inferred %{z:.2f} of 3<extra></extra>",
+            name="Model-inferred item scores",
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin={"l": 260, "r": 20, "t": 10, "b": 30},
+        template="plotly_white",
+    )
+    return fig
+
+
+def engagement_figure(weeks: list[tuple[datetime, int, int]]) -> go.Figure:
+    """Sessions and user turns per week (bars)."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[w for w, _, _ in weeks], y=[s for _, s, _ in weeks], name="Sessions"))
+    fig.add_trace(go.Bar(x=[w for w, _, _ in weeks], y=[t for _, _, t in weeks], name="User turns"))
+    fig.update_layout(
+        height=220,
+        barmode="group",
+        margin={"l": 40, "r": 20, "t": 10, "b": 30},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.25},
+        xaxis={"title": None},
+        yaxis={"title": "per week"},
+    )
     return fig

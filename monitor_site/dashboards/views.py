@@ -3,80 +3,181 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from monitor_site.dashboards.charts import QuestionnairePoint, TrajectoryPoint, trajectory_figure
+from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_user
+from monitor_site.alerts.services import alert_acknowledge, alert_resolve
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
+from monitor_site.dashboards import patient_page
+from monitor_site.dashboards.selectors import ALERT_FILTERS, SORTS, patients_for_triage
+from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
-from monitor_site.predictions.selectors import (
-    assessment_list_for_patient,
-    patients_with_latest_prediction,
-    prediction_list_for_patient,
-)
-from scoring.bands import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG
+from monitor_site.patients.services import clinician_note_create
+from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.services import prediction_feedback_record
+from scoring.bands import BANDS, SELF_HARM_FLAG
 
 PAGE_SIZE = 50
 
 
+def _patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
+    patient = patient_get_for_user(user=request.user, patient_id=patient_id)
+    if patient is None:
+        raise Http404("No such patient in your care teams.")
+    return patient
+
+
 @login_required
 def patient_list(request: HttpRequest) -> HttpResponse:
-    patients = patients_with_latest_prediction(patient_list_for_user(user=request.user)).select_related(
-        "care_team"
+    filters = {
+        "q": request.GET.get("q", "").strip(),
+        "band": request.GET.get("band", ""),
+        "alert": request.GET.get("alert", ""),
+        "sort": request.GET.get("sort", "urgency") if request.GET.get("sort") in SORTS else "urgency",
+    }
+    rows = patients_for_triage(
+        patient_list_for_user(user=request.user),
+        query=filters["q"],
+        band=filters["band"],
+        alert=filters["alert"],
+        sort=filters["sort"],
     )
-    query = request.GET.get("q", "").strip()
-    if query:
-        patients = patients.filter(external_id__icontains=query)
-    patients = patients.order_by("-latest_total", "external_id")
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    for patient in page:
-        items = patient.latest_items or []
-        patient.self_harm = items[ITEM_SELF_HARM] if items else None
-        patient.self_harm_flag = bool(items) and items[ITEM_SELF_HARM] >= SELF_HARM_FLAG
-    any_synthetic = any(p.is_synthetic for p in page)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "dashboards/patient_list.html",
-        {"page": page, "query": query, "any_synthetic": any_synthetic},
+        {
+            "page": page,
+            "filters": filters,
+            "keep": urlencode({k: v for k, v in filters.items() if v}),
+            "bands": BANDS,
+            "sorts": {k: label for k, (label, _) in SORTS.items()},
+            "alert_filters": ALERT_FILTERS,
+            "any_synthetic": any(p.is_synthetic for p in page),
+            "self_harm_flag": SELF_HARM_FLAG,
+        },
     )
 
 
 @login_required
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = patient_get_for_user(user=request.user, patient_id=patient_id)
-    if patient is None:
-        raise Http404("No such patient in your care teams.")
-    predictions = list(prediction_list_for_patient(patient=patient))
-    assessments = list(assessment_list_for_patient(patient=patient))
-    figure = trajectory_figure(
-        [
-            TrajectoryPoint(
-                p.window_end, p.total, p.interval_low, p.interval_high, p.band, p.model_version.version
-            )
-            for p in predictions
-        ],
-        [QuestionnairePoint(a.completed_at, a.total) for a in assessments],
+    patient = _patient_or_404(request, patient_id)
+    selected_id = request.GET.get("prediction")
+    context = patient_page.build(
+        patient=patient, user=request.user, selected_id=int(selected_id) if selected_id else None
     )
-    latest = predictions[-1] if predictions else None
-    items = (
-        [
-            {"label": label, "value": value, "flag": i == ITEM_SELF_HARM and value >= SELF_HARM_FLAG}
-            for i, (label, value) in enumerate(zip(ITEM_LABELS, latest.items, strict=True))
-        ]
-        if latest
-        else []
+    if selected_id and context["selected"] is None:
+        raise Http404("No such prediction for this patient.")
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.PATIENT_VIEW,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"prediction": context["selected"].pk} if context["selected"] else {},
     )
-    return render(
-        request,
-        "dashboards/patient_detail.html",
-        {
-            "patient": patient,
-            "latest": latest,
-            "items": items,
-            "figure": json.loads(figure.to_json()),
-            "assessments": assessments[::-1][:10],
-            "n_predictions": len(predictions),
-        },
+    return render(request, "dashboards/patient_detail.html", context)
+
+
+@login_required
+@require_POST
+def patient_note(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    try:
+        clinician_note_create(patient=patient, author=request.user, text=request.POST.get("text", ""))
+    except ValueError as exc:
+        messages.error(request, f"Note not saved: {exc}")
+    else:
+        messages.success(request, "Note saved.")
+    return redirect(f"{patient_page.url(patient)}#notes")
+
+
+@login_required
+@require_POST
+def prediction_feedback(request: HttpRequest, patient_id: int, prediction_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    prediction = Prediction.objects.filter(pk=prediction_id, patient=patient).first()
+    if prediction is None:
+        raise Http404("No such prediction for this patient.")
+    try:
+        prediction_feedback_record(
+            prediction=prediction,
+            clinician=request.user,
+            verdict=request.POST.get("verdict", ""),
+            comment=request.POST.get("comment", ""),
+        )
+    except ValueError as exc:
+        messages.error(request, f"Feedback not saved: {exc}")
+    else:
+        messages.success(request, "Thank you: your feedback is kept for the next training run.")
+    return redirect(f"{patient_page.url(patient)}?prediction={prediction.pk}#evidence")
+
+
+@login_required
+def patient_export_csv(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    body = patient_page.export_csv(patient=patient)
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.PATIENT_EXPORT,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"format": "csv"},
     )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="phq9-{patient.pk}-trajectory.csv"'
+    return response
+
+
+@login_required
+def patient_export_fhir(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    bundle = patient_page.export_fhir(patient=patient, base_url=request.build_absolute_uri("/").rstrip("/"))
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.PATIENT_EXPORT,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"format": "fhir-r4"},
+    )
+    response = HttpResponse(json.dumps(bundle, indent=1), content_type="application/fhir+json")
+    response["Content-Disposition"] = f'attachment; filename="phq9-{patient.pk}-fhir-bundle.json"'
+    return response
+
+
+@login_required
+def alert_inbox(request: HttpRequest) -> HttpResponse:
+    resolved = request.GET.get("show") == "resolved"
+    alerts = alert_list_for_user(user=request.user, resolved=resolved)
+    page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "dashboards/alert_inbox.html", {"page": page, "resolved": resolved})
+
+
+@login_required
+@require_POST
+def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
+    alert = alert_get_for_user(user=request.user, alert_id=alert_id)
+    if alert is None:
+        raise Http404("No such alert for your care teams.")
+    note = request.POST.get("note", "")
+    if action == "acknowledge":
+        alert_acknowledge(alert=alert, user=request.user, note=note)
+        messages.success(
+            request, f"Alert acknowledged: {alert.rule.name}, patient {alert.patient.external_id}."
+        )
+    else:
+        alert_resolve(alert=alert, user=request.user, note=note)
+        messages.success(request, f"Alert resolved: {alert.rule.name}, patient {alert.patient.external_id}.")
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(back if back and safe else "dashboards:alert_inbox")

@@ -145,3 +145,20 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"PHQ-9 {self.total} ({self.completed_at:%Y-%m-%d})"
+
+
+class ClinicianNote(models.Model):
+    """A clinician's note on a patient: visible to the patient's care team, kept with author and time."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"note on {self.patient_id} ({self.created_at:%Y-%m-%d})"

@@ -1,4 +1,4 @@
-"""Writes for patients: ingestion of sessions and questionnaires (idempotent), ingest tokens."""
+"""Writes for patients: ingestion of sessions and questionnaires (idempotent), ingest tokens, notes."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
 from monitor_site.patients.models import (
     Assessment,
     CareTeam,
+    ClinicianNote,
     ConversationSession,
     IngestSource,
     IngestToken,
@@ -23,6 +27,7 @@ from monitor_site.patients.models import (
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=models.Model)
+NOTE_MAX_CHARS = 4000
 
 
 class IngestConflict(Exception):
@@ -193,3 +198,15 @@ def ingest_token_authenticate(*, raw: str) -> IngestToken | None:
         .filter(token_hash=IngestToken.hash(raw), revoked_at__isnull=True)
         .first()
     )
+
+
+def clinician_note_create(*, patient: Patient, author: AbstractBaseUser, text: str) -> ClinicianNote:
+    """A note on the patient, audited (the audit event records that a note was written, not its text)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("text: the note is empty")
+    if len(text) > NOTE_MAX_CHARS:
+        raise ValueError(f"text: at most {NOTE_MAX_CHARS} characters")
+    note = ClinicianNote.objects.create(patient=patient, author=author, text=text)
+    audit_record(actor=author, action=AuditEvent.Action.PATIENT_NOTE, obj=note, patient_id=patient.pk)
+    return note

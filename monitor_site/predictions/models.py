@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -43,3 +44,56 @@ class Prediction(models.Model):
     @property
     def self_harm_item(self) -> float:
         return float(self.items[ITEM_SELF_HARM])
+
+
+class TrajectorySummary(models.Model):
+    """Per patient, what the triage list sorts and filters on, kept current by the scoring service so
+    the list costs a handful of queries whatever the history length. Model-inferred values only."""
+
+    patient = models.OneToOneField(
+        Patient, primary_key=True, on_delete=models.CASCADE, related_name="summary"
+    )
+    latest_prediction = models.ForeignKey(Prediction, null=True, on_delete=models.SET_NULL, related_name="+")
+    latest_total = models.FloatField(null=True, db_index=True)
+    latest_band = models.CharField(max_length=32, blank=True, db_index=True)
+    latest_self_harm = models.FloatField(null=True)
+    latest_at = models.DateTimeField(null=True)
+    baseline_total = models.FloatField(
+        null=True, help_text="Mean model-inferred total over the first 14 days of monitoring."
+    )
+    change_since_baseline = models.FloatField(null=True)
+    trend = models.JSONField(
+        default=list, help_text="Weekly mean totals over the last 4 weeks, oldest first."
+    )
+    change_4_weeks = models.FloatField(
+        null=True, help_text="Latest minus the first total of the last 4 weeks."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"summary of {self.patient_id}"
+
+
+class PredictionFeedback(models.Model):
+    """A clinician's agree/disagree on one prediction, kept as a signal for the next training run."""
+
+    class Verdict(models.TextChoices):
+        AGREE = "agree", "Agree"
+        DISAGREE = "disagree", "Disagree"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="feedback")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_feedback"
+    )
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "clinician"], name="feedback_once_per_clinician")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} on prediction {self.prediction_id}"

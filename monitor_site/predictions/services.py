@@ -7,15 +7,20 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
 from monitor_site.modelops.loading import ensemble_for
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
-from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.models import Prediction, PredictionFeedback
+from monitor_site.predictions.signals import predictions_stored
+from monitor_site.predictions.summaries import trajectory_summaries_refresh
 from scoring.ensemble import WindowScore
 
 log = logging.getLogger(__name__)
@@ -82,6 +87,9 @@ def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVe
     ]
     created = Prediction.objects.bulk_create(rows, ignore_conflicts=True)
     log.info("scored %d session(s) with model %s", len(created), model_version.version)
+    patient_ids = sorted({s.patient_id for s in sessions})
+    trajectory_summaries_refresh(patient_ids=patient_ids)
+    predictions_stored.send(sender=Prediction, patient_ids=patient_ids)
     return len(rows)
 
 
@@ -120,3 +128,25 @@ def predictions_score_pending(
         if on_batch:
             on_batch(min(start + size, len(pending)), len(pending))
     return done
+
+
+def prediction_feedback_record(
+    *, prediction: Prediction, clinician: AbstractBaseUser, verdict: str, comment: str = ""
+) -> PredictionFeedback:
+    """A clinician's agree/disagree on a prediction (one per clinician, the latest wins), audited.
+    The next training run reads it (modelops.training_runs)."""
+    if verdict not in PredictionFeedback.Verdict.values:
+        raise ValueError(f"verdict: must be one of {', '.join(PredictionFeedback.Verdict.values)}")
+    feedback, _ = PredictionFeedback.objects.update_or_create(
+        prediction=prediction,
+        clinician=clinician,
+        defaults={"verdict": verdict, "comment": comment.strip()[:500]},
+    )
+    audit_record(
+        actor=clinician,
+        action=AuditEvent.Action.PREDICTION_FEEDBACK,
+        obj=prediction,
+        patient_id=prediction.patient_id,
+        detail={"verdict": verdict},
+    )
+    return feedback

@@ -8,6 +8,7 @@ from django.test import Client
 
 from tests.factories import (
     AssessmentFactory,
+    ModelVersionFactory,
     CareTeamFactory,
     PatientFactory,
     PredictionFactory,
@@ -92,17 +93,24 @@ def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(
     client: Client, clinician: object, team: object
 ) -> None:
     patient = PatientFactory(care_team=team)
+    version = ModelVersionFactory(version="v-one")
     for total in (8.0, 12.0, 17.0):
-        PredictionFactory(session__patient=patient, total=total)
+        PredictionFactory(session__patient=patient, total=total, model_version=version)
     AssessmentFactory(patient=patient, total=14, items=[2, 2, 2, 2, 2, 2, 1, 1, 0])
     r = client.get(f"/patients/{patient.pk}/")
     assert r.status_code == 200
     html = r.content.decode()
     figure = _figure(html)
     names = [t.get("name") for t in figure["data"]]
-    assert names == ["Prediction interval", "Model-inferred PHQ-9", "Self-report PHQ-9 (questionnaire)"]
+    assert names == [
+        "Prediction interval (v-one)",
+        "Model-inferred PHQ-9 (model v-one)",
+        "Self-report PHQ-9 (questionnaire)",
+    ]
+    assert figure["data"][0]["fill"] == "toself"  # the interval ribbon
     assert figure["data"][1]["y"] == [8.0, 12.0, 17.0]
-    assert figure["data"][2]["y"] == [14]
+    assert [c[2] for c in figure["data"][1]["customdata"]] == ["v-one"] * 3  # version on hover
+    assert figure["data"][2]["y"] == [14] and figure["data"][2]["text"] == ["self-report"]
     shapes = figure["layout"]["shapes"]
     assert sum(1 for s in shapes if s["type"] == "rect") == 5  # the five severity bands
     assert sorted(s["y0"] for s in shapes if s["type"] == "line") == [10, 15, 20]

@@ -104,11 +104,11 @@ def test_it_keeps_history_when_a_new_version_arrives(
     model_store: object,
     django_capture_on_commit_callbacks: object,
 ) -> None:
+    from django.utils import timezone
+
     from monitor_site.modelops.models import ModelVersion
     from monitor_site.modelops.services import model_version_promote
     from tests.conftest import register_copy
-
-    from django.utils import timezone
 
     old = _session(source, "old", T0)
     recent = _session(source, "recent", timezone.now() - timedelta(days=2))

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    name = "monitor_site.alerts"
+    label = "alerts"
+
+    def ready(self) -> None:
+        from monitor_site.alerts import receivers  # noqa: F401  (connects the signal receiver)

@@ -1,0 +1,261 @@
+"""Pure functions: a patient's trajectory in, CSV text or a FHIR R4 Bundle out. No queries here.
+
+Predicted scores are labelled "model-inferred" everywhere (ARCHITECTURE "Clinical conventions"), so a
+receiving system can never mistake them for questionnaire answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scoring.bands import ITEM_LABELS, band_by_key, band_for
+
+
+@dataclass(frozen=True)
+class ExportPrediction:
+    id: int
+    at: datetime  # window end
+    window_start: datetime
+    total: float
+    items: tuple[float, ...]
+    low: float
+    high: float
+    band: str  # band key
+    model_version: str
+    backbone: str
+
+    def __post_init__(self) -> None:
+        _check_items(self.items)
+
+
+@dataclass(frozen=True)
+class ExportQuestionnaire:
+    id: int
+    at: datetime  # completed_at
+    total: int
+    items: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _check_items(self.items)
+
+
+def _check_items(items: Sequence[float]) -> None:
+    # Item i maps to a fixed LOINC code and CSV column; a short or long list would shift them silently.
+    if len(items) != 9:
+        raise ValueError(f"PHQ-9 needs 9 item scores, got {len(items)}")
+
+
+MODEL_INFERRED = "model-inferred"
+SELF_REPORT = "self-report"
+CSV_HEADER = (
+    ["patient", "time", "kind", "total", "band", "interval_low", "interval_high"]
+    + [f"item_{n}" for n in range(1, 10)]
+    + ["model_version", "window_start"]
+)
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+PHQ9_PANEL = "44249-1"
+PHQ9_TOTAL = "44261-6"
+PHQ9_TOTAL_DISPLAY = "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"
+# LOINC codes of PHQ-9 items 1..9, in questionnaire order (not numeric order).
+PHQ9_ITEM_CODES = (
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+)
+PREDICTION_NOTE = "Model-inferred from conversations; not a questionnaire answer."
+# Fixed namespace so fullUrls stay the same across exports: a receiver can de-duplicate re-imports.
+_UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "phq9-monitor/fhir-export")
+# Spreadsheets execute cells starting with these (OWASP "CSV injection").
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        # A naive time would silently be read as server-local time; refuse rather than mislabel it.
+        raise ValueError(f"naive datetime {value!r}: exports need aware datetimes")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+
+
+def trajectory_csv(
+    *,
+    patient_external_id: str,
+    predictions: Sequence[ExportPrediction],
+    questionnaires: Sequence[ExportQuestionnaire],
+) -> str:
+    rows: list[tuple[datetime, str, int, list[str | float]]] = []
+    for p in predictions:
+        cells: list[str | float] = [round(p.total, 2), band_by_key(p.band).label, round(p.low, 2)]
+        cells += [round(p.high, 2), *(round(v, 2) for v in p.items), p.model_version, _iso(p.window_start)]
+        rows.append((p.at, MODEL_INFERRED, p.id, cells))
+    for q in questionnaires:
+        rows.append((q.at, SELF_REPORT, q.id, [q.total, band_for(q.total).label, "", "", *q.items, "", ""]))
+    # Oldest first; ties broken by kind then id so the same data always gives the same file.
+    rows.sort(key=lambda row: row[:3])
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for at, kind, _, row in rows:
+        line = [patient_external_id, _iso(at), kind, *row]
+        writer.writerow([_cell(c) if isinstance(c, str) else c for c in line])
+    return out.getvalue()
+
+
+def _full_url(patient_id: int, kind: str, key: object) -> str:
+    return f"urn:uuid:{uuid.uuid5(_UUID_NAMESPACE, f'{patient_id}/{kind}/{key}')}"
+
+
+def _entry(full_url: str, resource: dict[str, Any]) -> dict[str, Any]:
+    # The resource id is the uuid itself, so fullUrl and id never disagree.
+    resource_id = full_url.removeprefix("urn:uuid:")
+    return {
+        "fullUrl": full_url,
+        "resource": {"resourceType": resource["resourceType"], "id": resource_id} | resource,
+    }
+
+
+def _score(value: float) -> dict[str, Any]:
+    return {"value": round(value, 2), "unit": "{score}", "system": UCUM, "code": "{score}"}
+
+
+def _observation_base(subject: str, total_band: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "survey",
+                        "display": "Survey",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": PHQ9_TOTAL, "display": PHQ9_TOTAL_DISPLAY}]},
+        "subject": {"reference": subject},
+        "interpretation": [{"text": total_band}],
+    }
+
+
+def _item_code(index: int) -> dict[str, Any]:
+    return {"coding": [{"system": LOINC, "code": PHQ9_ITEM_CODES[index]}], "text": ITEM_LABELS[index]}
+
+
+def _device(full_url: str, version: str, backbone: str) -> dict[str, Any]:
+    return _entry(
+        full_url,
+        {
+            "resourceType": "Device",
+            "deviceName": [{"name": f"PHQ-9 estimator {version}", "type": "model-name"}],
+            "type": {"text": "Machine-learning model estimating PHQ-9 scores from conversations"},
+            "version": [{"value": version}],
+            "property": [{"type": {"text": "backbone"}, "valueCode": [{"text": backbone}]}],
+            "note": [{"text": f"Backbone: {backbone}"}],
+        },
+    )
+
+
+def _prediction(p: ExportPrediction, full_url: str, subject: str, device: str) -> dict[str, Any]:
+    # The interval goes in components, not referenceRange: it is uncertainty about this estimate, not
+    # a normal range for the population.
+    interval = [
+        {"code": {"text": f"prediction interval {side}"}, "valueQuantity": _score(value)}
+        for side, value in (("low", p.low), ("high", p.high))
+    ]
+    items = [{"code": _item_code(i), "valueQuantity": _score(v)} for i, v in enumerate(p.items)]
+    resource = _observation_base(subject, band_by_key(p.band).label) | {
+        "effectivePeriod": {"start": _iso(p.window_start), "end": _iso(p.at)},
+        "valueQuantity": _score(p.total),
+        "method": {"text": MODEL_INFERRED},
+        "device": {"reference": device, "display": f"PHQ-9 estimator {p.model_version}"},
+        "note": [{"text": PREDICTION_NOTE}],
+        "component": interval + items,
+    }
+    return _entry(full_url, resource)
+
+
+def _questionnaire(
+    q: ExportQuestionnaire, patient_id: int, subject: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    response_url = _full_url(patient_id, "QuestionnaireResponse", q.id)
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": f"{LOINC}/q/{PHQ9_PANEL}",
+        "status": "completed",
+        "subject": {"reference": subject},
+        "authored": _iso(q.at),
+        "item": [
+            {"linkId": PHQ9_ITEM_CODES[i], "text": ITEM_LABELS[i], "answer": [{"valueInteger": v}]}
+            for i, v in enumerate(q.items)
+        ],
+    }
+    observation = _observation_base(subject, band_for(q.total).label) | {
+        "effectiveDateTime": _iso(q.at),
+        "valueInteger": q.total,
+        "method": {"text": "self-report questionnaire"},
+        "derivedFrom": [{"reference": response_url}],
+        "component": [{"code": _item_code(i), "valueInteger": v} for i, v in enumerate(q.items)],
+    }
+    return (
+        _entry(response_url, response),
+        _entry(_full_url(patient_id, "Observation/self-report", q.id), observation),
+    )
+
+
+def fhir_bundle(
+    *,
+    patient_external_id: str,
+    patient_id: int,
+    predictions: Sequence[ExportPrediction],
+    questionnaires: Sequence[ExportQuestionnaire],
+    generated_at: datetime,
+    base_url: str,
+) -> dict[str, Any]:
+    """A FHIR R4 collection Bundle; the patient appears only by pseudonymous id, never by name."""
+    patient_url = _full_url(patient_id, "Patient", patient_id)
+    entries = [
+        _entry(
+            patient_url,
+            {
+                "resourceType": "Patient",
+                "identifier": [{"system": f"{base_url.rstrip('/')}/patients", "value": patient_external_id}],
+            },
+        )
+    ]
+    devices: dict[str, str] = {}
+    for p in sorted(predictions, key=lambda p: (p.at, p.id)):
+        if p.model_version not in devices:
+            devices[p.model_version] = _full_url(patient_id, "Device", p.model_version)
+            entries.append(_device(devices[p.model_version], p.model_version, p.backbone))
+        entries.append(
+            _prediction(p, _full_url(patient_id, "Observation", p.id), patient_url, devices[p.model_version])
+        )
+    for q in sorted(questionnaires, key=lambda q: (q.at, q.id)):
+        entries.extend(_questionnaire(q, patient_id, patient_url))
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid5(_UUID_NAMESPACE, f"{patient_id}/Bundle/{_iso(generated_at)}")),
+        "type": "collection",
+        "timestamp": _iso(generated_at),
+        "entry": entries,
+    }

@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from monitor_site.alerts.models import Alert, AlertNotification, AlertRule
+from monitor_site.alerts.services import (
+    alert_acknowledge,
+    alert_notify,
+    alert_resolve,
+    alerts_check_no_data,
+    alerts_due_for_notification,
+    alerts_evaluate,
+)
+from monitor_site.alerts.tasks import alerts_housekeeping
+from monitor_site.audit.models import AuditEvent
+from tests.factories import (
+    CareTeamFactory,
+    ModelVersionFactory,
+    PatientFactory,
+    PredictionFactory,
+    SessionFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+SECRET = "I keep thinking everyone would be better off without me"
+
+
+@pytest.fixture
+def patient() -> object:
+    team = CareTeamFactory()
+    team.members.add(UserFactory(email="dr.a@example.org"), UserFactory(email="nurse.b@example.org"))
+    return PatientFactory(care_team=team, external_id="pt-0042")
+
+
+@pytest.fixture
+def version() -> object:
+    return ModelVersionFactory()
+
+
+def _scores(patient: object, version: object, totals: list[float], *, item9: float = 0.0) -> list[object]:
+    rows = []
+    for total in totals:
+        items = [total / 9] * 8 + [item9]
+        rows.append(
+            PredictionFactory(session__patient=patient, model_version=version, total=total, items=items)
+        )
+    return rows
+
+
+def _rule(kind: str) -> AlertRule:
+    return AlertRule.objects.get(kind=kind, **({"threshold": 10} if kind == "threshold" else {}))
+
+
+def test_it_ships_the_default_rules() -> None:
+    kinds = sorted(AlertRule.objects.values_list("kind", "threshold"))
+    assert ("threshold", 10) in kinds and ("threshold", 15) in kinds and ("threshold", 20) in kinds
+    assert AlertRule.objects.get(kind="self_harm").urgent
+    assert AlertRule.objects.get(kind="deterioration").threshold == 6
+
+
+def test_it_waits_for_consecutive_predictions_before_opening_a_threshold_alert(
+    patient: object, version: object
+) -> None:
+    AlertRule.objects.exclude(kind="threshold", threshold=10).update(is_active=False)
+    _scores(patient, version, [4, 4, 12])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # one prediction above the line: not yet
+    _scores(patient, version, [13])
+    opened = alerts_evaluate(patient_ids=[patient.pk])
+    assert len(opened) == 1 and opened[0].rule == _rule("threshold") and opened[0].total == 13
+
+
+def test_it_does_not_flap_when_a_score_hovers_at_the_line(patient: object, version: object) -> None:
+    AlertRule.objects.exclude(kind="threshold", threshold=10).update(is_active=False)
+    for totals in ([11, 11], [9], [11], [9], [11], [11, 12]):
+        _scores(patient, version, totals)
+        alerts_evaluate(patient_ids=[patient.pk])
+    assert Alert.objects.count() == 1  # one episode: it never fell below for 2 predictions in a row
+
+
+def test_it_opens_a_new_episode_only_after_the_condition_ended(patient: object, version: object) -> None:
+    AlertRule.objects.exclude(kind="threshold", threshold=10).update(is_active=False)
+    _scores(patient, version, [12, 12])
+    first = alerts_evaluate(patient_ids=[patient.pk])[0]
+    _scores(patient, version, [5, 5])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []
+    first.refresh_from_db()
+    assert first.episode_ended_at is not None and first.status == Alert.Status.OPEN  # still needs a human
+    _scores(patient, version, [14, 14])
+    assert len(alerts_evaluate(patient_ids=[patient.pk])) == 1
+    assert Alert.objects.count() == 2
+
+
+def test_it_is_idempotent_when_evaluated_again(patient: object, version: object) -> None:
+    _scores(patient, version, [16, 17])
+    first = alerts_evaluate(patient_ids=[patient.pk])
+    assert {a.rule.threshold for a in first if a.rule.kind == "threshold"} == {10, 15}
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []
+    assert Alert.objects.count() == len(first)
+
+
+def test_it_raises_an_urgent_alert_on_item_9_whatever_the_total(patient: object, version: object) -> None:
+    _scores(patient, version, [2.0], item9=1.2)
+    opened = alerts_evaluate(patient_ids=[patient.pk])
+    assert [a.rule.kind for a in opened] == ["self_harm"]
+    assert opened[0].urgent and opened[0].self_harm_item == pytest.approx(1.2)
+
+
+def test_it_detects_reliable_deterioration_from_the_baseline(patient: object, version: object) -> None:
+    AlertRule.objects.exclude(kind="deterioration").update(is_active=False)
+    _scores(patient, version, [3, 3, 3])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []
+    # The baseline is the mean of the first 14 days (3.0); two predictions 6+ above it.
+    later = patient.sessions.order_by("-ended_at").first().ended_at + timedelta(days=20)
+    for i, total in enumerate([9.5, 10.0]):
+        PredictionFactory(
+            session=SessionFactory(patient=patient, started_at=later + timedelta(days=i)),
+            model_version=version,
+            total=total,
+            items=[total / 9] * 8 + [0.0],
+        )
+    opened = alerts_evaluate(patient_ids=[patient.pk])
+    assert len(opened) == 1 and opened[0].baseline == pytest.approx(3.0)
+
+
+def test_it_raises_no_data_alerts_for_silent_patients_and_ends_them_on_a_new_session(
+    patient: object, version: object
+) -> None:
+    SessionFactory(patient=patient, started_at=timezone.now() - timedelta(days=10))
+    quiet = PatientFactory()  # no session ever: not under monitoring yet
+    opened = alerts_check_no_data()
+    assert [a.patient for a in opened] == [patient] and quiet.pk not in [a.patient_id for a in opened]
+    assert alerts_check_no_data() == []  # one per episode
+    PredictionFactory(
+        session=SessionFactory(patient=patient, started_at=timezone.now()), model_version=version, total=1
+    )
+    alerts_evaluate(patient_ids=[patient.pk])
+    assert Alert.objects.get(rule__kind="no_data").episode_ended_at is not None
+
+
+def test_it_emails_the_care_team_without_conversation_text_or_names(
+    patient: object, version: object, settings: object
+) -> None:
+    settings.SITE_URL = "https://monitor.example.org"  # type: ignore[attr-defined]
+    from monitor_site.patients.models import Message
+
+    (prediction,) = _scores(patient, version, [14.0], item9=2.0)
+    Message.objects.create(session=prediction.session, position=0, role="user", text=SECRET, sent_at=timezone.now())
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    alert_notify(alert_id=alert.pk)
+    (email,) = mail.outbox
+    assert sorted(email.to) == ["dr.a@example.org", "nurse.b@example.org"]
+    assert "URGENT" in email.subject and "pt-0042" in email.subject
+    assert f"https://monitor.example.org/patients/{patient.pk}/" in email.body
+    assert "model-inferred" in email.body.lower() and "2.0 of 3" in email.body
+    for text in (email.subject, email.body):
+        assert SECRET not in text and "better off" not in text
+    assert AlertNotification.objects.get().outcome == "sent"
+
+
+def test_it_records_a_refused_email_and_retries_it_later(
+    patient: object, version: object, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> None:
+    settings.ALERT_RETRY_MINUTES = 5  # type: ignore[attr-defined]
+    AlertRule.objects.filter(kind="no_data").update(is_active=False)  # the factory's sessions are old
+    _scores(patient, version, [2.0], item9=1.0)
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise smtplib.SMTPRecipientsRefused({"dr.a@example.org": (550, b"no")})
+
+    monkeypatch.setattr("monitor_site.alerts.services.send_mail", refuse)
+    assert alert_notify(alert_id=alert.pk).outcome == "failed"
+    assert alerts_due_for_notification() == []  # too soon
+    later = timezone.now() + timedelta(minutes=6)
+    assert alerts_due_for_notification(now=later) == [(alert.pk, False)]
+    monkeypatch.undo()
+    AlertNotification.objects.update(attempted_at=timezone.now() - timedelta(minutes=6))
+    alerts_housekeeping()
+    assert len(mail.outbox) == 1
+    assert list(AlertNotification.objects.order_by("attempted_at").values_list("outcome", flat=True)) == [
+        "failed",
+        "sent",
+    ]
+
+
+def test_it_reminds_about_unacknowledged_urgent_alerts_until_acknowledged(
+    patient: object, version: object
+) -> None:
+    _scores(patient, version, [2.0], item9=1.0)
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    alert_notify(alert_id=alert.pk)
+    hours = alert.rule.renotify_after_hours
+    assert hours > 0
+    later = timezone.now() + timedelta(hours=hours, minutes=1)
+    assert alerts_due_for_notification(now=later) == [(alert.pk, True)]
+    alert_acknowledge(alert=alert, user=UserFactory(), note="called the patient")
+    assert alerts_due_for_notification(now=later) == []
+
+
+def test_it_audits_acknowledge_and_resolve(patient: object, version: object) -> None:
+    _scores(patient, version, [2.0], item9=1.0)
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    user = UserFactory()
+    alert_acknowledge(alert=alert, user=user, note="seen")
+    alert_resolve(alert=alert, user=user, note="safety plan in place")
+    alert.refresh_from_db()
+    assert alert.status == "resolved" and alert.acknowledge_note == "seen"
+    actions = list(AuditEvent.objects.order_by("at").values_list("action", "actor_username", "patient_id"))
+    assert actions == [
+        ("alert.acknowledge", user.username, patient.pk),
+        ("alert.resolve", user.username, patient.pk),
+    ]
+
+
+def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
+    active_model: object, ingest: tuple, django_capture_on_commit_callbacks: object
+) -> None:
+    from monitor_site.patients.services import session_ingest
+    from monitor_site.predictions.services import predictions_score_sessions
+
+    team = ingest[0].source.default_care_team
+    team.members.add(UserFactory(email="team@example.org"))
+    AlertRule.objects.update(is_active=False)
+    AlertRule.objects.create(name="anything scored", kind="threshold", threshold=0, consecutive=1)
+    now = timezone.now()
+    session = session_ingest(
+        source=ingest[0].source,
+        patient_external_id="p9",
+        session_external_id="s9",
+        started_at=now,
+        messages=[{"role": "user", "text": SECRET, "sent_at": now}],
+        notify=False,
+    ).obj
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        predictions_score_sessions(session_ids=[session.pk])
+    assert Alert.objects.filter(patient__external_id="p9").count() == 1
+    assert len(mail.outbox) == 1 and SECRET not in mail.outbox[0].body
