@@ -150,7 +150,9 @@ def test_it_emails_the_care_team_without_conversation_text_or_names(
     from monitor_site.patients.models import Message
 
     (prediction,) = _scores(patient, version, [14.0], item9=2.0)
-    Message.objects.create(session=prediction.session, position=0, role="user", text=SECRET, sent_at=timezone.now())
+    Message.objects.create(
+        session=prediction.session, position=0, role="user", text=SECRET, sent_at=timezone.now()
+    )
     alert = alerts_evaluate(patient_ids=[patient.pk])[0]
     alert_notify(alert_id=alert.pk)
     (email,) = mail.outbox

@@ -1,0 +1,153 @@
+"""Read API for clinicians (their Django login session): the same care-team scoping as the pages,
+so a patient of another team is a 404 here too. Every score is labelled model-inferred."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitor_site.alerts.models import Alert
+from monitor_site.alerts.selectors import alert_list_for_user
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
+from monitor_site.dashboards.selectors import patients_for_triage
+from monitor_site.patients.models import Patient
+from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
+from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
+
+METHOD = "model-inferred"
+
+
+class SummaryOut(serializers.Serializer):
+    method = serializers.SerializerMethodField()
+    latest_total = serializers.FloatField(allow_null=True)
+    latest_band = serializers.CharField()
+    latest_self_harm = serializers.FloatField(allow_null=True)
+    latest_at = serializers.DateTimeField(allow_null=True)
+    baseline_total = serializers.FloatField(allow_null=True)
+    change_since_baseline = serializers.FloatField(allow_null=True)
+    trend = serializers.ListField(child=serializers.FloatField())
+
+    def get_method(self, obj: object) -> str:
+        return METHOD
+
+
+class PatientOut(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    external_id = serializers.CharField()
+    care_team = serializers.CharField(source="care_team.name", default=None)
+    is_synthetic = serializers.BooleanField()
+    open_alerts = serializers.IntegerField(default=0)
+    urgent_alerts = serializers.IntegerField(default=0)
+    summary = serializers.SerializerMethodField()
+
+    def get_summary(self, obj: Patient) -> dict | None:
+        summary = getattr(obj, "summary", None)
+        return SummaryOut(summary).data if summary is not None else None
+
+
+class PredictionOut(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    method = serializers.SerializerMethodField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    total = serializers.FloatField()
+    items = serializers.ListField(child=serializers.FloatField())
+    interval = serializers.SerializerMethodField()
+    band = serializers.CharField()
+    model_version = serializers.CharField(source="model_version.version")
+
+    def get_method(self, obj: object) -> str:
+        return METHOD
+
+    def get_interval(self, obj: object) -> list[float]:
+        return [obj.interval_low, obj.interval_high]  # type: ignore[attr-defined]
+
+
+class QuestionnaireOut(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    method = serializers.SerializerMethodField()
+    completed_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    items = serializers.ListField(child=serializers.IntegerField())
+
+    def get_method(self, obj: object) -> str:
+        return "self-report"
+
+
+class TrajectoryOut(serializers.Serializer):
+    patient = PatientOut()
+    predictions = PredictionOut(many=True)
+    questionnaires = QuestionnaireOut(many=True)
+
+
+class AlertOut(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    patient = serializers.IntegerField(source="patient_id")
+    patient_external_id = serializers.CharField(source="patient.external_id")
+    rule = serializers.CharField(source="rule.name")
+    kind = serializers.CharField(source="rule.kind")
+    urgent = serializers.BooleanField()
+    status = serializers.CharField()
+    summary = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+
+
+def _clinician_api(view: Callable) -> Callable:
+    view = permission_classes([IsAuthenticated])(view)
+    return authentication_classes([SessionAuthentication])(view)
+
+
+def _patient(request: Request, patient_id: int) -> Patient:
+    patient = patient_get_for_user(user=request.user, patient_id=patient_id)
+    if patient is None:
+        raise Http404("No such patient in your care teams.")
+    return patient
+
+
+@extend_schema(responses=PatientOut(many=True), summary="My care teams' patients (triage order)")
+@api_view(["GET"])
+@_clinician_api
+def patient_list(request: Request) -> Response:
+    rows = patients_for_triage(patient_list_for_user(user=request.user), query=request.GET.get("q", ""))
+    paginator = PageNumberPagination()
+    paginator.page_size = 50
+    page = paginator.paginate_queryset(rows, request)
+    return paginator.get_paginated_response(PatientOut(page, many=True).data)
+
+
+@extend_schema(responses=TrajectoryOut, summary="One patient's trajectory: model-inferred and self-report")
+@api_view(["GET"])
+@_clinician_api
+def patient_trajectory(request: Request, patient_id: int) -> Response:
+    patient = _patient(request, patient_id)
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.PATIENT_VIEW,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"via": "api"},
+    )
+    body = {
+        "patient": patient,
+        "predictions": list(prediction_list_for_patient(patient=patient)),
+        "questionnaires": list(assessment_list_for_patient(patient=patient)),
+    }
+    return Response(TrajectoryOut(body).data)
+
+
+@extend_schema(responses=AlertOut(many=True), summary="Unresolved alerts of my care teams' patients")
+@api_view(["GET"])
+@_clinician_api
+def alert_list(request: Request) -> Response:
+    alerts: list[Alert] = list(alert_list_for_user(user=request.user)[:500])
+    return Response(AlertOut(alerts, many=True).data)
