@@ -25,4 +25,4 @@ def test_it_tells_response_from_remission() -> None:
     assert response.label == "Response"
     remission = change_status(16, 4)
     assert remission.remission and remission.label == "Remission"
-    assert change_status(12, 7).label == "Reliable improvement"  # not yet a 50% drop
+    assert change_status(16, 9).label == "Reliable improvement"  # 7 points down, not yet a 50% drop
