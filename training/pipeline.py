@@ -58,6 +58,10 @@ class Unlabeled:
     group: str  # patient
     consent_external: bool
     names: tuple[str, ...] = ()
+    # A clinician's verdict on the deployed model's score of this window: "agree", "disagree" or "".
+    # A disagreed window is never labelled by the model itself (that would teach it its own mistake);
+    # Claude, an outside labeller, may still label it.
+    review: str = ""
 
 
 @dataclass
@@ -213,8 +217,15 @@ def run_learning_loop(
                 "stage 1 skipped: no Anthropic API key configured; the loop uses the model's own "
                 "pseudo-labels instead",
             )
-            model = intermediate([])
-            scores = model.predict([u.window for u in unlabeled])
+            disputed = [u for u in unlabeled if u.review == "disagree"]
+            if disputed:
+                _log(
+                    log_line,
+                    f"{len(disputed)} windows a clinician disagreed with are left out of self-labels",
+                )
+            unlabeled = [u for u in unlabeled if u.review != "disagree"]
+            model = intermediate([]) if unlabeled else None
+            scores = model.predict([u.window for u in unlabeled]) if model else []
             pseudo = [
                 LabeledWindow(
                     window=u.window,

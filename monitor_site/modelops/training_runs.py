@@ -27,6 +27,7 @@ from monitor_site.patients.selectors import (
     unlabeled_window_requests,
     windows_for,
 )
+from monitor_site.predictions.selectors import reviewed_window_requests
 from training.finetune import TrainArgs
 from training.pipeline import (
     LoopConfig,
@@ -203,14 +204,19 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
 def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     config = _loop_config()
     ground_truth = labeled_windows_from_assessments()
-    requests = unlabeled_window_requests(
-        since=timezone.now() - timedelta(days=settings.TRAINING_UNLABELED_DAYS),
-        limit=settings.TRAINING_MAX_UNLABELED,
-    )
+    since = timezone.now() - timedelta(days=settings.TRAINING_UNLABELED_DAYS)
+    # Windows clinicians reviewed (agree/disagree on a prediction) always join the pool.
+    reviewed = reviewed_window_requests(since=since)
+    review_of = {(p, end): verdict for p, end, _, verdict in reviewed}
+    requests = [(p, end, consent) for p, end, consent, _ in reviewed] + [
+        r
+        for r in unlabeled_window_requests(since=since, limit=settings.TRAINING_MAX_UNLABELED)
+        if (r[0], r[1]) not in review_of
+    ]
     windows = windows_for([(p, end, f"unlabeled-{p}-{end:%Y%m%d%H%M%S}") for p, end, _ in requests])
     unlabeled = [
-        Unlabeled(w, group=f"patient-{p}", consent_external=consent)
-        for (p, _, consent), w in zip(requests, windows, strict=True)
+        Unlabeled(w, group=f"patient-{p}", consent_external=consent, review=review_of.get((p, end), ""))
+        for (p, end, consent), w in zip(requests, windows, strict=True)
         if w.conversations
     ]
     labeler = _labeler()
@@ -244,6 +250,8 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     run.counts = {
         "ground_truth_windows": len(ground_truth),
         "unlabeled_windows": len(unlabeled),
+        "clinician_agreed_windows": sum(u.review == "agree" for u in unlabeled),
+        "clinician_disagreed_windows": sum(u.review == "disagree" for u in unlabeled),
         "pseudo_labelled_windows": result.pseudo_windows,
         **result.labeling,
     }

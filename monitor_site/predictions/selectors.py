@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import QuerySet
 
 from monitor_site.patients.models import Assessment, Patient
-from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.models import Prediction, PredictionFeedback
 
 
 def prediction_list_for_patient(*, patient: Patient) -> QuerySet[Prediction]:
@@ -19,3 +21,36 @@ def prediction_list_for_patient(*, patient: Patient) -> QuerySet[Prediction]:
 
 def assessment_list_for_patient(*, patient: Patient) -> QuerySet[Assessment]:
     return Assessment.objects.filter(patient=patient).order_by("completed_at")
+
+
+def reviewed_window_requests(*, since: datetime) -> list[tuple[int, datetime, bool, str]]:
+    """(patient id, window end, consent, verdict) of predictions clinicians reviewed since `since`;
+    one row per prediction, "disagree" if any reviewer disagreed. Windows that a questionnaire
+    already labels (within 14 days of one) are left out: self-report wins over a review."""
+    verdicts: dict[int, tuple[int, datetime, bool, str]] = {}
+    rows = (
+        PredictionFeedback.objects.filter(prediction__window_end__gte=since)
+        .order_by("prediction_id")
+        .values_list(
+            "prediction_id",
+            "prediction__patient_id",
+            "prediction__window_end",
+            "prediction__patient__consent_external_processing",
+            "verdict",
+        )
+    )
+    for prediction_id, patient_id, end, consent, verdict in rows:
+        seen = verdicts.get(prediction_id)
+        if seen is None or verdict == PredictionFeedback.Verdict.DISAGREE:
+            verdicts[prediction_id] = (patient_id, end, consent, verdict)
+    assessments: dict[int, list[datetime]] = {}
+    patient_ids = {v[0] for v in verdicts.values()}
+    for patient_id, completed_at in Assessment.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", "completed_at"
+    ):
+        assessments.setdefault(patient_id, []).append(completed_at)
+    return [
+        row
+        for row in verdicts.values()
+        if not any(abs(row[1] - t) < timedelta(days=14) for t in assessments.get(row[0], ()))
+    ]

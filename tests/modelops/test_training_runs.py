@@ -132,3 +132,24 @@ def test_admins_start_runs_from_the_admin(
     assert "Evaluation on the held-out test patients" in page and 'id="evaluation-figure"' in page
     assert "<progress" in page and run.decision in page
     assert client.get("/admin/modelops/trainingrun/retrain/").status_code == 405
+
+
+def test_clinician_feedback_reaches_the_next_run(
+    clinic: None, django_capture_on_commit_callbacks: object
+) -> None:
+    from monitor_site.patients.models import ConversationSession
+    from monitor_site.predictions.services import prediction_feedback_record
+    from tests.factories import PredictionFactory
+
+    sessions = list(
+        ConversationSession.objects.filter(patient__assessments__isnull=True).order_by("-ended_at")[:2]
+    )
+    assert len(sessions) == 2
+    clinician = UserFactory()
+    for session, verdict in zip(sessions, ("agree", "disagree"), strict=True):
+        prediction = PredictionFactory(session=session, window_end=session.ended_at)
+        prediction_feedback_record(prediction=prediction, clinician=clinician, verdict=verdict)
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.log
+    assert run.counts["clinician_agreed_windows"] == 1 and run.counts["clinician_disagreed_windows"] == 1
+    assert "1 windows a clinician disagreed with are left out of self-labels" in run.log
