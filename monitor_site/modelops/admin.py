@@ -49,7 +49,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
-        version = model_version_promote(model_version=queryset.get())
+        version = model_version_promote(model_version=queryset.get(), actor=request.user, reason="admin")
         self.message_user(request, f"{version.version} is now active.", messages.SUCCESS)
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.selectors import labeled_windows_from_assessments
 from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
@@ -41,14 +44,30 @@ def model_version_register(*, artifact_dir: Path) -> ModelVersion:
     return model_version
 
 
-def model_version_promote(*, model_version: ModelVersion) -> ModelVersion:
-    """Make this version the active one; the previous one retires. Pending sessions get scored."""
+def model_version_promote(
+    *, model_version: ModelVersion, actor: Any = None, reason: str = ""
+) -> ModelVersion:
+    """Make this version the active one; the previous one retires. Pending sessions get scored.
+    Audited: a version that was active before is a roll-back, otherwise a promotion."""
     from monitor_site.predictions.tasks import score_pending
 
     with transaction.atomic():
-        ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
-            pk=model_version.pk
-        ).update(status=ModelVersion.Status.RETIRED)
+        previous = list(
+            ModelVersion.objects.select_for_update()
+            .filter(status=ModelVersion.Status.ACTIVE)
+            .exclude(pk=model_version.pk)
+            .values_list("version", flat=True)
+        )
+        ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exclude(pk=model_version.pk).update(
+            status=ModelVersion.Status.RETIRED
+        )
+        rollback = model_version.promoted_at is not None
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.MODEL_ROLLBACK if rollback else AuditEvent.Action.MODEL_PROMOTE,
+            obj=model_version,
+            detail={"version": model_version.version, "previous": previous, "reason": reason},
+        )
         model_version.status = ModelVersion.Status.ACTIVE
         model_version.promoted_at = timezone.now()
         model_version.save(update_fields=["status", "promoted_at"])

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
 from monitor_site.modelops.models import PseudoLabel, TrainingRun
 from monitor_site.modelops.selectors import model_version_active, model_version_dir
 from monitor_site.modelops.services import model_version_promote, model_version_register
@@ -101,6 +103,9 @@ def training_run_request(*, user: Any = None, trigger: str = "admin") -> Trainin
                 config=_loop_config_dict(),
             )
             run_training.delay_on_commit(run.pk)
+            audit_record(
+                actor=user, action=AuditEvent.Action.TRAINING_START, obj=run, detail={"trigger": trigger}
+            )
     except IntegrityError as exc:
         raise TrainingAlreadyRunning(TrainingRun.objects.filter(active_slot=True).first()) from exc
     return run
@@ -263,5 +268,5 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     }
     recorder.line(decision)
     if promote:
-        model_version_promote(model_version=model_version)
+        model_version_promote(model_version=model_version, reason=f"training run {run.pk}")
     return artifact

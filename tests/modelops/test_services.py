@@ -51,3 +51,21 @@ def test_it_explains_that_training_needs_ground_truth(model_store: Path) -> None
         call_command("train_model", "--epochs", "1")
     with pytest.raises(CommandError, match="members must be at least 1"):
         call_command("train_model", "--members", "0")
+
+
+def test_it_audits_promotions_and_roll_backs(
+    registered_model: ModelVersion, model_store: Path, django_capture_on_commit_callbacks: object
+) -> None:
+    from monitor_site.audit.models import AuditEvent
+    from tests.conftest import register_copy
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_superuser=True)
+    other = register_copy(model_store, registered_model.version, "other")
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        model_version_promote(model_version=registered_model, actor=admin, reason="admin")
+        model_version_promote(model_version=other, actor=admin, reason="admin")  # type: ignore[arg-type]
+        model_version_promote(model_version=registered_model, actor=admin, reason="admin")
+    events = list(AuditEvent.objects.order_by("at", "pk").values_list("action", "detail"))
+    assert [a for a, _ in events] == ["model.promote", "model.promote", "model.rollback"]
+    assert events[2][1]["previous"] == ["other"] and events[2][1]["version"] == registered_model.version

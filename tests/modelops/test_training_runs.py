@@ -132,6 +132,12 @@ def test_admins_start_runs_from_the_admin(
     assert "Evaluation on the held-out test patients" in page and 'id="evaluation-figure"' in page
     assert "<progress" in page and run.decision in page
     assert client.get("/admin/modelops/trainingrun/retrain/").status_code == 405
+    from monitor_site.audit.models import AuditEvent
+
+    started = AuditEvent.objects.get(action="training.start")
+    assert started.actor == admin and started.object_id == str(run.pk)
+    promoted = AuditEvent.objects.get(action="model.promote")
+    assert promoted.detail["reason"] == f"training run {run.pk}" and promoted.actor is None  # the system
 
 
 def test_clinician_feedback_reaches_the_next_run(

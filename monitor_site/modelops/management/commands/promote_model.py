@@ -17,5 +17,5 @@ class Command(BaseCommand):
         if version is None:
             known = ", ".join(ModelVersion.objects.values_list("version", flat=True)[:10]) or "none"
             raise CommandError(f"no model version {options['version']!r}; registered: {known}")
-        model_version_promote(model_version=version)
+        model_version_promote(model_version=version, reason="manage.py promote_model")
         self.stdout.write(f"{version.version} is now active")
