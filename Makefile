@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: venv demo seed test lint bench clean
+.PHONY: venv browser demo seed test lint bench clean
 
 venv: $(STAMP)
 
@@ -26,7 +26,14 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py seed_demo $(if $(RESEED),--reset,)
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
-test: venv
+# Browser tests drive Debian's Chromium (never a downloaded browser); installed here when missing and
+# this user may (root + apt). Without it, tests/browser is skipped with the reason.
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+		echo "note: /usr/bin/chromium is missing (apt-get install chromium); browser tests will be skipped"
+
+test: venv browser
 	bash tests/with_services.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

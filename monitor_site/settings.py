@@ -103,6 +103,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="phq9-monitor@localhost")
 # Links in alert e-mails point here.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-mail is retried after this
+# A prediction whose window ended longer ago than this opens no alert (backfills, rescoring); 0 = no limit.
+ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
 
 # Celery: Redis broker; "gpu" queue for scoring and training, "default" for the rest.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

@@ -68,6 +68,13 @@ def _eager_celery() -> object:
     app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _alerts_on_old_data(settings: object) -> None:
+    """The factories date sessions in March 2026: let those predictions open alerts (production opens
+    none for windows older than ALERT_MAX_AGE_HOURS; tests/alerts checks that guard)."""
+    settings.ALERT_MAX_AGE_HOURS = 0  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def model_store(settings: object, tmp_path: Path) -> Path:
     store = tmp_path / "models"

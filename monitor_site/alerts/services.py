@@ -56,6 +56,7 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
     rules = [r for r in AlertRule.objects.filter(is_active=True) if r.kind != AlertRule.Kind.NO_DATA]
     no_data_rules = AlertRule.objects.filter(is_active=True, kind=AlertRule.Kind.NO_DATA)
     opened: list[Alert] = []
+    max_age = timedelta(hours=settings.ALERT_MAX_AGE_HOURS) if settings.ALERT_MAX_AGE_HOURS else None
     for patient_id in sorted(set(patient_ids)):
         summary = TrajectorySummary.objects.filter(pk=patient_id).select_related("latest_prediction").first()
         if summary is None or summary.latest_prediction is None:
@@ -77,12 +78,15 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
         episodes = {
             a.rule_id: a for a in Alert.objects.filter(patient_id=patient_id, episode_ended_at__isnull=True)
         }
+        # A backfill or a rescoring of old sessions describes the past: it may end episodes but opens
+        # none (no storm of alerts about weeks that are over).
+        current = max_age is None or latest.window_end >= timezone.now() - max_age
         for rule in rules:
             recent = series[: max(rule.consecutive, 1)]
             if len(recent) < rule.consecutive:
                 continue
             met = [rule.is_met(p, baseline=summary.baseline_total) for p in recent]
-            if all(met) and rule.pk not in episodes:
+            if all(met) and rule.pk not in episodes and current:
                 alert = _open_alert(
                     rule=rule, patient_id=patient_id, prediction=latest, baseline=summary.baseline_total
                 )
@@ -161,17 +165,21 @@ def alert_notify(*, alert_id: int, reminder: bool = False) -> AlertNotification 
 
 
 def alerts_due_for_notification(*, now: timezone.datetime | None = None) -> list[tuple[int, bool]]:
-    """(alert id, is reminder) for: alerts never successfully sent whose last attempt is older than
-    ALERT_RETRY_MINUTES (failed mail servers), and unacknowledged urgent alerts whose rule re-notifies
-    and whose last send is older than its delay."""
+    """(alert id, is reminder) for: alerts never sent (the enqueued e-mail was lost) or whose sends all
+    failed, last attempt older than ALERT_RETRY_MINUTES (a refusing mail server); and unacknowledged
+    urgent alerts whose rule re-notifies and whose last send is older than its delay. An alert whose
+    care team had nobody with an e-mail address is not retried (the admin shows it)."""
     now = now or timezone.now()
-    sent = AlertNotification.objects.filter(alert=OuterRef("pk"), outcome=AlertNotification.Outcome.SENT)
+    done = AlertNotification.objects.filter(
+        alert=OuterRef("pk"),
+        outcome__in=[AlertNotification.Outcome.SENT, AlertNotification.Outcome.NO_RECIPIENT],
+    )
     retry_before = now - timedelta(minutes=settings.ALERT_RETRY_MINUTES)
     unsent = (
         Alert.objects.exclude(status=Alert.Status.RESOLVED)
-        .filter(~Exists(sent))
+        .filter(~Exists(done))
         .annotate(last_try=Max("notifications__attempted_at"), tries=Count("notifications"))
-        .filter(Q(last_try__lt=retry_before) | Q(tries=0))
+        .filter(Q(last_try__lt=retry_before) | Q(tries=0, opened_at__lt=retry_before))
         .values_list("pk", flat=True)
     )
     due = [(pk, False) for pk in unsent]

@@ -243,3 +243,19 @@ def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
         predictions_score_sessions(session_ids=[session.pk])
     assert Alert.objects.filter(patient__external_id="p9").count() == 1
     assert len(mail.outbox) == 1 and SECRET not in mail.outbox[0].body
+
+
+def test_it_opens_no_alert_for_a_backfill_of_old_windows_but_ends_episodes(
+    patient: object, version: object, settings: object
+) -> None:
+    AlertRule.objects.exclude(kind="threshold", threshold=10).update(is_active=False)
+    _scores(patient, version, [12, 12])  # the factory's sessions are in March 2026
+    settings.ALERT_MAX_AGE_HOURS = 72  # type: ignore[attr-defined]
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []
+    settings.ALERT_MAX_AGE_HOURS = 0  # type: ignore[attr-defined]
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    settings.ALERT_MAX_AGE_HOURS = 72  # type: ignore[attr-defined]
+    _scores(patient, version, [3, 3])
+    alerts_evaluate(patient_ids=[patient.pk])
+    alert.refresh_from_db()
+    assert alert.episode_ended_at is not None

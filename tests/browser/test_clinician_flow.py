@@ -1,0 +1,181 @@
+"""A clinician's day, in a real browser: log in, triage, read the charts, act on an alert, export.
+
+These check what only a browser can: that the pages' JavaScript runs (plotly.js is served and draws
+the figures Django embedded), that forms post with their CSRF tokens and that downloads arrive.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from monitor_site.alerts.models import Alert, AlertRule
+from monitor_site.alerts.services import alerts_evaluate
+from monitor_site.dashboards.exports import CSV_HEADER
+from monitor_site.patients.models import Patient
+from tests.factories import (
+    AssessmentFactory,
+    CareTeamFactory,
+    ModelVersionFactory,
+    PatientFactory,
+    PredictionFactory,
+    UserFactory,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from playwright.sync_api import Page
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="install the dev extras: pip install -e '.[dev]'"
+).expect
+
+PASSWORD = "correct-horse-battery"
+TOTALS = [8.0, 12.0, 17.0]
+LATEST_ITEMS = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.2, 0.8]  # sums to 17; item 9 flagged (>= 0.5)
+SELF_HARM_RULE = "Item 9: thoughts of self-harm"
+
+# A Plotly graph div's traces, as the browser holds them once Plotly has drawn them.
+TRACES_JS = """el => el.data.map(t => ({
+    name: t.name, type: t.type || "scatter", y: Array.from(t.y || []), z_rows: (t.z || []).length
+}))"""
+
+
+@dataclass
+class Ward:
+    clinician: AbstractBaseUser
+    patient: Patient
+    alert: Alert
+
+
+@pytest.fixture
+def ward(transactional_db: None) -> Ward:
+    """One clinician's team with one patient: three model-inferred scores, one questionnaire and the
+    alerts they open. The live server needs a transactional database, whose flush between tests also
+    empties the default rules the data migration made, so the two rules used are (re)made here."""
+    AlertRule.objects.get_or_create(
+        name=SELF_HARM_RULE,
+        defaults={"kind": "self_harm", "threshold": 0.5, "consecutive": 1, "urgent": True},
+    )
+    AlertRule.objects.get_or_create(
+        name="PHQ-9 at or above 10 (moderate)",
+        defaults={"kind": "threshold", "threshold": 10, "consecutive": 2},
+    )
+    team = CareTeamFactory(name="Team North")
+    clinician = UserFactory(username="dr-north")
+    team.members.add(clinician)
+    patient = PatientFactory(care_team=team, external_id="pt-browser")
+    version = ModelVersionFactory(version="v-browser")
+    for total in TOTALS:
+        items = LATEST_ITEMS if total == TOTALS[-1] else [total / 9] * 9
+        PredictionFactory(session__patient=patient, model_version=version, total=total, items=items)
+    AssessmentFactory(patient=patient, total=14, items=[2, 2, 2, 2, 2, 2, 1, 1, 0])
+    alerts_evaluate(patient_ids=[patient.pk])
+    return Ward(clinician=clinician, patient=patient, alert=Alert.objects.get(rule__name=SELF_HARM_RULE))
+
+
+def log_in(page: Page, username: str) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/$"))  # anonymous visitors are sent to log in
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+
+
+def test_it_logs_in_and_draws_the_patients_charts(page: Page, ward: Ward, browser_errors: list[str]) -> None:
+    log_in(page, "dr-north")
+
+    row = page.get_by_role("row").filter(has_text="pt-browser")
+    expect(row).to_contain_text("17.0")  # latest model-inferred total
+    expect(row).to_contain_text("review 0.8")  # item 9 flagged on the triage list
+    browser_errors.clear()  # from here on: the patient page's own errors
+    row.get_by_role("link", name="pt-browser").click()
+
+    expect(page.get_by_role("heading", name="Patient pt-browser")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Item 9 (thoughts of self-harm) flagged")
+    trajectory = page.locator("#trajectory")
+    expect(trajectory).to_have_attribute("data-rendered", "true")  # only set once Plotly.newPlot resolved
+    traces = trajectory.evaluate(TRACES_JS)
+    assert [t["name"] for t in traces] == [
+        "Prediction interval (v-browser)",
+        "Model-inferred PHQ-9 (model v-browser)",
+        "Self-report PHQ-9 (questionnaire)",
+    ]
+    assert traces[1]["y"] == TOTALS
+    assert traces[2]["y"] == [14]
+    expect(trajectory.locator(".scatterlayer .trace")).to_have_count(3)  # drawn, not only stored
+
+    heatmap = page.locator("#heatmap")
+    expect(heatmap).to_have_attribute("data-rendered", "true")
+    (cells,) = heatmap.evaluate(TRACES_JS)
+    assert cells["type"] == "heatmap" and cells["z_rows"] == 9  # one row per PHQ-9 item
+    expect(heatmap.locator(".heatmaplayer image")).to_have_count(1)
+    expect(page.locator("#engagement")).to_have_attribute("data-rendered", "true")
+
+    # The app has no favicon, so Chromium's automatic /favicon.ico request logs a 404; that is not an
+    # error of this page's scripts or resources.
+    assert [e for e in browser_errors if "/favicon.ico" not in e] == []
+
+
+def test_it_acknowledges_an_alert_with_a_note(page: Page, ward: Ward) -> None:
+    log_in(page, "dr-north")
+    page.get_by_role("link", name="Alerts").click()
+
+    row = page.locator(f"#alert-{ward.alert.pk}")
+    expect(row).to_contain_text(SELF_HARM_RULE)
+    expect(row).to_contain_text("urgent")
+    status = row.locator("td").nth(4)
+    expect(status).to_have_text("Open")
+    row.get_by_label(f"Note for alert {ward.alert.pk}").fill("Called the patient; safety plan reviewed.")
+    row.get_by_role("button", name="Acknowledge").click()
+
+    expect(page.locator(".messages")).to_contain_text(
+        f"Alert acknowledged: {SELF_HARM_RULE}, patient pt-browser"
+    )
+    expect(status).to_contain_text("Acknowledged")
+    expect(status).to_contain_text("by dr-north")
+    expect(status).to_contain_text("Called the patient; safety plan reviewed.")
+    expect(row.get_by_role("button", name="Acknowledge")).to_have_count(0)  # only Resolve is left
+
+    ward.alert.refresh_from_db()
+    assert ward.alert.status == Alert.Status.ACKNOWLEDGED
+    assert ward.alert.acknowledged_by == ward.clinician
+    assert ward.alert.acknowledge_note == "Called the patient; safety plan reviewed."
+
+
+def test_it_downloads_the_trajectory_as_csv(page: Page, ward: Ward) -> None:
+    log_in(page, "dr-north")
+    page.goto(f"/patients/{ward.patient.pk}/")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = download_info.value
+
+    assert download.suggested_filename == f"phq9-{ward.patient.pk}-trajectory.csv"
+    reader = csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8")))
+    assert reader.fieldnames == CSV_HEADER
+    assert reader.fieldnames[:5] == ["patient", "time", "kind", "total", "band"]
+    rows = list(reader)
+    inferred = [r for r in rows if r["kind"] == "model-inferred"]
+    assert [float(r["total"]) for r in inferred] == TOTALS
+    assert {r["model_version"] for r in inferred} == {"v-browser"}
+    assert float(inferred[-1]["item_9"]) == 0.8
+    assert [(r["kind"], r["total"]) for r in rows if r["kind"] != "model-inferred"] == [("self-report", "14")]
+    assert {r["patient"] for r in rows} == {"pt-browser"}
+
+
+def test_it_shows_not_found_for_a_patient_of_another_team(page: Page, ward: Ward) -> None:
+    outsider = UserFactory(username="dr-south")
+    CareTeamFactory(name="Team South").members.add(outsider)
+    log_in(page, "dr-south")
+    expect(page.get_by_role("row").filter(has_text="pt-browser")).to_have_count(0)
+
+    response = page.goto(f"/patients/{ward.patient.pk}/")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Not Found")).to_be_visible()
+    expect(page.get_by_text("pt-browser")).to_have_count(0)
