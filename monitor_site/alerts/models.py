@@ -121,9 +121,9 @@ class Alert(models.Model):
         if self.band:
             parts.append(f"({band_by_key(self.band).label.lower()})")
         if self.rule.kind == AlertRule.Kind.SELF_HARM and self.self_harm_item is not None:
-            parts.append(f"item 9 = {self.self_harm_item:.1f} of 3")
+            parts.append(f"· item 9 = {self.self_harm_item:.1f} of 3")
         if self.rule.kind == AlertRule.Kind.DETERIORATION and self.baseline is not None:
-            parts.append(f"baseline {self.baseline:.1f}")
+            parts.append(f"· baseline {self.baseline:.1f}")
         return " ".join(p for p in parts if p)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from scoring.bands import band_by_key
+
 register = template.Library()
 
 
@@ -23,3 +25,12 @@ def sparkline_points(values: list[float], size: str = "72x20") -> str:
 @register.filter
 def percent(value: float) -> str:
     return f"{100 * float(value):.0f}%"
+
+
+@register.filter
+def band_label(key: str) -> str:
+    """"moderately_severe" -> "Moderately severe" (the one place that knows bands: scoring.bands)."""
+    try:
+        return band_by_key(key).label
+    except KeyError:
+        return key
