@@ -98,7 +98,8 @@ def evidence_for(prediction: Prediction) -> list[dict]:
 
 
 def build(*, patient: Patient, user: AbstractBaseUser, selected_id: int | None) -> dict[str, Any]:
-    predictions = list(prediction_list_for_patient(patient=patient))
+    # Evidence is read for the one shown prediction only (a deferred field: one more query).
+    predictions = list(prediction_list_for_patient(patient=patient).defer("evidence"))
     assessments = list(assessment_list_for_patient(patient=patient))
     series = current_series(predictions)
     latest = series[-1] if series else None
@@ -174,7 +175,7 @@ def _export_rows(patient: Patient) -> tuple[list[ExportPrediction], list[ExportQ
             model_version=p.model_version.version,
             backbone=p.model_version.backbone,
         )
-        for p in prediction_list_for_patient(patient=patient)
+        for p in prediction_list_for_patient(patient=patient).defer("evidence")
     ]
     questionnaires = [
         ExportQuestionnaire(id=a.pk, at=a.completed_at, total=a.total, items=tuple(int(v) for v in a.items))
