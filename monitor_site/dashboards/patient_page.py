@@ -9,7 +9,6 @@ is where the model looked, not a causal attribution; the page says so.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -52,10 +51,6 @@ def current_series(predictions: list[Prediction]) -> list[Prediction]:
     for p in predictions:
         by_session[p.session_id] = p
     return sorted(by_session.values(), key=lambda p: p.window_end)
-
-
-def _figure(fig: Any) -> dict:
-    return json.loads(fig.to_json())
 
 
 def evidence_for(prediction: Prediction) -> list[dict]:
@@ -129,7 +124,7 @@ def build(*, patient: Patient, user: AbstractBaseUser, selected_id: int | None) 
         "summary": summary,
         "model_status": model_status,
         "self_report_status": self_report_status,
-        "figure": _figure(
+        "figure": (
             trajectory_figure(
                 [
                     TrajectoryPoint(
@@ -146,8 +141,8 @@ def build(*, patient: Patient, user: AbstractBaseUser, selected_id: int | None) 
                 [QuestionnairePoint(a.completed_at, a.total) for a in assessments],
             )
         ),
-        "heatmap": _figure(item_heatmap([(p.window_end, p.items) for p in series])) if series else None,
-        "engagement": _figure(engagement_figure([(w.week, w.sessions, w.user_turns) for w in weeks]))
+        "heatmap": item_heatmap([(p.window_end, p.items) for p in series]) if series else None,
+        "engagement": engagement_figure([(w.week, w.sessions, w.user_turns) for w in weeks])
         if weeks
         else None,
         "engagement_weeks": weeks[-4:][::-1],

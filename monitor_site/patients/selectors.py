@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
-from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
+from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, Message, Patient
 from scoring.types import Conversation, LabeledWindow, Turn, Window
 
 WINDOW = timedelta(days=14)  # PHQ-9 asks about "the last 2 weeks"
@@ -82,7 +82,9 @@ def labeled_windows_from_assessments(
 
 def patient_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Patient]:
     """Patients of the user's care teams only; nobody sees a patient outside their teams."""
-    return Patient.objects.filter(care_team__members=user).distinct()
+    # A subquery, not a join on the membership table: no duplicate rows, so no DISTINCT over the wide,
+    # annotated rows of the triage list (that DISTINCT cost ~250 ms at 5,000 patients).
+    return Patient.objects.filter(care_team__in=CareTeam.objects.filter(members=user).values("pk"))
 
 
 def patient_get_for_user(*, user: AbstractBaseUser, patient_id: int) -> Patient | None:
