@@ -260,3 +260,20 @@ def test_no_email_carries_the_patients_words(client: Client, clinician: object, 
     assert mail.outbox and all(
         "secret words" not in m.body and "secret words" not in m.subject for m in mail.outbox
     )
+
+
+def test_every_page_carries_a_content_security_policy_without_inline_script(
+    client: Client, clinician: object, flagged: object
+) -> None:
+    response = client.get(f"/patients/{flagged.pk}/")
+    policy = response["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    )
+    assert "frame-ancestors 'none'" in policy and response["X-Frame-Options"] == "DENY"
+    html = response.content.decode()
+    import re
+
+    scripts = re.findall(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", html, re.S)
+    for attrs, body in scripts:  # code only from files; inline blocks are JSON data
+        assert "src=" in attrs or 'type="application/json"' in attrs, attrs
