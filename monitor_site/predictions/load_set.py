@@ -1,14 +1,15 @@
 """A synthetic load set: thousands of patients with a year of daily sessions, to time the clinician pages.
 
 Everything hangs off its own IngestSource ("load-set"), care team, clinician and ModelVersion
-("load-set", a candidate that is never promoted), and every patient is marked synthetic, so a reset
-removes exactly what was made and nothing else. Rows are simulated with numpy one patient at a time
-and written with PostgreSQL COPY, one transaction per batch of patients (bulk_create on other
-databases). Measured on 2 shared cores: 100 patients x 365 days took 38 s with bulk_create and 7 s with
-COPY, so the full 5,000 x 365 set takes minutes instead of half an hour.
+("load-set", a candidate never promoted) and every patient is marked synthetic, so a reset removes
+exactly what was made. Rows are simulated with numpy one patient at a time and written with PostgreSQL
+COPY, one transaction per batch of patients, the next batch being simulated while the current one is
+written (bulk_create on other databases). 100 patients x 365 days on 2 shared cores: bulk_create 35 s,
+COPY 9 s; the full 5,000 x 365 set is minutes instead of half an hour.
 
-Summaries come from trajectory_summaries_refresh itself (in chunks), so they are the values scoring
-would write; alerts are opened only where the rule's own condition holds at the latest predictions.
+Summaries come from trajectory_summaries_refresh itself, in chunks, so they are exactly what scoring
+would write (a few queries per patient: 35 s for 5,000 patients, not worth a second, bulk code path);
+alerts are opened only where a rule's own condition holds at the latest predictions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,21 +46,18 @@ from monitor_site.predictions.services import EVIDENCE_PER_ITEM
 from monitor_site.predictions.summaries import trajectory_summaries_refresh
 from scoring.bands import ITEM_SELF_HARM, band_for
 
-SOURCE = "load-set"
-VERSION = "load-set"
-PATIENTS_PER_BATCH = 100  # one transaction (and one COPY per table) per batch: ~37k sessions at 365 days
+SOURCE = VERSION = "load-set"
+PATIENTS_PER_BATCH = 100  # one transaction and one COPY per table: ~37k sessions at 365 days
 SUMMARIES_PER_CALL = 250
-ASSESSMENT_SHARE = 0.4  # patients who fill in questionnaires, every ASSESSMENT_DAYS
-ASSESSMENT_DAYS = 28
-SELF_HARM_SHARE = 0.04  # patients whose model-inferred item 9 runs high (urgent alerts)
+ASSESSMENT_SHARE, ASSESSMENT_DAYS = 0.4, 28  # patients who fill in questionnaires, and how often
+SELF_HARM_SHARE = 0.03  # patients whose model-inferred item 9 runs high (urgent alerts)
 MAX_MESSAGES = 4
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
-# Generic, synthetic lines written for this file; no person's words. Tabs, newlines and backslashes
-# never occur, which keeps them safe in any COPY format.
+# Generic lines written for this file, by severity (no person's words; no tabs, newlines, backslashes).
 USER_LINES = (
-    (  # low scores
+    (
         "Pretty good day overall, work went fine.",
         "I went for a walk after lunch and it helped.",
         "Slept well last night for a change.",
@@ -66,7 +65,7 @@ USER_LINES = (
         "Feeling fairly steady this week.",
         "Managed to finish the things on my list today.",
     ),
-    (  # middle
+    (
         "A bit tired today, not sure why.",
         "Some days are fine and some are hard to get through.",
         "I keep putting things off and then feel bad about it.",
@@ -74,7 +73,7 @@ USER_LINES = (
         "I did not feel like seeing anyone today.",
         "It was an okay day but I felt flat most of it.",
     ),
-    (  # high
+    (
         "Everything feels heavy and I can't get going.",
         "I barely slept again and I'm exhausted.",
         "Nothing I used to enjoy feels worth doing.",
@@ -93,6 +92,17 @@ ASSISTANT_LINES = (
 TOKENS_USER = [[len(t.split()) + 6 for t in tier] for tier in USER_LINES]  # rough, for n_tokens
 ASSISTANT = (ASSISTANT_LINES, [len(t.split()) + 6 for t in ASSISTANT_LINES])
 WEIGHT_TEXT = [repr(i / 10000) for i in range(10001)]  # JSON of round(w, 4), as the ensemble stores it
+
+# Row tuples follow these field orders (attnames).
+SESSION_FIELDS = (
+    "id source_id patient_id external_id started_at ended_at message_count content_hash created_at"
+)
+MESSAGE_FIELDS = "session_id position role text sent_at"
+PREDICTION_FIELDS = (
+    "patient_id session_id model_version_id window_start window_end total items interval_low "
+    "interval_high band n_sessions n_user_turns n_tokens evidence created_at"
+)
+ASSESSMENT_FIELDS = "source_id patient_id completed_at items total content_hash created_at"
 
 
 class LoadSetError(ValueError):
@@ -116,55 +126,15 @@ class LoadSetResult:
 
 @dataclass
 class _Rows:
-    """One batch of patients, as tuples in the column order of the *_FIELDS below."""
+    """One batch of patients: row tuples per table, and per patient the last two (total, item 9)."""
 
     sessions: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
     predictions: list[tuple] = field(default_factory=list)
     assessments: list[tuple] = field(default_factory=list)
+    recent: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
 
-SESSION_FIELDS = (
-    "id",
-    "source_id",
-    "patient_id",
-    "external_id",
-    "started_at",
-    "ended_at",
-    "message_count",
-    "content_hash",
-    "created_at",
-)
-MESSAGE_FIELDS = ("session_id", "position", "role", "text", "sent_at")
-PREDICTION_FIELDS = (
-    "patient_id",
-    "session_id",
-    "model_version_id",
-    "window_start",
-    "window_end",
-    "total",
-    "items",
-    "interval_low",
-    "interval_high",
-    "band",
-    "n_sessions",
-    "n_user_turns",
-    "n_tokens",
-    "evidence",
-    "created_at",
-)
-ASSESSMENT_FIELDS = (
-    "source_id",
-    "patient_id",
-    "completed_at",
-    "items",
-    "total",
-    "content_hash",
-    "created_at",
-)
-
-
-# ---- reads ----------------------------------------------------------------------------------------
 def load_set_patient_count() -> int | None:
     """Patients of the load set, or None when there is no load set (not even a half-built one)."""
     source = IngestSource.objects.filter(name=SOURCE).first()
@@ -173,19 +143,18 @@ def load_set_patient_count() -> int | None:
     return Patient.objects.filter(source=source).count()
 
 
-# ---- writes ---------------------------------------------------------------------------------------
 def load_set_delete() -> int:
     """Delete the load set's rows (patients and all they own, its source, team, clinician and model
     version) and nothing else. Returns the patients deleted."""
     source = IngestSource.objects.filter(name=SOURCE).first()
     version = ModelVersion.objects.filter(version=VERSION).first()
-    record = (version.manifest.get("load_set", {}) if version else {}) or {}
+    clinician = (version.manifest.get("load_set") or {}).get("clinician") if version else None
+    n = 0
     with transaction.atomic():
-        n = 0
         if source is not None:
             patients = Patient.objects.filter(source=source)
             n = patients.count()
-            # The ORM's cascade would load millions of rows into memory; the big tables go first with
+            # The ORM's cascade would load millions of rows into memory: the big tables go first as
             # plain DELETEs (children before parents), then the ORM removes the small rest.
             PredictionFeedback.objects.filter(prediction__patient__in=patients).delete()
             Alert.objects.filter(patient__in=patients).delete()
@@ -198,10 +167,9 @@ def load_set_delete() -> int:
             source.delete()
             if team is not None:
                 team.delete()
-        if record.get("clinician"):
-            get_user_model().objects.filter(username=record["clinician"]).delete()
+        if clinician:
+            get_user_model().objects.filter(username=clinician).delete()
         if version is not None:
-            Prediction.objects.filter(model_version=version)._raw_delete(connection.alias)
             version.delete()
     return n
 
@@ -218,9 +186,7 @@ def load_set_create(
     progress: Progress | None = None,
 ) -> LoadSetResult:
     """Build the load set. Refuses (LoadSetError) if one exists or the team or clinician name is taken.
-
-    use_copy: None picks COPY on PostgreSQL and bulk_create elsewhere.
-    """
+    use_copy: None picks COPY on PostgreSQL and bulk_create elsewhere."""
     if patients < 1 or days < 1:
         raise LoadSetError("--patients and --days must be at least 1")
     existing = load_set_patient_count()
@@ -238,25 +204,20 @@ def load_set_create(
     use_copy = connection.vendor == "postgresql" if use_copy is None else use_copy
     end = (end or timezone.now()).astimezone(UTC)
     report = progress or (lambda stage, done, total: None)
-    result = LoadSetResult(clinician=clinician, password=secrets.token_urlsafe(12))
-    started = time.monotonic()
+    result = LoadSetResult(patients=patients, clinician=clinician, password=secrets.token_urlsafe(12))
+    started = stage_start = time.monotonic()
 
     with transaction.atomic():
         care_team = CareTeam.objects.create(name=team)
-        user = get_user_model().objects.create_user(username=clinician, password=result.password)
-        care_team.members.add(user)
+        care_team.members.add(
+            get_user_model().objects.create_user(username=clinician, password=result.password)
+        )
         source = IngestSource.objects.create(name=SOURCE, default_care_team=care_team)
+        # What load_set_delete removes besides the source's rows is recorded here.
+        record = {"care_team": team, "clinician": clinician, "patients": patients, "days": days, "seed": seed}
+        manifest = {"version": VERSION, "backbone": {"id": "synthetic"}, "members": [], "load_set": record}
         version = ModelVersion.objects.create(
-            version=VERSION,
-            backbone="synthetic",
-            members=0,
-            manifest={
-                "version": VERSION,
-                "backbone": {"id": "synthetic"},
-                "members": [],
-                # What load_set_delete removes besides the source's rows.
-                "load_set": {"care_team": team, "clinician": clinician, "patients": patients, "days": days},
-            },
+            version=VERSION, backbone="synthetic", members=0, manifest=manifest
         )
         width = max(5, len(str(patients)))
         Patient.objects.bulk_create(
@@ -272,39 +233,35 @@ def load_set_create(
         patient_ids = list(
             Patient.objects.filter(source=source).order_by("external_id").values_list("pk", flat=True)
         )
-    result.seconds["setup"] = time.monotonic() - started
+    result.seconds["setup"] = time.monotonic() - stage_start
 
-    # Per patient: the last predictions' (total, item 9), newest last, for the alert conditions.
-    recent: dict[int, list[tuple[float, float]]] = {}
-    stage_start = time.monotonic()
-    for start in range(0, patients, PATIENTS_PER_BATCH):
+    def simulate(start: int) -> Future[_Rows]:
         batch = patient_ids[start : start + PATIENTS_PER_BATCH]
-        with transaction.atomic():
-            session_ids = _reserve_ids(ConversationSession, len(batch) * days)
-            out = _Rows()
-            for k, patient_id in enumerate(batch):
-                index = start + k
-                recent[patient_id] = _simulate_patient(
-                    out,
-                    rng=np.random.default_rng([seed, index]),
-                    patient_id=patient_id,
-                    external_id=f"load-{index + 1:0{width}d}",
-                    session_ids=session_ids[k * days : (k + 1) * days],
-                    source_id=source.pk,
-                    version_id=version.pk,
-                    days=days,
-                    end=end,
-                )
-            _write(ConversationSession, SESSION_FIELDS, out.sessions, use_copy=use_copy)
-            _write(Message, MESSAGE_FIELDS, out.messages, use_copy=use_copy)
-            _write(Prediction, PREDICTION_FIELDS, out.predictions, use_copy=use_copy)
-            _write(Assessment, ASSESSMENT_FIELDS, out.assessments, use_copy=use_copy)
-        result.sessions += len(out.sessions)
-        result.messages += len(out.messages)
-        result.predictions += len(out.predictions)
-        result.assessments += len(out.assessments)
-        report("patients", start + len(batch), patients)
-    result.patients = patients
+        session_ids = _reserve_ids(
+            ConversationSession, len(batch) * days
+        )  # the DB is used by this thread only
+        common = {"source_id": source.pk, "version_id": version.pk, "days": days, "end": end}
+        return pool.submit(_simulate_batch, batch, start, session_ids, seed, width, common)
+
+    # The worker simulates batch n + 1 (numpy and Python) while this thread COPYs batch n into the DB.
+    stage_start, recent = time.monotonic(), {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = simulate(0)
+        for start in range(0, patients, PATIENTS_PER_BATCH):
+            out = pending.result()
+            if start + PATIENTS_PER_BATCH < patients:
+                pending = simulate(start + PATIENTS_PER_BATCH)
+            with transaction.atomic():
+                _write(ConversationSession, SESSION_FIELDS, out.sessions, use_copy=use_copy)
+                _write(Message, MESSAGE_FIELDS, out.messages, use_copy=use_copy)
+                _write(Prediction, PREDICTION_FIELDS, out.predictions, use_copy=use_copy)
+                _write(Assessment, ASSESSMENT_FIELDS, out.assessments, use_copy=use_copy)
+            result.sessions += len(out.sessions)
+            result.messages += len(out.messages)
+            result.predictions += len(out.predictions)
+            result.assessments += len(out.assessments)
+            recent.update(out.recent)
+            report("patients", min(start + PATIENTS_PER_BATCH, patients), patients)
     result.seconds["rows"] = time.monotonic() - stage_start
 
     stage_start = time.monotonic()
@@ -331,7 +288,24 @@ def load_set_create(
     return result
 
 
-# ---- simulation -----------------------------------------------------------------------------------
+# ---- simulation (no database access: it runs in a worker thread) ---------------------------------
+def _simulate_batch(
+    batch: list[int], start: int, session_ids: list[int], seed: int, width: int, common: dict[str, Any]
+) -> _Rows:
+    out = _Rows()
+    days = common["days"]
+    for k, patient_id in enumerate(batch):
+        out.recent[patient_id] = _simulate_patient(
+            out,
+            rng=np.random.default_rng([seed, start + k]),
+            patient_id=patient_id,
+            external_id=f"load-{start + k + 1:0{width}d}",
+            session_ids=session_ids[k * days : (k + 1) * days],
+            **common,
+        )
+    return out
+
+
 def _dt(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -344,8 +318,8 @@ def _severity(rng: np.random.Generator, days: int) -> tuple[np.ndarray, np.ndarr
     patients; the rest of the total is spread over items 1-8 (at most 3 each: overflow goes where
     there is room, so the items always sum to the total)."""
     day = np.arange(days)
-    mean, drift = rng.uniform(1, 18), rng.normal(0, 6)
-    target = np.clip(mean + drift * day / max(days - 1, 1), 0, 25)
+    mean, drift = min(rng.gamma(2.0, 4.0), 22.0), rng.normal(0, 4)  # most mild to moderate
+    target = np.clip(mean + drift * day / max(days - 1, 1), 0, 24)
     latent, steps = np.empty(days), rng.normal(0, 1.1, days).tolist()
     value = float(np.clip(mean + rng.normal(0, 2), 0, 27))
     for d, goal in enumerate(target.tolist()):
@@ -440,11 +414,11 @@ def _simulate_patient(
     used = np.arange(MAX_MESSAGES)[None, :] < n_turns[:, None]
     times, roles = sent[used], [role for turns in texts for role, _, _ in turns]
     user_times = times[np.array(roles) == "user"]
-    tokens = np.concatenate([[0], np.cumsum([n for turns in texts for _, _, n in turns])])
+    token_sum = np.concatenate([[0], np.cumsum([n for turns in texts for _, _, n in turns])])
     start = ended - int(WINDOW.total_seconds())
     first = np.searchsorted(ended, start, side="left")
     n_user = np.searchsorted(user_times, ended, "right") - np.searchsorted(user_times, start)
-    n_tokens = tokens[np.searchsorted(times, ended, "right")] - tokens[np.searchsorted(times, start)]
+    n_tokens = token_sum[np.searchsorted(times, ended, "right")] - token_sum[np.searchsorted(times, start)]
     cut = (sent[first] < start[:, None]).sum(axis=1)  # turns of the oldest session before the window
 
     ext = [f"{external_id}-d{d:04d}" for d in range(days)]
@@ -548,12 +522,12 @@ def _reserve_ids(model: type[models.Model], n: int) -> list[int]:
     return list(range(first, first + n))
 
 
-def _write(model: type[models.Model], fields: Sequence[str], rows: list[tuple], *, use_copy: bool) -> None:
-    """Insert rows (tuples in `fields` order, JSON fields as JSON text). Fields left out get their
+def _write(model: type[models.Model], field_names: str, rows: list[tuple], *, use_copy: bool) -> None:
+    """Insert rows (tuples in `field_names` order, JSON fields as JSON text). Fields left out get their
     Python default, as bulk_create would give them, so a new column with a default needs no change."""
     if not rows:
         return
-    meta = model._meta
+    meta, fields = model._meta, field_names.split()
     if not use_copy:
         json_fields = {n for n in fields if isinstance(meta.get_field(n), models.JSONField)}
         model.objects.bulk_create(

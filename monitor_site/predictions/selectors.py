@@ -15,6 +15,8 @@ def prediction_list_for_patient(*, patient: Patient) -> QuerySet[Prediction]:
     return (
         Prediction.objects.filter(patient=patient)
         .select_related("model_version")
+        # Not the manifest/metrics: select_related would decode them once per prediction (365 x 5 KB).
+        .defer("model_version__manifest", "model_version__metrics")
         .order_by("window_end", "model_version__created_at")
     )
 

@@ -275,5 +275,5 @@ def test_every_page_carries_a_content_security_policy_without_inline_script(
     import re
 
     scripts = re.findall(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", html, re.S)
-    for attrs, body in scripts:  # code only from files; inline blocks are JSON data
+    for attrs, _body in scripts:  # code only from files; inline blocks are JSON data
         assert "src=" in attrs or 'type="application/json"' in attrs, attrs

@@ -8,8 +8,8 @@ from django.test import Client
 
 from tests.factories import (
     AssessmentFactory,
-    ModelVersionFactory,
     CareTeamFactory,
+    ModelVersionFactory,
     PatientFactory,
     PredictionFactory,
     SessionFactory,

@@ -29,7 +29,7 @@ def percent(value: float) -> str:
 
 @register.filter
 def band_label(key: str) -> str:
-    """"moderately_severe" -> "Moderately severe" (the one place that knows bands: scoring.bands)."""
+    """ "moderately_severe" -> "Moderately severe" (the one place that knows bands: scoring.bands)."""
     try:
         return band_by_key(key).label
     except KeyError:

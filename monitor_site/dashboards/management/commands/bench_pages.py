@@ -8,6 +8,7 @@ Run it against PostgreSQL with DEBUG off (the default) for numbers that mean som
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import platform
 import random
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -79,18 +81,22 @@ class Command(BaseCommand):
         )
         urls = {name: reverse("dashboards:patient_list") + query for name, query in LIST_VARIANTS.items()}
         urls |= {f"patient {pk}": reverse("dashboards:patient_detail", args=[pk]) for pk in chosen}
+        # Static files are not requested here; whitenoise's "no STATIC_ROOT yet" warning is noise.
+        warnings.filterwarnings("ignore", message="No directory at")
         client = Client(HTTP_HOST=_host())
         client.force_login(user)
 
         probes = {name: self._probe(client, url) for name, url in urls.items()}
         timings: dict[str, list[float]] = {name: [] for name in urls}
+        load_before = os.getloadavg()[0]
         bar = tqdm(total=options["repeats"] * len(urls), unit="request", desc="timing", disable=None)
-        for _ in range(options["repeats"]):
-            for name, url in urls.items():  # interleaved, so a slow moment spreads over every page
-                started = time.perf_counter()
-                self._get(client, url)
-                timings[name].append((time.perf_counter() - started) * 1000)
-                bar.update()
+        with _FullCollections() as collections:
+            for _ in range(options["repeats"]):
+                for name, url in urls.items():  # interleaved, so a slow moment spreads over every page
+                    started = time.perf_counter()
+                    self._get(client, url)
+                    timings[name].append((time.perf_counter() - started) * 1000)
+                    bar.update()
         bar.close()
 
         pages = {name: _summary(urls[name], timings[name], probes[name]) for name in LIST_VARIANTS}
@@ -110,6 +116,7 @@ class Command(BaseCommand):
                 "cpus": os.cpu_count(),
                 "platform": platform.platform(),
                 "python": platform.python_version(),
+                "load_average_before_after": [load_before, os.getloadavg()[0]],
             },
             "database": _database(),
             "debug": settings.DEBUG,
@@ -117,11 +124,18 @@ class Command(BaseCommand):
             "patients_visible": len(patient_ids),
             "repeats": options["repeats"],
             "pages": pages,
+            "gc_full_collections_ms": collections.pauses,
         }
         out = Path(options["out"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1))
         self._table(pages)
+        if collections.pauses:
+            self.stdout.write(
+                f"{len(collections.pauses)} full garbage collection(s) while timing, "
+                f"{min(collections.pauses):.0f}-{max(collections.pauses):.0f} ms each: a request that "
+                "triggers one is that much slower (see 'max ms')"
+            )
         self.stdout.write(f"{len(patient_ids)} patients visible; JSON report: {out}")
 
     def _get(self, client: Client, url: str) -> bytes:
@@ -163,6 +177,29 @@ class Command(BaseCommand):
         self.stdout.write("(queries and sql ms: one captured request per URL; sql ms includes fetching rows)")
 
 
+class _FullCollections:
+    """Records the pauses of Python's full (generation 2) garbage collections while it is entered."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __enter__(self) -> _FullCollections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(round((time.perf_counter() - self._started) * 1000, 1))
+
+
 def _summary(url: str, samples: list[float], probe: dict[str, Any]) -> dict[str, Any]:
     return {
         "url": url,
@@ -172,6 +209,7 @@ def _summary(url: str, samples: list[float], probe: dict[str, Any]) -> dict[str,
         "min_ms": round(min(samples), 1),
         "max_ms": round(max(samples), 1),
         **probe,
+        "samples_ms": [round(ms, 1) for ms in samples],
     }
 
 

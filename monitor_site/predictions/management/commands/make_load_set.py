@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from tqdm import tqdm
 
-from monitor_site.predictions.load_set import LoadSetError, load_set_create, load_set_delete
+from monitor_site.patients.models import IngestSource
+from monitor_site.predictions.load_set import SOURCE, LoadSetError, load_set_create, load_set_delete
 
 
 class Command(BaseCommand):
@@ -25,6 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--clinician", default="load-clinician", help="user created for the load set")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--reset", action="store_true", help="delete the existing load set first")
+        parser.add_argument(
+            "--if-missing", action="store_true", help="do nothing (exit 0) when a load set already exists"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if connection.vendor != "postgresql":
@@ -32,6 +36,13 @@ class Command(BaseCommand):
                 f"note: {connection.vendor} database: rows go through bulk_create, which is slow at full "
                 "size; set DATABASE_URL=postgres://... for a production-like load set"
             )
+        if (
+            options["if_missing"]
+            and not options["reset"]
+            and IngestSource.objects.filter(name=SOURCE).exists()
+        ):
+            self.stdout.write("a load set already exists; kept (--reset rebuilds it)")
+            return
         if options["reset"]:
             removed = load_set_delete()
             self.stdout.write(f"deleted the previous load set ({removed} patients)")
