@@ -73,6 +73,9 @@ class LoopResult:
     test_points: list[tuple[str, float, float]]  # (window id, true total, predicted total)
     labeling: dict
     pseudo_windows: int
+    # Window id -> hash of what was sent for a label: lets the caller tie stored labels to their owner
+    # (a patient's erasure removes the labels of their windows).
+    label_hashes: dict[str, str] = field(default_factory=dict)
 
 
 TEST_SALT = "phq9-held-out-test-v1"
@@ -90,8 +93,8 @@ def held_out_test_split(examples: list[LabeledWindow], *, fraction: float) -> tu
     test_groups = {g for g in groups if position(g) < fraction}
     if not test_groups and len(groups) >= 3:
         test_groups = {min(groups, key=position)}
-    if len(groups) - len(test_groups) < 2:
-        test_groups = set()
+    if len(groups) - len(test_groups) < 2:  # few patients: keep the lowest-hash ones as the test side
+        test_groups = set(sorted(test_groups, key=position)[: max(len(groups) - 2, 0)])
     dev = [i for i, e in enumerate(examples) if (e.group or e.window.id) not in test_groups]
     test = [i for i, e in enumerate(examples) if (e.group or e.window.id) in test_groups]
     return dev, test
@@ -303,6 +306,7 @@ def run_learning_loop(
         test_points=points,
         labeling=labeling.counts(),
         pseudo_windows=len(pseudo),
+        label_hashes=dict(labeling.window_hashes),
     )
 
 

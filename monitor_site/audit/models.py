@@ -18,6 +18,7 @@ class AuditEvent(models.Model):
         TRAINING_START = "training.start", "started a training run"
         MODEL_PROMOTE = "model.promote", "promoted a model version"
         MODEL_ROLLBACK = "model.rollback", "rolled back to a model version"
+        PATIENT_ERASE = "patient.erase", "erased a patient (right to be forgotten)"
 
     # SET_NULL with the username kept: the trail outlives the account.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

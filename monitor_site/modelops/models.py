@@ -50,6 +50,10 @@ class PseudoLabel(models.Model):
     window_hash = models.CharField(
         max_length=64, help_text="SHA-256 of the redacted text sent, prompt and model."
     )
+    # Whose window it was: erasing a patient erases the labels (their evidence quotes their words).
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.CASCADE, related_name="pseudo_labels"
+    )
     model = models.CharField(max_length=100)
     source = models.CharField(max_length=32, default="claude")
     items = models.JSONField()

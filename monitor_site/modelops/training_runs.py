@@ -236,6 +236,12 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         progress=recorder.progress,
         log_line=recorder.line,
     )
+    owners = {u.window.id: int(u.group.removeprefix("patient-")) for u in unlabeled}
+    for window_id, digest in result.label_hashes.items():
+        if window_id in owners:
+            PseudoLabel.objects.filter(window_hash=digest, patient__isnull=True).update(
+                patient_id=owners[window_id]
+            )
     artifact = result.train.artifact_dir
     model_version = model_version_register(artifact_dir=artifact)
     run.model_version = model_version

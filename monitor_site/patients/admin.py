@@ -1,5 +1,12 @@
-from django.contrib import admin
+from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from monitor_site.patients.erasure import patient_erase
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
 
 
@@ -37,6 +44,43 @@ class PatientAdmin(admin.ModelAdmin):
     list_display = ("external_id", "source", "care_team", "is_synthetic", "created_at")
     list_filter = ("care_team", "is_synthetic")
     search_fields = ("external_id",)
+    actions = ("erase",)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # erasure is the one way to remove a patient: it is audited
+        if not request.user.is_superuser:
+            actions.pop("erase", None)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Erase selected patients and all their data (right to be forgotten)")
+    def erase(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/patients/patient/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "patients": list(queryset),
+                    "opts": self.model._meta,
+                },
+            )
+        totals: dict[str, int] = {}
+        patients = list(queryset)
+        for patient in patients:
+            for key, n in patient_erase(patient=patient, actor=request.user).items():
+                totals[key] = totals.get(key, 0) + n
+        summary = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in totals.items())
+        self.message_user(
+            request,
+            f"Erased {len(patients)} patient(s): {summary}. "
+            "The audit trail keeps who erased which patient id.",
+            messages.SUCCESS,
+        )
+        return None
 
 
 @admin.register(Assessment)
