@@ -9,10 +9,11 @@ from django.dispatch import receiver
 
 from monitor_site.alerts.services import alerts_evaluate
 from monitor_site.alerts.tasks import notify_alert
+from monitor_site.celery import enqueue_on_commit
 from monitor_site.predictions.signals import predictions_stored
 
 
 @receiver(predictions_stored, dispatch_uid="alerts_on_predictions_stored")
 def evaluate_alerts(sender: Any, *, patient_ids: list[int], **kwargs: Any) -> None:
     for alert in alerts_evaluate(patient_ids=patient_ids):
-        notify_alert.delay_on_commit(alert.pk)
+        enqueue_on_commit(notify_alert, alert.pk, fallback="alerts_housekeeping (every 5 minutes)")

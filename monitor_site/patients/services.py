@@ -130,9 +130,10 @@ def session_ingest(
             for i, m in enumerate(messages)
         )
         if notify:
+            from monitor_site.celery import enqueue_on_commit
             from monitor_site.predictions.tasks import score_session
 
-            score_session.delay_on_commit(session.pk)
+            enqueue_on_commit(score_session, session.pk, fallback="score_pending (every 10 minutes)")
         return session
 
     return _idempotent_create(
