@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from django.db import InterfaceError, OperationalError
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -48,7 +53,21 @@ def error_response(
     return Response(body, status=status_code)
 
 
+DATABASE_RETRY_SECONDS = 5
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # PostgreSQL down or restarting: nothing was written (one transaction), so the client can
+        # safely retry the same body; Django drops the broken connection and reconnects by itself.
+        log.warning("database unavailable: %s", type(exc).__name__)
+        response = error_response(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="The database is unavailable; nothing was stored. Retry the same request shortly.",
+            code="service_unavailable",
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: Django's 500 handling (and logging) takes over
