@@ -159,3 +159,31 @@ def test_clinician_feedback_reaches_the_next_run(
     assert run.status == "succeeded", run.log
     assert run.counts["clinician_agreed_windows"] == 1 and run.counts["clinician_disagreed_windows"] == 1
     assert "1 windows a clinician disagreed with are left out of self-labels" in run.log
+
+
+def test_a_claude_outage_mid_run_finishes_cleanly_and_the_next_run_pays_only_for_the_rest(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    settings.PSEUDO_LABEL_MAX_RETRIES = 0  # type: ignore[attr-defined]  # no back-off sleeps in the test
+    error = {"type": "error", "error": {"type": "api_error", "message": "overloaded"}}
+    with fake_anthropic() as fake:
+        settings.ANTHROPIC_API_KEY = "test-key"  # type: ignore[attr-defined]
+        settings.ANTHROPIC_BASE_URL = fake.base_url  # type: ignore[attr-defined]
+        fake.default = ("json", (500, error))  # a 500 storm for the whole run
+        down = _run(django_capture_on_commit_callbacks)
+        assert down.status == "succeeded", down.log
+        wanted = down.counts["failed"]
+        assert wanted > 0 and down.counts["labelled"] == 0 and PseudoLabel.objects.count() == 0
+        fake.default = ("json", (529, error))
+        for _ in range(wanted // 2):  # half come back, then the storm again
+            fake.ok([1] * 9)
+        half = _run(django_capture_on_commit_callbacks)
+        assert half.status == "succeeded" and PseudoLabel.objects.count() == wanted // 2
+        from tests.training.fake_anthropic import tool_message
+
+        fake.default = ("json", (200, tool_message([2] * 9)))
+        sent_before = len(fake.requests)
+        healed = _run(django_capture_on_commit_callbacks)
+        assert healed.status == "succeeded", healed.log
+        assert len(fake.requests) - sent_before == wanted - wanted // 2  # never pays twice
+        assert healed.counts["from_cache"] == wanted // 2 and PseudoLabel.objects.count() == wanted
