@@ -259,3 +259,27 @@ def test_it_opens_no_alert_for_a_backfill_of_old_windows_but_ends_episodes(
     alerts_evaluate(patient_ids=[patient.pk])
     alert.refresh_from_db()
     assert alert.episode_ended_at is not None
+
+
+def test_a_mail_server_that_refuses_loses_no_alert(
+    patient: object, version: object, settings: object
+) -> None:
+    """The real SMTP backend against a port where nothing listens, then a working backend."""
+    import socket
+
+    AlertRule.objects.filter(kind="no_data").update(is_active=False)
+    with socket.socket() as s:  # a free port, closed again: connections to it are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # type: ignore[attr-defined]
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port  # type: ignore[attr-defined]
+    settings.EMAIL_TIMEOUT = 2  # type: ignore[attr-defined]
+    _scores(patient, version, [2.0], item9=1.0)
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    assert alert_notify(alert_id=alert.pk).outcome == "failed"
+    assert "refused" in AlertNotification.objects.get().error.lower()
+    assert Alert.objects.filter(pk=alert.pk, status="open").exists()  # the alert itself stays
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # type: ignore[attr-defined]
+    AlertNotification.objects.update(attempted_at=timezone.now() - timedelta(minutes=10))
+    alerts_housekeeping()
+    assert len(mail.outbox) == 1 and AlertNotification.objects.filter(outcome="sent").count() == 1
