@@ -28,10 +28,7 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(model_store: Path, tmp_path: Path) -> object:
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker test needs the PostgreSQL test database")
+def _start_worker(model_store: Path, log_path: Path, *, purge: bool) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -40,45 +37,35 @@ def worker(model_store: Path, tmp_path: Path) -> object:
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "SCORING_DEVICE": "cpu",
     }
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "monitor_site",
-            "worker",
-            "-Q",
-            "gpu,default",
-            "-P",
-            "solo",
-            "--concurrency",
-            "1",
-            "--prefetch-multiplier",
-            "1",
-            "--purge",
-            "-n",
-            f"test-{os.getpid()}@%h",
-            "-l",
-            "info",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    command = [sys.executable, "-m", "celery", "-A", "monitor_site", "worker", "-Q", "gpu,default"]
+    command += ["-P", "solo", "--concurrency", "1", "--prefetch-multiplier", "1"]
+    command += ["-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "-l", "info"]
+    command += ["--purge"] if purge else []
+    log = log_path.open("a")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not app.control.ping(timeout=1.0):
-        assert proc.poll() is None, (tmp_path / "worker.log").read_text()
-    assert app.control.ping(timeout=2.0), "worker did not come up: " + (tmp_path / "worker.log").read_text()
-    yield proc
+        assert proc.poll() is None, log_path.read_text()
+    assert app.control.ping(timeout=2.0), "worker did not come up: " + log_path.read_text()
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture
+def worker(model_store: Path, tmp_path: Path) -> object:
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs the PostgreSQL test database")
+    proc = _start_worker(model_store, tmp_path / "worker.log", purge=True)
+    yield proc
+    _stop(proc)
 
 
 def test_it_scores_a_pushed_session_in_a_real_worker(
@@ -111,3 +98,66 @@ def test_it_routes_scoring_to_the_gpu_queue() -> None:
     for task in (tasks.score_session, tasks.score_pending):
         assert app.amqp.router.route({}, task.name)["queue"].name == "gpu"
         assert task.acks_late is True
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
+    model_store: Path, tiny_artifact: Path, ingest: tuple, tmp_path: Path
+) -> None:
+    """500 sessions; the worker is SIGKILLed while scoring them; a new worker goes on (acks_late:
+    the killed task is not acknowledged) and the sweeper (score_pending) catches what sits unacked
+    in Redis until its visibility timeout. Every session ends with exactly one prediction."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.db.models import Count
+
+    from monitor_site.modelops.services import model_version_promote, model_version_register
+    from monitor_site.patients.services import session_ingest
+    from monitor_site.predictions.services import predictions_score_pending
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs the PostgreSQL test database")
+    app.conf.task_always_eager = False
+    shutil.copytree(tiny_artifact, model_store / tiny_artifact.name)
+    version = model_version_register(artifact_dir=model_store / tiny_artifact.name)
+    model_version_promote(model_version=version)
+    log_path = tmp_path / "worker.log"
+    first = _start_worker(model_store, log_path, purge=True)  # drops what earlier tests left queued
+    start = datetime.now(UTC) - timedelta(days=30)
+    for i in range(500):
+        at = start + timedelta(hours=i)
+        session_ingest(
+            source=ingest[0].source,
+            patient_external_id=f"p{i % 25}",
+            session_external_id=f"s{i}",
+            started_at=at,
+            messages=[
+                {"role": "user", "text": f"day {i}: I can't sleep and I feel flat", "sent_at": at},
+                {"role": "assistant", "text": "That sounds hard.", "sent_at": at + timedelta(minutes=1)},
+            ],
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and Prediction.objects.count() < 60:
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)  # mid-batch: no chance to acknowledge or clean up
+    first.wait(timeout=30)
+    killed_at = Prediction.objects.count()
+    assert 0 < killed_at < 500, log_path.read_text()[-3000:]
+    second = _start_worker(model_store, log_path, purge=False)
+    try:
+        deadline = time.monotonic() + 240
+        last, stable_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            n = Prediction.objects.count()
+            if n != last:
+                last, stable_since = n, time.monotonic()
+            if n >= 499 or time.monotonic() - stable_since > 10:
+                break
+            time.sleep(0.5)
+    finally:
+        _stop(second)
+    predictions_score_pending()  # the periodic sweeper
+    assert Prediction.objects.filter(model_version=version).count() == 500
+    duplicated = (
+        Prediction.objects.values("session_id", "model_version_id").annotate(n=Count("pk")).filter(n__gt=1)
+    )
+    assert not duplicated.exists()
