@@ -192,6 +192,8 @@ PSEUDO_LABEL_MAX_RETRIES = env.int("PSEUDO_LABEL_MAX_RETRIES", default=4)
 
 # Ingestion API limits
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# DRF reads JSON through request.body, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE (default 2.5 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_MAX_MESSAGES = env.int("API_MAX_MESSAGES", default=2000)
 API_MAX_MESSAGE_CHARS = env.int("API_MAX_MESSAGE_CHARS", default=20000)
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -21,3 +23,13 @@ urlpatterns = [
         name="schema",
     ),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The API answers JSON even for a path it does not know; pages get the 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "No such API endpoint.", "code": "not_found"}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

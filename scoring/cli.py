@@ -10,16 +10,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scoring.artifact import ArtifactError, resolve_model_dir
 from scoring.backbone import BackboneNotFound
 from scoring.types import ROLES, Conversation, Turn, Window
 
+if TYPE_CHECKING:
+    from scoring.ensemble import Ensemble
+
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
 
 class InputError(ValueError):
     pass
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding unpaired surrogates (JSON allows "\\ud800"; no tokenizer or file does)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_line(raw: str, where: str) -> Window:
@@ -27,11 +43,15 @@ def parse_line(raw: str, where: str) -> Window:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{where}: JSON nested too deeply to be a conversation") from exc
     if not isinstance(obj, dict):
         raise InputError(f"{where}: expected a JSON object with 'id' and 'turns'")
     conv_id = obj.get("id")
     if not isinstance(conv_id, str) or not conv_id:
         raise InputError(f"{where}: 'id' must be a non-empty string")
+    if not _is_unicode(conv_id):
+        raise InputError(f"{where}: 'id' holds an unpaired surrogate (e.g. \\ud800); fix the encoding")
     turns = obj.get("turns")
     if not isinstance(turns, list) or not turns:
         raise InputError(f"{where}: conversation {conv_id!r} is empty ('turns' must be a non-empty list)")
@@ -43,6 +63,10 @@ def parse_line(raw: str, where: str) -> Window:
             or not isinstance(turn.get("text"), str)
         ):
             raise InputError(f'{where}: turns[{i}] must be {{"role": "user"|"assistant", "text": str}}')
+        if not _is_unicode(turn["text"]):
+            raise InputError(
+                f"{where}: turns[{i}].text holds an unpaired surrogate (e.g. \\ud800); fix the encoding"
+            )
         parsed.append(Turn(role=turn["role"], text=turn["text"]))
     if not any(t.text.strip() for t in parsed):
         raise InputError(f"{where}: conversation {conv_id!r} has no text")
@@ -50,6 +74,8 @@ def parse_line(raw: str, where: str) -> Window:
 
 
 def read_windows(path: Path) -> list[Window]:
+    if path.is_dir():
+        raise InputError(f"--input {path} is a directory; pass the conversations .jsonl file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     windows = []
@@ -71,34 +97,95 @@ def read_windows(path: Path) -> list[Window]:
     return windows
 
 
-def predict(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def check_output(path: Path) -> None:
+    """Before the model loads: a typo in --output should cost a second, not a scoring run."""
+    if path.is_dir():
+        raise InputError(
+            f"--output {path} is a directory; give a file name, e.g. {path / 'predictions.jsonl'}"
+        )
+    if not path.parent.is_dir():
+        raise InputError(f"output directory {path.parent} does not exist; create it or pass another --output")
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(
+            f"cannot write to output directory {path.parent} (permission denied); pass another --output"
+        )
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA GPU is available here; use --device cpu (or auto)")
+
+
+def load_ensemble(model_dir: Path, device: str) -> Ensemble:
+    from safetensors import SafetensorError
 
     from scoring.ensemble import Ensemble
 
+    try:
+        return Ensemble.load(model_dir, device=device)
+    except (ArtifactError, BackboneNotFound):
+        raise
+    except (KeyError, TypeError, ValueError, SafetensorError) as exc:
+        # read_manifest checks which keys exist, not what they hold: a hand-edited or truncated artifact
+        # fails here, deep in loading.
+        raise ArtifactError(
+            f"{model_dir} is malformed ({type(exc).__name__}: {exc}); retrain or restore the artifact"
+        ) from exc
+
+
+def predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     windows = read_windows(Path(args.input))
-    model_dir = resolve_model_dir(args.model, store=args.model_store)
-    ensemble = Ensemble.load(model_dir, device=args.device)
     out_path = Path(args.output)
+    check_output(out_path)
+    check_device(args.device)
+    model_dir = resolve_model_dir(args.model, store=args.model_store)
+    ensemble = load_ensemble(model_dir, args.device)
     tmp = out_path.with_name(out_path.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as out, tqdm(total=len(windows), unit="conv", disable=None) as bar:
-        for start in range(0, len(windows), args.batch_size):
-            batch = windows[start : start + args.batch_size]
-            for score in ensemble.predict(batch):
-                record = {
-                    "id": score.window_id,
-                    "phq9_total": score.total,
-                    "items": list(score.items),
-                    "interval": list(score.interval),
-                    "band": score.band,
-                    "model_version": score.model_version,
-                    "method": "model-inferred",
-                }
-                out.write(json.dumps(record) + "\n")
-            bar.update(len(batch))
+    try:
+        with (
+            tmp.open("w", encoding="utf-8") as out,
+            tqdm(total=len(windows), unit="conv", disable=None) as bar,
+        ):
+            for start in range(0, len(windows), args.batch_size):
+                batch = windows[start : start + args.batch_size]
+                for score in ensemble.predict(batch):
+                    record = {
+                        "id": score.window_id,
+                        "phq9_total": score.total,
+                        "items": list(score.items),
+                        "interval": list(score.interval),
+                        "band": score.band,
+                        "model_version": score.model_version,
+                        "method": "model-inferred",
+                    }
+                    out.write(json.dumps(record) + "\n")
+                bar.update(len(batch))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written .partial left beside the output
+        raise
     os.replace(tmp, out_path)
     print(f"wrote {len(windows)} prediction(s) to {out_path} (model {ensemble.version})", file=sys.stderr)
     return 0
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def device_name(text: str) -> str:
+    if not DEVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda or cuda:N")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--input", required=True, help="conversations.jsonl")
     p.add_argument("--output", required=True, help="where to write predictions (JSONL)")
-    p.add_argument("--batch-size", type=int, default=32, help="conversations per model call")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="conversations per model call")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda | cuda:N")
     p.set_defaults(func=predict)
     return parser
 

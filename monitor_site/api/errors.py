@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -68,6 +69,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
         response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
         return response
+    # DRF turns Django's Http404/PermissionDenied into its own exceptions only inside its handler, and
+    # leaves RequestDataTooBig to Django's HTML 400: convert them first, so each gets our JSON shape.
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge("Request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: Django's 500 handling (and logging) takes over

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+VALID_OFFSET = re.compile(r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)$", re.IGNORECASE)
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -15,6 +18,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive": "Datetime needs a timezone offset, e.g. 2026-03-01T09:30:00Z or +01:00.",
+        "offset": "Timezone offset must lie between -23:59 and +23:59, e.g. +05:30.",
         "type": "Must be an ISO-8601 string.",
     }
 
@@ -22,8 +26,10 @@ class AwareDateTimeField(serializers.DateTimeField):
         if not isinstance(value, str):
             self.fail("type")
         parsed = super().to_internal_value(value)
-        if not re.search(r"(Z|[+-]\d{2}:?\d{2})$", value.strip(), re.IGNORECASE):
+        if not OFFSET.search(value.strip()):
             self.fail("naive")
+        if not VALID_OFFSET.search(value.strip()):
+            self.fail("offset")  # Python reads +05:60 as +06:00; a sender writing that has a bug
         return parsed
 
 
@@ -36,6 +42,7 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 128, "pattern": EXTERNAL_ID.pattern})
 class ExternalIdField(serializers.CharField):
     default_error_messages = {
         "format": "1-128 characters: letters, digits and . _ : @ - (a pseudonymous id, never a name)."
@@ -48,7 +55,7 @@ class ExternalIdField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         value = super().to_internal_value(data)
-        if not EXTERNAL_ID.match(value):
+        if not EXTERNAL_ID.fullmatch(value):  # match() would let "p1\n" through ($ matches before \n)
             self.fail("format")
         return value
 

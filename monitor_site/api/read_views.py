@@ -3,10 +3,12 @@ so a patient of another team is a 404 here too. Every score is labelled model-in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -17,6 +19,8 @@ from rest_framework.response import Response
 
 from monitor_site.alerts.models import Alert
 from monitor_site.alerts.selectors import alert_list_for_user
+from monitor_site.api.fields import StrictCharField
+from monitor_site.api.serializers import ErrorOut
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.dashboards.selectors import patients_for_triage
@@ -25,6 +29,8 @@ from monitor_site.patients.selectors import patient_get_for_user, patient_list_f
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
 
 METHOD = "model-inferred"
+PAGE_SIZE = 50
+PATIENT_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive bigint; anything else names no patient
 
 
 class SummaryOut(serializers.Serializer):
@@ -102,33 +108,73 @@ class AlertOut(serializers.Serializer):
     opened_at = serializers.DateTimeField()
 
 
+class PatientListQuery(serializers.Serializer):
+    """Checked before any query runs: a NUL in `q` is a 400, not a database error; so is `page=abc`."""
+
+    q = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, default="", help_text="Part of an id."
+    )
+    page = serializers.IntegerField(
+        required=False, min_value=1, help_text=f"1-based page number ({PAGE_SIZE} patients a page)."
+    )
+
+
+class PatientPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PatientOut(many=True)
+
+
+NOT_SIGNED_IN = {403: OpenApiResponse(ErrorOut, description="Not signed in.")}
+NOT_FOUND = {404: OpenApiResponse(ErrorOut, description="No such patient in your care teams.")}
+
+
 def _clinician_api(view: Callable) -> Callable:
     view = permission_classes([IsAuthenticated])(view)
     return authentication_classes([SessionAuthentication])(view)
 
 
-def _patient(request: Request, patient_id: int) -> Patient:
-    patient = patient_get_for_user(user=request.user, patient_id=patient_id)
+def _patient(request: Request, patient_id: str) -> Patient:
+    if not PATIENT_ID.fullmatch(patient_id):
+        raise Http404("No such patient in your care teams.")
+    patient = patient_get_for_user(user=request.user, patient_id=int(patient_id))
     if patient is None:
         raise Http404("No such patient in your care teams.")
     return patient
 
 
-@extend_schema(responses=PatientOut(many=True), summary="My care teams' patients (triage order)")
+@extend_schema(
+    responses={
+        200: PatientPageOut,
+        400: OpenApiResponse(ErrorOut, description="Invalid query parameter."),
+        **NOT_SIGNED_IN,
+        404: OpenApiResponse(ErrorOut, description="No such page."),
+    },
+    parameters=[PatientListQuery],
+    operation_id="v1_patients_list",
+    summary="My care teams' patients (triage order)",
+)
 @api_view(["GET"])
 @_clinician_api
 def patient_list(request: Request) -> Response:
-    rows = patients_for_triage(patient_list_for_user(user=request.user), query=request.GET.get("q", ""))
+    query = PatientListQuery(data={k: request.GET[k] for k in ("q", "page") if k in request.GET})
+    query.is_valid(raise_exception=True)
+    rows = patients_for_triage(patient_list_for_user(user=request.user), query=query.validated_data["q"])
     paginator = PageNumberPagination()
-    paginator.page_size = 50
+    paginator.page_size = PAGE_SIZE
     page = paginator.paginate_queryset(rows, request)
     return paginator.get_paginated_response(PatientOut(page, many=True).data)
 
 
-@extend_schema(responses=TrajectoryOut, summary="One patient's trajectory: model-inferred and self-report")
+@extend_schema(
+    parameters=[OpenApiParameter("patient_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    responses={200: TrajectoryOut, **NOT_SIGNED_IN, **NOT_FOUND},
+    summary="One patient's trajectory: model-inferred and self-report",
+)
 @api_view(["GET"])
 @_clinician_api
-def patient_trajectory(request: Request, patient_id: int) -> Response:
+def patient_trajectory(request: Request, patient_id: str) -> Response:
     patient = _patient(request, patient_id)
     audit_record(
         actor=request.user,
@@ -145,7 +191,10 @@ def patient_trajectory(request: Request, patient_id: int) -> Response:
     return Response(TrajectoryOut(body).data)
 
 
-@extend_schema(responses=AlertOut(many=True), summary="Unresolved alerts of my care teams' patients")
+@extend_schema(
+    responses={200: AlertOut(many=True), **NOT_SIGNED_IN},
+    summary="Unresolved alerts of my care teams' patients",
+)
 @api_view(["GET"])
 @_clinician_api
 def alert_list(request: Request) -> Response:

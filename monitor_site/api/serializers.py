@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from monitor_site.api.fields import AwareDateTimeField, ExternalIdField, StrictCharField, StrictIntegerField
@@ -24,6 +25,17 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """Publishes the refusal of unknown keys as `additionalProperties: false`."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
 def _not_in_future(value: Any) -> None:
     if value > timezone.now() + FUTURE_TOLERANCE:
         raise serializers.ValidationError("Lies in the future.")
@@ -31,7 +43,7 @@ def _not_in_future(value: Any) -> None:
 
 class MessageIn(StrictSerializer):
     role = serializers.ChoiceField(choices=ROLES)
-    text = StrictCharField(allow_blank=False, trim_whitespace=False)
+    text = StrictCharField(allow_blank=False, trim_whitespace=False, min_length=1)
     sent_at = AwareDateTimeField(validators=[_not_in_future])
 
     def validate_text(self, value: str) -> str:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("assessments", views.assessment_create, name="assessment_create"),
     # Reads for clinicians (login session); care-team scoped like the pages.
     path("patients", read_views.patient_list, name="patient_list"),
-    path("patients/<int:patient_id>/trajectory", read_views.patient_trajectory, name="patient_trajectory"),
+    # <str:...>, not <int:...>: a malformed id must reach the view and get a JSON 404, not the HTML page.
+    path("patients/<str:patient_id>/trajectory", read_views.patient_trajectory, name="patient_trajectory"),
     path("alerts", read_views.alert_list, name="alert_list"),
 ]

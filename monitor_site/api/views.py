@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,14 +24,62 @@ COMMON_ERRORS = {
 }
 
 
+SESSION_EXAMPLE = OpenApiExample(
+    "A short session",
+    request_only=True,
+    value={
+        "patient": "pt-1042",
+        "session_id": "chat-2026-03-01-0930",
+        "started_at": "2026-03-01T09:30:00+01:00",
+        "messages": [
+            {
+                "role": "user",
+                "text": "I haven't slept properly all week.",
+                "sent_at": "2026-03-01T09:30:05+01:00",
+            },
+            {
+                "role": "assistant",
+                "text": "That sounds exhausting. What keeps you up?",
+                "sent_at": "2026-03-01T09:30:09+01:00",
+            },
+        ],
+    },
+)
+ASSESSMENT_EXAMPLE = OpenApiExample(
+    "A completed questionnaire",
+    request_only=True,
+    value={
+        "patient": "pt-1042",
+        "completed_at": "2026-03-01T10:00:00Z",
+        "items": [1, 2, 0, 3, 1, 0, 2, 1, 0],
+    },
+)
+
+
+def body_limit() -> int:
+    """API_MAX_BODY_BYTES, unless Django's own DATA_UPLOAD_MAX_MEMORY_SIZE is lower: DRF reads JSON through
+    request.body, which enforces it, so that lower limit is the one really in force."""
+    django_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return (
+        settings.API_MAX_BODY_BYTES
+        if django_limit is None
+        else min(settings.API_MAX_BODY_BYTES, django_limit)
+    )
+
+
 def _validated(request: Request, serializer_class: type) -> dict[str, Any]:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > settings.API_MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {settings.API_MAX_BODY_BYTES}.")
-    serializer = serializer_class(data=request.data)
+    limit = body_limit()
+    if length > limit:
+        raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit}.")
+    try:
+        data = request.data
+    except RecursionError:  # json.loads on [[[[...]]]]: deep nesting is malformed input, not a crash
+        raise ParseError("JSON nested too deeply.") from None
+    serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -51,6 +100,7 @@ def _conflict(exc: IngestConflict) -> Response:
         200: OpenApiResponse(SessionOut, description="Identical replay."),
         **COMMON_ERRORS,
     },
+    examples=[SESSION_EXAMPLE],
     summary="Push one AI-chat session",
     description="Stores the session and its messages in one transaction and queues scoring of the "
     "patient's 14-day window. Re-sending the same body is safe (200, same id).",
@@ -86,6 +136,7 @@ def session_create(request: Request) -> Response:
         200: OpenApiResponse(AssessmentOut, description="Identical replay."),
         **COMMON_ERRORS,
     },
+    examples=[ASSESSMENT_EXAMPLE],
     summary="Push one completed PHQ-9 questionnaire (ground truth, self-report)",
 )
 @api_view(["POST"])
