@@ -64,7 +64,31 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path} has format {manifest['format']}, this code reads format {FORMAT}")
     if not manifest["members"]:
         raise ArtifactError(f"{path} lists no members")
+    problems = _manifest_problems(manifest)
+    if problems:
+        raise ArtifactError(f"{path}: {'; '.join(problems)}; retrain or restore the artifact")
     return manifest
+
+
+def _manifest_problems(manifest: dict[str, Any]) -> list[str]:
+    """Shape checks, so a damaged manifest is one clear error at load time, not a traceback later."""
+    problems = []
+    backbone = manifest["backbone"]
+    if not isinstance(backbone, dict) or not isinstance(backbone.get("id"), str):
+        problems.append("backbone must be an object with a string id")
+    if manifest["pooling"] not in ("attention", "mean"):
+        problems.append("pooling must be attention or mean")
+    max_tokens = manifest["max_tokens"]
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        problems.append("max_tokens must be a positive integer")
+    if not isinstance(manifest["version"], str) or not manifest["version"]:
+        problems.append("version must be a non-empty string")
+    if not isinstance(manifest["members"], list):
+        problems.append("members must be a list")
+    calibration = manifest["calibration"]
+    if not isinstance(calibration, dict) or not {"method", "coverage", "half_width", "n"} <= set(calibration):
+        problems.append("calibration must be an object with method, coverage, half_width and n")
+    return problems
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:

@@ -67,10 +67,23 @@ CORRUPTIONS = {
         _edit_manifest(lambda m: {k: v for k, v in m.items() if k != "calibration"}),
         "lacks calibration",
     ),
-    "backbone-not-object": (_edit_manifest(lambda m: {**m, "backbone": "artifact:backbone"}), "is malformed"),
-    "empty-calibration": (_edit_manifest(lambda m: {**m, "calibration": {}}), "is malformed (KeyError"),
-    "bad-max-tokens": (_edit_manifest(lambda m: {**m, "max_tokens": "lots"}), "is malformed (ValueError"),
-    "bad-pooling": (_edit_manifest(lambda m: {**m, "pooling": "median"}), "is malformed (ValueError"),
+    # Shape errors are caught when the manifest is read (scoring/artifact.py), naming the field.
+    "backbone-not-object": (
+        _edit_manifest(lambda m: {**m, "backbone": "artifact:backbone"}),
+        "backbone must be an object",
+    ),
+    "empty-calibration": (
+        _edit_manifest(lambda m: {**m, "calibration": {}}),
+        "calibration must be an object",
+    ),
+    "bad-max-tokens": (
+        _edit_manifest(lambda m: {**m, "max_tokens": "lots"}),
+        "max_tokens must be a positive",
+    ),
+    "bad-pooling": (
+        _edit_manifest(lambda m: {**m, "pooling": "median"}),
+        "pooling must be attention or mean",
+    ),
     "weights": (_corrupt_weights, "is malformed (SafetensorError"),
 }
 
