@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: venv browser demo seed test lint bench bench-model load-set bench-pages clean
+.PHONY: venv browser demo seed test lint bench bench-model load-set bench-pages loadtest clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,19 @@ load-set: venv
 bench-pages: load-set
 	mkdir -p var
 	DATABASE_URL=$(LOAD_DB) $(PY) manage.py bench_pages --out var/bench_pages.json $(BENCH_PAGES_ARGS)
+
+# `make loadtest`: POST /api/v1/sessions under load (gunicorn + a scoring worker, loopback only, ~2 minutes)
+# in a PostgreSQL database and a Redis database of their own; trains a small starter model the first time.
+LOADTEST_DB_NAME ?= phq9_loadtest
+LOADTEST_DB ?= postgres://postgres@127.0.0.1:5432/$(LOADTEST_DB_NAME)
+LOADTEST_BROKER ?= redis://127.0.0.1:6379/5
+LOADTEST_ENV := DATABASE_URL=$(LOADTEST_DB) CELERY_BROKER_URL=$(LOADTEST_BROKER) MODEL_STORE_DIR=$(CURDIR)/var/loadtest-models
+
+loadtest: venv
+	mkdir -p var
+	createdb -h 127.0.0.1 -U postgres $(LOADTEST_DB_NAME) 2>/dev/null || true
+	$(LOADTEST_ENV) $(PY) manage.py migrate --noinput -v0
+	$(LOADTEST_ENV) $(PY) manage.py loadtest --starter-model --purge-queue $(LOADTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache
