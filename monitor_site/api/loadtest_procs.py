@@ -104,13 +104,13 @@ def _cpu_of(pid: int) -> float:
 
 
 def process_tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    pids, to_visit = [], [pid]
+    while to_visit:
+        p = to_visit.pop()
         pids.append(p)
         for task in Path(f"/proc/{p}/task").glob("*/children"):
             try:
-                todo += [int(c) for c in task.read_text().split()]
+                to_visit += [int(c) for c in task.read_text().split()]
             except OSError:
                 continue
     return pids
