@@ -196,6 +196,9 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_MAX_MESSAGES = env.int("API_MAX_MESSAGES", default=2000)
 API_MAX_MESSAGE_CHARS = env.int("API_MAX_MESSAGE_CHARS", default=20000)
+# A web process remembers a valid ingest token this long (0: ask the database on every request);
+# a revoked token is refused by every process within this time.
+INGEST_TOKEN_CACHE_SECONDS = env.float("INGEST_TOKEN_CACHE_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

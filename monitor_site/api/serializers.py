@@ -41,7 +41,53 @@ def _not_in_future(value: Any) -> None:
         raise serializers.ValidationError("Lies in the future.")
 
 
+MESSAGE_KEYS = frozenset({"role", "text", "sent_at"})
+
+
+class MessageListIn(serializers.ListSerializer):
+    """A session's messages, with a fast path for the common case of all of them well-formed.
+
+    DRF's nested validation costs ~0.1 ms of CPU per message, a fifth of an ingest request under load
+    (`manage.py loadtest`). The fast path checks exactly what MessageIn checks, with plain Python for
+    role and text and MessageIn's own sent_at field; at the first doubt it hands the whole list to
+    DRF, so every error (and its wording) comes from one place.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        validated = self._all_well_formed(data)
+        return validated if validated is not None else super().to_internal_value(data)
+
+    def _all_well_formed(self, data: Any) -> list[dict] | None:
+        if type(data) is not list or not data:
+            return None
+        sent_at_field = self.child.fields["sent_at"]
+        max_chars = settings.API_MAX_MESSAGE_CHARS
+        validated = []
+        for message in data:
+            if type(message) is not dict or message.keys() != MESSAGE_KEYS:
+                return None
+            role, text, sent_at = message["role"], message["text"], message["sent_at"]
+            if type(role) is not str or role not in ROLES or type(text) is not str:
+                return None
+            if not 0 < len(text) <= max_chars or "\x00" in text or not text.strip():
+                return None
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")  # lone surrogates ("\ud800") cannot be stored
+                except UnicodeEncodeError:
+                    return None
+            try:
+                when = sent_at_field.run_validation(sent_at)
+            except serializers.ValidationError:
+                return None
+            validated.append({"role": role, "text": text, "sent_at": when})
+        return validated
+
+
 class MessageIn(StrictSerializer):
+    class Meta:
+        list_serializer_class = MessageListIn
+
     role = serializers.ChoiceField(choices=ROLES)
     text = StrictCharField(allow_blank=False, trim_whitespace=False, min_length=1)
     sent_at = AwareDateTimeField(validators=[_not_in_future])

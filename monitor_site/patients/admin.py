@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from monitor_site.patients.erasure import patient_erase
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
+from monitor_site.patients.services import ingest_token_revoke
 
 
 @admin.register(CareTeam)
@@ -34,9 +36,12 @@ class IngestTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
-        from django.utils import timezone
-
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        revoked = ingest_token_revoke(tokens=queryset)
+        self.message_user(
+            request,
+            f"{revoked} token(s) revoked; web processes refuse them within "
+            f"{settings.INGEST_TOKEN_CACHE_SECONDS} seconds.",
+        )
 
 
 @admin.register(Patient)

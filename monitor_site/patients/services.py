@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -114,6 +116,10 @@ def _session_insert_sql() -> str:
 
 
 SESSION_INSERT = _session_insert_sql()
+MESSAGE_COLUMNS = ", ".join(
+    Message._meta.get_field(name).column for name in ("session", "position", "role", "text", "sent_at")
+)
+MESSAGE_INSERT = f"INSERT INTO {Message._meta.db_table} ({MESSAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
 
 
 def _session_insert(*, source: IngestSource, patient_external_id: str, row: dict) -> tuple[int, int] | None:
@@ -140,6 +146,17 @@ def _session_insert(*, source: IngestSource, patient_external_id: str, row: dict
         cursor.execute(SESSION_INSERT, params)
         inserted = cursor.fetchone()
     return (inserted[0], inserted[1]) if inserted else None
+
+
+def _messages_insert(*, session_pk: int, messages: list[dict]) -> None:
+    """The session's messages in one executemany (psycopg sends them in one pipeline): bulk_create
+    compiles an INSERT of every field for every row, a millisecond of CPU per 10-message session."""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            MESSAGE_INSERT,
+            [(session_pk, i, m["role"], m["text"], adapt(m["sent_at"])) for i, m in enumerate(messages)],
+        )
 
 
 def session_ingest(
@@ -202,10 +219,7 @@ def session_ingest(
                     raise IngestConflict("session_id", "session_id was already received with other content")
                 return IngestResult(existing, created=False)
         session_pk, patient_pk = inserted
-        Message.objects.bulk_create(
-            Message(session_id=session_pk, position=i, role=m["role"], text=m["text"], sent_at=m["sent_at"])
-            for i, m in enumerate(messages)
-        )
+        _messages_insert(session_pk=session_pk, messages=messages)
         if notify:
             from monitor_site.celery import enqueue_on_commit
             from monitor_site.predictions.tasks import score_session
@@ -265,12 +279,51 @@ def ingest_token_create(*, source_name: str, care_team_name: str | None = None) 
     return token, raw
 
 
+# token hash -> (monotonic expiry, token with its source): valid tokens only, per process.
+_token_cache: dict[str, tuple[float, IngestToken]] = {}
+TOKEN_CACHE_MAX = 1024
+
+
 def ingest_token_authenticate(*, raw: str) -> IngestToken | None:
-    return (
+    """The active token for this raw bearer value, or None.
+
+    A valid token is remembered by this process for INGEST_TOKEN_CACHE_SECONDS: under load the lookup
+    (a query with two joins) was the largest single cost of an ingest request (`manage.py loadtest`).
+    The price: a token revoked by another process keeps working here for at most that long;
+    `ingest_token_revoke` forgets it at once in its own process. Unknown tokens are never cached, so
+    guessing costs a query each time, as before.
+    """
+    digest = IngestToken.hash(raw)
+    now = time.monotonic()
+    hit = _token_cache.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    token = (
         IngestToken.objects.select_related("source", "source__default_care_team")
-        .filter(token_hash=IngestToken.hash(raw), revoked_at__isnull=True)
+        .filter(token_hash=digest, revoked_at__isnull=True)
         .first()
     )
+    ttl = settings.INGEST_TOKEN_CACHE_SECONDS
+    if token is None or ttl <= 0:
+        _token_cache.pop(digest, None)
+    else:
+        if len(_token_cache) >= TOKEN_CACHE_MAX:
+            _token_cache.clear()
+        _token_cache[digest] = (now + ttl, token)
+    return token
+
+
+def ingest_token_revoke(*, tokens: models.QuerySet[IngestToken]) -> int:
+    """Revoke these tokens (the already revoked keep their date). Returns how many were revoked.
+    Other web processes refuse them within INGEST_TOKEN_CACHE_SECONDS."""
+    active = tokens.filter(revoked_at__isnull=True)
+    hashes = list(active.values_list("token_hash", flat=True))
+    revoked = active.update(revoked_at=timezone.now())
+    for digest in hashes:
+        _token_cache.pop(digest, None)
+    if revoked:
+        log.info("revoked %d ingest token(s)", revoked)
+    return revoked
 
 
 def clinician_note_create(*, patient: Patient, author: AbstractBaseUser, text: str) -> ClinicianNote:

@@ -142,6 +142,47 @@ def test_it_refuses_a_revoked_token(api: APIClient, ingest: tuple) -> None:
     assert _post(api, session_body()).status_code == 401
 
 
+def test_it_refuses_a_token_revoked_through_the_service_at_once(api: APIClient, ingest: tuple) -> None:
+    from monitor_site.patients.models import IngestToken
+    from monitor_site.patients.services import ingest_token_revoke
+
+    token, _ = ingest
+    assert _post(api, session_body(session_id="s1")).status_code == 201  # now remembered
+    assert ingest_token_revoke(tokens=IngestToken.objects.filter(pk=token.pk)) == 1
+    assert _post(api, session_body(session_id="s2")).status_code == 401
+    assert ingest_token_revoke(tokens=IngestToken.objects.filter(pk=token.pk)) == 0  # already revoked
+
+
+def test_it_refuses_a_token_revoked_by_another_process_within_the_cache_time(
+    api: APIClient, ingest: tuple, settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from monitor_site.patients import services
+    from monitor_site.patients.models import IngestToken
+
+    settings.INGEST_TOKEN_CACHE_SECONDS = 5  # type: ignore[attr-defined]
+    token, _ = ingest
+    assert _post(api, session_body(session_id="s1")).status_code == 201
+    IngestToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())  # as another process would
+    assert _post(api, session_body(session_id="s2")).status_code == 201  # still remembered here
+    later = time.monotonic() + 5.1
+    monkeypatch.setattr(services.time, "monotonic", lambda: later)
+    assert _post(api, session_body(session_id="s3")).status_code == 401
+
+
+def test_it_asks_the_database_every_time_when_the_token_cache_is_off(
+    api: APIClient, ingest: tuple, settings: object
+) -> None:
+    from monitor_site.patients.models import IngestToken
+
+    settings.INGEST_TOKEN_CACHE_SECONDS = 0  # type: ignore[attr-defined]
+    token, _ = ingest
+    assert _post(api, session_body(session_id="s1")).status_code == 201
+    IngestToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert _post(api, session_body(session_id="s2")).status_code == 401
+
+
 def test_it_stores_only_the_hash_of_a_token(ingest: tuple) -> None:
     token, raw = ingest
     assert raw not in (token.token_hash, token.prefix + token.token_hash)
@@ -149,10 +190,10 @@ def test_it_stores_only_the_hash_of_a_token(ingest: tuple) -> None:
 
 
 def test_it_rolls_back_everything_when_a_write_fails(api: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("disk full")
+    from monitor_site.patients import services
 
-    monkeypatch.setattr(Message.objects, "bulk_create", boom)
+    # The session row is written, then the messages' INSERT fails in the database itself.
+    monkeypatch.setattr(services, "MESSAGE_INSERT", services.MESSAGE_INSERT.replace("INTO ", "INTO missing_"))
     api.raise_request_exception = False
     r = _post(api, session_body())
     assert r.status_code == 500
