@@ -34,6 +34,7 @@ from monitor_site.api.loadtest_procs import (
     answers_http,
     free_port,
     log_tail,
+    lower_cpu_weight,
     postgres_backends,
     process_tree,
     stop_on_sigterm,
@@ -212,6 +213,8 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
                 worker = children.start(
                     "worker", worker_argv(args, run_id), env=worker_env, log_path=worker_log
                 )
+                if args.worker_nice:
+                    echo(f"scoring worker: {lower_cpu_weight(worker, args.worker_nice)}")
             wait_for(lambda: answers_http(port), what="gunicorn", proc=web, log=web_log, timeout=120)
             if worker is not None:
                 wait_for(

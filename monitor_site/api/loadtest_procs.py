@@ -42,6 +42,24 @@ class Children:
         self.procs.clear()
 
 
+def lower_cpu_weight(proc: subprocess.Popen, nice: int) -> str:
+    """Give a child started in its own session a lower CPU weight; returns what was done, for the report.
+
+    `nice` alone does little here: with the kernel's autogroup scheduling every session is a group
+    of its own and groups share the CPU equally whatever their members' nice values, so a niced
+    scoring worker still took half of the two cores. Writing the value to /proc/PID/autogroup sets
+    the group's weight instead (what CPUWeight= in a systemd unit does for a service).
+    """
+    path = Path(f"/proc/{proc.pid}/autogroup")
+    if not path.exists():
+        return f"nice {nice} (no autogroup scheduling)"
+    try:
+        path.write_text(str(nice))
+    except OSError as exc:
+        return f"nice {nice}; autogroup weight not set ({exc.strerror})"
+    return f"nice {nice} and autogroup nice {nice}"
+
+
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     if proc.poll() is not None:
         return

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -91,6 +92,35 @@ def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVe
     trajectory_summaries_refresh(patient_ids=patient_ids)
     predictions_stored.send(sender=Prediction, patient_ids=patient_ids)
     return len(rows)
+
+
+def predictions_score_session_and_next(*, session_id: int, limit: int | None = None) -> int:
+    """Score this session and, in the same batch, the unscored sessions ingested after it (up to
+    `limit`, default SCORING_BATCH_WINDOWS). Returns rows created. What the per-session task runs.
+
+    One batch per task instead of one window: a backlog drains at the model's batched speed, and the
+    tasks of sessions already taken by an earlier batch cost one query. The batch's sessions are
+    claimed with FOR NO KEY UPDATE SKIP LOCKED until the predictions are committed, so workers never
+    score the same session twice at once; a worker killed mid-batch releases its claim (its
+    connection dies, the transaction rolls back) and the redelivered task takes the batch again.
+    Claiming forwards from the task's own id keeps the query on the primary key: new sessions are
+    the last ones.
+    """
+    model_version = model_version_active()
+    if model_version is None:
+        return predictions_score_sessions(session_ids=[session_id])  # logs what to do
+    scored = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
+    with transaction.atomic():
+        claimed = list(
+            ConversationSession.objects.filter(pk__gte=session_id)
+            .filter(~Exists(scored))
+            .order_by("pk")
+            .select_for_update(skip_locked=True, no_key=True)
+            .values_list("pk", flat=True)[: limit or settings.SCORING_BATCH_WINDOWS]
+        )
+        if not claimed:
+            return 0
+        return predictions_score_sessions(session_ids=claimed, model_version=model_version)
 
 
 def sessions_pending(*, model_version: ModelVersion) -> list[int]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from monitor_site.predictions.services import predictions_score_pending, predictions_score_sessions
+from monitor_site.predictions.services import predictions_score_pending, predictions_score_session_and_next
 
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=360, max_retries=3, default_retry_delay=30)
 def score_session(session_id: int) -> int:
-    return predictions_score_sessions(session_ids=[session_id])
+    return predictions_score_session_and_next(session_id=session_id)
 
 
 @shared_task(acks_late=True, soft_time_limit=3300, time_limit=3600)

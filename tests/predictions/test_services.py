@@ -128,3 +128,55 @@ def test_it_keeps_history_when_a_new_version_arrives(
     assert versions(new) == {"v2"}
     assert ModelVersion.objects.get(pk=active_model.pk).status == "retired"  # type: ignore[attr-defined]
     assert (model_store / "ACTIVE").read_text().strip() == "v2"  # type: ignore[operator]
+
+
+def test_its_task_scores_the_sessions_after_it_in_one_batch(
+    source: IngestSource, active_model: object
+) -> None:
+    sessions = [_session(source, f"s{i}", T0 + timedelta(days=i), patient=f"p{i % 2}") for i in range(5)]
+    assert score_session.delay(sessions[1].pk).get() == 4  # its own and the three after it
+    scored = set(Prediction.objects.values_list("session_id", flat=True))
+    assert scored == {s.pk for s in sessions[1:]}
+    assert score_session.delay(sessions[3].pk).get() == 0  # taken by the batch already: a no-op
+    assert score_session.delay(sessions[0].pk).get() == 1
+    assert Prediction.objects.count() == 5
+
+
+def test_its_batch_is_at_most_scoring_batch_windows(
+    source: IngestSource, active_model: object, settings: object
+) -> None:
+    settings.SCORING_BATCH_WINDOWS = 2  # type: ignore[attr-defined]
+    sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(5)]
+    assert score_session.delay(sessions[0].pk).get() == 2  # s0, s1
+    assert score_session.delay(sessions[1].pk).get() == 2  # its own is done: the next two, s2, s3
+    assert score_session.delay(sessions[2].pk).get() == 1  # s4
+    assert score_session.delay(sessions[3].pk).get() == 0
+    assert Prediction.objects.count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_sessions_another_worker_is_scoring_to_that_worker(
+    source: IngestSource, active_model: object
+) -> None:
+    """Two workers on overlapping batches: the rows one has claimed are skipped by the other."""
+    import psycopg
+    from django.db import connection
+
+    from monitor_site.predictions.services import predictions_score_session_and_next
+
+    sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(4)]
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    )
+    try:
+        with other.transaction():  # the other worker's claim on the third session
+            table = ConversationSession._meta.db_table
+            other.execute(f"SELECT id FROM {table} WHERE id = %s FOR NO KEY UPDATE", [sessions[2].pk])
+            assert predictions_score_session_and_next(session_id=sessions[0].pk) == 3
+            scored = set(Prediction.objects.values_list("session_id", flat=True))
+            assert scored == {sessions[0].pk, sessions[1].pk, sessions[3].pk}
+    finally:
+        other.close()
+    assert predictions_score_session_and_next(session_id=sessions[2].pk) == 1  # claim released
+    assert Prediction.objects.count() == 4
