@@ -142,6 +142,15 @@ def api(ingest: tuple[object, str]) -> object:
     return client
 
 
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the real processes a test starts (workers, gunicorn)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 def session_body(
     session_id: str = "s1",
     patient: str = "p1",

@@ -16,22 +16,16 @@ from django.db import connection
 
 from monitor_site.celery import app
 from monitor_site.predictions.models import Prediction
-from tests.conftest import session_body
+from tests.conftest import database_url, session_body
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _start_worker(model_store: Path, log_path: Path, *, purge: bool) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MODEL_STORE_DIR": str(model_store),
         "CELERY_TASK_ALWAYS_EAGER": "0",
