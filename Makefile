@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: venv browser demo seed test lint bench bench-model load-set bench-pages loadtest clean
+.PHONY: venv browser demo seed test faults lint bench bench-model load-set bench-pages loadtest clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,14 @@ browser:
 
 test: venv browser
 	bash tests/with_services.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault tests alone (they are part of `make test` too): worker SIGKILL, Redis and PostgreSQL
+# restarted under arriving sessions, broker unreachable, Claude and SMTP failing.
+FAULT_TESTS := tests/test_service_restarts.py tests/predictions/test_worker.py tests/predictions/test_broker_down.py \
+	tests/api/test_database_down.py tests/modelops/test_training_runs.py tests/alerts/test_services.py
+
+faults: venv
+	bash tests/with_services.sh $(PY) -m pytest $(FAULT_TESTS) $(PYTEST_ARGS)
 
 lint: venv
 	$(PY) -m ruff check .

@@ -63,7 +63,10 @@ class LoadtestArgs:
     web_workers: int = 4
     web_threads: int = 1  # > 1 runs gunicorn's gthread worker (keep-alive); 1 its sync worker
     scoring_worker: bool = True
-    worker_nice: int = 0  # > 0 runs the scoring worker under `nice` (it then loses to any other job)
+    # The scoring worker's CPU weight as a nice value (0 = equal to the web tier): scoring is
+    # background work, and on a box shared with the web tier it yields to it, as a deployment would
+    # arrange with CPUWeight= or a machine of its own. See loadtest_procs.lower_cpu_weight.
+    worker_nice: int = 10
     # Torch threads of the scoring worker (OMP_NUM_THREADS; 0 = torch's default, one per core). On a
     # 2-core box shared with the web tier one thread drains 2-4x faster: two threads spin-wait on
     # each other whenever gunicorn or PostgreSQL holds the other core.
@@ -199,6 +202,7 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
     echo(f"run {run_id}: removed {removed} rows of earlier load tests; gpu queue: {queued}")
 
     children, clients = Children(), list[subprocess.Popen]()
+    worker_weight = "equal to the web tier"
     port = free_port()
     with stop_on_sigterm():
         try:
@@ -214,7 +218,8 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
                     "worker", worker_argv(args, run_id), env=worker_env, log_path=worker_log
                 )
                 if args.worker_nice:
-                    echo(f"scoring worker: {lower_cpu_weight(worker, args.worker_nice)}")
+                    worker_weight = lower_cpu_weight(worker, args.worker_nice)
+                    echo(f"scoring worker: {worker_weight}")
             wait_for(lambda: answers_http(port), what="gunicorn", proc=web, log=web_log, timeout=120)
             if worker is not None:
                 wait_for(
@@ -261,6 +266,7 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
     servers = {"bind": f"127.0.0.1:{port}", "gunicorn": " ".join(gunicorn_argv(args, port)[1:])}
     if args.scoring_worker:
         servers["worker"] = " ".join(worker_argv(args, run_id))
+        servers["worker_cpu_weight"] = worker_weight
     return _report(args, run_id, servers, load, cpu, stored, scoring)
 
 
@@ -384,7 +390,8 @@ def format_report(report: dict) -> str:
         f"{a['duration']:g} s measured after {a['warmup']:g} s warm-up",
         f"gunicorn {a['web_workers']} workers{threads}; scoring worker "
         + (
-            f"on (torch threads {a['worker_threads'] or 'default'}, nice {a['worker_nice']})"
+            f"on (torch threads {a['worker_threads'] or 'default'}, CPU weight: "
+            f"{report['servers'].get('worker_cpu_weight')})"
             if a["scoring_worker"]
             else "off"
         ),

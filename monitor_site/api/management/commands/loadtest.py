@@ -28,7 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=d.web_workers, help="gunicorn workers")
         parser.add_argument("--threads", type=int, default=d.web_threads, help=">1: gthread worker")
         parser.add_argument("--no-scoring-worker", action="store_true", help="ingestion alone")
-        parser.add_argument("--worker-nice", type=int, default=d.worker_nice, help="0 = same priority")
+        parser.add_argument(
+            "--worker-nice",
+            type=int,
+            default=d.worker_nice,
+            help="the scoring worker's CPU weight as a nice value; 0 = the same as the web tier",
+        )
         parser.add_argument(
             "--worker-threads", type=int, default=d.worker_threads, help="torch threads; 0 = one per core"
         )

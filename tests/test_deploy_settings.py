@@ -1,0 +1,70 @@
+"""Production settings, as .env.example sets them: `check --deploy` is clean and the session and CSRF
+cookies carry the Secure and HttpOnly flags. Run in a child process: settings are read at start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECURITY_VARIABLES = (
+    "DJANGO_DEBUG",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_SECURE_COOKIES",
+    "DJANGO_SECURE_SSL_REDIRECT",
+    "DJANGO_SECURE_HSTS_SECONDS",
+    "DJANGO_BEHIND_TLS_PROXY",
+)
+
+
+def _production_env() -> dict[str, str]:
+    """The security variables exactly as .env.example gives them, and a real secret key."""
+    example = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            example[name.strip()] = value.strip()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update({name: example[name] for name in SECURITY_VARIABLES})
+    env["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
+    return env
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_with_the_example_production_settings() -> None:
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_complains_about_the_demo_settings() -> None:
+    """The other side: without the production variables the same check fails, so the first test
+    proves the variables, not a check that passes whatever is set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0 and "SESSION_COOKIE_SECURE" in result.stdout + result.stderr
+
+
+def test_clinician_cookies_are_secure_and_http_only_in_production() -> None:
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) for k in "
+        "('SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'CSRF_COOKIE_SECURE', 'SECURE_SSL_REDIRECT', "
+        "'SECURE_HSTS_SECONDS', 'SESSION_COOKIE_SAMESITE', 'DEBUG')}))"
+    )
+    result = _manage("shell", "-c", code, env=_production_env())
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (
+        values["SESSION_COOKIE_SECURE"] and values["SESSION_COOKIE_HTTPONLY"] and values["CSRF_COOKIE_SECURE"]
+    )
+    assert values["SECURE_SSL_REDIRECT"] and values["SECURE_HSTS_SECONDS"] >= 31536000
+    assert values["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict") and values["DEBUG"] is False
