@@ -61,7 +61,9 @@ def test_it_drives_the_api_and_reports_throughput_latency_cpu_and_the_backlog(
         == requests["sessions_stored"] - scoring["scored_during_load"] - (scoring["scored_during_drain"])
     )
     assert scoring["bench_model"] is None  # no make bench-model report to compare with
-    assert report["goal"] == {"sessions_per_s": 300, "p99_ms": 150, "met": report["goal"]["met"]}
+    goal = report["goal"]
+    assert (goal["sessions_per_s"], goal["p99_ms"], goal["drain_of_bench_model"]) == (300, 150, 0.8)
+    assert goal["drain_vs_bench_model"] is None  # no var/bench.json given: judged on the load alone
     assert json.loads(args.out.read_text()) == report  # type: ignore[union-attr]
     assert "sessions/s" in format_report(report)
     assert (tmp_path / "gunicorn.log").exists() and (tmp_path / "worker.log").exists()
@@ -95,3 +97,23 @@ def test_percentiles_pick_the_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0
     assert math.isnan(percentile([], 50))
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize(
+    ("rate", "p99", "drained", "predicted", "met"),
+    [
+        (320, 40, 21.0, 22.0, True),
+        (320, 40, 10.0, 22.0, False),  # the backlog drains at under 80% of what the model can do
+        (320, 40, None, None, True),  # no drain measured: the load alone
+        (250, 40, 21.0, 22.0, False),
+        (320, 160, 21.0, 22.0, False),
+    ],
+)
+def test_its_goal_needs_the_rate_the_p99_and_a_drain_near_the_bench(
+    rate: float, p99: float, drained: float | None, predicted: float | None, met: bool
+) -> None:
+    from monitor_site.api.loadtest import _goal
+
+    scoring = {"drain_sessions_per_s": drained, "bench_model": {"predicted_sessions_per_s": predicted}}
+    assert _goal({"sessions_per_s": rate, "latency_ms": {"p99": p99}}, scoring)["met"] is met

@@ -196,7 +196,7 @@ def test_it_rolls_back_everything_when_a_write_fails(api: APIClient, monkeypatch
     monkeypatch.setattr(services, "MESSAGE_INSERT", services.MESSAGE_INSERT.replace("INTO ", "INTO missing_"))
     api.raise_request_exception = False
     r = _post(api, session_body())
-    assert r.status_code == 500
+    assert r.status_code >= 500  # 500 on PostgreSQL (no such table), 503 on SQLite (OperationalError)
     assert ConversationSession.objects.count() == 0 and Patient.objects.count() == 0
 
 

@@ -164,6 +164,8 @@ def test_it_leaves_sessions_another_worker_is_scoring_to_that_worker(
 
     from monitor_site.predictions.services import predictions_score_session_and_next
 
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
     sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(4)]
     db = connection.settings_dict
     other = psycopg.connect(
