@@ -99,7 +99,7 @@ def predictions_score_session_and_next(*, session_id: int, limit: int | None = N
     `limit`, default SCORING_BATCH_WINDOWS). Returns rows created. What the per-session task runs.
 
     One batch per task instead of one window: a backlog drains at the model's batched speed, and the
-    tasks of sessions already taken by an earlier batch cost one query. The batch's sessions are
+    task of a session an earlier batch took costs one query and scores nothing. The batch's sessions are
     claimed with FOR NO KEY UPDATE SKIP LOCKED until the predictions are committed, so workers never
     score the same session twice at once; a worker killed mid-batch releases its claim (its
     connection dies, the transaction rolls back) and the redelivered task takes the batch again.
@@ -109,6 +109,11 @@ def predictions_score_session_and_next(*, session_id: int, limit: int | None = N
     model_version = model_version_active()
     if model_version is None:
         return predictions_score_sessions(session_ids=[session_id])  # logs what to do
+    if Prediction.objects.filter(session_id=session_id, model_version=model_version).exists():
+        # An earlier task's batch took it. Stopping here (rather than looking for other work after
+        # it) keeps a backlog's leftover tasks at one lookup each; scanning forwards from each of
+        # them past the rows already scored would cost quadratic time in the backlog.
+        return 0
     scored = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
     with transaction.atomic():
         claimed = list(

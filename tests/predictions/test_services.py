@@ -148,9 +148,11 @@ def test_its_batch_is_at_most_scoring_batch_windows(
     settings.SCORING_BATCH_WINDOWS = 2  # type: ignore[attr-defined]
     sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(5)]
     assert score_session.delay(sessions[0].pk).get() == 2  # s0, s1
-    assert score_session.delay(sessions[1].pk).get() == 2  # its own is done: the next two, s2, s3
-    assert score_session.delay(sessions[2].pk).get() == 1  # s4
+    assert score_session.delay(sessions[1].pk).get() == 0  # taken by the batch before: nothing to do
+    assert score_session.delay(sessions[2].pk).get() == 2  # s2, s3
     assert score_session.delay(sessions[3].pk).get() == 0
+    assert Prediction.objects.count() == 4
+    assert score_session.delay(sessions[4].pk).get() == 1
     assert Prediction.objects.count() == 5
 
 
