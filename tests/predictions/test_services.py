@@ -130,6 +130,13 @@ def test_it_keeps_history_when_a_new_version_arrives(
     assert (model_store / "ACTIVE").read_text().strip() == "v2"  # type: ignore[operator]
 
 
+@pytest.fixture(autouse=True)
+def _no_claims_remembered() -> None:
+    from monitor_site.predictions import services
+
+    services._claimed_up_to.clear()
+
+
 def test_its_task_scores_the_sessions_after_it_in_one_batch(
     source: IngestSource, active_model: object
 ) -> None:
@@ -148,11 +155,9 @@ def test_its_batch_is_at_most_scoring_batch_windows(
     settings.SCORING_BATCH_WINDOWS = 2  # type: ignore[attr-defined]
     sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(5)]
     assert score_session.delay(sessions[0].pk).get() == 2  # s0, s1
-    assert score_session.delay(sessions[1].pk).get() == 0  # taken by the batch before: nothing to do
-    assert score_session.delay(sessions[2].pk).get() == 2  # s2, s3
-    assert score_session.delay(sessions[3].pk).get() == 0
-    assert Prediction.objects.count() == 4
-    assert score_session.delay(sessions[4].pk).get() == 1
+    assert score_session.delay(sessions[1].pk).get() == 2  # its own is taken: on after the last claim, s2, s3
+    assert score_session.delay(sessions[2].pk).get() == 1  # s4
+    assert score_session.delay(sessions[3].pk).get() == 0  # nothing left
     assert Prediction.objects.count() == 5
 
 
@@ -184,3 +189,20 @@ def test_it_leaves_sessions_another_worker_is_scoring_to_that_worker(
         other.close()
     assert predictions_score_session_and_next(session_id=sessions[2].pk) == 1  # claim released
     assert Prediction.objects.count() == 4
+
+
+def test_a_leftover_task_does_not_rescan_what_this_process_claimed(
+    source: IngestSource, active_model: object
+) -> None:
+    """A backlog's leftover tasks start after the last claim: every one of them finds work while
+    there is some, and none re-reads the rows already scored."""
+    from monitor_site.predictions import services
+
+    batch = 3
+    sessions = [_session(source, f"s{i}", T0 + timedelta(hours=i)) for i in range(7)]
+    assert services.predictions_score_session_and_next(session_id=sessions[0].pk, limit=batch) == 3
+    assert services.predictions_score_session_and_next(session_id=sessions[1].pk, limit=batch) == 3
+    assert services._claimed_up_to[active_model.pk] == sessions[5].pk  # type: ignore[attr-defined]
+    assert services.predictions_score_session_and_next(session_id=sessions[2].pk, limit=batch) == 1
+    assert services.predictions_score_session_and_next(session_id=sessions[3].pk, limit=batch) == 0
+    assert Prediction.objects.count() == 7
