@@ -295,7 +295,8 @@ def ingest_token_authenticate(*, raw: str) -> IngestToken | None:
     """
     digest = IngestToken.hash(raw)
     now = time.monotonic()
-    hit = _token_cache.get(digest)
+    ttl = settings.INGEST_TOKEN_CACHE_SECONDS
+    hit = _token_cache.get(digest) if ttl > 0 else None
     if hit is not None and hit[0] > now:
         return hit[1]
     token = (
@@ -303,7 +304,6 @@ def ingest_token_authenticate(*, raw: str) -> IngestToken | None:
         .filter(token_hash=digest, revoked_at__isnull=True)
         .first()
     )
-    ttl = settings.INGEST_TOKEN_CACHE_SECONDS
     if token is None or ttl <= 0:
         _token_cache.pop(digest, None)
     else:

@@ -176,8 +176,10 @@ def test_it_asks_the_database_every_time_when_the_token_cache_is_off(
 ) -> None:
     from monitor_site.patients.models import IngestToken
 
-    settings.INGEST_TOKEN_CACHE_SECONDS = 0  # type: ignore[attr-defined]
+    settings.INGEST_TOKEN_CACHE_SECONDS = 5  # type: ignore[attr-defined]
     token, _ = ingest
+    assert _post(api, session_body(session_id="s0")).status_code == 201  # remembered while it was on
+    settings.INGEST_TOKEN_CACHE_SECONDS = 0  # type: ignore[attr-defined]
     assert _post(api, session_body(session_id="s1")).status_code == 201
     IngestToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     assert _post(api, session_body(session_id="s2")).status_code == 401
