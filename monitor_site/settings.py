@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "monitor_site.audit",
     "monitor_site.dashboards",
     "monitor_site.api",
+    "monitor_site.bench",
 ]
 
 MIDDLEWARE = [

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor_site.api.loadtest_procs import Children, answers_http, free_port, wait_for
+from monitor_site.bench.loadtest_procs import Children, answers_http, free_port, wait_for
 from tests.conftest import session_body
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from monitor_site.patients.models import IngestSource
-from monitor_site.predictions.load_set import SOURCE, LoadSetError, load_set_create, load_set_delete
+from monitor_site.bench.load_set import SOURCE, LoadSetError, load_set_create, load_set_delete
 
 
 class Command(BaseCommand):

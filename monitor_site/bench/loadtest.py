@@ -1,7 +1,7 @@
 """`manage.py loadtest`: the ingestion API under load, with a scoring worker running beside it.
 
 Starts gunicorn and one Celery worker (`-Q gpu`) as child processes on this machine, drives
-`POST /api/v1/sessions` from a separate client process (monitor_site.api.loadtest_client) over
+`POST /api/v1/sessions` from a separate client process (monitor_site.bench.loadtest_client) over
 loopback only, then watches the scoring backlog drain for a bounded time. Everything it starts is
 stopped at the end, on errors and on Ctrl-C. The report: sustained sessions/s, latency percentiles,
 CPU per component (web, PostgreSQL backends of this database, scoring worker, client) and the
@@ -27,7 +27,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection, transaction
 
-from monitor_site.api.loadtest_procs import (
+from monitor_site.bench.loadtest_procs import (
     ROOT,
     Children,
     CpuMeter,
@@ -272,7 +272,7 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
 
 
 def _client(args: LoadtestArgs, port: int, token: str, run_id: str) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "monitor_site.api.loadtest_client", "--port", str(port), "--token", token]
+    argv = [sys.executable, "-m", "monitor_site.bench.loadtest_client", "--port", str(port), "--token", token]
     for name in ("duration", "warmup", "concurrency", "messages", "patients", "rate"):
         argv += ["--" + name, str(getattr(args, name))]
     argv += ["--run-id", run_id]

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitor_site.api.loadtest import LoadtestArgs, format_report, loadtest_run
+from monitor_site.bench.loadtest import LoadtestArgs, format_report, loadtest_run
 from monitor_site.modelops.selectors import model_version_active
 
 

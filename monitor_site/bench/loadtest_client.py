@@ -3,7 +3,7 @@
 No Django, no HTTP library: one process, asyncio streams and a hand-written request, so that on a
 2-core machine the client spends a few percent of a core and the server stays the bottleneck. It
 reports its own CPU time so the report can show that. Run as
-`python -m monitor_site.api.loadtest_client --port P --token T --duration 30 ...`; prints one JSON
+`python -m monitor_site.bench.loadtest_client --port P --token T --duration 30 ...`; prints one JSON
 object on stdout.
 
 Closed loop by default (each of `concurrency` connections sends its next session as soon as the

@@ -20,7 +20,7 @@ from monitor_site.dashboards.patient_page import evidence_for
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, Message, Patient
 from monitor_site.patients.selectors import windows_for
-from monitor_site.predictions.load_set import SOURCE, VERSION, load_set_create, load_set_delete
+from monitor_site.bench.load_set import SOURCE, VERSION, load_set_create, load_set_delete
 from monitor_site.predictions.models import Prediction, TrajectorySummary
 from monitor_site.predictions.summaries import trajectory_summaries_refresh
 from scoring.bands import band_for

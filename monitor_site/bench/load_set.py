@@ -39,7 +39,7 @@ from monitor_site.patients.models import (
     Message,
     Patient,
 )
-from monitor_site.predictions.load_set_simulation import _Rows, _simulate_batch
+from monitor_site.bench.load_set_simulation import _Rows, _simulate_batch
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.summaries import trajectory_summaries_refresh
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class BenchConfig(AppConfig):
+    """Measuring tools (load test, load set, page benchmarks) and their commands; no models."""
+
+    name = "monitor_site.bench"
+    label = "bench"
