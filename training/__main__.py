@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_loop(args.config)
 
     from scoring.backbone import DEFAULT_BACKBONE, BackboneNotFound
-    from training.benchmarks import BenchArgs
-    from training.benchmarks import main as bench_main
+    from training.bench.speed import BenchArgs
+    from training.bench.speed import main as bench_main
 
     try:
         bench_args = BenchArgs(
@@ -87,7 +87,7 @@ def public_benchmark(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from scoring.backbone import DEFAULT_BACKBONE, BackboneNotFound
-    from training.public_benchmarks import PublicBenchArgs, format_report, run
+    from training.bench.public import PublicBenchArgs, format_report, run
 
     bars: list[tqdm] = []  # opened on the first progress report, so data errors print on a clean line
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import CareTeam, IngestSource, Patient
 from monitor_site.patients.services import assessment_ingest, session_ingest
-from training.synthetic_clinic import generate_clinic
+from training.synthetic.clinic import generate_clinic
 
 DEMO_SOURCE = "synthetic-demo"
 DEMO_USERS = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from scoring.types import N_ITEMS, Turn
-from training.synthetic_phrases import (
+from training.synthetic.phrases import (
     ACKS,
     CLOSINGS,
     ELABORATIONS,

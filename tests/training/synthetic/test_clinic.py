@@ -8,7 +8,7 @@ from functools import cache
 
 import pytest
 
-from training.synthetic_clinic import (
+from training.synthetic.clinic import (
     IDEATION_MIN_TOTAL,
     TRAJECTORIES,
     SyntheticPatient,

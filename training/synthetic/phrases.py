@@ -1,4 +1,4 @@
-"""Phrase banks for the synthetic demo clinic (training/synthetic_clinic.py).
+"""Phrase banks for the synthetic demo clinic (training/synthetic/clinic.py).
 
 Every phrase, template and slot value here was written for this project; nothing is copied from any
 dataset, website or real conversation, and there are no names, e-mail addresses, phone numbers or URLs.

@@ -24,7 +24,7 @@ from scoring.ensemble import Ensemble
 from scoring.types import Conversation, LabeledWindow, Window
 from scoring.windowing import Chunker
 from training.finetune import TrainArgs, train_ensemble
-from training.synthetic_clinic import SyntheticPatient, generate_clinic, latent_items
+from training.synthetic.clinic import SyntheticPatient, generate_clinic, latent_items
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.tiny_models import tiny_encoder
 from training.__main__ import main
-from training.public_benchmarks import (
+from training.bench.public import (
     DATASETS,
     PublicBenchArgs,
     apply_cut_points,
