@@ -87,7 +87,7 @@ def model_store(settings: object, tmp_path: Path) -> Path:
 def registered_model(db: None, model_store: Path, tiny_artifact: Path) -> object:
     import shutil
 
-    from monitor_site.modelops.loading import forget_loaded_models
+    from monitor_site.modelops.selectors import forget_loaded_models
     from monitor_site.modelops.services import model_version_register
 
     forget_loaded_models()

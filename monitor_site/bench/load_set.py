@@ -30,6 +30,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from monitor_site.alerts.models import Alert, AlertRule
+from monitor_site.bench.load_set_simulation import _Rows, _simulate_batch
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import (
     Assessment,
@@ -39,9 +40,8 @@ from monitor_site.patients.models import (
     Message,
     Patient,
 )
-from monitor_site.bench.load_set_simulation import _Rows, _simulate_batch
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
-from monitor_site.predictions.summaries import trajectory_summaries_refresh
+from monitor_site.predictions.services import trajectory_summaries_refresh
 
 SOURCE = VERSION = "load-set"
 PATIENTS_PER_BATCH = 100  # one transaction and one COPY per table: ~37k sessions at 365 days

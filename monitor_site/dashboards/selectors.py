@@ -9,12 +9,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncWeek
+from django.urls import reverse
+from django.utils import timezone
 
 from monitor_site.alerts.models import Alert
+from monitor_site.dashboards.charts import (
+    QuestionnairePoint,
+    TrajectoryPoint,
+    engagement_figure,
+    item_heatmap,
+    trajectory_figure,
+)
+from monitor_site.dashboards.exports import (
+    ExportPrediction,
+    ExportQuestionnaire,
+    fhir_bundle,
+    trajectory_csv,
+)
 from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
+from monitor_site.patients.selectors import windows_for
+from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
+from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
+from scoring.bands import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status
 
 SORTS = {
     # key: (label, ordering); None sorts last whatever the direction.
@@ -91,3 +112,175 @@ def engagement_by_week(*, patient: Patient) -> list[EngagementWeek]:
         .values_list("week", "n")
     )
     return [EngagementWeek(w, sessions[w], turns.get(w, 0)) for w in sorted(sessions)]
+
+
+# Everything the patient page shows, assembled from selectors; no writes, no request handling.
+#
+# The evidence for a prediction is the attention its item heads paid to each chunk of the window
+# (ensemble mean, stored with the prediction at scoring time; a chunk is a run of consecutive turns of
+# one session, at most the backbone's chunk length). For each item we show the chunks with the largest
+# weight and the user's messages in them: what the model read most when it scored that item. Attention
+# is where the model looked, not a causal attribution; the page says so.
+
+EVIDENCE_CHUNKS = 2  # per item, the chunks shown
+MESSAGE_CHARS = 600  # a very long message is cut on the page (the full text stays in the database)
+
+
+def patient_page_url(patient: Patient) -> str:
+    return reverse("dashboards:patient_detail", args=[patient.pk])
+
+
+def current_series(predictions: list[Prediction]) -> list[Prediction]:
+    """Per session, the prediction of the newest model version (input sorted by window end, then model
+    age, so the last one seen wins)."""
+    by_session: dict[int, Prediction] = {}
+    for p in predictions:
+        by_session[p.session_id] = p
+    return sorted(by_session.values(), key=lambda p: p.window_end)
+
+
+def evidence_for(prediction: Prediction) -> list[dict]:
+    """Per item: label, model-inferred value, and the top chunks with the user's messages in them."""
+    window = windows_for([(prediction.patient_id, prediction.window_end, "evidence")])[0]
+    turns = {c.id: c.turns for c in window.conversations}
+    items = []
+    for i, label in enumerate(ITEM_LABELS):
+        chunks = []
+        for entry in (prediction.evidence[i] if i < len(prediction.evidence) else [])[:EVIDENCE_CHUNKS]:
+            conversation = turns.get(entry["session"], ())
+            texts = [
+                conversation[t]
+                for t in entry["turns"]
+                if t < len(conversation) and conversation[t].role == "user"
+            ]
+            if texts:
+                chunks.append(
+                    {
+                        "weight": entry["weight"],
+                        "session": entry["session"],
+                        "at": texts[0].sent_at,
+                        "messages": [
+                            t.text if len(t.text) <= MESSAGE_CHARS else t.text[:MESSAGE_CHARS] + "…"
+                            for t in texts
+                        ],
+                    }
+                )
+        value = float(prediction.items[i])
+        items.append(
+            {
+                "number": i + 1,
+                "label": label,
+                "value": value,
+                "flag": i == ITEM_SELF_HARM and value >= SELF_HARM_FLAG,
+                "chunks": chunks,
+            }
+        )
+    return items
+
+
+def patient_page_context(
+    *, patient: Patient, user: AbstractBaseUser, selected_id: int | None
+) -> dict[str, Any]:
+    # Evidence is read for the one shown prediction only (a deferred field: one more query).
+    predictions = list(prediction_list_for_patient(patient=patient).defer("evidence"))
+    assessments = list(assessment_list_for_patient(patient=patient))
+    series = current_series(predictions)
+    latest = series[-1] if series else None
+    selected = latest
+    if selected_id is not None:
+        selected = next((p for p in predictions if p.pk == selected_id), None)
+    summary = TrajectorySummary.objects.filter(pk=patient.pk).first()
+    model_status = (
+        change_status(summary.baseline_total, latest.total)
+        if latest and summary and summary.baseline_total is not None
+        else None
+    )
+    self_report_status = (
+        change_status(assessments[0].total, assessments[-1].total) if len(assessments) > 1 else None
+    )
+    weeks = engagement_by_week(patient=patient)
+    feedback = (
+        PredictionFeedback.objects.filter(prediction=selected, clinician=user).first() if selected else None
+    )
+    return {
+        "patient": patient,
+        "latest": latest,
+        "selected": selected,
+        "selected_is_latest": selected is not None and selected == latest,
+        "evidence": evidence_for(selected) if selected else [],
+        "feedback": feedback,
+        "summary": summary,
+        "model_status": model_status,
+        "self_report_status": self_report_status,
+        "figure": (
+            trajectory_figure(
+                [
+                    TrajectoryPoint(
+                        p.window_end,
+                        p.total,
+                        p.interval_low,
+                        p.interval_high,
+                        p.band,
+                        p.model_version.version,
+                        p.pk,
+                    )
+                    for p in predictions
+                ],
+                [QuestionnairePoint(a.completed_at, a.total) for a in assessments],
+            )
+        ),
+        "heatmap": item_heatmap([(p.window_end, p.items) for p in series]) if series else None,
+        "engagement": engagement_figure([(w.week, w.sessions, w.user_turns) for w in weeks])
+        if weeks
+        else None,
+        "engagement_weeks": weeks[-4:][::-1],
+        "assessments": assessments[::-1][:10],
+        "n_predictions": len(predictions),
+        "alerts": list(
+            Alert.objects.filter(patient=patient).exclude(status=Alert.Status.RESOLVED).select_related("rule")
+        ),
+        "notes": list(patient.notes.select_related("author")[:20]),
+        "now": timezone.now(),
+    }
+
+
+def _export_rows(patient: Patient) -> tuple[list[ExportPrediction], list[ExportQuestionnaire]]:
+    predictions = [
+        ExportPrediction(
+            id=p.pk,
+            at=p.window_end,
+            window_start=p.window_start,
+            total=p.total,
+            items=tuple(float(v) for v in p.items),
+            low=p.interval_low,
+            high=p.interval_high,
+            band=p.band,
+            model_version=p.model_version.version,
+            backbone=p.model_version.backbone,
+        )
+        for p in prediction_list_for_patient(patient=patient).defer("evidence")
+    ]
+    questionnaires = [
+        ExportQuestionnaire(id=a.pk, at=a.completed_at, total=a.total, items=tuple(int(v) for v in a.items))
+        for a in Assessment.objects.filter(patient=patient).order_by("completed_at")
+    ]
+    return predictions, questionnaires
+
+
+def patient_csv(*, patient: Patient) -> str:
+    predictions, questionnaires = _export_rows(patient)
+    return trajectory_csv(
+        patient_external_id=patient.external_id, predictions=predictions, questionnaires=questionnaires
+    )
+
+
+def patient_fhir_bundle(*, patient: Patient, base_url: str) -> dict:
+    predictions, questionnaires = _export_rows(patient)
+    return fhir_bundle(
+        patient_external_id=patient.external_id,
+        patient_id=patient.pk,
+        predictions=predictions,
+        questionnaires=questionnaires,
+        generated_at=timezone.now(),
+        base_url=base_url,
+    )

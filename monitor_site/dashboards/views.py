@@ -17,8 +17,15 @@ from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_use
 from monitor_site.alerts.services import alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
-from monitor_site.dashboards import patient_page
-from monitor_site.dashboards.selectors import ALERT_FILTERS, SORTS, patients_for_triage
+from monitor_site.dashboards.selectors import (
+    ALERT_FILTERS,
+    SORTS,
+    patient_csv,
+    patient_fhir_bundle,
+    patient_page_context,
+    patient_page_url,
+    patients_for_triage,
+)
 from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
 from monitor_site.patients.services import clinician_note_create
@@ -72,7 +79,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     selected_id = request.GET.get("prediction")
-    context = patient_page.build(
+    context = patient_page_context(
         patient=patient, user=request.user, selected_id=int(selected_id) if selected_id else None
     )
     if selected_id and context["selected"] is None:
@@ -97,7 +104,7 @@ def patient_note(request: HttpRequest, patient_id: int) -> HttpResponse:
         messages.error(request, f"Note not saved: {exc}")
     else:
         messages.success(request, "Note saved.")
-    return redirect(f"{patient_page.url(patient)}#notes")
+    return redirect(f"{patient_page_url(patient)}#notes")
 
 
 @login_required
@@ -118,13 +125,13 @@ def prediction_feedback(request: HttpRequest, patient_id: int, prediction_id: in
         messages.error(request, f"Feedback not saved: {exc}")
     else:
         messages.success(request, "Thank you: your feedback is kept for the next training run.")
-    return redirect(f"{patient_page.url(patient)}?prediction={prediction.pk}#evidence")
+    return redirect(f"{patient_page_url(patient)}?prediction={prediction.pk}#evidence")
 
 
 @login_required
 def patient_export_csv(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
-    body = patient_page.export_csv(patient=patient)
+    body = patient_csv(patient=patient)
     audit_record(
         actor=request.user,
         action=AuditEvent.Action.PATIENT_EXPORT,
@@ -140,7 +147,7 @@ def patient_export_csv(request: HttpRequest, patient_id: int) -> HttpResponse:
 @login_required
 def patient_export_fhir(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
-    bundle = patient_page.export_fhir(patient=patient, base_url=request.build_absolute_uri("/").rstrip("/"))
+    bundle = patient_fhir_bundle(patient=patient, base_url=request.build_absolute_uri("/").rstrip("/"))
     audit_record(
         actor=request.user,
         action=AuditEvent.Action.PATIENT_EXPORT,

@@ -12,8 +12,7 @@ from django.views.decorators.http import require_POST
 
 from monitor_site.dashboards.charts import evaluation_figure
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
-from monitor_site.modelops.services import model_version_promote
-from monitor_site.modelops.training_runs import TrainingAlreadyRunning, training_run_request
+from monitor_site.modelops.services import TrainingAlreadyRunning, model_version_promote, training_run_request
 
 
 @admin.register(ModelVersion)

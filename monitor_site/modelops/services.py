@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
-from monitor_site.modelops.models import ModelVersion
-from monitor_site.patients.selectors import labeled_windows_from_assessments
+from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
+from monitor_site.modelops.selectors import model_version_active, model_version_dir
+from monitor_site.patients.selectors import (
+    labeled_windows_from_assessments,
+    unlabeled_window_requests,
+    windows_for,
+)
+from monitor_site.predictions.selectors import reviewed_window_requests
 from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
 from training.finetune import Progress, TrainArgs, TrainResult
-from training.pipeline import LoopConfig, run_learning_loop
+from training.pipeline import (
+    LoopConfig,
+    Unlabeled,
+    evaluate,
+    promotion_decision,
+    remove_artifact,
+    run_learning_loop,
+)
+from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +117,247 @@ def model_train_from_ground_truth(
     if promote:
         model_version_promote(model_version=model_version)
     return model_version, result
+
+
+# Services for training runs: request one (admin, schedule), execute it (on a gpu worker).
+#
+# One run at a time (a unique index). The run gathers ground truth and unlabeled windows, drives the
+# learning loop in training/pipeline.py, registers the new ModelVersion and promotes it only if it is
+# not worse than the active version on the same held-out windows. A failed run leaves the active model
+# untouched. Logs and counts never contain conversation text.
+
+log = logging.getLogger(__name__)
+# Share of the progress bar each stage of the loop covers.
+STAGES = {
+    "pseudo-label": (0.0, 0.35),
+    "re-label": (0.35, 0.55),
+    "embed": (0.55, 0.6),
+    "train": (0.6, 0.9),
+    "evaluate": (0.9, 0.97),
+    "done": (0.97, 0.97),
+}
+
+
+class TrainingAlreadyRunning(Exception):
+    def __init__(self, run: TrainingRun | None) -> None:
+        super().__init__(
+            f"training run #{run.pk if run else '?'} is already {run.status if run else 'active'}"
+        )
+        self.run = run
+
+
+class DatabaseLabelCache:
+    """Pseudo-labels live in PseudoLabel rows: a crashed or repeated run never pays twice."""
+
+    def get(self, window_hash: str, model: str) -> ClaudeLabel | None:
+        row = PseudoLabel.objects.filter(window_hash=window_hash, model=model).first()
+        if row is None:
+            return None
+        return ClaudeLabel(
+            tuple(row.items),
+            tuple(row.evidence),
+            row.confidence,
+            row.model,
+            row.input_tokens,
+            row.output_tokens,
+        )
+
+    def put(self, window_hash: str, label: ClaudeLabel) -> None:
+        PseudoLabel.objects.get_or_create(
+            window_hash=window_hash,
+            model=label.model,
+            defaults={
+                "items": list(label.items),
+                "evidence": list(label.evidence),
+                "confidence": label.confidence,
+                "input_tokens": label.input_tokens,
+                "output_tokens": label.output_tokens,
+            },
+        )
+
+
+def training_run_request(*, user: Any = None, trigger: str = "admin") -> TrainingRun:
+    """Queue a run on the gpu queue; TrainingAlreadyRunning if one is queued or running."""
+    from monitor_site.modelops.tasks import run_training
+
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                requested_by=user if user and user.is_authenticated else None,
+                trigger=trigger,
+                config=_loop_config_dict(),
+            )
+            run_training.delay_on_commit(run.pk)
+            audit_record(
+                actor=user, action=AuditEvent.Action.TRAINING_START, obj=run, detail={"trigger": trigger}
+            )
+    except IntegrityError as exc:
+        raise TrainingAlreadyRunning(TrainingRun.objects.filter(active_slot=True).first()) from exc
+    return run
+
+
+def _loop_config() -> LoopConfig:
+    return LoopConfig(
+        train=TrainArgs(
+            backbone=settings.TRAINING_BACKBONE,
+            mode=settings.TRAINING_MODE,
+            members=settings.TRAINING_MEMBERS,
+            epochs=settings.TRAINING_EPOCHS,
+        ),
+        test_fraction=settings.TRAINING_TEST_FRACTION,
+        relabel_rounds=settings.TRAINING_RELABEL_ROUNDS,
+        relabel_blend=settings.TRAINING_RELABEL_BLEND,
+        pseudo_weight=settings.TRAINING_PSEUDO_WEIGHT,
+    )
+
+
+def _loop_config_dict() -> dict:
+    config = asdict(_loop_config())
+    config["pseudo_label_model"] = settings.PSEUDO_LABEL_MODEL if settings.ANTHROPIC_API_KEY else None
+    config["token_budget"] = settings.PSEUDO_LABEL_TOKEN_BUDGET
+    return config
+
+
+def _labeler() -> ClaudeLabeler | None:
+    if not settings.ANTHROPIC_API_KEY:
+        return None
+    import anthropic
+
+    client = anthropic.Anthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        base_url=settings.ANTHROPIC_BASE_URL or None,
+        max_retries=0,
+        timeout=settings.ANTHROPIC_TIMEOUT,
+    )
+    config = LabelerConfig(
+        model=settings.PSEUDO_LABEL_MODEL,
+        token_budget=settings.PSEUDO_LABEL_TOKEN_BUDGET,
+        max_retries=settings.PSEUDO_LABEL_MAX_RETRIES,
+    )
+    return ClaudeLabeler(client, config, DatabaseLabelCache())
+
+
+class _RunRecorder:
+    """Progress, stage and log lines of a run, written to its row at most once a second."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run = run
+        self.lines: list[str] = []
+        self.last_flush = 0.0
+
+    def line(self, message: str) -> None:
+        self.lines.append(f"{timezone.now():%H:%M:%S} {message}")
+        self.flush(force=True)
+
+    def progress(self, stage: str, fraction: float) -> None:
+        lo, hi = STAGES.get(stage, (self.run.progress, self.run.progress))
+        self.run.stage = stage
+        self.run.progress = round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), 4)
+        self.flush()
+
+    def flush(self, *, force: bool = False) -> None:
+        if force or time.monotonic() - self.last_flush > 1.0:
+            self.run.log = "\n".join(self.lines)
+            TrainingRun.objects.filter(pk=self.run.pk).update(
+                stage=self.run.stage, progress=self.run.progress, log=self.run.log
+            )
+            self.last_flush = time.monotonic()
+
+
+def training_run_execute(*, run_id: int) -> TrainingRun:
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.status != TrainingRun.Status.QUEUED:
+        log.info("training run %s is %s; nothing to do", run.pk, run.status)
+        return run
+    run.status, run.started_at = TrainingRun.Status.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    recorder = _RunRecorder(run)
+    artifact: Path | None = None
+    try:
+        artifact = _execute(run, recorder)
+        run.status = TrainingRun.Status.SUCCEEDED
+        run.progress = 1.0
+    except Exception as exc:  # the run fails, the service goes on; the active model is untouched
+        log.exception("training run %s failed", run.pk)
+        recorder.line(f"FAILED: {type(exc).__name__}: {exc}")
+        recorder.line("the active model is unchanged")
+        run.status = TrainingRun.Status.FAILED
+        if artifact is not None and run.model_version_id is None:
+            remove_artifact(artifact)
+    run.finished_at = timezone.now()
+    run.active_slot = None
+    run.log = "\n".join(recorder.lines)
+    run.save()
+    return run
+
+
+def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
+    config = _loop_config()
+    ground_truth = labeled_windows_from_assessments()
+    since = timezone.now() - timedelta(days=settings.TRAINING_UNLABELED_DAYS)
+    # Windows clinicians reviewed (agree/disagree on a prediction) always join the pool.
+    reviewed = reviewed_window_requests(since=since)
+    review_of = {(p, end): verdict for p, end, _, verdict in reviewed}
+    requests = [(p, end, consent) for p, end, consent, _ in reviewed] + [
+        r
+        for r in unlabeled_window_requests(since=since, limit=settings.TRAINING_MAX_UNLABELED)
+        if (r[0], r[1]) not in review_of
+    ]
+    windows = windows_for([(p, end, f"unlabeled-{p}-{end:%Y%m%d%H%M%S}") for p, end, _ in requests])
+    unlabeled = [
+        Unlabeled(w, group=f"patient-{p}", consent_external=consent, review=review_of.get((p, end), ""))
+        for (p, end, consent), w in zip(requests, windows, strict=True)
+        if w.conversations
+    ]
+    labeler = _labeler()
+    if labeler is None:
+        recorder.line("no ANTHROPIC_API_KEY: Claude pseudo-labelling (stage 1) is skipped")
+    result = run_learning_loop(
+        ground_truth,
+        unlabeled,
+        config,
+        Path(settings.MODEL_STORE_DIR),
+        labeler=labeler,
+        progress=recorder.progress,
+        log_line=recorder.line,
+    )
+    owners = {u.window.id: int(u.group.removeprefix("patient-")) for u in unlabeled}
+    for window_id, digest in result.label_hashes.items():
+        if window_id in owners:
+            PseudoLabel.objects.filter(window_hash=digest, patient__isnull=True).update(
+                patient_id=owners[window_id]
+            )
+    artifact = result.train.artifact_dir
+    model_version = model_version_register(artifact_dir=artifact)
+    run.model_version = model_version
+    test = [e for e in ground_truth if e.window.id in set(result.test_window_ids)]
+    active = model_version_active()
+    active_metrics = None
+    if active is not None:
+        recorder.line(f"evaluating the active model {active.version} on the same held-out windows")
+        active_metrics, _ = evaluate(model_version_dir(active), test)
+    promote, decision = promotion_decision(
+        result.test_metrics,
+        active_metrics,
+        max_mae_increase=settings.PROMOTION_MAX_MAE_INCREASE,
+        max_auc_drop=settings.PROMOTION_MAX_AUC_DROP,
+    )
+    run.decision = decision
+    run.counts = {
+        "ground_truth_windows": len(ground_truth),
+        "unlabeled_windows": len(unlabeled),
+        "clinician_agreed_windows": sum(u.review == "agree" for u in unlabeled),
+        "clinician_disagreed_windows": sum(u.review == "disagree" for u in unlabeled),
+        "pseudo_labelled_windows": result.pseudo_windows,
+        **result.labeling,
+    }
+    run.report = {
+        "test": result.test_metrics,
+        "active_test": active_metrics,
+        "active_version": active.version if active else None,
+        "points": [{"id": i, "true": t, "pred": round(p, 3)} for i, t, p in result.test_points],
+    }
+    recorder.line(decision)
+    if promote:
+        model_version_promote(model_version=model_version, reason=f"training run {run.pk}")
+    return artifact

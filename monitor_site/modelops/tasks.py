@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from monitor_site.modelops.training_runs import (
+from monitor_site.modelops.services import (
     TrainingAlreadyRunning,
     training_run_execute,
     training_run_request,

@@ -7,9 +7,8 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from monitor_site.patients.erasure import patient_erase
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
-from monitor_site.patients.services import ingest_token_revoke
+from monitor_site.patients.services import ingest_token_revoke, patient_erase
 
 
 @admin.register(CareTeam)

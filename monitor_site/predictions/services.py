@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
-from monitor_site.modelops.loading import ensemble_for
 from monitor_site.modelops.models import ModelVersion
-from monitor_site.modelops.selectors import model_version_active
+from monitor_site.modelops.selectors import ensemble_for, model_version_active
 from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
-from monitor_site.predictions.models import Prediction, PredictionFeedback
+from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.signals import predictions_stored
-from monitor_site.predictions.summaries import trajectory_summaries_refresh
+from scoring.bands import ITEM_SELF_HARM
 from scoring.ensemble import WindowScore
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def prediction_feedback_record(
     *, prediction: Prediction, clinician: AbstractBaseUser, verdict: str, comment: str = ""
 ) -> PredictionFeedback:
     """A clinician's agree/disagree on a prediction (one per clinician, the latest wins), audited.
-    The next training run reads it (modelops.training_runs)."""
+    The next training run reads it (modelops.services)."""
     if verdict not in PredictionFeedback.Verdict.values:
         raise ValueError(f"verdict: must be one of {', '.join(PredictionFeedback.Verdict.values)}")
     feedback, _ = PredictionFeedback.objects.update_or_create(
@@ -194,3 +194,69 @@ def prediction_feedback_record(
         detail={"verdict": verdict},
     )
     return feedback
+
+
+# Keeps each patient's TrajectorySummary current (the triage list reads only that table).
+#
+# Baseline: the mean model-inferred total over the first 14 days of monitoring (one noisy window is a
+# poor baseline). Trend: weekly means over the last 4 weeks before the latest prediction.
+
+BASELINE_DAYS = 14
+TREND_WEEKS = 4
+
+
+def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
+    """Recompute the summaries of these patients from their predictions. Returns summaries written."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return 0
+    firsts = dict(
+        Prediction.objects.filter(patient_id__in=ids)
+        .values("patient_id")
+        .annotate(first=Min("window_end"))
+        .values_list("patient_id", "first")
+    )
+    written = 0
+    for patient_id in ids:
+        first = firsts.get(patient_id)
+        if first is None:
+            TrajectorySummary.objects.filter(pk=patient_id).delete()
+            continue
+        latest = (
+            Prediction.objects.filter(patient_id=patient_id)
+            .order_by("-window_end", "-model_version__created_at", "-pk")
+            .first()
+        )
+        assert latest is not None
+        baseline_rows = list(
+            Prediction.objects.filter(
+                patient_id=patient_id, window_end__lte=first + timedelta(days=BASELINE_DAYS)
+            ).values_list("total", flat=True)
+        )
+        since = latest.window_end - timedelta(weeks=TREND_WEEKS)
+        recent = list(
+            Prediction.objects.filter(patient_id=patient_id, window_end__gt=since)
+            .order_by("window_end")
+            .values_list("window_end", "total")
+        )
+        weeks: dict[int, list[float]] = defaultdict(list)
+        for at, total in recent:
+            weeks[min((at - since) // timedelta(weeks=1), TREND_WEEKS - 1)].append(total)
+        trend = [round(sum(v) / len(v), 2) for _, v in sorted(weeks.items())]
+        baseline = sum(baseline_rows) / len(baseline_rows)
+        TrajectorySummary.objects.update_or_create(
+            patient_id=patient_id,
+            defaults={
+                "latest_prediction": latest,
+                "latest_total": latest.total,
+                "latest_band": latest.band,
+                "latest_self_harm": float(latest.items[ITEM_SELF_HARM]),
+                "latest_at": latest.window_end,
+                "baseline_total": round(baseline, 2),
+                "change_since_baseline": round(latest.total - baseline, 2),
+                "trend": trend,
+                "change_4_weeks": round(latest.total - recent[0][1], 2) if recent else None,
+            },
+        )
+        written += 1
+    return written

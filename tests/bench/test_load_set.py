@@ -16,13 +16,13 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from monitor_site.alerts.models import Alert, AlertRule
-from monitor_site.dashboards.patient_page import evidence_for
+from monitor_site.bench.load_set import SOURCE, VERSION, load_set_create, load_set_delete
+from monitor_site.dashboards.selectors import evidence_for
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, Message, Patient
 from monitor_site.patients.selectors import windows_for
-from monitor_site.bench.load_set import SOURCE, VERSION, load_set_create, load_set_delete
 from monitor_site.predictions.models import Prediction, TrajectorySummary
-from monitor_site.predictions.summaries import trajectory_summaries_refresh
+from monitor_site.predictions.services import trajectory_summaries_refresh
 from scoring.bands import band_for
 from tests.factories import CareTeamFactory, ModelVersionFactory, PredictionFactory, UserFactory
 

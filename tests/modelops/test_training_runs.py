@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
+from monitor_site.modelops.services import TrainingAlreadyRunning, training_run_request
 from monitor_site.modelops.tasks import scheduled_training
-from monitor_site.modelops.training_runs import TrainingAlreadyRunning, training_run_request
 from monitor_site.patients.models import Patient
 from monitor_site.predictions.models import Prediction
 from tests.factories import UserFactory
@@ -90,12 +90,12 @@ def test_a_failed_run_leaves_the_active_model_untouched(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: object,
 ) -> None:
-    from monitor_site.modelops import training_runs
+    from monitor_site.modelops import services
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("GPU fell off the bus")
 
-    monkeypatch.setattr(training_runs, "run_learning_loop", broken)
+    monkeypatch.setattr(services, "run_learning_loop", broken)
     run = _run(django_capture_on_commit_callbacks)
     assert run.status == "failed" and "FAILED: RuntimeError: GPU fell off the bus" in run.log
     assert list(ModelVersion.objects.filter(status="active")) == [active_model]

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from tqdm import tqdm
 
-from monitor_site.patients.models import IngestSource
 from monitor_site.bench.load_set import SOURCE, LoadSetError, load_set_create, load_set_delete
+from monitor_site.patients.models import IngestSource
 
 
 class Command(BaseCommand):
