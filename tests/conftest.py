@@ -48,7 +48,8 @@ def make_examples(n: int = 24, *, groups: int = 8) -> list[LabeledWindow]:
 @pytest.fixture(scope="session")
 def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real two-member artifact on a tiny encoder, trained in a second."""
-    from training.finetune import TrainArgs, train_ensemble
+    from training.args import TrainArgs
+    from training.finetune import train_ensemble
 
     store = tmp_path_factory.mktemp("store")
     result = train_ensemble(

@@ -18,7 +18,7 @@ import os
 import random
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,13 +26,13 @@ import torch
 from safetensors.torch import save_file, save_model
 
 from scoring.artifact import FORMAT, code_version, write_manifest
-from scoring.backbone import DEFAULT_BACKBONE, Backbone, load_backbone
+from scoring.backbone import Backbone, load_backbone
 from scoring.bands import band_for
 from scoring.calibration import Calibration
 from scoring.ensemble import Ensemble, pick_device
-from scoring.model import POOLINGS
 from scoring.types import LabeledWindow
 from scoring.windowing import Chunker
+from training.args import TrainArgs
 from training.members import (
     Progress,
     Targets,
@@ -45,52 +45,6 @@ from training.members import (
 from training.metrics import regression_report
 
 log = logging.getLogger(__name__)
-MODES = ("heads", "lora", "full")
-
-
-@dataclass
-class TrainArgs:
-    backbone: str = field(
-        default=DEFAULT_BACKBONE, metadata={"help": "package:..., or a local checkpoint dir"}
-    )
-    mode: str = field(default="heads", metadata={"help": "heads | lora | full"})
-    pooling: str = field(default="attention", metadata={"help": "attention | mean over chunks"})
-    max_tokens: int = field(default=256, metadata={"help": "tokens per chunk, special tokens included"})
-    members: int = field(default=2, metadata={"help": "ensemble members (different seeds)"})
-    epochs: int = field(default=150, metadata={"help": "upper bound; early stopping on validation MAE"})
-    patience: int = field(default=25, metadata={"help": "epochs without validation improvement"})
-    learning_rate: float = field(default=0.0, metadata={"help": "0 = per-mode default"})
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    dropout: float = 0.1
-    val_fraction: float = field(default=0.2, metadata={"help": "share of patients held out"})
-    coverage: float = field(default=0.8, metadata={"help": "target coverage of the prediction interval"})
-    balance_bands: bool = field(default=True, metadata={"help": "weight samples by inverse band frequency"})
-    max_chunks_per_window: int = field(
-        default=48, metadata={"help": "most recent chunks kept in e2e training"}
-    )
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_target_modules: tuple[str, ...] = ()
-    gradient_checkpointing: bool = False
-    device: str = "auto"
-    seed: int = 13
-    batch_tokens: int = 16384
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.members < 1:
-            raise ValueError("members must be at least 1")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError("val_fraction must lie in [0, 1)")
-        if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
-            raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
-        if self.learning_rate == 0.0:
-            self.learning_rate = {"heads": 3e-3, "lora": 3e-4, "full": 5e-5}[self.mode]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import logging
 import math
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,9 +17,7 @@ from scoring.ensemble import token_batches
 from scoring.model import ItemHeads, phq9_loss
 from scoring.types import N_ITEMS, LabeledWindow
 from scoring.windowing import Chunk
-
-if TYPE_CHECKING:
-    from training.finetune import TrainArgs
+from training.args import TrainArgs
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction done)

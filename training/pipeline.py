@@ -26,30 +26,13 @@ from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.ensemble import Ensemble
 from scoring.types import LabeledWindow, Window
-from training.finetune import MemberSet, TrainArgs, TrainResult, train_ensemble
+from training.args import LoopConfig, TrainArgs
+from training.finetune import MemberSet, TrainResult, train_ensemble
 from training.metrics import regression_report
 from training.pseudolabel import ClaudeLabeler, LabelingReport, LabelRequest
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
-
-
-@dataclass
-class LoopConfig:
-    train: TrainArgs = field(default_factory=TrainArgs)
-    test_fraction: float = 0.2  # share of ground-truth patients held out for the final evaluation
-    relabel_rounds: int = 2  # K
-    relabel_blend: float = 0.5  # the intermediate model's share of a re-label (the rest: previous label)
-    pseudo_weight: float = 0.5  # sample weight of a pseudo-labelled window relative to ground truth
-    intermediate_epochs: int = 0  # 0 = as train.epochs
-
-    def __post_init__(self) -> None:
-        if not 0 < self.test_fraction < 1:
-            raise ValueError("test_fraction must lie strictly between 0 and 1")
-        if self.relabel_rounds < 0:
-            raise ValueError("relabel_rounds must be >= 0")
-        if not 0 <= self.relabel_blend <= 1 or not 0 < self.pseudo_weight <= 1:
-            raise ValueError("relabel_blend must lie in [0, 1] and pseudo_weight in (0, 1]")
 
 
 @dataclass(frozen=True)

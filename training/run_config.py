@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from scoring.types import Conversation, LabeledWindow, Turn, Window
-from training.finetune import TrainArgs
-from training.pipeline import LoopConfig, LoopResult, Unlabeled, run_learning_loop
+from training.args import LoopConfig, TrainArgs
+from training.pipeline import LoopResult, Unlabeled, run_learning_loop
 from training.pseudolabel import ClaudeLabeler, FileLabelCache, LabelerConfig
 
 

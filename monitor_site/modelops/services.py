@@ -24,15 +24,9 @@ from monitor_site.patients.selectors import (
 )
 from monitor_site.predictions.selectors import reviewed_window_requests
 from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
-from training.finetune import Progress, TrainArgs, TrainResult
-from training.pipeline import (
-    LoopConfig,
-    Unlabeled,
-    evaluate,
-    promotion_decision,
-    remove_artifact,
-    run_learning_loop,
-)
+from training.args import LoopConfig, TrainArgs
+from training.finetune import Progress, TrainResult
+from training.pipeline import Unlabeled, evaluate, promotion_decision, remove_artifact, run_learning_loop
 from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from scoring.ensemble import Ensemble
 from scoring.types import LabeledWindow
 from tests.conftest import make_examples, make_window
 from tests.tiny_models import tiny_encoder, tiny_qwen3_5
-from training.finetune import TrainArgs, band_weights, split_by_group, train_ensemble
+from training.args import TrainArgs
+from training.finetune import band_weights, split_by_group, train_ensemble
 from training.metrics import regression_report
 
 

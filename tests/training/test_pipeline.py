@@ -8,8 +8,8 @@ from scoring.artifact import read_manifest
 from tests.conftest import make_examples, make_window
 from tests.tiny_models import tiny_encoder
 from tests.training.fake_anthropic import client_for, fake_anthropic
-from training.finetune import TrainArgs
-from training.pipeline import LoopConfig, Unlabeled, promotion_decision, run_learning_loop
+from training.args import LoopConfig, TrainArgs
+from training.pipeline import Unlabeled, promotion_decision, run_learning_loop
 from training.pseudolabel import ClaudeLabeler, LabelerConfig, MemoryCache
 
 

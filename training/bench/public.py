@@ -36,7 +36,8 @@ from scoring.backbone import DEFAULT_BACKBONE, Backbone
 from scoring.bands import band_by_key
 from scoring.ensemble import Ensemble
 from scoring.types import Conversation, LabeledWindow, Turn, Window
-from training.finetune import TrainArgs, train_ensemble
+from training.args import TrainArgs
+from training.finetune import train_ensemble
 
 SPLITS = ("train", "val", "test")
 COLUMNS = ("id", "text", "label")

@@ -23,7 +23,8 @@ from scoring.backbone import DEFAULT_BACKBONE, Backbone, load_backbone
 from scoring.ensemble import Ensemble
 from scoring.types import Conversation, LabeledWindow, Window
 from scoring.windowing import Chunker
-from training.finetune import TrainArgs, train_ensemble
+from training.args import TrainArgs
+from training.finetune import train_ensemble
 from training.synthetic.clinic import SyntheticPatient, generate_clinic, latent_items
 
 END = datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,7 +7,7 @@ from monitor_site.modelops.selectors import model_version_active
 from monitor_site.modelops.services import model_train_from_ground_truth
 from scoring.artifact import ArtifactError
 from scoring.backbone import DEFAULT_BACKBONE, BackboneNotFound
-from training.finetune import TrainArgs
+from training.args import TrainArgs
 
 
 class Command(BaseCommand):

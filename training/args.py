@@ -1,0 +1,82 @@
+"""The typed arguments of training, in one place: what a run is told, validated once.
+
+`TrainArgs`: how one ensemble is trained (training/finetune.py). `LoopConfig`: the learning loop around
+it (training/pipeline.py). The CLIs build their options from these fields (scoring/cli_args.py), the web
+app fills them from settings named TRAINING_<FIELD>, and a TOML run config names them in [train] and
+[loop]. The arguments are saved beside the weights in the artifact's manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoring.backbone import DEFAULT_BACKBONE
+from scoring.model import POOLINGS
+
+MODES = ("heads", "lora", "full")
+
+
+def _arg(default: object, help: str, **meta: object) -> Any:
+    """A field with its command-line help (scoring/cli_args.py reads `metadata`)."""
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class TrainArgs:
+    backbone: str = _arg(DEFAULT_BACKBONE, "package:..., or a local checkpoint directory")
+    mode: str = _arg("heads", "heads (frozen backbone) | lora | full", choices=MODES)
+    pooling: str = _arg("attention", "how a window's chunks are pooled", choices=POOLINGS)
+    max_tokens: int = _arg(256, "tokens per chunk, special tokens included")
+    members: int = _arg(2, "ensemble members (different seeds)")
+    epochs: int = _arg(150, "upper bound; early stopping on validation MAE")
+    patience: int = _arg(25, "epochs without validation improvement")
+    learning_rate: float = _arg(0.0, "0 = per-mode default (heads 3e-3, lora 3e-4, full 5e-5)")
+    weight_decay: float = _arg(0.01, "AdamW weight decay")
+    batch_size: int = _arg(16, "windows per optimiser step")
+    dropout: float = _arg(0.1, "dropout in the item heads")
+    val_fraction: float = _arg(0.2, "share of development patients held out for early stopping")
+    coverage: float = _arg(0.8, "target coverage of the prediction interval")
+    balance_bands: bool = _arg(True, "weight samples by inverse band frequency")
+    max_chunks_per_window: int = _arg(48, "most recent chunks kept in end-to-end training")
+    lora_r: int = _arg(8, "LoRA rank")
+    lora_alpha: int = _arg(16, "LoRA scaling numerator")
+    lora_dropout: float = _arg(0.05, "dropout on the LoRA path")
+    lora_target_modules: tuple[str, ...] = _arg((), "comma-separated module names; empty = per backbone")
+    gradient_checkpointing: bool = _arg(False, "recompute activations in backward (less memory)")
+    device: str = _arg("auto", "auto | cpu | cuda | cuda:N")
+    seed: int = _arg(13, "seed of the first member (the others count up)")
+    batch_tokens: int = _arg(16384, "tokens per backbone call when embedding")
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.members < 1:
+            raise ValueError("members must be at least 1")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError("val_fraction must lie in [0, 1)")
+        if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
+            raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
+        self.lora_target_modules = tuple(self.lora_target_modules)
+        if self.learning_rate == 0.0:
+            self.learning_rate = {"heads": 3e-3, "lora": 3e-4, "full": 5e-5}[self.mode]
+
+
+@dataclass
+class LoopConfig:
+    train: TrainArgs = field(default_factory=TrainArgs, metadata={"cli": False})
+    test_fraction: float = _arg(0.2, "share of ground-truth patients held out for the final evaluation")
+    relabel_rounds: int = _arg(2, "K, the rounds of stage-2 re-labelling")
+    relabel_blend: float = _arg(0.5, "the intermediate model's share of a re-label (the rest: previous)")
+    pseudo_weight: float = _arg(0.5, "sample weight of a pseudo-labelled window relative to ground truth")
+    intermediate_epochs: int = _arg(0, "epochs of the intermediate models; 0 = as train.epochs")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise ValueError("test_fraction must lie strictly between 0 and 1")
+        if self.relabel_rounds < 0:
+            raise ValueError("relabel_rounds must be >= 0")
+        if not 0 <= self.relabel_blend <= 1 or not 0 < self.pseudo_weight <= 1:
+            raise ValueError("relabel_blend must lie in [0, 1] and pseudo_weight in (0, 1]")
