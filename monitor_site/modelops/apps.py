@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ModelopsConfig(AppConfig):
     name = "monitor_site.modelops"
     label = "modelops"
+
+    def ready(self) -> None:
+        from monitor_site.modelops import receivers  # noqa: F401  (connects the signal receivers)

@@ -17,6 +17,7 @@ from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.selectors import model_version_active, model_version_dir
+from monitor_site.modelops.signals import model_version_promoted, training_run_requested
 from monitor_site.patients.selectors import (
     labeled_windows_from_assessments,
     unlabeled_window_requests,
@@ -60,8 +61,6 @@ def model_version_promote(
 ) -> ModelVersion:
     """Make this version the active one; the previous one retires. Pending sessions get scored.
     Audited: a version that was active before is a roll-back, otherwise a promotion."""
-    from monitor_site.predictions.tasks import score_pending
-
     with transaction.atomic():
         previous = list(
             ModelVersion.objects.select_for_update()
@@ -86,7 +85,7 @@ def model_version_promote(
         transaction.on_commit(
             lambda: set_active_pointer(Path(settings.MODEL_STORE_DIR), model_version.version)
         )
-        score_pending.delay_on_commit()
+        model_version_promoted.send(sender=ModelVersion, model_version=model_version)
     log.info("model %s promoted to active", model_version.version)
     return model_version
 
@@ -172,8 +171,6 @@ class DatabaseLabelCache:
 
 def training_run_request(*, user: Any = None, trigger: str = "admin") -> TrainingRun:
     """Queue a run on the gpu queue; TrainingAlreadyRunning if one is queued or running."""
-    from monitor_site.modelops.tasks import run_training
-
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(
@@ -181,7 +178,7 @@ def training_run_request(*, user: Any = None, trigger: str = "admin") -> Trainin
                 trigger=trigger,
                 config=_loop_config_dict(),
             )
-            run_training.delay_on_commit(run.pk)
+            training_run_requested.send(sender=TrainingRun, run=run)
             audit_record(
                 actor=user, action=AuditEvent.Action.TRAINING_START, obj=run, detail={"trigger": trigger}
             )

@@ -29,6 +29,7 @@ from monitor_site.patients.models import (
     Message,
     Patient,
 )
+from monitor_site.patients.signals import session_ingested
 from monitor_site.predictions.models import Prediction, PredictionFeedback
 
 log = logging.getLogger(__name__)
@@ -224,10 +225,7 @@ def session_ingest(
         session_pk, patient_pk = inserted
         _messages_insert(session_pk=session_pk, messages=messages)
         if notify:
-            from monitor_site.celery import enqueue_on_commit
-            from monitor_site.predictions.tasks import score_session
-
-            enqueue_on_commit(score_session, session_pk, fallback="score_pending (every 10 minutes)")
+            session_ingested.send(sender=ConversationSession, session_id=session_pk)
     session = ConversationSession(pk=session_pk, source=source, patient_id=patient_pk, **row)
     session._state.adding = False  # a stored row, as if read back: save() updates, never inserts twice
     session._state.db = connection.alias

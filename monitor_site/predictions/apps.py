@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class PredictionsConfig(AppConfig):
     name = "monitor_site.predictions"
     label = "predictions"
+
+    def ready(self) -> None:
+        from monitor_site.predictions import receivers  # noqa: F401  (connects the signal receivers)
