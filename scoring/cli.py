@@ -12,11 +12,13 @@ import json
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scoring.artifact import ArtifactError, resolve_model_dir
 from scoring.backbone import BackboneNotFound
+from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
 from scoring.types import ROLES, Conversation, Turn, Window
 
 if TYPE_CHECKING:
@@ -135,11 +137,11 @@ def load_ensemble(model_dir: Path, device: str) -> Ensemble:
         ) from exc
 
 
-def predict(args: argparse.Namespace) -> int:
+def predict(args: PredictArgs) -> int:
     from tqdm import tqdm
 
-    windows = read_windows(Path(args.input))
-    out_path = Path(args.output)
+    windows = read_windows(args.input)
+    out_path = args.output
     check_output(out_path)
     check_device(args.device)
     model_dir = resolve_model_dir(args.model, store=args.model_store)
@@ -188,19 +190,33 @@ def device_name(text: str) -> str:
     return text
 
 
+@dataclass
+class PredictArgs:
+    model: str = field(metadata={"help": "model artifact directory, or 'active'"})
+    input: Path = field(metadata={"help": "conversations.jsonl"})
+    output: Path = field(metadata={"help": "where to write predictions (JSONL)"})
+    model_store: str | None = field(
+        default=None, metadata={"help": "store holding the ACTIVE pointer ($MODEL_STORE_DIR when unset)"}
+    )
+    batch_size: int = field(
+        default=32, metadata={"help": "conversations per model call", "type": positive_int}
+    )
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N", "type": device_name})
+
+    def __post_init__(self) -> None:
+        self.input, self.output = Path(self.input), Path(self.output)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not DEVICE.fullmatch(self.device):
+            raise ValueError(f"device {self.device!r}: use auto, cpu, cuda or cuda:N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="score conversations in a JSONL file")
-    p.add_argument("--model", required=True, help="model artifact directory, or 'active'")
-    p.add_argument(
-        "--model-store", default=None, help="store holding the ACTIVE pointer (default $MODEL_STORE_DIR)"
-    )
-    p.add_argument("--input", required=True, help="conversations.jsonl")
-    p.add_argument("--output", required=True, help="where to write predictions (JSONL)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="conversations per model call")
-    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda | cuda:N")
-    p.set_defaults(func=predict)
+    add_dataclass_arguments(p, PredictArgs)
+    p.set_defaults(func=lambda ns: predict(dataclass_from_options(PredictArgs, ns)))
     return parser
 
 

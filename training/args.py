@@ -9,44 +9,39 @@ app fills them from settings named TRAINING_<FIELD>, and a TOML run config names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from scoring.backbone import DEFAULT_BACKBONE
+from scoring.cli_args import arg
 from scoring.model import POOLINGS
 
 MODES = ("heads", "lora", "full")
 
 
-def _arg(default: object, help: str, **meta: object) -> Any:
-    """A field with its command-line help (scoring/cli_args.py reads `metadata`)."""
-    return field(default=default, metadata={"help": help, **meta})
-
-
 @dataclass
 class TrainArgs:
-    backbone: str = _arg(DEFAULT_BACKBONE, "package:..., or a local checkpoint directory")
-    mode: str = _arg("heads", "heads (frozen backbone) | lora | full", choices=MODES)
-    pooling: str = _arg("attention", "how a window's chunks are pooled", choices=POOLINGS)
-    max_tokens: int = _arg(256, "tokens per chunk, special tokens included")
-    members: int = _arg(2, "ensemble members (different seeds)")
-    epochs: int = _arg(150, "upper bound; early stopping on validation MAE")
-    patience: int = _arg(25, "epochs without validation improvement")
-    learning_rate: float = _arg(0.0, "0 = per-mode default (heads 3e-3, lora 3e-4, full 5e-5)")
-    weight_decay: float = _arg(0.01, "AdamW weight decay")
-    batch_size: int = _arg(16, "windows per optimiser step")
-    dropout: float = _arg(0.1, "dropout in the item heads")
-    val_fraction: float = _arg(0.2, "share of development patients held out for early stopping")
-    coverage: float = _arg(0.8, "target coverage of the prediction interval")
-    balance_bands: bool = _arg(True, "weight samples by inverse band frequency")
-    max_chunks_per_window: int = _arg(48, "most recent chunks kept in end-to-end training")
-    lora_r: int = _arg(8, "LoRA rank")
-    lora_alpha: int = _arg(16, "LoRA scaling numerator")
-    lora_dropout: float = _arg(0.05, "dropout on the LoRA path")
-    lora_target_modules: tuple[str, ...] = _arg((), "comma-separated module names; empty = per backbone")
-    gradient_checkpointing: bool = _arg(False, "recompute activations in backward (less memory)")
-    device: str = _arg("auto", "auto | cpu | cuda | cuda:N")
-    seed: int = _arg(13, "seed of the first member (the others count up)")
-    batch_tokens: int = _arg(16384, "tokens per backbone call when embedding")
+    backbone: str = arg(DEFAULT_BACKBONE, "package:..., or a local checkpoint directory")
+    mode: str = arg("heads", "heads (frozen backbone) | lora | full", choices=MODES)
+    pooling: str = arg("attention", "how a window's chunks are pooled", choices=POOLINGS)
+    max_tokens: int = arg(256, "tokens per chunk, special tokens included")
+    members: int = arg(2, "ensemble members (different seeds)")
+    epochs: int = arg(150, "upper bound; early stopping on validation MAE")
+    patience: int = arg(25, "epochs without validation improvement")
+    learning_rate: float = arg(0.0, "0 = per-mode default (heads 3e-3, lora 3e-4, full 5e-5)")
+    weight_decay: float = arg(0.01, "AdamW weight decay")
+    batch_size: int = arg(16, "windows per optimiser step")
+    dropout: float = arg(0.1, "dropout in the item heads")
+    val_fraction: float = arg(0.2, "share of development patients held out for early stopping")
+    coverage: float = arg(0.8, "target coverage of the prediction interval")
+    balance_bands: bool = arg(True, "weight samples by inverse band frequency")
+    max_chunks_per_window: int = arg(48, "most recent chunks kept in end-to-end training")
+    lora_r: int = arg(8, "LoRA rank")
+    lora_alpha: int = arg(16, "LoRA scaling numerator")
+    lora_dropout: float = arg(0.05, "dropout on the LoRA path")
+    lora_target_modules: tuple[str, ...] = arg((), "comma-separated module names; empty = per backbone")
+    gradient_checkpointing: bool = arg(False, "recompute activations in backward (less memory)")
+    device: str = arg("auto", "auto | cpu | cuda | cuda:N")
+    seed: int = arg(13, "seed of the first member (the others count up)")
+    batch_tokens: int = arg(16384, "tokens per backbone call when embedding")
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,11 +62,11 @@ class TrainArgs:
 @dataclass
 class LoopConfig:
     train: TrainArgs = field(default_factory=TrainArgs, metadata={"cli": False})
-    test_fraction: float = _arg(0.2, "share of ground-truth patients held out for the final evaluation")
-    relabel_rounds: int = _arg(2, "K, the rounds of stage-2 re-labelling")
-    relabel_blend: float = _arg(0.5, "the intermediate model's share of a re-label (the rest: previous)")
-    pseudo_weight: float = _arg(0.5, "sample weight of a pseudo-labelled window relative to ground truth")
-    intermediate_epochs: int = _arg(0, "epochs of the intermediate models; 0 = as train.epochs")
+    test_fraction: float = arg(0.2, "share of ground-truth patients held out for the final evaluation")
+    relabel_rounds: int = arg(2, "K, the rounds of stage-2 re-labelling")
+    relabel_blend: float = arg(0.5, "the intermediate model's share of a re-label (the rest: previous)")
+    pseudo_weight: float = arg(0.5, "sample weight of a pseudo-labelled window relative to ground truth")
+    intermediate_epochs: int = arg(0, "epochs of the intermediate models; 0 = as train.epochs")
 
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1:

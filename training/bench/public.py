@@ -109,15 +109,19 @@ class Post:
 
 @dataclass
 class PublicBenchArgs:
-    dataset: str = field(metadata={"help": "depseverity | depsign"})
+    dataset: str = field(
+        metadata={"help": "the public dataset", "positional": True, "choices": tuple(DATASETS)}
+    )
     data_dir: Path = field(metadata={"help": "folder holding train.csv, val.csv, test.csv"})
-    mode: str = field(default="heads", metadata={"help": "heads (frozen backbone) | full (fine-tuned)"})
+    mode: str = field(
+        default="heads", metadata={"help": "heads (frozen backbone) | full (fine-tuned)", "choices": MODES}
+    )
     epochs: int = field(default=0, metadata={"help": "0 = per-mode default: heads 150 (early stop), full 2"})
     members: int = field(default=2, metadata={"help": "ensemble members"})
     limit: int = field(default=0, metadata={"help": "use only the first N rows of each split (0 = all)"})
     backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "package:... or a checkpoint dir"})
     learning_rate: float = field(default=0.0, metadata={"help": "0 = per-mode default of TrainArgs"})
-    seed: int = 13
+    seed: int = field(default=13, metadata={"help": "seed of the first ensemble member"})
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:

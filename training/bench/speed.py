@@ -13,7 +13,7 @@ import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,20 +30,29 @@ from training.synthetic.clinic import SyntheticPatient, generate_clinic, latent_
 END = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+MODES = ("heads", "full", "lora")
+
+
 @dataclass
 class BenchArgs:
-    backbone: str = DEFAULT_BACKBONE
-    windows: int = 48
-    repeats: int = 3
-    members: int = 2
-    modes: tuple[str, ...] = ("heads", "full", "lora")
-    max_tokens: int = 256
-    batch_tokens: int = 16384
-    threads: int = 0  # 0 = torch default
+    backbone: str = field(
+        default=DEFAULT_BACKBONE, metadata={"help": "package:... or a local checkpoint dir"}
+    )
+    windows: int = field(default=48, metadata={"help": "14-day windows scored per run"})
+    repeats: int = field(default=3, metadata={"help": "runs per measurement; the median is reported"})
+    members: int = field(default=2, metadata={"help": "ensemble members of the full path"})
+    modes: tuple[str, ...] = field(default=MODES, metadata={"help": "comma-separated: heads,full,lora"})
+    max_tokens: int = field(default=256, metadata={"help": "tokens per chunk"})
+    batch_tokens: int = field(default=16384, metadata={"help": "tokens per backbone call"})
+    threads: int = field(default=0, metadata={"help": "torch threads (0 = torch's default)"})
 
     def __post_init__(self) -> None:
         if self.windows < 2 or self.repeats < 1 or self.members < 1:
             raise ValueError("windows >= 2, repeats >= 1, members >= 1")
+        self.modes = tuple(self.modes)
+        unknown = sorted(set(self.modes) - set(MODES))
+        if unknown or not self.modes:
+            raise ValueError(f"modes: choose from {','.join(MODES)} (got {','.join(self.modes) or 'none'})")
 
 
 def last_window(patient: SyntheticPatient, end: datetime) -> Window:

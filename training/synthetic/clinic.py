@@ -24,6 +24,7 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from scoring.cli_args import arg
 from scoring.types import N_ITEMS, Turn
 from training.synthetic.phrases import (
     ACKS,
@@ -119,6 +120,19 @@ def latent_items(patient: SyntheticPatient, at: datetime) -> tuple[int, ...]:
 
 def latent_total(patient: SyntheticPatient, at: datetime) -> int:
     return sum(latent_items(patient, at))
+
+
+@dataclass
+class DemoClinicArgs:
+    """The size of the demo clinic (`manage.py seed_demo`)."""
+
+    patients: int = arg(60, "synthetic patients, spread over three care teams")
+    weeks: int = arg(12, "weeks of history, 2-4 sessions a week")
+    seed: int = arg(7, "seed of the generator: the same seed gives the same clinic")
+
+    def __post_init__(self) -> None:
+        if self.patients < 4 or self.weeks < 3:
+            raise ValueError("use at least 4 patients and 3 weeks")
 
 
 def generate_clinic(

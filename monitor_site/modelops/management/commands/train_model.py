@@ -1,3 +1,7 @@
+"""`manage.py train_model`: train on the stored questionnaires only (the starter model), register it."""
+
+from __future__ import annotations
+
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -6,7 +10,8 @@ from tqdm import tqdm
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.modelops.services import model_train_from_ground_truth
 from scoring.artifact import ArtifactError
-from scoring.backbone import DEFAULT_BACKBONE, BackboneNotFound
+from scoring.backbone import BackboneNotFound
+from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
 from training.args import TrainArgs
 
 
@@ -14,13 +19,8 @@ class Command(BaseCommand):
     help = "Train a model on the stored PHQ-9 questionnaires (ground truth) and register it."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--backbone", default=DEFAULT_BACKBONE, help="package:... or a local checkpoint directory"
-        )
-        parser.add_argument("--mode", default="heads", choices=["heads", "lora", "full"])
-        parser.add_argument("--members", type=int, default=2)
-        parser.add_argument("--epochs", type=int, default=150)
-        parser.add_argument("--seed", type=int, default=13)
+        # Every TrainArgs field is an option (--lora-r, --max-tokens, ...), with TrainArgs' defaults.
+        add_dataclass_arguments(parser, TrainArgs)
         parser.add_argument("--promote", action="store_true", help="make it the active model")
         parser.add_argument(
             "--promote-if-none", action="store_true", help="promote only if no model is active yet"
@@ -28,13 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            train_args = TrainArgs(
-                backbone=str(options["backbone"]),
-                mode=str(options["mode"]),
-                members=int(options["members"]),
-                epochs=int(options["epochs"]),
-                seed=int(options["seed"]),
-            )
+            train_args = dataclass_from_options(TrainArgs, options)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         promote = bool(options["promote"]) or (
