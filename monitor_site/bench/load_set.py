@@ -30,7 +30,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from monitor_site.alerts.models import Alert, AlertRule
-from monitor_site.bench.load_set_simulation import _Rows, _simulate_batch
+from monitor_site.bench.load_set_simulation import SimulatedRows, simulate_batch
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import (
     Assessment,
@@ -42,6 +42,7 @@ from monitor_site.patients.models import (
 )
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.services import trajectory_summaries_refresh
+from scoring.cli_args import arg
 
 SOURCE = VERSION = "load-set"
 PATIENTS_PER_BATCH = 100  # one transaction and one COPY per table: ~37k sessions at 365 days
@@ -59,6 +60,15 @@ PREDICTION_FIELDS = (
     "interval_high band n_sessions n_user_turns n_tokens evidence created_at"
 )
 ASSESSMENT_FIELDS = "source_id patient_id completed_at items total content_hash created_at"
+
+
+@dataclass
+class LoadSetArgs:
+    patients: int = arg(5000, "synthetic patients")
+    days: int = arg(365, "days of history per patient, one session a day")
+    team: str = arg("Load team", "care team created for the load set")
+    clinician: str = arg("load-clinician", "user created for the load set")
+    seed: int = arg(7, "seed of the simulation")
 
 
 class LoadSetError(ValueError):
@@ -180,13 +190,13 @@ def load_set_create(
         )
     result.seconds["setup"] = time.monotonic() - stage_start
 
-    def simulate(start: int) -> Future[_Rows]:
+    def simulate(start: int) -> Future[SimulatedRows]:
         batch = patient_ids[start : start + PATIENTS_PER_BATCH]
         session_ids = _reserve_ids(
             ConversationSession, len(batch) * days
         )  # the DB is used by this thread only
         common = {"source_id": source.pk, "version_id": version.pk, "days": days, "end": end}
-        return pool.submit(_simulate_batch, batch, start, session_ids, seed, width, common)
+        return pool.submit(simulate_batch, batch, start, session_ids, seed, width, common)
 
     # The worker simulates batch n + 1 (numpy and Python) while this thread COPYs batch n into the DB.
     stage_start, recent = time.monotonic(), {}

@@ -64,7 +64,7 @@ WEIGHT_TEXT = [repr(i / 10000) for i in range(10001)]  # JSON of round(w, 4), as
 
 
 @dataclass
-class _Rows:
+class SimulatedRows:
     """One batch of patients: row tuples per table, and per patient the last two (total, item 9)."""
 
     sessions: list[tuple] = field(default_factory=list)
@@ -74,10 +74,10 @@ class _Rows:
     recent: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
 
-def _simulate_batch(
+def simulate_batch(
     batch: list[int], start: int, session_ids: list[int], seed: int, width: int, common: dict[str, Any]
-) -> _Rows:
-    out = _Rows()
+) -> SimulatedRows:
+    out = SimulatedRows()
     days = common["days"]
     for k, patient_id in enumerate(batch):
         out.recent[patient_id] = _simulate_patient(
@@ -163,7 +163,7 @@ def _evidence(
 
 
 def _simulate_patient(
-    out: _Rows,
+    out: SimulatedRows,
     *,
     rng: np.random.Generator,
     patient_id: int,

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -45,6 +45,7 @@ from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import ConversationSession, IngestSource, IngestToken, Patient
 from monitor_site.patients.services import ingest_token_create
 from monitor_site.predictions.models import Prediction
+from scoring.cli_args import arg
 
 SOURCE_PREFIX = "loadtest-"
 CARE_TEAM = "Load test team"
@@ -55,29 +56,31 @@ GOAL_DRAIN_OF_BENCH = 0.8  # the backlog drains at >= this share of what make be
 
 @dataclass
 class LoadtestArgs:
-    duration: float = 30.0  # measured seconds, after the warm-up
-    warmup: float = 5.0
-    concurrency: int = 8  # client connections
-    messages: int = 10  # per session
-    patients: int = 300
-    rate: float = 0.0  # sessions/s on a fixed schedule; 0 = closed loop
-    web_workers: int = 4
-    web_threads: int = 1  # > 1 runs gunicorn's gthread worker (keep-alive); 1 its sync worker
-    scoring_worker: bool = True
-    # The scoring worker's CPU weight as a nice value (0 = equal to the web tier): scoring is
-    # background work, and on a box shared with the web tier it yields to it, as a deployment would
-    # arrange with CPUWeight= or a machine of its own. See loadtest_procs.lower_cpu_weight.
-    worker_nice: int = 10
-    # Torch threads of the scoring worker (OMP_NUM_THREADS; 0 = torch's default, one per core). On a
-    # 2-core box shared with the web tier one thread drains 2-4x faster: two threads spin-wait on
+    duration: float = arg(30.0, "measured seconds, after the warm-up")
+    warmup: float = arg(5.0, "seconds of load before measuring")
+    concurrency: int = arg(8, "client connections")
+    messages: int = arg(10, "messages per session")
+    patients: int = arg(300, "distinct patients the sessions belong to")
+    rate: float = arg(0.0, "sessions/s on a fixed schedule; 0 = closed loop")
+    web_workers: int = arg(4, "gunicorn workers", aliases=("--workers",))
+    web_threads: int = arg(
+        1, "threads per gunicorn worker; > 1 runs the gthread worker", aliases=("--threads",)
+    )
+    scoring_worker: bool = arg(True, "run a scoring worker (-Q gpu) beside the web tier")
+    # Scoring is background work: on a box shared with the web tier it yields to it, as a deployment
+    # would arrange with CPUWeight= or a machine of its own. See loadtest_procs.lower_cpu_weight.
+    worker_nice: int = arg(10, "the scoring worker's CPU weight as a nice value; 0 = as the web tier")
+    # On a 2-core box shared with the web tier one thread drains 2-4x faster: two threads spin-wait on
     # each other whenever gunicorn or PostgreSQL holds the other core.
-    worker_threads: int = 1
-    drain: float = 30.0  # seconds to watch the backlog drain after the load stops
-    purge_queue: bool = False
-    out: Path | None = field(default_factory=lambda: ROOT / "var" / "loadtest.json")
-    log_dir: Path = field(default_factory=lambda: ROOT / "var" / "loadtest")
-    broker_url: str = ""  # default: settings.CELERY_BROKER_URL
-    bench: Path = field(default_factory=lambda: ROOT / "var" / "bench.json")  # make bench-model's report
+    worker_threads: int = arg(1, "torch threads of the scoring worker (OMP_NUM_THREADS); 0 = one per core")
+    drain: float = arg(30.0, "seconds to watch the backlog drain after the load stops")
+    purge_queue: bool = arg(False, "empty the gpu queue first")
+    out: Path | None = arg(help="JSON report", factory=lambda: ROOT / "var" / "loadtest.json")
+    log_dir: Path = arg(
+        help="logs of gunicorn, the worker and the client", factory=lambda: ROOT / "var" / "loadtest"
+    )
+    broker_url: str = arg("", "the workers' broker; empty = settings.CELERY_BROKER_URL")
+    bench: Path = arg(help="make bench-model's JSON report", factory=lambda: ROOT / "var" / "bench.json")
 
     def __post_init__(self) -> None:
         if self.duration <= 0 or self.warmup < 0 or self.drain < 0:
@@ -370,7 +373,7 @@ def _report(
         },
         "cpu": {**cpu, "ms_per_session": per_session, "client_self_reported_s": load["client_cpu_s"]},
         "scoring": scoring,
-        "goal": _goal(load, scoring),
+        "goal": loadtest_goal(load, scoring),
     }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -378,7 +381,7 @@ def _report(
     return report
 
 
-def _goal(load: dict, scoring: dict) -> dict:
+def loadtest_goal(load: dict, scoring: dict) -> dict:
     """Sessions/s and p99 under load; and the backlog draining at the rate make bench-model predicts
     (within GOAL_DRAIN_OF_BENCH), judged only when both were measured."""
     predicted = (scoring.get("bench_model") or {}).get("predicted_sessions_per_s")

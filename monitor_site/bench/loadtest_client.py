@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import random
 import resource
 import sys
@@ -25,6 +24,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
+
+from monitor_site.bench.stats import percentile
+from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
 
 PATH = "/api/v1/sessions"
 USER_LINES = [
@@ -193,12 +195,6 @@ async def _connection(
         writer.close()
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[max(0, math.ceil(q / 100 * len(sorted_values)) - 1)]  # nearest rank
-
-
 def summarise(opts: Options, tally: Tally, wall_s: float, cpu_s: float) -> dict:
     lat = sorted(tally.latencies_ms)
     ok = sum(n for s, n in tally.statuses.items() if s in ("200", "201"))
@@ -252,10 +248,8 @@ def _cpu_seconds() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    defaults = Options()
-    for name, value in asdict(defaults).items():
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
-    opts = Options(**vars(parser.parse_args(argv)))
+    add_dataclass_arguments(parser, Options)
+    opts = dataclass_from_options(Options, parser.parse_args(argv))
     if not opts.token:
         parser.error("--token is required (manage.py create_ingest_token SOURCE)")
     report = asyncio.run(run(opts))

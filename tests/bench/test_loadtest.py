@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 
 from monitor_site.bench.loadtest import LoadtestArgs, format_report, loadtest_run
-from monitor_site.bench.loadtest_client import BodyMaker, Options, percentile
+from monitor_site.bench.loadtest_client import BodyMaker, Options
+from monitor_site.bench.stats import percentile
 from monitor_site.patients.models import ConversationSession
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -113,7 +114,7 @@ def test_percentiles_pick_the_nearest_rank() -> None:
 def test_its_goal_needs_the_rate_the_p99_and_a_drain_near_the_bench(
     rate: float, p99: float, drained: float | None, predicted: float | None, met: bool
 ) -> None:
-    from monitor_site.bench.loadtest import _goal
+    from monitor_site.bench.loadtest import loadtest_goal
 
     scoring = {"drain_sessions_per_s": drained, "bench_model": {"predicted_sessions_per_s": predicted}}
-    assert _goal({"sessions_per_s": rate, "latency_ms": {"p99": p99}}, scoring)["met"] is met
+    assert loadtest_goal({"sessions_per_s": rate, "latency_ms": {"p99": p99}}, scoring)["met"] is met

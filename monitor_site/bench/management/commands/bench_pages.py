@@ -1,229 +1,26 @@
-"""Time the clinician pages as a logged-in clinician: the triage list (default, filtered, sorted) and
-the pages of random patients. Prints a table (median, p95, queries per request) and writes JSON.
-
-Each URL is requested once untimed inside CaptureQueriesContext (query count, SQL time, slowest
-queries) and then `--repeats` times timed without it, so the timings carry no query-logging cost.
-Run it against PostgreSQL with DEBUG off (the default) for numbers that mean something.
-"""
+"""`manage.py bench_pages`: time the clinician pages (monitor_site/bench/pages.py)."""
 
 from __future__ import annotations
 
-import gc
-import json
-import math
-import os
-import platform
-import random
-import statistics
-import time
-import warnings
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
-from django.http.request import validate_host
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
-from django.utils import timezone
-from tqdm import tqdm
 
-from monitor_site.patients.selectors import patient_list_for_user
-
-LIST_VARIANTS = {
-    "list": "",
-    "list_filtered": "?band=severe&alert=any",
-    "list_sorted": "?sort=last_session",
-}
-SLOWEST_QUERIES = 5
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least q% of the samples at or below it."""
-    ordered = sorted(samples)
-    return ordered[max(math.ceil(q / 100 * len(ordered)) - 1, 0)]
+from monitor_site.bench.pages import PageBenchArgs, PageBenchError, format_pages_report, pages_bench_run
+from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
 
 
 class Command(BaseCommand):
     help = "Time the triage list and patient pages (median, p95, queries per request); table and JSON."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--clinician", default="load-clinician", help="username to log in as")
-        parser.add_argument("--repeats", type=int, default=30, help="timed requests per URL")
-        parser.add_argument("--patients", type=int, default=10, help="random patients whose page is timed")
-        parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--out", default="var/bench_pages.json", help="JSON report path")
+        add_dataclass_arguments(parser, PageBenchArgs)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = get_user_model().objects.filter(username=options["clinician"]).first()
-        if user is None:
-            raise CommandError(
-                f"no user {options['clinician']!r}: build the load set first (manage.py make_load_set) "
-                "or pass --clinician USERNAME"
-            )
-        patient_ids = sorted(patient_list_for_user(user=user).values_list("pk", flat=True))
-        if not patient_ids:
-            raise CommandError(
-                f"{user.get_username()} sees no patients: add them to a care team with patients"
-            )
-        if options["repeats"] < 1 or options["patients"] < 1:
-            raise CommandError("--repeats and --patients must be at least 1")
-        if connection.vendor != "postgresql":
-            self.stderr.write(f"note: {connection.vendor} database; production runs PostgreSQL")
-        if settings.DEBUG:
-            self.stderr.write("note: DEBUG is on, which slows every request; unset DJANGO_DEBUG to time")
-
-        chosen = random.Random(options["seed"]).sample(
-            patient_ids, min(options["patients"], len(patient_ids))
-        )
-        urls = {name: reverse("dashboards:patient_list") + query for name, query in LIST_VARIANTS.items()}
-        urls |= {f"patient {pk}": reverse("dashboards:patient_detail", args=[pk]) for pk in chosen}
-        # Static files are not requested here; whitenoise's "no STATIC_ROOT yet" warning is noise.
-        warnings.filterwarnings("ignore", message="No directory at")
-        client = Client(HTTP_HOST=_host())
-        client.force_login(user)
-
-        probes = {name: self._probe(client, url) for name, url in urls.items()}
-        timings: dict[str, list[float]] = {name: [] for name in urls}
-        load_before = os.getloadavg()[0]
-        bar = tqdm(total=options["repeats"] * len(urls), unit="request", desc="timing", disable=None)
-        with _FullCollections() as collections:
-            for _ in range(options["repeats"]):
-                for name, url in urls.items():  # interleaved, so a slow moment spreads over every page
-                    started = time.perf_counter()
-                    self._get(client, url)
-                    timings[name].append((time.perf_counter() - started) * 1000)
-                    bar.update()
-        bar.close()
-
-        pages = {name: _summary(urls[name], timings[name], probes[name]) for name in LIST_VARIANTS}
-        patient_names = [n for n in urls if n.startswith("patient ")]
-        pages["patient"] = _summary(
-            f"{len(chosen)} random patients",
-            [ms for n in patient_names for ms in timings[n]],
-            max((probes[n] for n in patient_names), key=lambda p: p["queries"]),
-        )
-        pages["patient"]["queries_min"] = min(probes[n]["queries"] for n in patient_names)
-        pages["patient"]["per_patient_median_ms"] = {
-            n.split()[1]: round(statistics.median(timings[n]), 1) for n in patient_names
-        }
-        report = {
-            "generated_at": timezone.now().isoformat(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "load_average_before_after": [load_before, os.getloadavg()[0]],
-            },
-            "database": _database(),
-            "debug": settings.DEBUG,
-            "clinician": user.get_username(),
-            "patients_visible": len(patient_ids),
-            "repeats": options["repeats"],
-            "pages": pages,
-            "gc_full_collections_ms": collections.pauses,
-        }
-        out = Path(options["out"])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1))
-        self._table(pages)
-        if collections.pauses:
-            self.stdout.write(
-                f"{len(collections.pauses)} full garbage collection(s) while timing, "
-                f"{min(collections.pauses):.0f}-{max(collections.pauses):.0f} ms each: a request that "
-                "triggers one is that much slower (see 'max ms')"
-            )
-        self.stdout.write(f"{len(patient_ids)} patients visible; JSON report: {out}")
-
-    def _get(self, client: Client, url: str) -> bytes:
-        response = client.get(url)
-        if response.status_code != 200:
-            raise CommandError(f"GET {url} answered {response.status_code}; open it in a browser to see why")
-        return response.content
-
-    def _probe(self, client: Client, url: str) -> dict[str, Any]:
-        """One untimed request with its queries captured (also warms caches and connections)."""
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            body = self._get(client, url)
-            elapsed = (time.perf_counter() - started) * 1000
-        queries = [
-            {"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"]} for q in captured.captured_queries
-        ]
-        return {
-            "queries": len(queries),
-            "probe_ms": round(elapsed, 1),
-            "probe_sql_ms": round(sum(q["ms"] for q in queries), 1),
-            "bytes": len(body),
-            "slowest_queries": sorted(queries, key=lambda q: q["ms"], reverse=True)[:SLOWEST_QUERIES],
-        }
-
-    def _table(self, pages: dict[str, dict[str, Any]]) -> None:
-        self.stdout.write(
-            f"{'page':<15}{'requests':>9}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}{'queries':>9}"
-            f"{'sql ms':>8}{'KB':>7}"
-        )
-        for name, page in pages.items():
-            queries = str(page["queries"])
-            if page.get("queries_min", page["queries"]) != page["queries"]:
-                queries = f"{page['queries_min']}-{page['queries']}"
-            self.stdout.write(
-                f"{name:<15}{page['requests']:>9}{page['median_ms']:>11.1f}{page['p95_ms']:>9.1f}"
-                f"{page['max_ms']:>9.1f}{queries:>9}{page['probe_sql_ms']:>8.1f}{page['bytes'] / 1024:>7.0f}"
-            )
-        self.stdout.write("(queries and sql ms: one captured request per URL; sql ms includes fetching rows)")
-
-
-class _FullCollections:
-    """Records the pauses of Python's full (generation 2) garbage collections while it is entered."""
-
-    def __init__(self) -> None:
-        self.pauses: list[float] = []
-        self._started = 0.0
-
-    def __enter__(self) -> _FullCollections:
-        gc.callbacks.append(self._callback)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self._callback)
-
-    def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.pauses.append(round((time.perf_counter() - self._started) * 1000, 1))
-
-
-def _summary(url: str, samples: list[float], probe: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "url": url,
-        "requests": len(samples),
-        "median_ms": round(statistics.median(samples), 1),
-        "p95_ms": round(percentile(samples, 95), 1),
-        "min_ms": round(min(samples), 1),
-        "max_ms": round(max(samples), 1),
-        **probe,
-        "samples_ms": [round(ms, 1) for ms in samples],
-    }
-
-
-def _host() -> str:
-    """A host name ALLOWED_HOSTS accepts, so the test client is not answered 400."""
-    if validate_host("testserver", settings.ALLOWED_HOSTS):
-        return "testserver"
-    return next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", "")), "localhost")
-
-
-def _database() -> dict[str, Any]:
-    info: dict[str, Any] = {"vendor": connection.vendor, "name": str(connection.settings_dict["NAME"])}
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT version(), pg_database_size(current_database())")
-            info["version"], info["size_bytes"] = cursor.fetchone()
-    return info
+        try:
+            bench_args = dataclass_from_options(PageBenchArgs, options)
+            report = pages_bench_run(args=bench_args, note=self.stderr.write)
+        except (ValueError, PageBenchError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(format_pages_report(report))
+        self.stdout.write(f"JSON report: {bench_args.out}")

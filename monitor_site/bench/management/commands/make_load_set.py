@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from tqdm import tqdm
 
-from monitor_site.bench.load_set import SOURCE, LoadSetError, load_set_create, load_set_delete
+from monitor_site.bench.load_set import SOURCE, LoadSetArgs, LoadSetError, load_set_create, load_set_delete
 from monitor_site.patients.models import IngestSource
+from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
 
 
 class Command(BaseCommand):
@@ -20,11 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--patients", type=int, default=5000)
-        parser.add_argument("--days", type=int, default=365)
-        parser.add_argument("--team", default="Load team", help="care team created for the load set")
-        parser.add_argument("--clinician", default="load-clinician", help="user created for the load set")
-        parser.add_argument("--seed", type=int, default=7)
+        add_dataclass_arguments(parser, LoadSetArgs)
         parser.add_argument("--reset", action="store_true", help="delete the existing load set first")
         parser.add_argument(
             "--if-missing", action="store_true", help="do nothing (exit 0) when a load set already exists"
@@ -56,12 +54,7 @@ class Command(BaseCommand):
 
         try:
             result = load_set_create(
-                patients=options["patients"],
-                days=options["days"],
-                team=options["team"],
-                clinician=options["clinician"],
-                seed=options["seed"],
-                progress=progress,
+                **asdict(dataclass_from_options(LoadSetArgs, options)), progress=progress
             )
         except LoadSetError as exc:
             raise CommandError(str(exc)) from exc
