@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "monitor_site.dashboards",
     "monitor_site.api",
     "monitor_site.bench",
+    "monitor_site.demo",
 ]
 
 MIDDLEWARE = [

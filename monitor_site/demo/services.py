@@ -1,0 +1,140 @@
+"""The synthetic demo clinic written through the product's own services: sessions and questionnaires
+as the ingestion API stores them, the starter model trained by the training service, every session
+scored by the scoring service. The text comes from training/synthetic (no third-party text) and every
+patient is marked synthetic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from monitor_site.modelops.selectors import model_version_active
+from monitor_site.modelops.services import model_train_from_ground_truth
+from monitor_site.patients.models import CareTeam, IngestSource, Patient
+from monitor_site.patients.services import assessment_ingest, session_ingest
+from monitor_site.predictions.services import predictions_score_pending
+from training.args import TrainArgs
+from training.finetune import Progress
+from training.synthetic.clinic import DemoClinicArgs, generate_clinic
+
+DEMO_SOURCE = "synthetic-demo"
+DEMO_USERS = {
+    # username: (password, staff?, care teams)
+    "clinician": ("demo-clinician-pass", False, ("North team", "South team")),
+    "admin": ("demo-admin-pass", True, ("North team", "South team", "East team")),
+}
+
+
+@dataclass
+class DemoClinicResult:
+    patients: int
+    sessions: int = 0  # written by this call (0 when the clinic was already there)
+    questionnaires: int = 0
+    seeded: bool = False
+    removed: int = 0  # patients of a previous demo clinic removed first (reset)
+    trained: str = ""  # version of a starter model trained by this call
+    metrics: dict | None = None
+    scored: int = 0
+
+
+def demo_clinic_seed(
+    *,
+    args: DemoClinicArgs,
+    reset: bool = False,
+    train: bool = True,
+    say: Callable[[str], None] = lambda line: None,
+    train_progress: Progress | None = None,
+    score_progress: Callable[[int, int], None] | None = None,
+) -> DemoClinicResult:
+    """Write the demo clinic once (again after `reset`), its users, and unless `train` is False a
+    starter model (when none is active) and the scores of every session. Safe to re-run."""
+    source = IngestSource.objects.filter(name=DEMO_SOURCE).first()
+    result = DemoClinicResult(patients=0)
+    if source and reset:
+        with transaction.atomic():
+            result.removed = Patient.objects.filter(source=source).count()
+            Patient.objects.filter(source=source).delete()
+            source.delete()
+        source = None
+        say("removed the previous demo clinic")
+    if source and source.patients.exists():
+        result.patients = source.patients.count()
+        say(
+            f"demo clinic already seeded ({result.patients} synthetic patients); "
+            "`make demo RESEED=1` or `manage.py seed_demo --reset` rebuilds it"
+        )
+    else:
+        started = time.monotonic()
+        _clinic_write(args, result)
+        say(
+            f"seeded {result.patients} synthetic patients, {result.sessions} sessions, "
+            f"{result.questionnaires} questionnaires in {time.monotonic() - started:.0f}s"
+        )
+    demo_users_ensure()
+    if train:
+        if model_version_active() is None:
+            say("training the starter model on the demo questionnaires ...")
+            version, trained = model_train_from_ground_truth(
+                args=TrainArgs(), promote=True, progress=train_progress
+            )
+            result.trained, result.metrics = version.version, trained.metrics
+        result.scored = predictions_score_pending(on_batch=score_progress)
+    # Given after the history is scored: alerts raised on seeded history are recorded without e-mail
+    # ("nobody to send to"); alerts on new sessions reach the console.
+    for username in DEMO_USERS:
+        get_user_model().objects.filter(username=username, email="").update(email=f"{username}@demo.invalid")
+    return result
+
+
+def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
+    clinic = generate_clinic(n_patients=args.patients, weeks=args.weeks, end=timezone.now(), seed=args.seed)
+    with transaction.atomic():
+        teams = {name: CareTeam.objects.get_or_create(name=name)[0] for name in {p.care_team for p in clinic}}
+        source, _ = IngestSource.objects.get_or_create(name=DEMO_SOURCE)
+        for patient in clinic:
+            for session in patient.sessions:
+                session_ingest(
+                    source=source,
+                    patient_external_id=patient.external_id,
+                    session_external_id=session.external_id,
+                    started_at=session.started_at,
+                    messages=[{"role": t.role, "text": t.text, "sent_at": t.sent_at} for t in session.turns],
+                    notify=False,  # scored in bulk once the starter model exists
+                    is_synthetic=True,
+                )
+                result.sessions += 1
+            for assessment in patient.assessments:
+                assessment_ingest(
+                    source=source,
+                    patient_external_id=patient.external_id,
+                    completed_at=assessment.completed_at,
+                    items=list(assessment.items),
+                    is_synthetic=True,
+                )
+                result.questionnaires += 1
+            # Synthetic people: nothing stops their text from going to the labelling model.
+            Patient.objects.filter(source=source, external_id=patient.external_id).update(
+                care_team=teams[patient.care_team], consent_external_processing=True
+            )
+    result.patients, result.seeded = len(clinic), True
+
+
+def demo_users_ensure() -> None:
+    """The demo logins, members of the demo care teams (created once; passwords kept if changed)."""
+    User = get_user_model()
+    for username, (password, staff, teams) in DEMO_USERS.items():
+        user, created = User.objects.get_or_create(username=username)
+        if created:
+            user.set_password(password)
+            user.is_staff = user.is_superuser = staff
+            user.save()
+        for name in teams:
+            team = CareTeam.objects.filter(name=name).first()
+            if team:
+                team.members.add(user)
