@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scoring.types import TOTAL_MAX
+from scoring.phq9 import TOTAL_MAX
 
 
 @dataclass(frozen=True)

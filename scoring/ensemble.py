@@ -22,10 +22,10 @@ from torch import nn
 
 from scoring.artifact import ArtifactError, MemberSpec, member_specs, read_manifest
 from scoring.backbone import Backbone, load_backbone
-from scoring.bands import band_for
 from scoring.calibration import Calibration
 from scoring.model import ItemHeads
-from scoring.types import N_ITEMS, Window
+from scoring.phq9 import N_ITEMS, band_for
+from scoring.types import Window
 from scoring.windowing import Chunk, Chunker
 
 DEFAULT_BATCH_TOKENS = 16384

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scoring.types import ITEM_MAX, N_ITEMS
+from scoring.phq9 import ITEM_MAX, N_ITEMS
 
 POOLINGS = ("attention", "mean")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX
+
 ROLES = ("user", "assistant")
-N_ITEMS = 9
-ITEM_MAX = 3
-TOTAL_MAX = N_ITEMS * ITEM_MAX  # 27
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from safetensors.torch import save_file, save_model
 
 from scoring.artifact import FORMAT, code_version, write_manifest
 from scoring.backbone import Backbone, load_backbone
-from scoring.bands import band_for
 from scoring.calibration import Calibration
 from scoring.ensemble import Ensemble, pick_device
+from scoring.phq9 import band_for
 from scoring.types import LabeledWindow
 from scoring.windowing import Chunker
 from training.args import TrainArgs

@@ -15,7 +15,8 @@ from torch import nn
 from scoring.backbone import LORA_TARGETS, Backbone
 from scoring.ensemble import token_batches
 from scoring.model import ItemHeads, phq9_loss
-from scoring.types import N_ITEMS, LabeledWindow
+from scoring.phq9 import N_ITEMS
+from scoring.types import LabeledWindow
 from scoring.windowing import Chunk
 from training.args import TrainArgs
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from scoring.bands import BANDS, band_for
+from scoring.phq9 import BANDS, band_for
 
 AUC_THRESHOLDS = tuple(range(3, 25))
 

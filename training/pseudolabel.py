@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from scoring.types import ITEM_MAX, N_ITEMS, Window
+from scoring.phq9 import ITEM_MAX, N_ITEMS
+from scoring.types import Window
 from scoring.windowing import render_turn
 from training.redaction import redact
 
@@ -25,17 +26,6 @@ log = logging.getLogger(__name__)
 PROMPT_VERSION = "phq9-v1"  # part of the cache key: a new prompt means new labels
 DEFAULT_MODEL = "claude-opus-4-1"
 TOOL_NAME = "record_phq9"
-ITEM_QUESTIONS = (
-    "Little interest or pleasure in doing things",
-    "Feeling down, depressed, or hopeless",
-    "Trouble falling or staying asleep, or sleeping too much",
-    "Feeling tired or having little energy",
-    "Poor appetite or overeating",
-    "Feeling bad about yourself, or that you are a failure or have let yourself or your family down",
-    "Trouble concentrating on things",
-    "Moving or speaking so slowly that other people could have noticed, or being fidgety or restless",
-    "Thoughts that you would be better off dead, or of hurting yourself",
-)
 SYSTEM_PROMPT = (
     "You are a clinical research assistant. From a person's messages to a mental-health chat app over "
     "the last two weeks, estimate how they would answer each PHQ-9 item (0 = not at all, 1 = several "

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from monitor_site.patients.models import Patient
 from monitor_site.predictions.models import Prediction
-from scoring.bands import ITEM_SELF_HARM, band_by_key
+from scoring.phq9 import ITEM_SELF_HARM, band_by_key
 
 
 class AlertRule(models.Model):

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from monitor_site.api.fields import AwareDateTimeField, ExternalIdField, StrictCharField, StrictIntegerField
+from scoring.phq9 import ITEM_MAX, N_ITEMS
 from scoring.types import ROLES
 
 FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew between the app and us
@@ -133,9 +134,9 @@ class AssessmentIn(StrictSerializer):
     patient = ExternalIdField()
     completed_at = AwareDateTimeField(validators=[_not_in_future])
     items = serializers.ListField(
-        child=StrictIntegerField(min_value=0, max_value=3),
-        min_length=9,
-        max_length=9,
+        child=StrictIntegerField(min_value=0, max_value=ITEM_MAX),
+        min_length=N_ITEMS,
+        max_length=N_ITEMS,
         help_text="The 9 PHQ-9 item answers, 0..3, in questionnaire order.",
     )
 

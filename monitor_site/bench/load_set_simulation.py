@@ -18,7 +18,7 @@ import numpy as np
 from monitor_site.patients.selectors import WINDOW
 from monitor_site.patients.services import content_hash
 from monitor_site.predictions.services import EVIDENCE_PER_ITEM
-from scoring.bands import ITEM_SELF_HARM, band_for
+from scoring.phq9 import ITEM_SELF_HARM, band_for
 
 ASSESSMENT_SHARE, ASSESSMENT_DAYS = 0.4, 28  # patients who fill in questionnaires, and how often
 SELF_HARM_SHARE = 0.03  # patients whose model-inferred item 9 runs high (urgent alerts)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from scoring.bands import BANDS, ITEM_LABELS, THRESHOLDS
+from scoring.phq9 import BANDS, ITEM_LABELS, THRESHOLDS, TOTAL_MAX
 
 BAND_COLOURS = {
     "minimal": "rgba(46, 160, 67, 0.10)",
@@ -42,7 +42,7 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
     annotations: list[dict] = []
     for band in BANDS:
         y0 = band.low - 0.5 if band.low else 0
-        y1 = band.high + 0.5 if band.high < 27 else 27
+        y1 = band.high + 0.5 if band.high < TOTAL_MAX else TOTAL_MAX
         shapes.append(
             {
                 "type": "rect",
@@ -144,7 +144,7 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
     layout = {
         "shapes": shapes,
         "annotations": annotations,
-        "yaxis": {"range": [0, 27], "title": {"text": "PHQ-9 total"}, "dtick": 5},
+        "yaxis": {"range": [0, TOTAL_MAX], "title": {"text": "PHQ-9 total"}, "dtick": 5},
         "xaxis": {"type": "date"},
         "margin": {"l": 50, "r": 110, "t": 20, "b": 40},
         "height": 380,
@@ -212,8 +212,8 @@ def evaluation_figure(points: list[dict], auc_by_threshold: dict[str, float | No
     )
     fig.add_trace(
         go.Scatter(
-            x=[0, 27],
-            y=[0, 27],
+            x=[0, TOTAL_MAX],
+            y=[0, TOTAL_MAX],
             mode="lines",
             name="perfect agreement",
             line={"dash": "dot", "color": "grey"},
@@ -233,8 +233,8 @@ def evaluation_figure(points: list[dict], auc_by_threshold: dict[str, float | No
         row=1,
         col=2,
     )
-    fig.update_xaxes(title_text="self-report PHQ-9", range=[0, 27], row=1, col=1)
-    fig.update_yaxes(title_text="model-inferred PHQ-9", range=[0, 27], row=1, col=1)
+    fig.update_xaxes(title_text="self-report PHQ-9", range=[0, TOTAL_MAX], row=1, col=1)
+    fig.update_yaxes(title_text="model-inferred PHQ-9", range=[0, TOTAL_MAX], row=1, col=1)
     fig.update_xaxes(title_text="PHQ-9 threshold", row=1, col=2)
     fig.update_yaxes(title_text="AUC", range=[0.4, 1.0], row=1, col=2)
     fig.update_layout(height=380, template="plotly_white", showlegend=False, margin={"t": 40})

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scoring.bands import ITEM_LABELS, band_by_key, band_for
+from scoring.phq9 import (
+    ITEM_LABELS,
+    LOINC_ITEMS,
+    LOINC_PANEL,
+    LOINC_SYSTEM,
+    LOINC_TOTAL,
+    LOINC_TOTAL_DISPLAY,
+    N_ITEMS,
+    band_by_key,
+    band_for,
+)
 
 
 @dataclass(frozen=True)
@@ -47,35 +57,19 @@ class ExportQuestionnaire:
 
 def _check_items(items: Sequence[float]) -> None:
     # Item i maps to a fixed LOINC code and CSV column; a short or long list would shift them silently.
-    if len(items) != 9:
-        raise ValueError(f"PHQ-9 needs 9 item scores, got {len(items)}")
+    if len(items) != N_ITEMS:
+        raise ValueError(f"PHQ-9 needs {N_ITEMS} item scores, got {len(items)}")
 
 
 MODEL_INFERRED = "model-inferred"
 SELF_REPORT = "self-report"
 CSV_HEADER = (
     ["patient", "time", "kind", "total", "band", "interval_low", "interval_high"]
-    + [f"item_{n}" for n in range(1, 10)]
+    + [f"item_{n}" for n in range(1, N_ITEMS + 1)]
     + ["model_version", "window_start"]
 )
 
-LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-PHQ9_PANEL = "44249-1"
-PHQ9_TOTAL = "44261-6"
-PHQ9_TOTAL_DISPLAY = "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"
-# LOINC codes of PHQ-9 items 1..9, in questionnaire order (not numeric order).
-PHQ9_ITEM_CODES = (
-    "44250-9",
-    "44255-8",
-    "44259-0",
-    "44254-1",
-    "44251-7",
-    "44258-2",
-    "44252-5",
-    "44253-3",
-    "44260-8",
-)
 PREDICTION_NOTE = "Model-inferred from conversations; not a questionnaire answer."
 # Fixed namespace so fullUrls stay the same across exports: a receiver can de-duplicate re-imports.
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "phq9-monitor/fhir-export")
@@ -151,14 +145,14 @@ def _observation_base(subject: str, total_band: str) -> dict[str, Any]:
                 ]
             }
         ],
-        "code": {"coding": [{"system": LOINC, "code": PHQ9_TOTAL, "display": PHQ9_TOTAL_DISPLAY}]},
+        "code": {"coding": [{"system": LOINC_SYSTEM, "code": LOINC_TOTAL, "display": LOINC_TOTAL_DISPLAY}]},
         "subject": {"reference": subject},
         "interpretation": [{"text": total_band}],
     }
 
 
 def _item_code(index: int) -> dict[str, Any]:
-    return {"coding": [{"system": LOINC, "code": PHQ9_ITEM_CODES[index]}], "text": ITEM_LABELS[index]}
+    return {"coding": [{"system": LOINC_SYSTEM, "code": LOINC_ITEMS[index]}], "text": ITEM_LABELS[index]}
 
 
 def _device(full_url: str, version: str, backbone: str) -> dict[str, Any]:
@@ -200,12 +194,12 @@ def _questionnaire(
     response_url = _full_url(patient_id, "QuestionnaireResponse", q.id)
     response = {
         "resourceType": "QuestionnaireResponse",
-        "questionnaire": f"{LOINC}/q/{PHQ9_PANEL}",
+        "questionnaire": f"{LOINC_SYSTEM}/q/{LOINC_PANEL}",
         "status": "completed",
         "subject": {"reference": subject},
         "authored": _iso(q.at),
         "item": [
-            {"linkId": PHQ9_ITEM_CODES[i], "text": ITEM_LABELS[i], "answer": [{"valueInteger": v}]}
+            {"linkId": LOINC_ITEMS[i], "text": ITEM_LABELS[i], "answer": [{"valueInteger": v}]}
             for i, v in enumerate(q.items)
         ],
     }

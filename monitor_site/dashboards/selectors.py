@@ -35,7 +35,7 @@ from monitor_site.patients.models import Assessment, ConversationSession, Messag
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
-from scoring.bands import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status
+from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status
 
 SORTS = {
     # key: (label, ordering); None sorts last whatever the direction.

@@ -31,7 +31,7 @@ from monitor_site.patients.selectors import patient_get_for_user, patient_list_f
 from monitor_site.patients.services import clinician_note_create
 from monitor_site.predictions.models import Prediction
 from monitor_site.predictions.services import prediction_feedback_record
-from scoring.bands import BANDS, SELF_HARM_FLAG
+from scoring.phq9 import BANDS, SELF_HARM_FLAG
 
 PAGE_SIZE = 50
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scoring.phq9 import TOTAL_MAX
 from scoring.types import ROLES
 
 
@@ -139,7 +140,9 @@ class Assessment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["patient", "completed_at"], name="assessment_unique_per_time"),
-            models.CheckConstraint(condition=models.Q(total__lte=27), name="assessment_total_in_range"),
+            models.CheckConstraint(
+                condition=models.Q(total__lte=TOTAL_MAX), name="assessment_total_in_range"
+            ),
         ]
         indexes = [models.Index(fields=["patient", "completed_at"])]
 

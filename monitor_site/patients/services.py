@@ -31,6 +31,7 @@ from monitor_site.patients.models import (
 )
 from monitor_site.patients.signals import session_ingested
 from monitor_site.predictions.models import Prediction, PredictionFeedback
+from scoring.phq9 import ITEM_MAX, N_ITEMS
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=models.Model)
@@ -240,8 +241,8 @@ def assessment_ingest(
     items: list[int],
     is_synthetic: bool = False,
 ) -> IngestResult:
-    if len(items) != 9 or any(not 0 <= int(v) <= 3 for v in items):
-        raise ValueError("items must be 9 integers 0..3")
+    if len(items) != N_ITEMS or any(not 0 <= int(v) <= ITEM_MAX for v in items):
+        raise ValueError(f"items must be {N_ITEMS} integers 0..{ITEM_MAX}")
     digest = content_hash(
         {"patient": patient_external_id, "completed_at": _utc(completed_at), "items": items}
     )

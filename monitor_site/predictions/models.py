@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import ConversationSession, Patient
-from scoring.bands import ITEM_SELF_HARM, band_by_key
+from scoring.phq9 import ITEM_SELF_HARM, band_by_key
 
 
 class Prediction(models.Model):

@@ -21,8 +21,8 @@ from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.signals import predictions_stored
-from scoring.bands import ITEM_SELF_HARM
 from scoring.ensemble import WindowScore
+from scoring.phq9 import ITEM_SELF_HARM
 
 log = logging.getLogger(__name__)
 EVIDENCE_PER_ITEM = 3

@@ -23,7 +23,7 @@ from monitor_site.patients.models import Assessment, CareTeam, ConversationSessi
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, TrajectorySummary
 from monitor_site.predictions.services import trajectory_summaries_refresh
-from scoring.bands import band_for
+from scoring.phq9 import band_for
 from tests.factories import CareTeamFactory, ModelVersionFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

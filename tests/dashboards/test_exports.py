@@ -10,12 +10,12 @@ import pytest
 
 from monitor_site.dashboards.exports import (
     CSV_HEADER,
-    PHQ9_ITEM_CODES,
     ExportPrediction,
     ExportQuestionnaire,
     fhir_bundle,
     trajectory_csv,
 )
+from scoring.phq9 import LOINC_ITEMS
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BASE_URL = "https://monitor.example.org"
@@ -207,8 +207,8 @@ def test_it_codes_a_prediction_with_loinc_total_items_and_interval() -> None:
         "end": "2026-03-01T12:00:00+00:00",
     }
     assert observation["interpretation"] == [{"text": "Moderate"}]
-    assert _codes(observation) == list(PHQ9_ITEM_CODES)
-    assert PHQ9_ITEM_CODES == (
+    assert _codes(observation) == list(LOINC_ITEMS)
+    assert LOINC_ITEMS == (
         "44250-9",
         "44255-8",
         "44259-0",
@@ -229,7 +229,7 @@ def test_it_exports_a_questionnaire_as_response_and_linked_observation() -> None
     assert response["status"] == "completed"
     assert response["questionnaire"] == "http://loinc.org/q/44249-1"
     assert response["authored"] == "2026-03-04T12:00:00+00:00"
-    assert [i["linkId"] for i in response["item"]] == list(PHQ9_ITEM_CODES)
+    assert [i["linkId"] for i in response["item"]] == list(LOINC_ITEMS)
     assert [i["answer"] for i in response["item"]][-1] == [{"valueInteger": 1}]
 
     (observation,) = [o for o in _resources(bundle, "Observation") if "derivedFrom" in o]
@@ -238,7 +238,7 @@ def test_it_exports_a_questionnaire_as_response_and_linked_observation() -> None
     assert observation["code"]["coding"][0]["code"] == "44261-6"
     assert observation["valueInteger"] == 17
     assert "device" not in observation
-    assert _codes(observation) == list(PHQ9_ITEM_CODES)
+    assert _codes(observation) == list(LOINC_ITEMS)
     assert [c["valueInteger"] for c in observation["component"]] == [2] * 8 + [1]
 
 

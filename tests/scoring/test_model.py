@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scoring.bands import band_for
 from scoring.calibration import Calibration
 from scoring.model import ItemHeads, phq9_loss
+from scoring.phq9 import band_for
 from tests.tiny_models import tiny_encoder, tiny_qwen3_5
 
 

@@ -33,8 +33,8 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
 from scoring.backbone import DEFAULT_BACKBONE, Backbone
-from scoring.bands import band_by_key
 from scoring.ensemble import Ensemble
+from scoring.phq9 import band_by_key
 from scoring.types import Conversation, LabeledWindow, Turn, Window
 from training.args import TrainArgs
 from training.finetune import train_ensemble
@@ -50,7 +50,7 @@ RIDGE_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 class DatasetSpec:
     name: str
     labels: tuple[str, ...]  # ordered from least to most severe
-    bands: dict[str, tuple[str, ...]]  # label -> the PHQ-9 bands (scoring.bands keys) it stands for
+    bands: dict[str, tuple[str, ...]]  # label -> the PHQ-9 bands (scoring.phq9 keys) it stands for
     targets: dict[str, float]  # label -> PHQ-9 total used as the training target
     positive: tuple[str, ...]  # labels counted as positive for the AUC
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from scoring.cli_args import arg
-from scoring.types import N_ITEMS, Turn
+from scoring.phq9 import N_ITEMS
+from scoring.types import Turn
 from training.synthetic.phrases import (
     ACKS,
     CLOSINGS,

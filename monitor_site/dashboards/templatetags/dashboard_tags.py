@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from django import template
 
-from scoring.bands import band_by_key
+from scoring.phq9 import RELIABLE_CHANGE, THRESHOLDS, TOTAL_MAX, band_by_key, reliable_change
 
 register = template.Library()
 
 
 @register.filter
 def sparkline_points(values: list[float], size: str = "72x20") -> str:
-    """SVG polyline points for totals on the 0..27 scale (server-side: no script needed)."""
+    """SVG polyline points for totals on the 0..TOTAL_MAX scale (server-side: no script needed)."""
     width, height = (int(v) for v in size.split("x"))
     if not values:
         return ""
     step = width / max(len(values) - 1, 1)
     return " ".join(
-        f"{i * step:.1f},{height - 1 - (min(max(v, 0.0), 27.0) / 27.0) * (height - 2):.1f}"
+        f"{i * step:.1f},{height - 1 - (min(max(v, 0.0), TOTAL_MAX) / TOTAL_MAX) * (height - 2):.1f}"
         for i, v in enumerate(values)
     )
 
@@ -29,8 +29,28 @@ def percent(value: float) -> str:
 
 @register.filter
 def band_label(key: str) -> str:
-    """ "moderately_severe" -> "Moderately severe" (the one place that knows bands: scoring.bands)."""
+    """ "moderately_severe" -> "Moderately severe" (the one place that knows bands: scoring.phq9)."""
     try:
         return band_by_key(key).label
     except KeyError:
         return key
+
+
+@register.filter
+def change_class(change: float | None) -> str:
+    """CSS class of a change since baseline: "flag" for reliable deterioration, "good" for reliable
+    improvement (scoring.phq9.RELIABLE_CHANGE), "" otherwise."""
+    if change is None:
+        return ""
+    return {"deterioration": "flag", "improvement": "good"}.get(reliable_change(change), "")
+
+
+@register.simple_tag
+def phq9_fact(name: str) -> str:
+    """A PHQ-9 number for text in a template: {% phq9_fact "reliable_change" %} -> "6"."""
+    facts = {
+        "reliable_change": str(RELIABLE_CHANGE),
+        "thresholds": ", ".join(str(t) for t in THRESHOLDS),
+        "total_max": str(TOTAL_MAX),
+    }
+    return facts[name]

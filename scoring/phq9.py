@@ -1,4 +1,9 @@
-"""The one place that knows the PHQ-9 severity bands and clinical thresholds."""
+"""Everything about the PHQ-9, once: items and their wording, answer options, the scale, severity
+bands, clinical thresholds, reliable change, and the LOINC codes an EHR charts them by.
+
+Nothing else in the project writes these numbers or words down; templates reach them through the
+filters in monitor_site/dashboards/templatetags/dashboard_tags.py.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,33 @@ class Band:
     low: int
     high: int  # inclusive
 
+
+N_ITEMS = 9
+ITEM_MAX = 3  # each item is scored 0..3
+TOTAL_MAX = N_ITEMS * ITEM_MAX  # 27
+WINDOW_DAYS = 14  # "over the last 2 weeks"
+
+# The nine items, verbatim, in questionnaire order ("Over the last 2 weeks, how often have you been
+# bothered by any of the following problems?").
+ITEM_QUESTIONS = (
+    "Little interest or pleasure in doing things",
+    "Feeling down, depressed, or hopeless",
+    "Trouble falling or staying asleep, or sleeping too much",
+    "Feeling tired or having little energy",
+    "Poor appetite or overeating",
+    "Feeling bad about yourself, or that you are a failure or have let yourself or your family down",
+    "Trouble concentrating on things, such as reading the newspaper or watching television",
+    "Moving or speaking so slowly that other people could have noticed, or the opposite, being so fidgety "
+    "or restless that you have been moving around a lot more than usual",
+    "Thoughts that you would be better off dead, or of hurting yourself in some way",
+)
+# The answer options: score -> wording, with the days of the last 14 each stands for.
+ANSWER_OPTIONS = (
+    (0, "Not at all", "0-1 days"),
+    (1, "Several days", "2-6 days"),
+    (2, "More than half the days", "7-11 days"),
+    (3, "Nearly every day", "12-14 days"),
+)
 
 BANDS: tuple[Band, ...] = (
     Band("minimal", "Minimal", 0, 4),
@@ -37,14 +69,32 @@ ITEM_LABELS = (
     "Thoughts of self-harm",
 )
 
+# LOINC: how an EHR charts a PHQ-9. A model estimate carries these codes only with `method` saying it is
+# model-inferred, so that a receiver never merges it with a questionnaire answer.
+LOINC_SYSTEM = "http://loinc.org"
+LOINC_PANEL = "44249-1"
+LOINC_TOTAL = "44261-6"
+LOINC_TOTAL_DISPLAY = "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"
+LOINC_ITEMS = (  # items 1..9 in questionnaire order (not numeric order)
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+)
+
 
 def band_for(total: float) -> Band:
     """Band of a (possibly fractional, model-inferred) total; rounds half up like a clinician would."""
-    score = int(min(max(total, 0.0), 27.0) + 0.5)
+    score = int(min(max(total, 0.0), float(TOTAL_MAX)) + 0.5)
     for band in BANDS:
         if band.low <= score <= band.high:
             return band
-    raise AssertionError("unreachable: bands cover 0..27")
+    raise AssertionError(f"unreachable: bands cover 0..{TOTAL_MAX}")
 
 
 def band_by_key(key: str) -> Band:
@@ -57,6 +107,15 @@ def band_by_key(key: str) -> Band:
 # Item 9 is scored 0..3; a model-inferred value that rounds to 1 or more ("several days") needs a
 # clinician's review, whatever the total.
 SELF_HARM_FLAG = 0.5
+
+
+def reliable_change(change: float) -> str:
+    """ "deterioration", "improvement" or "none" for a change in total (positive is worse)."""
+    if change >= RELIABLE_CHANGE:
+        return "deterioration"
+    if change <= -RELIABLE_CHANGE:
+        return "improvement"
+    return "none"
 
 
 # Measurement-based care (ARCHITECTURE "Clinical conventions"): reliable change 6 points, response a
@@ -91,12 +150,7 @@ class ChangeStatus:
 
 def change_status(baseline: float, latest: float) -> ChangeStatus:
     change = latest - baseline
-    if change >= RELIABLE_CHANGE:
-        reliable = "deterioration"
-    elif change <= -RELIABLE_CHANGE:
-        reliable = "improvement"
-    else:
-        reliable = "none"
+    reliable = reliable_change(change)
     in_range = baseline >= CASENESS
     return ChangeStatus(
         baseline=baseline,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from scoring.bands import band_for, change_status
+from scoring.phq9 import band_for, change_status
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,21 @@ def test_it_tells_response_from_remission() -> None:
     remission = change_status(16, 4)
     assert remission.remission and remission.label == "Remission"
     assert change_status(16, 9).label == "Reliable improvement"  # 7 points down, not yet a 50% drop
+
+
+def test_it_holds_the_questionnaire_and_its_codes_once() -> None:
+    from scoring import phq9
+
+    assert len(phq9.ITEM_QUESTIONS) == len(phq9.ITEM_LABELS) == len(phq9.LOINC_ITEMS) == phq9.N_ITEMS
+    assert len(set(phq9.LOINC_ITEMS)) == phq9.N_ITEMS and phq9.LOINC_TOTAL not in phq9.LOINC_ITEMS
+    assert [score for score, _, _ in phq9.ANSWER_OPTIONS] == list(range(phq9.ITEM_MAX + 1))
+    assert phq9.TOTAL_MAX == 27 and phq9.BANDS[-1].high == phq9.TOTAL_MAX
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [(6.0, "deterioration"), (5.9, "none"), (-5.9, "none"), (-6.0, "improvement")]
+)
+def test_reliable_change_is_six_points_either_way(change: float, expected: str) -> None:
+    from scoring.phq9 import reliable_change
+
+    assert reliable_change(change) == expected
