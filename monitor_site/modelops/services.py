@@ -25,6 +25,7 @@ from monitor_site.patients.selectors import (
 )
 from monitor_site.predictions.selectors import reviewed_window_requests
 from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
+from scoring.cli_args import dataclass_from_settings
 from training.args import LoopConfig, TrainArgs
 from training.finetune import Progress, TrainResult
 from training.pipeline import Unlabeled, evaluate, promotion_decision, remove_artifact, run_learning_loop
@@ -188,18 +189,9 @@ def training_run_request(*, user: Any = None, trigger: str = "admin") -> Trainin
 
 
 def _loop_config() -> LoopConfig:
-    return LoopConfig(
-        train=TrainArgs(
-            backbone=settings.TRAINING_BACKBONE,
-            mode=settings.TRAINING_MODE,
-            members=settings.TRAINING_MEMBERS,
-            epochs=settings.TRAINING_EPOCHS,
-        ),
-        test_fraction=settings.TRAINING_TEST_FRACTION,
-        relabel_rounds=settings.TRAINING_RELABEL_ROUNDS,
-        relabel_blend=settings.TRAINING_RELABEL_BLEND,
-        pseudo_weight=settings.TRAINING_PSEUDO_WEIGHT,
-    )
+    """TRAINING_<FIELD> settings fill the TrainArgs and LoopConfig fields of the same name."""
+    train = dataclass_from_settings(TrainArgs, settings, prefix="TRAINING_")
+    return dataclass_from_settings(LoopConfig, settings, prefix="TRAINING_", train=train)
 
 
 def _loop_config_dict() -> dict:
@@ -220,11 +212,7 @@ def _labeler() -> ClaudeLabeler | None:
         max_retries=0,
         timeout=settings.ANTHROPIC_TIMEOUT,
     )
-    config = LabelerConfig(
-        model=settings.PSEUDO_LABEL_MODEL,
-        token_budget=settings.PSEUDO_LABEL_TOKEN_BUDGET,
-        max_retries=settings.PSEUDO_LABEL_MAX_RETRIES,
-    )
+    config = dataclass_from_settings(LabelerConfig, settings, prefix="PSEUDO_LABEL_")
     return ClaudeLabeler(client, config, DatabaseLabelCache())
 
 
