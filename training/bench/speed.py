@@ -111,6 +111,24 @@ def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
     }
 
 
+def demo_clinic_generation(repeats: int) -> dict:
+    """The demo clinic generator (`make demo` runs it): 60 patients x 12 weeks, median CPU seconds."""
+    cpu = []
+    for seed in range(repeats):
+        start = time.process_time()
+        clinic = generate_clinic(n_patients=60, weeks=12, end=END, seed=seed)
+        cpu.append(time.process_time() - start)
+    seconds = statistics.median(cpu)
+    sessions = sum(len(p.sessions) for p in clinic)
+    return {
+        "patients": 60,
+        "weeks": 12,
+        "sessions": sessions,
+        "cpu_s": seconds,
+        "cpu_ms_per_session": 1000 * seconds / sessions,
+    }
+
+
 def run(args: BenchArgs) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -126,6 +144,7 @@ def run(args: BenchArgs) -> dict:
         "repeats": args.repeats,
         "raw_forward": {"tokens": raw_tokens, "tokens_per_s": raw_tps},
         "ensembles": {},
+        "demo_clinic": demo_clinic_generation(args.repeats),
     }
     # A small labelled set so each ensemble is a real trained artifact (speed does not depend on fit).
     train = [
@@ -169,6 +188,12 @@ def format_report(report: dict) -> str:
             f"{s['windows_per_s']:>11.2f}{s['ratio_vs_raw']:>8.2f}{s['ratio_vs_raw_per_member']:>10.2f}  "
             f"{'met' if s['goal_met'] else 'NOT met'}"
         )
+    clinic = report["demo_clinic"]
+    lines.append(
+        f"\ndemo clinic generator: {clinic['patients']} patients x {clinic['weeks']} weeks, "
+        f"{clinic['sessions']} sessions in {clinic['cpu_s']:.2f} CPU s "
+        f"({clinic['cpu_ms_per_session']:.2f} CPU ms/session)"
+    )
     return "\n".join(lines)
 
 
