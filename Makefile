@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: venv browser demo seed test faults lint bench bench-model load-set bench-pages loadtest clean
+.PHONY: venv browser services demo seed test faults lint bench bench-model load-set bench-pages loadtest clean
 
 venv: $(STAMP)
 
@@ -30,10 +30,16 @@ demo: venv
 # this user may (root + apt). Without it, tests/browser is skipped with the reason.
 browser:
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }; } || \
 		echo "note: /usr/bin/chromium is missing (apt-get install chromium); browser tests will be skipped"
 
-test: venv browser
+# PostgreSQL and Redis server packages, installed when missing and this user may (root + apt); otherwise
+# a message names them. tests/with_services.sh then uses running servers or starts throwaway ones.
+services:
+	@bash tests/install_services.sh
+
+test: venv browser services
 	bash tests/with_services.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 # The fault tests alone (they are part of `make test` too): worker SIGKILL, Redis and PostgreSQL
@@ -41,13 +47,16 @@ test: venv browser
 FAULT_TESTS := tests/test_service_restarts.py tests/predictions/test_worker.py tests/predictions/test_broker_down.py \
 	tests/api/test_database_down.py tests/modelops/test_training_runs.py tests/alerts/test_services.py
 
-faults: venv
+faults: venv services
 	bash tests/with_services.sh $(PY) -m pytest $(FAULT_TESTS) $(PYTEST_ARGS)
 
+# ruff, mypy with the Django and DRF plugins, and no import cycles (the layout tests check the same).
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy scoring training monitor_site
+	@if [ -f ../shared/tools/import_cycles.py ]; then python3 ../shared/tools/import_cycles.py .; \
+		else $(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py; fi
 
 # `make bench`: the model (tokens/s) and the clinician pages (ms at p95 on 5,000 patients x 365 days).
 bench: bench-model bench-pages

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from base64 import b32encode
 from io import BytesIO
+from typing import Any, cast
 
 import qrcode
 import qrcode.image.svg
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,7 +25,8 @@ DEVICE_NAME = "authenticator app"
 class LoginView(auth_views.LoginView):
     form_class = TwoFactorLoginForm
 
-    def form_valid(self, form: TwoFactorLoginForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        assert isinstance(form, TwoFactorLoginForm)  # form_class
         response = super().form_valid(form)
         if form.otp_device is not None:
             otp_login(self.request, form.otp_device)
@@ -41,7 +44,8 @@ def _qr_svg(uri: str) -> str:
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Show a new TOTP secret (QR code and text) and confirm it with one code from the app."""
     confirmed = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
-    if confirmed is not None and request.user.is_verified():
+    # OTPMiddleware gives every request's user is_verified() (not in the User type).
+    if confirmed is not None and cast(Any, request.user).is_verified():
         return render(request, "accounts/two_factor_setup.html", {"done": True})
     device, _ = TOTPDevice.objects.get_or_create(
         user=request.user, confirmed=False, defaults={"name": DEVICE_NAME}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from monitor_site.alerts.models import Alert
 from monitor_site.patients.selectors import patient_list_for_user
 
 
-def alert_list_for_user(*, user: AbstractBaseUser, resolved: bool = False) -> QuerySet[Alert]:
+def alert_list_for_user(*, user: User, resolved: bool = False) -> QuerySet[Alert]:
     """Unresolved (default) or resolved alerts of the user's patients, urgent first, newest first."""
     alerts = Alert.objects.filter(patient__in=patient_list_for_user(user=user))
     alerts = (
@@ -22,7 +22,7 @@ def alert_list_for_user(*, user: AbstractBaseUser, resolved: bool = False) -> Qu
     )
 
 
-def alert_get_for_user(*, user: AbstractBaseUser, alert_id: int) -> Alert | None:
+def alert_get_for_user(*, user: User, alert_id: int) -> Alert | None:
     return (
         Alert.objects.filter(pk=alert_id, patient__in=patient_list_for_user(user=user))
         .select_related("rule", "patient")

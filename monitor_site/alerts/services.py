@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
@@ -99,7 +99,7 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
     return opened
 
 
-def alerts_check_no_data(*, now: timezone.datetime | None = None) -> list[Alert]:
+def alerts_check_no_data(*, now: datetime | None = None) -> list[Alert]:
     """Open a "no data" alert for each monitored patient (a care team and at least one session) whose
     last session is older than the rule's days."""
     now = now or timezone.now()
@@ -164,7 +164,7 @@ def alert_notify(*, alert_id: int, reminder: bool = False) -> AlertNotification 
     )
 
 
-def alerts_due_for_notification(*, now: timezone.datetime | None = None) -> list[tuple[int, bool]]:
+def alerts_due_for_notification(*, now: datetime | None = None) -> list[tuple[int, bool]]:
     """(alert id, is reminder) for: alerts never sent (the enqueued e-mail was lost) or whose sends all
     failed, last attempt older than ALERT_RETRY_MINUTES (a refusing mail server); and unacknowledged
     urgent alerts whose rule re-notifies and whose last send is older than its delay. An alert whose
@@ -195,7 +195,7 @@ def alerts_due_for_notification(*, now: timezone.datetime | None = None) -> list
     return due
 
 
-def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser, note: str = "") -> Alert:
+def alert_acknowledge(*, alert: Alert, user: User, note: str = "") -> Alert:
     if alert.status == Alert.Status.OPEN:
         alert.status = Alert.Status.ACKNOWLEDGED
         alert.acknowledged_by = user
@@ -208,7 +208,7 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser, note: str = "") -
     return alert
 
 
-def alert_resolve(*, alert: Alert, user: AbstractBaseUser, note: str = "") -> Alert:
+def alert_resolve(*, alert: Alert, user: User, note: str = "") -> Alert:
     if alert.status != Alert.Status.RESOLVED:
         now = timezone.now()
         if alert.acknowledged_at is None:  # resolving implies having seen it

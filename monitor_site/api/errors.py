@@ -77,9 +77,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
-    response = drf_exception_handler(exc, context)
-    if response is None:
+    handled = drf_exception_handler(exc, context)
+    if handled is None:
         return None  # unexpected: Django's 500 handling (and logging) takes over
+    response = handled
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": "Invalid input.", "code": "invalid", "errors": flatten(exc.detail)}
     elif isinstance(exc, exceptions.ParseError):

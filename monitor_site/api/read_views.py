@@ -17,6 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from monitor_site.accounts.selectors import user_signed_in
 from monitor_site.alerts.models import Alert
 from monitor_site.alerts.selectors import alert_list_for_user
 from monitor_site.api.fields import StrictCharField
@@ -138,7 +139,7 @@ def _clinician_api(view: Callable) -> Callable:
 def _patient(request: Request, patient_id: str) -> Patient:
     if not PATIENT_ID.fullmatch(patient_id):
         raise Http404("No such patient in your care teams.")
-    patient = patient_get_for_user(user=request.user, patient_id=int(patient_id))
+    patient = patient_get_for_user(user=user_signed_in(request.user), patient_id=int(patient_id))
     if patient is None:
         raise Http404("No such patient in your care teams.")
     return patient
@@ -160,7 +161,9 @@ def _patient(request: Request, patient_id: str) -> Patient:
 def patient_list(request: Request) -> Response:
     query = PatientListQuery(data={k: request.GET[k] for k in ("q", "page") if k in request.GET})
     query.is_valid(raise_exception=True)
-    rows = patients_for_triage(patient_list_for_user(user=request.user), query=query.validated_data["q"])
+    rows = patients_for_triage(
+        patient_list_for_user(user=user_signed_in(request.user)), query=query.validated_data["q"]
+    )
     paginator = PageNumberPagination()
     paginator.page_size = PAGE_SIZE
     page = paginator.paginate_queryset(rows, request)
@@ -198,5 +201,5 @@ def patient_trajectory(request: Request, patient_id: str) -> Response:
 @api_view(["GET"])
 @_clinician_api
 def alert_list(request: Request) -> Response:
-    alerts: list[Alert] = list(alert_list_for_user(user=request.user)[:500])
+    alerts: list[Alert] = list(alert_list_for_user(user=user_signed_in(request.user))[:500])
     return Response(AlertOut(alerts, many=True).data)

@@ -61,6 +61,7 @@ class MessageListIn(serializers.ListSerializer):
     def _all_well_formed(self, data: Any) -> list[dict] | None:
         if type(data) is not list or not data:
             return None
+        assert isinstance(self.child, serializers.Serializer)  # MessageIn
         sent_at_field = self.child.fields["sent_at"]
         max_chars = settings.API_MAX_MESSAGE_CHARS
         validated = []
@@ -152,7 +153,9 @@ class AssessmentOut(serializers.Serializer):
 class ErrorOut(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(
+    # The response's "errors" key. It shadows Serializer.errors; this serializer only documents the
+    # error shape in the OpenAPI schema and never validates anything.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text='Field path -> messages, e.g. {"messages[2].sent_at": ["..."]}.',

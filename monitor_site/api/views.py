@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from monitor_site.api.errors import PayloadTooLarge, error_response
 from monitor_site.api.serializers import AssessmentIn, AssessmentOut, ErrorOut, SessionIn, SessionOut
+from monitor_site.patients.models import IngestSource, IngestToken
 from monitor_site.patients.services import IngestConflict, assessment_ingest, session_ingest
 
 COMMON_ERRORS = {
@@ -67,6 +68,13 @@ def body_limit() -> int:
     )
 
 
+def _source(request: Request) -> IngestSource:
+    """The source of the bearer token that authenticated this request (IngestTokenAuthentication)."""
+    token = request.auth
+    assert isinstance(token, IngestToken), "ingestion views authenticate with an ingest token"
+    return token.source
+
+
 def _validated(request: Request, serializer_class: type) -> dict[str, Any]:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -110,7 +118,7 @@ def session_create(request: Request) -> Response:
     data = _validated(request, SessionIn)
     try:
         result = session_ingest(
-            source=request.auth.source,
+            source=_source(request),
             patient_external_id=data["patient"],
             session_external_id=data["session_id"],
             started_at=data["started_at"],
@@ -144,7 +152,7 @@ def assessment_create(request: Request) -> Response:
     data = _validated(request, AssessmentIn)
     try:
         result = assessment_ingest(
-            source=request.auth.source,
+            source=_source(request),
             patient_external_id=data["patient"],
             completed_at=data["completed_at"],
             items=data["items"],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from monitor_site.audit.models import AuditEvent
@@ -13,13 +12,13 @@ from monitor_site.audit.models import AuditEvent
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
-    action: Any,  # an AuditEvent.Action (typed Any: mypy runs without the Django plugin)
+    actor: User | AnonymousUser | None,
+    action: AuditEvent.Action,
     obj: models.Model | None = None,
     patient_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = actor if isinstance(actor, User) else None
     return AuditEvent.objects.create(
         actor=user,
         actor_username=user.get_username() if user is not None else "",

@@ -291,7 +291,7 @@ def _reserve_ids(model: type[models.Model], n: int) -> list[int]:
                 [model._meta.db_table, model._meta.pk.column, n],
             )
             return [row[0] for row in cursor.fetchall()]
-    first = (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
+    first = (model._default_manager.aggregate(top=Max("pk"))["top"] or 0) + 1
     return list(range(first, first + n))
 
 
@@ -303,7 +303,7 @@ def _write(model: type[models.Model], field_names: str, rows: list[tuple], *, us
     meta, fields = model._meta, field_names.split()
     if not use_copy:
         json_fields = {n for n in fields if isinstance(meta.get_field(n), models.JSONField)}
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             (
                 model(
                     **{n: json.loads(v) if n in json_fields else v for n, v in zip(fields, row, strict=True)}
@@ -315,7 +315,8 @@ def _write(model: type[models.Model], field_names: str, rows: list[tuple], *, us
         return
     extra = [f for f in meta.concrete_fields if f.attname not in fields and not f.primary_key]
     constants = tuple(_copy_value(f, f.get_default()) for f in extra)
-    columns = [meta.get_field(n).column for n in fields] + [f.column for f in extra]
+    by_name = {name: f for f in meta.concrete_fields for name in (f.name, f.attname)}
+    columns = [str(by_name[n].column) for n in fields] + [str(f.column) for f in extra]
     quote = connection.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.copy(sql) as copy:

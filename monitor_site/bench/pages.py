@@ -167,7 +167,9 @@ def _probe(client: Client, url: str) -> dict[str, Any]:
         started = time.perf_counter()
         body = _get(client, url)
         elapsed = (time.perf_counter() - started) * 1000
-    queries = [{"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"]} for q in captured.captured_queries]
+    queries: list[dict[str, Any]] = [
+        {"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"]} for q in captured.captured_queries
+    ]
     return {
         "queries": len(queries),
         "probe_ms": round(elapsed, 1),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncWeek
 from django.urls import reverse
@@ -37,7 +37,7 @@ from monitor_site.predictions.models import Prediction, PredictionFeedback, Traj
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
 from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status
 
-SORTS = {
+SORTS: dict[str, tuple[str, list[Any]]] = {
     # key: (label, ordering); None sorts last whatever the direction.
     "urgency": (
         "Urgency",
@@ -51,7 +51,7 @@ SORTS = {
 ALERT_FILTERS = {"any": "With open alerts", "urgent": "With urgent alerts", "none": "Without alerts"}
 
 
-def _count(queryset: QuerySet) -> Subquery:
+def _count(queryset: QuerySet) -> Coalesce:
     return Coalesce(
         Subquery(queryset.order_by().values("patient").annotate(n=Count("pk")).values("n")[:1]),
         Value(0),
@@ -178,9 +178,7 @@ def evidence_for(prediction: Prediction) -> list[dict]:
     return items
 
 
-def patient_page_context(
-    *, patient: Patient, user: AbstractBaseUser, selected_id: int | None
-) -> dict[str, Any]:
+def patient_page_context(*, patient: Patient, user: User, selected_id: int | None) -> dict[str, Any]:
     # Evidence is read for the one shown prediction only (a deferred field: one more query).
     predictions = list(prediction_list_for_patient(patient=patient).defer("evidence"))
     assessments = list(assessment_list_for_patient(patient=patient))

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from monitor_site.accounts.selectors import user_signed_in
 from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_user
 from monitor_site.alerts.services import alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
@@ -37,7 +38,7 @@ PAGE_SIZE = 50
 
 
 def _patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
-    patient = patient_get_for_user(user=request.user, patient_id=patient_id)
+    patient = patient_get_for_user(user=user_signed_in(request.user), patient_id=patient_id)
     if patient is None:
         raise Http404("No such patient in your care teams.")
     return patient
@@ -52,7 +53,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "sort": request.GET.get("sort", "urgency") if request.GET.get("sort") in SORTS else "urgency",
     }
     rows = patients_for_triage(
-        patient_list_for_user(user=request.user),
+        patient_list_for_user(user=user_signed_in(request.user)),
         query=filters["q"],
         band=filters["band"],
         alert=filters["alert"],
@@ -80,7 +81,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     selected_id = request.GET.get("prediction")
     context = patient_page_context(
-        patient=patient, user=request.user, selected_id=int(selected_id) if selected_id else None
+        patient=patient,
+        user=user_signed_in(request.user),
+        selected_id=int(selected_id) if selected_id else None,
     )
     if selected_id and context["selected"] is None:
         raise Http404("No such prediction for this patient.")
@@ -99,7 +102,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
 def patient_note(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     try:
-        clinician_note_create(patient=patient, author=request.user, text=request.POST.get("text", ""))
+        clinician_note_create(
+            patient=patient, author=user_signed_in(request.user), text=request.POST.get("text", "")
+        )
     except ValueError as exc:
         messages.error(request, f"Note not saved: {exc}")
     else:
@@ -117,7 +122,7 @@ def prediction_feedback(request: HttpRequest, patient_id: int, prediction_id: in
     try:
         prediction_feedback_record(
             prediction=prediction,
-            clinician=request.user,
+            clinician=user_signed_in(request.user),
             verdict=request.POST.get("verdict", ""),
             comment=request.POST.get("comment", ""),
         )
@@ -163,7 +168,7 @@ def patient_export_fhir(request: HttpRequest, patient_id: int) -> HttpResponse:
 @login_required
 def alert_inbox(request: HttpRequest) -> HttpResponse:
     resolved = request.GET.get("show") == "resolved"
-    alerts = alert_list_for_user(user=request.user, resolved=resolved)
+    alerts = alert_list_for_user(user=user_signed_in(request.user), resolved=resolved)
     page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "dashboards/alert_inbox.html", {"page": page, "resolved": resolved})
 
@@ -171,17 +176,17 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
-    alert = alert_get_for_user(user=request.user, alert_id=alert_id)
+    alert = alert_get_for_user(user=user_signed_in(request.user), alert_id=alert_id)
     if alert is None:
         raise Http404("No such alert for your care teams.")
     note = request.POST.get("note", "")
     if action == "acknowledge":
-        alert_acknowledge(alert=alert, user=request.user, note=note)
+        alert_acknowledge(alert=alert, user=user_signed_in(request.user), note=note)
         messages.success(
             request, f"Alert acknowledged: {alert.rule.name}, patient {alert.patient.external_id}."
         )
     else:
-        alert_resolve(alert=alert, user=request.user, note=note)
+        alert_resolve(alert=alert, user=user_signed_in(request.user), note=note)
         messages.success(request, f"Alert resolved: {alert.rule.name}, patient {alert.patient.external_id}.")
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(

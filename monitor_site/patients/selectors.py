@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, Message, Patient
@@ -80,14 +80,14 @@ def labeled_windows_from_assessments(
     ]
 
 
-def patient_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Patient]:
+def patient_list_for_user(*, user: User) -> QuerySet[Patient]:
     """Patients of the user's care teams only; nobody sees a patient outside their teams."""
     # A subquery, not a join on the membership table: no duplicate rows, so no DISTINCT over the wide,
     # annotated rows of the triage list (that DISTINCT cost ~250 ms at 5,000 patients).
     return Patient.objects.filter(care_team__in=CareTeam.objects.filter(members=user).values("pk"))
 
 
-def patient_get_for_user(*, user: AbstractBaseUser, patient_id: int) -> Patient | None:
+def patient_get_for_user(*, user: User, patient_id: int) -> Patient | None:
     return patient_list_for_user(user=user).select_related("care_team").filter(pk=patient_id).first()
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
@@ -81,7 +81,7 @@ def _idempotent_create(
     win and the loser re-reads the winner's row, so there is never a second row.
     """
     for _attempt in range(2):
-        existing = model.objects.filter(**lookup).first()
+        existing: Any = model._default_manager.filter(**lookup).first()  # a row with a content_hash
         if existing is not None:
             if existing.content_hash != digest:
                 raise IngestConflict(
@@ -96,10 +96,16 @@ def _idempotent_create(
     raise IngestConflict(conflict_field, f"{conflict_field} could not be stored; retry")
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column, f"{name} is not a concrete field"
+    return field.column
+
+
 def _session_insert_sql() -> str:
     session, patient = ConversationSession._meta, Patient._meta
     columns = ", ".join(
-        session.get_field(name).column
+        _column(ConversationSession, name)
         for name in (
             "source",
             "patient",
@@ -122,7 +128,7 @@ def _session_insert_sql() -> str:
 
 SESSION_INSERT = _session_insert_sql()
 MESSAGE_COLUMNS = ", ".join(
-    Message._meta.get_field(name).column for name in ("session", "position", "role", "text", "sent_at")
+    _column(Message, name) for name in ("session", "position", "role", "text", "sent_at")
 )
 MESSAGE_INSERT = f"INSERT INTO {Message._meta.db_table} ({MESSAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
 
@@ -328,7 +334,7 @@ def ingest_token_revoke(*, tokens: models.QuerySet[IngestToken]) -> int:
     return revoked
 
 
-def clinician_note_create(*, patient: Patient, author: AbstractBaseUser, text: str) -> ClinicianNote:
+def clinician_note_create(*, patient: Patient, author: User, text: str) -> ClinicianNote:
     """A note on the patient, audited (the audit event records that a note was written, not its text)."""
     text = text.strip()
     if not text:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
@@ -23,6 +23,7 @@ from monitor_site.predictions.models import Prediction, PredictionFeedback, Traj
 from monitor_site.predictions.signals import predictions_stored
 from scoring.ensemble import WindowScore
 from scoring.phq9 import ITEM_SELF_HARM
+from scoring.types import Window
 
 log = logging.getLogger(__name__)
 EVIDENCE_PER_ITEM = 3
@@ -72,8 +73,8 @@ def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVe
             patient_id=s.patient_id,
             session_id=s.pk,
             model_version=model_version,
-            window_start=w.start,
-            window_end=w.end,
+            window_start=_dated(w.start, w),
+            window_end=_dated(w.end, w),
             total=score.total,
             items=list(score.items),
             interval_low=score.interval[0],
@@ -152,6 +153,13 @@ def sessions_pending(*, model_version: ModelVersion) -> list[int]:
     )
 
 
+def _dated(moment: datetime | None, window: Window) -> datetime:
+    """A bound of a window built by windows_for, which always dates both."""
+    if moment is None:
+        raise ValueError(f"window {window.id} has no start or end")
+    return moment
+
+
 def predictions_score_pending(
     *, batch_size: int | None = None, on_batch: Callable[[int, int], None] | None = None
 ) -> int:
@@ -175,7 +183,7 @@ def predictions_score_pending(
 
 
 def prediction_feedback_record(
-    *, prediction: Prediction, clinician: AbstractBaseUser, verdict: str, comment: str = ""
+    *, prediction: Prediction, clinician: User, verdict: str, comment: str = ""
 ) -> PredictionFeedback:
     """A clinician's agree/disagree on a prediction (one per clinician, the latest wins), audited.
     The next training run reads it (modelops.services)."""
