@@ -18,7 +18,7 @@ import numpy as np
 from monitor_site.patients.selectors import WINDOW
 from monitor_site.patients.services import content_hash
 from monitor_site.predictions.services import EVIDENCE_PER_ITEM
-from scoring.phq9 import ITEM_SELF_HARM, band_for
+from scoring.phq9 import ITEM_MAX, ITEM_SELF_HARM, N_ITEMS, TOTAL_MAX, band_for
 
 ASSESSMENT_SHARE, ASSESSMENT_DAYS = 0.4, 28  # patients who fill in questionnaires, and how often
 SELF_HARM_SHARE = 0.03  # patients whose model-inferred item 9 runs high (urgent alerts)
@@ -106,15 +106,15 @@ def _severity(rng: np.random.Generator, days: int) -> tuple[np.ndarray, np.ndarr
     mean, drift = min(rng.gamma(2.0, 4.0), 22.0), rng.normal(0, 4)  # most mild to moderate
     target = np.clip(mean + drift * day / max(days - 1, 1), 0, 24)
     latent, steps = np.empty(days), rng.normal(0, 1.1, days).tolist()
-    value = float(np.clip(mean + rng.normal(0, 2), 0, 27))
+    value = float(np.clip(mean + rng.normal(0, 2), 0, TOTAL_MAX))
     for d, goal in enumerate(target.tolist()):
-        value = min(max(value + 0.12 * (goal - value) + steps[d], 0.0), 27.0)
+        value = min(max(value + 0.12 * (goal - value) + steps[d], 0.0), TOTAL_MAX)
         latent[d] = value
-    totals = np.clip(latent + rng.normal(0, 1.2, days), 0, 27)
+    totals = np.clip(latent + rng.normal(0, 1.2, days), 0, TOTAL_MAX)
     if rng.random() < SELF_HARM_SHARE:
-        item9 = np.clip(rng.normal(0.3 + 1.5 * totals / 27, 0.35), 0, 3)
+        item9 = np.clip(rng.normal(0.3 + 1.5 * totals / TOTAL_MAX, 0.35), 0, ITEM_MAX)
     else:
-        item9 = rng.uniform(0, 0.35, days) * totals / 27
+        item9 = rng.uniform(0, 0.35, days) * totals / TOTAL_MAX
     item9 = np.maximum(item9, totals - 24)
     share = rng.gamma(2.0, 1.0, (days, 8))
     items8 = share / share.sum(axis=1, keepdims=True) * (totals - item9)[:, None]
@@ -155,7 +155,7 @@ def _evidence(
             "["
             + ", ".join(
                 "[" + ", ".join(heads[r[i]] + WEIGHT_TEXT[shares_l[d][r[i]][i]] + "}" for r in ranks) + "]"
-                for i in range(9)
+                for i in range(N_ITEMS)
             )
             + "]"
         )
@@ -231,7 +231,7 @@ def _simulate_patient(
                 total,
                 json.dumps(items_d),
                 round(max(0.0, total - half_width[d]), 4),
-                round(min(27.0, total + half_width[d]), 4),
+                round(min(TOTAL_MAX, total + half_width[d]), 4),
                 band_for(total).key,
                 int(day[d] - first[d] + 1),
                 int(n_user[d]),
@@ -245,10 +245,10 @@ def _simulate_patient(
     if rng.random() < ASSESSMENT_SHARE:
         at_risk = float(items[:, ITEM_SELF_HARM].mean()) >= 0.3
         for d in range(int(rng.integers(0, ASSESSMENT_DAYS)), days, ASSESSMENT_DAYS):
-            total = int(np.clip(round(latent[d] + rng.normal(0, 2)), 0, 27))
-            # Self-report: `total` units spread over 3 units per item (item 9 only for those at risk).
-            units = 27 if at_risk or total > 24 else 24
-            answers = np.bincount(rng.permutation(units)[:total] // 3, minlength=9).tolist()
+            total = int(np.clip(round(latent[d] + rng.normal(0, 2)), 0, TOTAL_MAX))
+            # Self-report: `total` units spread over ITEM_MAX units per item (item 9 only for those at risk).
+            units = TOTAL_MAX if at_risk or total > TOTAL_MAX - ITEM_MAX else TOTAL_MAX - ITEM_MAX
+            answers = np.bincount(rng.permutation(units)[:total] // ITEM_MAX, minlength=N_ITEMS).tolist()
             at = _dt(int(started[d]) - 3600)
             digest = content_hash({"patient": external_id, "completed_at": at.isoformat(), "items": answers})
             out.assessments.append((source_id, patient_id, at, json.dumps(answers), total, digest, at))

@@ -1,4 +1,5 @@
-"""Reads behind the clinician pages that span apps: the triage list and a patient's engagement.
+"""Reads behind the clinician pages that span apps: the triage list, a patient's engagement, and
+everything the patient page and its exports show.
 
 The triage list reads each patient's TrajectorySummary (kept current by scoring), so its cost does
 not grow with the length of anyone's history; alert counts and last-session/questionnaire times are

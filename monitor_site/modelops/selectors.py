@@ -1,3 +1,5 @@
+"""Reads of the model registry, and the one place the Django side loads a model."""
+
 from __future__ import annotations
 
 import logging

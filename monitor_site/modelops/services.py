@@ -1,4 +1,5 @@
-"""Writes for the model registry: register an artifact, promote it, train one from ground truth."""
+"""Writes for the model registry (register an artifact, promote it, train one from ground truth) and
+training runs (request one, execute it on a gpu worker)."""
 
 from __future__ import annotations
 

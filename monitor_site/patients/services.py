@@ -1,4 +1,5 @@
-"""Writes for patients: ingestion of sessions and questionnaires (idempotent), ingest tokens, notes."""
+"""Writes for patients: ingestion of sessions and questionnaires (idempotent), ingest tokens, notes,
+and erasure of a patient."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Scoring sessions: build each session's 14-day window, run the active model, store Predictions."""
+"""Scoring sessions: build each session's 14-day window, run the active model, store Predictions;
+keep each patient's TrajectorySummary current; record clinicians' feedback on a score."""
 
 from __future__ import annotations
 
