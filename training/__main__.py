@@ -1,5 +1,6 @@
 """`python -m training bench`: the speed benchmark behind `make bench`;
 `python -m training benchmark depseverity|depsign`: accuracy on public data (tuned on val, reported on test);
+`python -m training benchmark cross-source`: trained on each source, ranked on the others (and in-domain);
 `python -m training run --config FILE.toml`: the learning loop on JSONL files (see training/run_config.py).
 """
 
@@ -7,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from training.bench.public import PublicBenchArgs
 
 
 def main(argv: list[str] | None = None) -> int:
     from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
-    from training.bench.public import PublicBenchArgs
+    from training.bench import cross_source, public
     from training.bench.speed import BenchArgs
 
     parser = argparse.ArgumentParser(prog="python -m training")
@@ -24,11 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="raw backbone forward vs full scoring path throughput")
     add_dataclass_arguments(bench, BenchArgs)
     bench.add_argument("--out", type=Path, default=None, help="also write the report as JSON here")
-    public = sub.add_parser(
-        "benchmark", help="accuracy on a public dataset vs a TF-IDF + ridge baseline (tuned on val, test)"
+    benchmark = sub.add_parser("benchmark", help="accuracy on public data beside a TF-IDF + ridge baseline")
+    datasets = benchmark.add_subparsers(dest="dataset", required=True)
+    for name in public.DATASETS:
+        one = datasets.add_parser(name, help=f"{name}: trained on train, tuned on val, reported on test")
+        add_dataclass_arguments(one, public.PublicBenchArgs, exclude=("dataset",))
+        one.add_argument("--out", type=Path, required=True, help="write the JSON report here")
+    cross = datasets.add_parser(
+        "cross-source", help="trained on DepSeverity and on DepSign, ranked on the other sources and DR"
     )
-    add_dataclass_arguments(public, PublicBenchArgs)
-    public.add_argument("--out", type=Path, required=True, help="write the JSON report here")
+    add_dataclass_arguments(cross, cross_source.CrossSourceArgs)
+    cross.add_argument("--out", type=Path, required=True, help="write the JSON report here")
     loop = sub.add_parser("run", help="the learning loop on JSONL files, described by a TOML config")
     loop.add_argument("--config", type=Path, required=True, help="TOML file (see training/run_config.py)")
     args = parser.parse_args(argv)
@@ -38,8 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     from scoring.backbone import BackboneNotFound
 
     try:
+        if args.command == "benchmark" and args.dataset == "cross-source":
+            cross_args = dataclass_from_options(cross_source.CrossSourceArgs, args)
+            return benchmark_to_file(
+                lambda progress: cross_source.run(cross_args, progress=progress),
+                cross_source.format_report,
+                "cross-source",
+                args.out,
+            )
         if args.command == "benchmark":
-            return public_benchmark(dataclass_from_options(PublicBenchArgs, args), args.out)
+            public_args = dataclass_from_options(public.PublicBenchArgs, args)
+            return benchmark_to_file(
+                lambda progress: public.run(public_args, progress=progress),
+                public.format_report,
+                f"{public_args.dataset} {public_args.mode}",
+                args.out,
+            )
         from training.bench.speed import main as bench_main
 
         return bench_main(dataclass_from_options(BenchArgs, args), args.out)
@@ -68,27 +86,30 @@ def run_loop(config: Path) -> int:
     return 0
 
 
-def public_benchmark(bench_args: PublicBenchArgs, out: Path) -> int:
+def benchmark_to_file(
+    run: Callable[[Callable[[str, float], None]], dict],
+    format_report: Callable[[dict], str],
+    desc: str,
+    out: Path,
+) -> int:
+    """Run a benchmark with a progress bar, write its JSON report to `out`, print its table."""
     import json
 
     from tqdm import tqdm
 
     from scoring.backbone import BackboneNotFound
-    from training.bench.public import format_report, run
 
     bars: list[tqdm] = []  # opened on the first progress report, so data errors print on a clean line
 
     def progress(stage: str, fraction: float) -> None:
         if not bars:
-            bars.append(
-                tqdm(total=100, desc=f"{bench_args.dataset} {bench_args.mode}", unit="%", leave=False)
-            )
+            bars.append(tqdm(total=100, desc=desc, unit="%", leave=False))
         bars[0].set_postfix_str(stage)
         bars[0].update(max(0, round(100 * fraction) - bars[0].n))  # "evaluate" restarts at 0: keep the bar
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)  # fail before the long run, not after it
-        report = run(bench_args, progress=progress)
+        report = run(progress)
     except (ValueError, BackboneNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

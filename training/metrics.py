@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from scoring.phq9 import BANDS, band_for
@@ -60,3 +62,83 @@ def regression_report(
             ip = np.asarray([b for _, b in pairs], dtype=float)
             report["item_mae"] = [float(v) for v in np.abs(ip - it).mean(axis=0)]
     return report
+
+
+# ---- rank metrics with bootstrap intervals --------------------------------------------------------
+# Resampling is by group (patient, or post where each post is its own author): every window of a drawn
+# group comes along, so windows of one person never count as independent evidence.
+
+
+def auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the ROC curve by ranks (ties count half); None with one class only."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def spearman(ordinal: np.ndarray, score: np.ndarray) -> float | None:
+    """Spearman's rho (Pearson on average ranks); None when either side is constant."""
+    a, b = rankdata(ordinal), rankdata(score)
+    if a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _group_index(groups: list[str] | None, n: int) -> list[np.ndarray]:
+    if groups is None:
+        return [np.array([i]) for i in range(n)]
+    by_group: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    return [np.array(v) for v in by_group.values()]
+
+
+def bootstrap_samples(groups: list[str] | None, n: int, *, rounds: int, seed: int) -> list[np.ndarray]:
+    """`rounds` index arrays, each drawing as many groups as there are, with replacement."""
+    members = _group_index(groups, n)
+    rng = np.random.default_rng(seed)
+    return [
+        np.concatenate([members[j] for j in rng.integers(0, len(members), len(members))])
+        for _ in range(rounds)
+    ]
+
+
+def bootstrap_interval(
+    metric: Callable[..., float | None],
+    *arrays: np.ndarray,
+    samples: list[np.ndarray],
+    level: float = 0.95,
+) -> list[float] | None:
+    """Percentile interval of `metric(*arrays)` over the resamples (those where it is defined)."""
+    values = [v for idx in samples if (v := metric(*(np.asarray(a)[idx] for a in arrays))) is not None]
+    if len(values) < max(10, len(samples) // 2):
+        return None
+    tail = (1 - level) / 2
+    return [float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))]
+
+
+def paired_difference(
+    metric: Callable[..., float | None],
+    truth: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    *,
+    samples: list[np.ndarray],
+    level: float = 0.95,
+) -> dict:
+    """metric(a) - metric(b) on the same windows, with a paired bootstrap interval (both scored on
+    each resample), so the shared difficulty of the windows cancels out."""
+
+    def difference(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
+        ma, mb = metric(t, a), metric(t, b)
+        return None if ma is None or mb is None else ma - mb
+
+    value = difference(np.asarray(truth), np.asarray(score_a), np.asarray(score_b))
+    return {
+        "value": value,
+        "ci": bootstrap_interval(difference, truth, score_a, score_b, samples=samples, level=level),
+    }

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.metrics import auc, bootstrap_interval, bootstrap_samples, paired_difference, spearman
+
+
+def test_auc_counts_pairs_ranked_right_and_ties_as_half() -> None:
+    # positives 0.35 and 0.8 against negatives 0.1 and 0.4: 3 of 4 pairs ranked right
+    assert auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx(0.75)
+    assert auc(np.array([0, 1]), np.array([0.5, 0.5])) == pytest.approx(0.5)
+    assert auc(np.array([1, 1]), np.array([0.1, 0.2])) is None
+
+
+def test_spearman_is_pearson_on_ranks() -> None:
+    # ranks (1, 2, 3, 4) vs (1, 3, 2, 4): 1 - 6 * 2 / (4 * 15) = 0.8
+    assert spearman(np.array([0, 1, 2, 3]), np.array([10.0, 30.0, 20.0, 40.0])) == pytest.approx(0.8)
+    assert spearman(np.array([1, 1, 1]), np.array([1.0, 2.0, 3.0])) is None
+
+
+def test_bootstrap_draws_whole_groups_and_is_seeded() -> None:
+    groups = ["a", "a", "b", "c", "c", "c"]
+    samples = bootstrap_samples(groups, 6, rounds=50, seed=1)
+    for idx in samples:
+        drawn = [groups[i] for i in idx]
+        for g in set(drawn):  # every drawn group comes with all its windows, as often as it was drawn
+            assert drawn.count(g) % groups.count(g) == 0
+    again = bootstrap_samples(groups, 6, rounds=50, seed=1)
+    assert all((a == b).all() for a, b in zip(samples, again, strict=True))
+
+
+def test_the_interval_holds_the_estimate_and_the_paired_difference_of_equal_scores_is_zero() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 200)
+    score = truth + rng.normal(0, 1, 200)
+    samples = bootstrap_samples(None, 200, rounds=300, seed=2)
+    low, high = bootstrap_interval(auc, truth, score, samples=samples)
+    assert low < auc(truth, score) < high and high - low < 0.3
+    same = paired_difference(auc, truth, score, score, samples=samples)
+    assert same["value"] == 0 and same["ci"] == [0.0, 0.0]
+    better = paired_difference(auc, truth, truth + rng.normal(0, 0.1, 200), score, samples=samples)
+    assert better["value"] > 0 and better["ci"][0] > 0
