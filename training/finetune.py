@@ -140,7 +140,15 @@ def train_ensemble(
             name, seed = f"m{m}", args.seed + 1000 * m
             combined = examples + list(member_set.extra)
             combined_chunks = chunked + extra_chunked[m]
-            member_train = train_idx + list(range(len(examples), len(combined)))
+            # An extra window of a validation patient would let the member learn the text it is early-
+            # stopped and calibrated on: such windows are left out of training (counted in the manifest).
+            val_groups = {examples[i].group or examples[i].window.id for i in val_idx}
+            kept_extra = [
+                len(examples) + j
+                for j, e in enumerate(member_set.extra)
+                if (e.group or e.window.id) not in val_groups
+            ]
+            member_train = train_idx + kept_extra
             weights = band_weights(combined) if args.balance_bands else [e.weight for e in combined]
             targets = Targets(combined, weights)
 
@@ -181,7 +189,8 @@ def train_ensemble(
                     "name": name,
                     "mode": args.mode,
                     "trained_on": member_set.trained_on,
-                    "extra_windows": len(member_set.extra),
+                    "extra_windows": len(kept_extra),
+                    "extra_windows_of_validation_patients_left_out": len(member_set.extra) - len(kept_extra),
                     "seed": seed,
                 }
             )

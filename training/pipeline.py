@@ -143,6 +143,13 @@ def run_learning_loop(
         raise ValueError("need ground truth from at least 3 patients (development and held-out test)")
     dev = [ground_truth[i] for i in dev_idx]
     test = [ground_truth[i] for i in test_idx]
+    # A held-out test patient's text never reaches training, labelled or not: their unlabeled windows
+    # are dropped before any labelling (no Claude tokens spent on them either).
+    test_groups = {e.group or e.window.id for e in test}
+    held_out_unlabeled = sum(u.group in test_groups for u in unlabeled)
+    unlabeled = [u for u in unlabeled if u.group not in test_groups]
+    if held_out_unlabeled:
+        _log(log_line, f"{held_out_unlabeled} unlabeled windows of held-out test patients left out")
     _log(
         log_line,
         f"ground truth: {len(dev)} development windows, {len(test)} held-out test windows "

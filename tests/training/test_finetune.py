@@ -132,3 +132,22 @@ def test_it_takes_the_text_tower_of_a_multimodal_qwen3_5_checkpoint(tmp_path: Pa
     assert backbone.kind == "decoder" and backbone.model_type == "qwen3_5_text"
     assert type(backbone.module).__name__ == "Qwen3_5TextModel"  # the vision tower is not kept
     assert backbone.module.config.pad_token_id is not None
+
+
+def test_it_leaves_out_extra_windows_of_validation_patients(tmp_path: Path) -> None:
+    from tests.conftest import make_window
+    from training.finetune import MemberSet
+
+    examples = make_examples(24, groups=8)
+    args = TrainArgs(members=1, epochs=2, patience=2, val_fraction=0.25)
+    _, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)
+    val_group = examples[val_idx[0]].group
+    extra = tuple(
+        LabeledWindow(window=make_window(300 + i, 0.5), total=9.0, group=group)
+        for i, group in enumerate([val_group, val_group, "someone-else"])
+    )
+    result = train_ensemble(
+        examples, args, tmp_path, backbone=tiny_encoder(), member_sets=[MemberSet("pseudo", extra)]
+    )
+    member = result.manifest["members"][0]
+    assert member["extra_windows"] == 1 and member["extra_windows_of_validation_patients_left_out"] == 2

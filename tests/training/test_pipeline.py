@@ -104,3 +104,32 @@ def test_it_always_keeps_two_patients_for_development() -> None:
             object.__setattr__(e, "group", f"patient-{offset}-{e.group}")
         dev, test = held_out_test_split(examples, fraction=0.9)
         assert len({examples[i].group for i in dev}) == 2 and len({examples[i].group for i in test}) == 2
+
+
+def test_it_never_trains_or_labels_a_held_out_test_patients_unlabeled_windows(tmp_path: Path) -> None:
+    from training.pipeline import held_out_test_split
+
+    examples = make_examples(24, groups=8)
+    _, test_idx = held_out_test_split(examples, fraction=0.2)
+    test_groups = sorted({examples[i].group for i in test_idx})
+    dev_group = next(e.group for e in examples if e.group not in test_groups)
+    unlabeled = [
+        Unlabeled(make_window(200 + i, 0.5), group=group, consent_external=True)
+        for i, group in enumerate([*test_groups, *test_groups, dev_group])
+    ]
+    lines: list[str] = []
+    with fake_anthropic() as fake:
+        labeler = ClaudeLabeler(client_for(fake), LabelerConfig(model="claude-test"), MemoryCache())
+        result = run_learning_loop(
+            examples,
+            unlabeled,
+            _config(relabel_rounds=1),
+            tmp_path,
+            labeler=labeler,
+            backbone=tiny_encoder(),
+            log_line=lines.append,
+        )
+    assert len(fake.requests) == 1 and result.pseudo_windows == 1  # only the development patient's
+    assert any(
+        f"{2 * len(test_groups)} unlabeled windows of held-out test patients left out" in s for s in lines
+    )
