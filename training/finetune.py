@@ -5,8 +5,9 @@ Entry point: `train_ensemble(examples, TrainArgs(...), store_dir)`. Three ways t
   (seconds on a CPU; the default for the starter model);
 - "lora": peft LoRA adapters on the backbone, trained end to end with the heads;
 - "full": every backbone weight trained (small encoders only).
-Splits are by patient (`LabeledWindow.group`), never by window. The validation patients drive early
-stopping and the split-conformal interval, and give the metrics written to the manifest.
+Splits are by patient (`LabeledWindow.group`), never by window. The validation patients are shared
+out in two: half drive early stopping, the other half fit the split-conformal interval and give the
+metrics written to the manifest (the learning loop then evaluates on held-out test patients).
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def split_by_group(
     return train, val
 
 
+def split_validation(examples: list[LabeledWindow], val_idx: list[int]) -> tuple[list[int], list[int]]:
+    """(early-stopping, calibration) indices: the validation patients shared out alternately, so the
+    patients that chose the epoch are not the ones that size the prediction interval and give the
+    validation metrics. With a single validation patient both roles fall to them (said in the manifest)."""
+    groups = sorted({examples[i].group or examples[i].window.id for i in val_idx})
+    if len(groups) < 2:
+        return val_idx, val_idx
+    stop_groups = set(groups[0::2])
+    stop = [i for i in val_idx if (examples[i].group or examples[i].window.id) in stop_groups]
+    calibrate = [i for i in val_idx if (examples[i].group or examples[i].window.id) not in stop_groups]
+    return stop, calibrate
+
+
 def band_weights(examples: list[LabeledWindow]) -> list[float]:
     """Inverse band frequency, mean 1: keeps the model from collapsing onto the commonest band."""
     bands = [band_for(e.total).key for e in examples]
@@ -98,7 +112,7 @@ def train_ensemble(
     member_sets: list[MemberSet] | None = None,
     vector_cache: dict[bytes, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train the members, calibrate, evaluate on validation patients, write the artifact.
+    """Train the members, calibrate, evaluate on calibration patients, write the artifact.
 
     Members: `member_sets` when given (one member each), else `args.members` members on ground truth
     that differ only by seed. `vector_cache` (frozen backbone only) keeps chunk vectors across calls
@@ -118,6 +132,7 @@ def train_ensemble(
     chunked = chunker.chunk_windows([e.window for e in examples])
     extra_chunked = [chunker.chunk_windows([e.window for e in ms.extra]) for ms in sets]
     train_idx, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)
+    stop_idx, calibrate_idx = split_validation(examples, val_idx)
 
     version = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     store_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +175,7 @@ def train_ensemble(
             if args.mode == "heads":
                 h, mask = stack_windows(combined_chunks, vectors, backbone.hidden_size)
                 heads = train_heads(
-                    h, mask, targets, member_train, val_idx, combined, args, seed, device, member_progress
+                    h, mask, targets, member_train, stop_idx, combined, args, seed, device, member_progress
                 )
             else:
                 heads, module = train_end_to_end(
@@ -168,7 +183,7 @@ def train_ensemble(
                     combined_chunks,
                     targets,
                     member_train,
-                    val_idx,
+                    stop_idx,
                     combined,
                     args,
                     seed,
@@ -215,6 +230,11 @@ def train_ensemble(
                 "patients": len({e.group for e in examples}),
                 "train_windows": len(train_idx),
                 "validation_windows": len(val_idx),
+                "early_stopping_windows": len(stop_idx),
+                "calibration_windows": len(calibrate_idx),
+                "early_stopping_and_calibration_patients": "separate"
+                if set(stop_idx).isdisjoint(calibrate_idx)
+                else "shared (one validation patient)",
                 "with_items": sum(e.items is not None for e in examples),
                 "sources": sorted({e.source for e in examples} | {e.source for ms in sets for e in ms.extra}),
                 **(data_summary or {}),
@@ -226,7 +246,7 @@ def train_ensemble(
         # Calibrate and evaluate through the artifact itself, exactly as scoring will load it.
         report("evaluate", 0.0)
         ensemble = Ensemble.load(tmp, device=str(device))
-        held = val_idx or train_idx
+        held = calibrate_idx or train_idx
         scores = ensemble.predict([examples[i].window for i in held])
         residuals = [s.total - examples[i].total for s, i in zip(scores, held, strict=True)]
         calibration = Calibration.fit(residuals, coverage=args.coverage)
@@ -239,7 +259,10 @@ def train_ensemble(
             items_pred=[s.items for s in scores],
         )
         metrics["evaluated_on"] = (
-            "validation patients" if val_idx else "training patients (too few patients to hold out)"
+            "calibration patients (validation patients not used for early stopping; interval coverage here "
+            "is in-sample)"
+            if val_idx
+            else "training patients (too few patients to hold out)"
         )
         metrics["interval_method"] = f"split-conformal, target coverage {args.coverage:.0%}"
         manifest["metrics"] = metrics

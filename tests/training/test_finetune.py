@@ -151,3 +151,26 @@ def test_it_leaves_out_extra_windows_of_validation_patients(tmp_path: Path) -> N
     )
     member = result.manifest["members"][0]
     assert member["extra_windows"] == 1 and member["extra_windows_of_validation_patients_left_out"] == 2
+
+
+def test_it_early_stops_and_calibrates_on_different_patients(tmp_path: Path) -> None:
+    from training.finetune import split_validation
+
+    examples = make_examples(24, groups=8)
+    _, val_idx = split_by_group(examples, val_fraction=0.5, seed=13)
+    stop, calibrate = split_validation(examples, val_idx)
+    assert stop and calibrate and sorted(stop + calibrate) == sorted(val_idx)
+    assert {examples[i].group for i in stop}.isdisjoint({examples[i].group for i in calibrate})
+    one_patient = [i for i in val_idx if examples[i].group == examples[val_idx[0]].group]
+    assert split_validation(examples, one_patient) == (one_patient, one_patient)
+
+    result = train_ensemble(
+        examples,
+        TrainArgs(members=1, epochs=2, patience=2, val_fraction=0.5),
+        tmp_path,
+        backbone=tiny_encoder(),
+    )
+    data = result.manifest["training_data"]
+    assert data["early_stopping_and_calibration_patients"] == "separate"
+    assert data["early_stopping_windows"] + data["calibration_windows"] == data["validation_windows"]
+    assert result.manifest["calibration"]["n"] == data["calibration_windows"] == result.metrics["n"]
