@@ -257,6 +257,7 @@ def train_ensemble(
             intervals=[calibration.interval(s.total) for s in scores],
             items_true=[examples[i].items for i in held],
             items_pred=[s.items for s in scores],
+            groups=[examples[i].group or examples[i].window.id for i in held],
         )
         metrics["evaluated_on"] = (
             "calibration patients (validation patients not used for early stopping; interval coverage here "

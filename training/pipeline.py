@@ -122,6 +122,7 @@ def evaluate(directory: Path, examples: list[LabeledWindow]) -> tuple[dict, list
         intervals=[s.interval for s in scores],
         items_true=[e.items for e in examples],
         items_pred=[s.items for s in scores],
+        groups=[e.group or e.window.id for e in examples],
     )
     return metrics, [(e.window.id, e.total, s.total) for e, s in zip(examples, scores, strict=True)]
 

@@ -130,6 +130,7 @@ def test_admins_start_runs_from_the_admin(
     assert r.status_code == 302 and r["Location"].endswith(f"/{run.pk}/change/")
     page = client.get(r["Location"]).content.decode()
     assert "Evaluation on the held-out test patients" in page and 'id="evaluation-figure"' in page
+    assert "patients resampled)" in page  # the bootstrap intervals of the test metrics
     assert "<progress" in page and run.decision in page
     assert client.get("/admin/modelops/trainingrun/retrain/").status_code == 405
     from monitor_site.audit.models import AuditEvent

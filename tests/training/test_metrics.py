@@ -41,3 +41,16 @@ def test_the_interval_holds_the_estimate_and_the_paired_difference_of_equal_scor
     assert same["value"] == 0 and same["ci"] == [0.0, 0.0]
     better = paired_difference(auc, truth, truth + rng.normal(0, 0.1, 200), score, samples=samples)
     assert better["value"] > 0 and better["ci"][0] > 0
+
+
+def test_the_regression_report_resamples_patients_for_its_intervals() -> None:
+    from training.metrics import regression_report
+
+    truth = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0] * 3
+    pred = [t + d for t, d in zip(truth, [1.0, -2.0, 0.5, 3.0, -1.0, 2.0] * 3, strict=True)]
+    groups = [f"p{i % 6}" for i in range(len(truth))]
+    report = regression_report(truth, pred, groups=groups, bootstrap_rounds=300)
+    ci = report["ci"]
+    assert ci["patients"] == 6 and ci["resampled"] == "patients"
+    assert ci["mae"][0] <= report["mae"] <= ci["mae"][1] and ci["rmse"][0] <= report["rmse"] <= ci["rmse"][1]
+    assert "ci" not in regression_report(truth, pred)  # no patients given, no interval made up

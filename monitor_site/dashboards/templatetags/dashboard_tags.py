@@ -54,3 +54,11 @@ def phq9_fact(name: str) -> str:
         "total_max": str(TOTAL_MAX),
     }
     return facts[name]
+
+
+@register.filter
+def interval(bounds: list[float] | None, digits: int = 2) -> str:
+    """[low, high] as "low–high" (a bootstrap interval); "–" when it could not be estimated."""
+    if not bounds:
+        return "–"
+    return f"{bounds[0]:.{int(digits)}f}–{bounds[1]:.{int(digits)}f}"
