@@ -30,7 +30,7 @@ from scoring.artifact import FORMAT, code_version, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.calibration import Calibration
 from scoring.ensemble import Ensemble, pick_device
-from scoring.phq9 import band_for
+from scoring.phq9 import ITEM_SELF_HARM, band_for
 from scoring.types import LabeledWindow
 from scoring.windowing import Chunker
 from training.args import TrainArgs
@@ -43,7 +43,7 @@ from training.members import (
     train_end_to_end,
     train_heads,
 )
-from training.metrics import regression_report
+from training.metrics import item9_threshold, regression_report
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ class TrainResult:
     version: str
     metrics: dict
     manifest: dict
+
+
+ITEM9_TARGET_RECALL = 0.9  # of windows whose self-report item 9 is >= 1, on validation patients
 
 
 def split_by_group(
@@ -267,6 +270,17 @@ def train_ensemble(
         )
         metrics["interval_method"] = f"split-conformal, target coverage {args.coverage:.0%}"
         manifest["metrics"] = metrics
+        # The item-9 flag threshold this model recommends, chosen on the calibration patients for a
+        # recall of 0.9 of their windows with self-report item 9 >= 1 (the learning loop adds test figures).
+        rated = [
+            (items[ITEM_SELF_HARM], s.items[ITEM_SELF_HARM])
+            for s, i in zip(scores, held, strict=True)
+            if (items := examples[i].items) is not None
+        ]
+        manifest["item9_flag"] = {
+            "chosen_on": metrics["evaluated_on"].split(" (")[0],
+            **item9_threshold([t for t, _ in rated], [p for _, p in rated], recall=ITEM9_TARGET_RECALL),
+        }
         write_manifest(tmp, manifest)
         os.replace(tmp, final)
     except BaseException:

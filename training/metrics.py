@@ -169,3 +169,35 @@ def paired_difference(
         "value": value,
         "ci": bootstrap_interval(difference, truth, score_a, score_b, samples=samples, level=level),
     }
+
+
+# ---- item 9 (thoughts of self-harm) ----------------------------------------------------------------
+def item9_flag_report(true_item9: list[float], pred_item9: list[float], threshold: float) -> dict:
+    """How a flag at `threshold` on the model-inferred item 9 finds the windows whose self-report item 9
+    is >= 1: recall, precision (None where undefined), counts."""
+    t = np.asarray(true_item9, dtype=float) >= 1
+    flagged = np.asarray(pred_item9, dtype=float) >= threshold
+    return {
+        "threshold": threshold,
+        "n": int(len(t)),
+        "positives": int(t.sum()),
+        "flagged": int(flagged.sum()),
+        "recall": float((flagged & t).sum() / t.sum()) if t.any() else None,
+        "precision": float((flagged & t).sum() / flagged.sum()) if flagged.any() else None,
+    }
+
+
+def item9_threshold(true_item9: list[float], pred_item9: list[float], *, recall: float = 0.9) -> dict:
+    """The highest flag threshold on the model-inferred item 9 that still finds at least `recall` of
+    the windows whose self-report item 9 is >= 1 (fewer false alarms at the recall a clinic needs).
+    `threshold` is None when no window here has item 9 >= 1: nothing to choose it on."""
+    true = np.asarray(true_item9, dtype=float)
+    pred = np.asarray(pred_item9, dtype=float)
+    positive = np.sort(pred[true >= 1])
+    if len(positive) == 0:
+        return {"threshold": None, "target_recall": recall, "n": int(len(true)), "positives": 0}
+    # Flag at the k-th smallest positive score: every positive at or above it is found.
+    k = int(math.floor((1 - recall) * len(positive) + 1e-9))
+    threshold = round(float(positive[k]), 4)
+    threshold = min(threshold, float(positive[k]))  # rounding must never drop a positive below the line
+    return {"target_recall": recall, **item9_flag_report(list(true), list(pred), threshold)}

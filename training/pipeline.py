@@ -25,10 +25,11 @@ from pathlib import Path
 from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.ensemble import Ensemble
+from scoring.phq9 import ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
 from training.finetune import MemberSet, TrainResult, train_ensemble
-from training.metrics import regression_report
+from training.metrics import item9_flag_report, regression_report
 from training.pseudolabel import ClaudeLabeler, LabelingReport, LabelRequest
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,10 @@ def _relabel(
 
 
 def evaluate(directory: Path, examples: list[LabeledWindow]) -> tuple[dict, list[tuple[str, float, float]]]:
-    """Metrics of the artifact in `directory` on `examples`, and the (id, true, predicted) points."""
+    """Metrics of the artifact in `directory` on `examples`, and the (id, true, predicted) points. With
+    an item-9 flag threshold in the artifact's manifest, `item9_flag` says how it does here."""
     ensemble = Ensemble.load(directory)
+    threshold = read_manifest(directory).get("item9_flag", {}).get("threshold")
     scores = ensemble.predict([e.window for e in examples])
     metrics = regression_report(
         [e.total for e in examples],
@@ -124,6 +127,13 @@ def evaluate(directory: Path, examples: list[LabeledWindow]) -> tuple[dict, list
         items_pred=[s.items for s in scores],
         groups=[e.group or e.window.id for e in examples],
     )
+    if threshold is not None:
+        rated = [
+            (e.items[ITEM_SELF_HARM], s.items[ITEM_SELF_HARM])
+            for e, s in zip(examples, scores, strict=True)
+            if e.items
+        ]
+        metrics["item9_flag"] = item9_flag_report([t for t, _ in rated], [p for _, p in rated], threshold)
     return metrics, [(e.window.id, e.total, s.total) for e, s in zip(examples, scores, strict=True)]
 
 
@@ -280,6 +290,8 @@ def run_learning_loop(
         "patients": sorted({e.group for e in test}),
     }
     manifest["labeling"] = labeling.counts()
+    if "item9_flag" in test_metrics and "item9_flag" in manifest:
+        manifest["item9_flag"]["test"] = test_metrics["item9_flag"]
     write_manifest(result.artifact_dir, manifest)
     result.manifest = manifest
     result.metrics = test_metrics

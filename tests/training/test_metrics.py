@@ -54,3 +54,17 @@ def test_the_regression_report_resamples_patients_for_its_intervals() -> None:
     assert ci["patients"] == 6 and ci["resampled"] == "patients"
     assert ci["mae"][0] <= report["mae"] <= ci["mae"][1] and ci["rmse"][0] <= report["rmse"] <= ci["rmse"][1]
     assert "ci" not in regression_report(truth, pred)  # no patients given, no interval made up
+
+
+def test_the_item9_threshold_is_the_highest_that_keeps_the_recall() -> None:
+    from training.metrics import item9_threshold
+
+    # self-report item 9 >= 1 on the last five windows; their model scores 0.2, 0.6, 0.7, 0.9, 1.4
+    true = [0, 0, 0, 0, 1, 1, 2, 1, 3]
+    pred = [0.1, 0.3, 0.65, 0.05, 0.2, 0.6, 0.7, 0.9, 1.4]
+    at_80 = item9_threshold(true, pred, recall=0.8)  # may miss one of five: flag from 0.6
+    assert at_80["threshold"] == 0.6 and at_80["recall"] == 0.8 and at_80["flagged"] == 5
+    assert at_80["precision"] == pytest.approx(4 / 5)  # 0.65 is the one false alarm
+    at_100 = item9_threshold(true, pred, recall=1.0)
+    assert at_100["threshold"] == 0.2 and at_100["recall"] == 1.0
+    assert item9_threshold([0, 0], [0.4, 0.9])["threshold"] is None

@@ -45,6 +45,10 @@ def test_it_runs_the_whole_loop_with_claude_labels(tmp_path: Path) -> None:
     assert manifest["metrics"]["evaluated_on"] == "held-out test patients"
     assert manifest["test_set"]["patients"] == result.test_groups and result.test_groups
     assert "validation_metrics" in manifest and len(result.test_points) == result.test_metrics["n"]
+    flag = manifest["item9_flag"]  # recommended on calibration patients, then measured on test
+    assert flag["chosen_on"] == "calibration patients" and flag["target_recall"] == 0.9
+    assert flag["threshold"] is not None and flag["test"]["threshold"] == flag["threshold"]
+    assert flag["test"]["n"] == result.test_metrics["n"]
     assert [p.name for p in tmp_path.iterdir()] == [result.train.version]  # intermediates cleaned up
 
 
