@@ -9,7 +9,8 @@ severity curve, split into nine daily item scores (0..3) by a per-patient item p
 (thoughts of being better off dead or of self-harm) is above 0 only for a minority of patients and
 only on days whose items 1-8 already add up to at least 15. Two to four chat sessions a week are
 generated; in each the user mentions 0-4 symptoms (higher-scored items more often) in words whose
-intensity follows that day's item score, mixed with small talk, and the assistant replies briefly.
+intensity follows that day's item score, mixed with small talk; the assistant replies briefly with
+the same item-neutral lines whatever the patient said (so its text carries no label).
 About `questionnaire_share` of the patients also fill in a questionnaire every 2-4 weeks from week 2.
 
 Entry point: `generate_clinic(end=...)`; `latent_items(patient, at)` gives the latent items of a day.
@@ -28,21 +29,15 @@ from scoring.cli_args import arg
 from scoring.phq9 import N_ITEMS
 from scoring.types import Turn
 from training.synthetic.phrases import (
-    ACKS,
     CLOSINGS,
     ELABORATIONS,
     FIELDS,
-    GENERIC_REPLIES,
-    LIGHT_ACKS,
+    NEUTRAL_REPLIES,
     OPENERS,
     POSITIVE,
-    POSITIVE_REPLIES,
     PROFILES,
-    REPLIES,
-    SAFETY_CLOSINGS,
     SLOTS,
     SMALL_TALK,
-    SMALL_TALK_REPLIES,
     SYMPTOMS,
     USER_ANSWERS,
     USER_CLOSINGS,
@@ -348,7 +343,7 @@ def _mentions(rng: random.Random, items: tuple[int, ...]) -> list[tuple[int, int
     if zeros and rng.random() < 0.5 - total / 30:
         mentions.append((rng.choice(zeros), 0))
     rng.shuffle(mentions)
-    mentions.sort(key=lambda iv: iv[0] != N_ITEMS)  # item 9 early, so the assistant always answers it
+    mentions.sort(key=lambda iv: iv[0] != N_ITEMS)  # item 9 early in the session
     return mentions
 
 
@@ -370,7 +365,7 @@ def _conversation(
     units = _mentions(rng, items)
     used: set[str] = set()
     texts: list[str] = []
-    symptom_before = False  # whether the assistant's last reply answered a symptom
+    symptom_before = False  # whether the patient's last turn named a symptom
     for j in range(n_user):
         sentences: list[str] = []
         said: list[tuple[int, int]] = []
@@ -401,9 +396,7 @@ def _conversation(
         texts.append(" ".join(sentences[-3:] if closing else sentences[:3]))
         symptom_before = any(level > 0 for _, level in said)
         if 2 * j + 1 < n_turns:
-            texts.append(
-                _reply(rng, said, variants, used, last=2 * j + 2 == n_turns, small_talk=bool(chatted))
-            )
+            texts.append(_reply(rng, used, last=2 * j + 2 == n_turns))
     turns = []
     at = start
     for k, text in enumerate(texts):
@@ -413,28 +406,9 @@ def _conversation(
     return tuple(turns)
 
 
-def _reply(
-    rng: random.Random,
-    said: list[tuple[int, int]],
-    variants: dict[int, str],
-    used: set[str],
-    *,
-    last: bool,
-    small_talk: bool,
-) -> str:
-    symptoms = sorted((s for s in said if s[1] > 0), key=lambda s: s[1], reverse=True)
-    if any(item == 9 for item, _ in symptoms):
-        return _pick(rng, SAFETY_CLOSINGS if last else REPLIES["9"], used)
-    if last:
-        ack = _pick(rng, ACKS if symptoms else LIGHT_ACKS, used)
-        return f"{ack} {_pick(rng, CLOSINGS, used)}"
-    if symptoms:
-        item = symptoms[0][0]
-        key = f"{item}-{variants[item]}" if item in variants else str(item)
-        return _pick(rng, REPLIES[key], used)
-    if said:
-        return _pick(rng, POSITIVE_REPLIES, used)
-    return _pick(rng, SMALL_TALK_REPLIES if small_talk and rng.random() < 0.6 else GENERIC_REPLIES, used)
+def _reply(rng: random.Random, used: set[str], *, last: bool) -> str:
+    """The assistant's turn: item-neutral (see phrases.NEUTRAL_REPLIES), a closing line at the end."""
+    return _pick(rng, CLOSINGS if last else NEUTRAL_REPLIES, used)
 
 
 def _assessments(

@@ -509,132 +509,23 @@ USER_CLOSINGS = (
     "Okay, talk soon.",
 )
 
-REPLIES: dict[str, tuple[str, ...]] = {
-    "1": (
-        "It's hard when the things you used to love feel flat. Does anything small still feel okay?",
-        "Losing interest like that can be part of feeling low. What did you used to enjoy most?",
-        "That sounds really flat. Would a small version of it, just ten minutes, feel possible?",
-        "Thank you for noticing that. When did it start to feel this way?",
-        "That must be disheartening. Is there anyone you'd feel comfortable doing something easy with?",
-    ),
-    "2": (
-        "That sounds really heavy to carry. What's been weighing on you most?",
-        "I'm sorry you've been feeling so low. Is there a time of day when it eases a little?",
-        "Those low feelings sound hard. Have you been able to share them with anyone?",
-        "It makes sense that you'd feel worn down. What usually helps, even a little?",
-        "Thank you for being open about your mood. What does a slightly better day look like for you?",
-    ),
-    "3-less": (
-        "Broken sleep makes everything harder. What does your evening usually look like before bed?",
-        "That sounds exhausting. Has anything helped with sleep in the past?",
-        "Lying awake can be so frustrating. What goes through your mind at night?",
-        "Sleep like that takes a toll. Would a wind-down routine be worth a try this week?",
-        "That's a lot of broken nights. How are you managing during the day?",
-    ),
-    "3-more": (
-        "Sleeping a lot can be a sign your body and mind are struggling. Do you wake up feeling rested?",
-        "That sounds hard to shake off. Would a fixed wake-up time be worth trying?",
-        "Thanks for mentioning your sleep. What tends to happen on the days you stay in bed?",
-        "It's common to sleep more when things feel heavy. Is there a reason to get up you could plan for?",
-        "That sounds draining. How do you feel in the afternoons?",
-    ),
-    "4": (
-        "Running on empty is so draining. Are there any tasks you could let go of this week?",
-        "That sounds exhausting. What gives you even a little energy back?",
-        "Being that tired can make everything feel bigger. Have you been able to rest at all?",
-        "It's understandable to feel worn out. How have your days been structured lately?",
-        "Low energy is really tough. Could you pace things in short bursts with breaks?",
-    ),
-    "5-less": (
-        "Appetite often drops when mood dips. Is there something simple you could keep in for easy meals?",
-        "Thanks for mentioning that. What does a normal day of eating look like right now?",
-        "It can be hard to eat when you feel like this. Would small snacks be easier than full meals?",
-        "That's useful to notice. Would it help to plan one regular meal a day?",
-        "I'm glad you told me. Has anyone noticed you're eating less?",
-    ),
-    "5-more": (
-        "Comfort eating is a really common way to cope. What's usually going on when it happens?",
-        "Thanks for being honest about that. How do you feel afterwards?",
-        "That sounds like food is doing a lot of the soothing right now. What else helps you feel calmer?",
-        "It's understandable to reach for comfort. Would regular meals make the evenings easier?",
-        "I hear you. Is it more at a certain time of day?",
-    ),
-    "6": (
-        "You're being very hard on yourself. Would you say the same thing to a friend?",
-        "That inner critic sounds loud. Where do you think those thoughts come from?",
-        "I hear a lot of guilt in that. What would a kinder way of seeing it sound like?",
-        "Feeling like a failure is painful. Can you think of one thing you handled this week, however small?",
-        "Those thoughts sound harsh. What evidence is there on the other side?",
-    ),
-    "7": (
-        "Brain fog is frustrating. Does breaking tasks into small pieces help at all?",
-        "Trouble focusing is really common when you're low. Would short bursts with breaks be worth a try?",
-        "That sounds frustrating. When is your focus at its best during the day?",
-        "It's okay if your head feels scattered. What's the one thing that most needs your attention?",
-        "That sounds tiring. Could you write a short list so it's not all in your head?",
-    ),
-    "8-slow": (
-        "Feeling slowed down like that sounds hard. Has anyone else noticed a change?",
-        "That heaviness sounds tough. Is it worse at a particular time of day?",
-        "Thanks for describing that. Would gentle movement, like a short walk, feel doable?",
-        "It sounds like your body is carrying a lot right now. How long has it felt like this?",
-        "That sounds really draining. Be patient with yourself while things feel slow.",
-    ),
-    "8-restless": (
-        "That restlessness sounds uncomfortable. Does moving around, like a walk, take the edge off?",
-        "Feeling wired like that is hard. When do you notice it most?",
-        "Thanks for describing that. Have you tried any breathing exercises when it builds up?",
-        "That sounds unsettling. Is there something on your mind when it happens?",
-        "It sounds hard to switch off. What helps you feel a bit more settled?",
-    ),
-    "9": (
-        "Thank you for trusting me with that. Are you safe right now?",
-        "I'm really glad you told me. Is there someone you could be with today?",
-        "That sounds very painful, and you don't have to face it alone. Could you tell your care team?",
-        "I'm taking what you said seriously. Are these thoughts stronger at the moment than usual?",
-        "Thank you for being honest about that. Would it help to make a safety plan with your care team?",
-    ),
-}
-SAFETY_CLOSINGS = (
-    "Please contact your care team or local emergency services if those thoughts get stronger. "
-    "You don't have to manage this alone.",
-    "Thank you for telling me. If you feel unsafe, please reach your care team or emergency services now.",
-    "I'm glad you shared that. Please let your care team know, and get urgent help if you feel unsafe.",
-)
-POSITIVE_REPLIES = (
-    "That's great to hear. What do you think helped?",
-    "Good news. How can you keep that going?",
-    "I'm glad that went well. Nice work.",
-    "That sounds like a good step. How did it feel?",
-    "Lovely to hear. Anything you'd like to do more of?",
-)
-SMALL_TALK_REPLIES = (
-    "Thanks for the update. How are you feeling in yourself?",
-    "Fair enough. Anything else on your mind today?",
-    "Thanks for telling me about that. How has the rest of the week been?",
-    "Sounds like a full day. Did you get any time for yourself?",
-    "I see. What else has been going on?",
-    "Mm, okay. How are things with you otherwise?",
-)
-GENERIC_REPLIES = (
-    "Thanks for sharing that with me. How are you coping?",
-    "I'm glad you checked in. What would make today a bit easier?",
-    "That makes sense. What helped last time you felt like this?",
-    "I hear you. Would you like to talk more about that?",
-    "Okay. What's been the hardest part of the week?",
-    "That's worth trying. What might get in the way?",
-)
-ACKS = (
-    "Thanks for telling me about that.",
-    "That's a lot to carry.",
-    "I'm glad you shared that.",
-    "That sounds hard.",
-)
-LIGHT_ACKS = (
-    "Thanks for the update.",
-    "It was good to hear from you.",
-    "Glad you stopped by.",
-    "Nice to catch up.",
+# The assistant's replies are the same whatever the patient said (a symptom, good news, small talk):
+# replies chosen by the symptom just mentioned made the assistant's text alone carry the label, so a
+# model could score the demo from it. A real companion app's replies do react to what is said; the demo
+# keeps them neutral so that only the patient's words carry the signal.
+NEUTRAL_REPLIES = (
+    "Thanks for telling me. What else is on your mind?",
+    "I'm listening. How has the rest of your week been?",
+    "Thank you for sharing that. What would you like to talk about next?",
+    "Okay. How are you feeling right now?",
+    "I hear you. Would you like to say more?",
+    "Thanks. What's been the main thing for you this week?",
+    "Got it. Is there anything you'd like to focus on today?",
+    "Thanks for checking in. What's coming up for you in the next few days?",
+    "Okay, noted. Anything else you want to mention?",
+    "Thank you. How did the rest of the day go?",
+    "I see. What do you make of that?",
+    "Thanks for letting me know. Where would you like to go from here?",
 )
 CLOSINGS = (
     "Take care of yourself tonight, and check in any time.",

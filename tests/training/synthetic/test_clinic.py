@@ -215,3 +215,16 @@ def test_it_says_more_symptom_sentences_when_the_latent_total_is_higher() -> Non
     assert statistics.correlation(totals, counts) > 0.3
     assert 0.05 < counts.count(0.0) / len(counts) < 0.5  # some sessions carry nothing clinical at all
     assert max(counts) <= 4
+
+
+def test_the_assistant_says_the_same_things_whatever_the_patient_said() -> None:
+    from training.synthetic.phrases import CLOSINGS, NEUTRAL_REPLIES
+
+    replies = {
+        turn.text
+        for patient in clinic()
+        for session in patient.sessions
+        for turn in session.turns
+        if turn.role == "assistant"
+    }
+    assert replies and replies <= set(NEUTRAL_REPLIES) | set(CLOSINGS)  # no reply tied to an item
