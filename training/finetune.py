@@ -252,7 +252,7 @@ def train_ensemble(
         held = calibrate_idx or train_idx
         scores = ensemble.predict([examples[i].window for i in held])
         residuals = [s.total - examples[i].total for s, i in zip(scores, held, strict=True)]
-        calibration = Calibration.fit(residuals, coverage=args.coverage)
+        calibration = Calibration.fit(residuals, coverage=args.coverage, predicted=[s.total for s in scores])
         manifest["calibration"] = calibration.to_dict()
         metrics = regression_report(
             [examples[i].total for i in held],
@@ -268,7 +268,7 @@ def train_ensemble(
             if val_idx
             else "training patients (too few patients to hold out)"
         )
-        metrics["interval_method"] = f"split-conformal, target coverage {args.coverage:.0%}"
+        metrics["interval_method"] = f"{calibration.method}, target coverage {args.coverage:.0%}"
         manifest["metrics"] = metrics
         # The item-9 flag threshold this model recommends, chosen on the calibration patients for a
         # recall of 0.9 of their windows with self-report item 9 >= 1 (the learning loop adds test figures).

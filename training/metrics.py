@@ -81,6 +81,17 @@ def regression_report(
     if intervals is not None:
         inside = [lo <= y <= hi for y, (lo, hi) in zip(t, intervals, strict=True)]
         report["interval_coverage"] = sum(inside) / n
+        # Coverage within each true band: an interval can hold its target on average and fail where
+        # it matters (the severe patients).
+        report["interval_coverage_by_band"] = {
+            band.key: (
+                sum(ok for ok, b in zip(inside, true_bands, strict=True) if b == band.key)
+                / sum(b == band.key for b in true_bands)
+                if band.key in true_bands
+                else None
+            )
+            for band in BANDS
+        }
         report["interval_mean_width"] = float(np.mean([hi - lo for lo, hi in intervals]))
     if items_true is not None and items_pred is not None:
         pairs = [(a, b) for a, b in zip(items_true, items_pred, strict=True) if a is not None]

@@ -86,3 +86,17 @@ def test_it_fits_split_conformal_intervals() -> None:
     assert cal.interval(1.0) == (0.0, 4.0)
     assert cal.interval(26.0) == (23.0, 27.0)
     assert Calibration.fit([1.0], coverage=0.9).half_width == 27.0  # too few residuals: whole scale
+
+
+def test_calibration_gives_each_predicted_band_with_enough_residuals_its_own_width() -> None:
+    small = [0.2 * (i % 5) for i in range(12)]  # |r| <= 0.8, predicted minimal (total 2)
+    large = [float(i % 7) for i in range(12)]  # |r| up to 6, predicted severe (total 24)
+    few = [5.0, -5.0, 5.0]  # predicted moderate (total 12): too few for a width of its own
+    cal = Calibration.fit(small + large + few, coverage=0.8, predicted=[2.0] * 12 + [24.0] * 12 + [12.0] * 3)
+    assert cal.method == "split-conformal by predicted band" and set(cal.by_band) == {"minimal", "severe"}
+    assert cal.by_band["minimal"] <= 0.8 < cal.by_band["severe"]
+    assert cal.interval(2.0)[1] == pytest.approx(2.0 + cal.by_band["minimal"])
+    assert cal.interval(12.0) == (12.0 - cal.half_width, 12.0 + cal.half_width)  # pooled width
+    assert Calibration.from_dict(cal.to_dict()) == cal
+    older = {"method": "split-conformal", "coverage": 0.8, "half_width": 3.0, "n": 9}  # before by_band
+    assert Calibration.from_dict(older).interval(10.0) == (7.0, 13.0)

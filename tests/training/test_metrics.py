@@ -68,3 +68,13 @@ def test_the_item9_threshold_is_the_highest_that_keeps_the_recall() -> None:
     at_100 = item9_threshold(true, pred, recall=1.0)
     assert at_100["threshold"] == 0.2 and at_100["recall"] == 1.0
     assert item9_threshold([0, 0], [0.4, 0.9])["threshold"] is None
+
+
+def test_the_regression_report_gives_interval_coverage_within_each_true_band() -> None:
+    from training.metrics import regression_report
+
+    truth = [2.0, 3.0, 12.0, 13.0]  # two minimal, two moderate
+    pred = [2.5, 2.5, 8.0, 12.5]
+    intervals = [(1.0, 4.0), (1.0, 4.0), (6.0, 10.0), (11.0, 14.0)]  # the first moderate one is missed
+    coverage = regression_report(truth, pred, intervals=intervals)["interval_coverage_by_band"]
+    assert coverage["minimal"] == 1.0 and coverage["moderate"] == 0.5 and coverage["severe"] is None
