@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.ensemble import Ensemble
@@ -29,7 +31,13 @@ from scoring.phq9 import ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
 from training.finetune import MemberSet, TrainResult, train_ensemble
-from training.metrics import item9_flag_report, regression_report
+from training.metrics import (
+    auc,
+    bootstrap_samples,
+    item9_flag_report,
+    paired_difference,
+    regression_report,
+)
 from training.pseudolabel import ClaudeLabeler, LabelingReport, LabelRequest
 
 log = logging.getLogger(__name__)
@@ -313,24 +321,84 @@ def run_learning_loop(
     )
 
 
+@dataclass(frozen=True)
+class PairedPoints:
+    """Both models' predicted totals on the same held-out windows, with each window's patient."""
+
+    truth: list[float]
+    candidate: list[float]
+    active: list[float]
+    groups: list[str]
+
+
+def _mae_of(truth: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.abs(predicted - truth).mean())
+
+
+def _auc10_of(truth: np.ndarray, predicted: np.ndarray) -> float | None:
+    return auc(truth >= 10, predicted)
+
+
 def promotion_decision(
-    candidate: dict, active: dict | None, *, max_mae_increase: float = 0.0, max_auc_drop: float = 0.0
+    candidate: dict,
+    active: dict | None,
+    *,
+    max_mae_increase: float = 0.0,
+    max_auc_drop: float = 0.0,
+    paired: PairedPoints | None = None,
+    rounds: int = 1000,
 ) -> tuple[bool, str]:
-    """Promote only if the candidate's MAE is not worse and its AUC@10 not worse than the active
-    model's on the same held-out windows (each within its tolerance)."""
+    """Should the candidate replace the active model? Both are scored on the same held-out test
+    patients, whom neither trained on (the split is fixed by patient, see held_out_test_split).
+
+    With `paired` points: keep the candidate only when it is worse beyond the noise, i.e. when the
+    95% patient-level paired bootstrap interval of its MAE minus the active's lies wholly above
+    `max_mae_increase`, or that of its AUC@10 minus the active's wholly below -`max_auc_drop`.
+    Without them: the candidate's MAE and AUC@10 must not be worse (each within its tolerance)."""
     if active is None:
         return True, "no active model: the candidate is promoted"
+    if paired is not None:
+        truth = np.asarray(paired.truth, dtype=float)
+        samples = bootstrap_samples(paired.groups, len(truth), rounds=rounds, seed=0)
+        mae = paired_difference(
+            _mae_of, truth, np.asarray(paired.candidate), np.asarray(paired.active), samples=samples
+        )
+        auc10 = paired_difference(
+            _auc10_of, truth, np.asarray(paired.candidate), np.asarray(paired.active), samples=samples
+        )
+        worse_mae = mae["ci"] is not None and mae["ci"][0] > max_mae_increase
+        worse_auc = auc10["ci"] is not None and auc10["ci"][1] < -max_auc_drop
+        detail = (
+            f"MAE {candidate['mae']:.3f} vs active {active['mae']:.3f} (difference {_signed(mae)}); "
+            f"AUC@10 {_rounded(candidate.get('auc_at_10'))} vs active {_rounded(active.get('auc_at_10'))} "
+            f"(difference {_signed(auc10)}); 95% intervals over {len(set(paired.groups))} held-out patients "
+            f"resampled; kept only if worse beyond that noise (MAE by > {max_mae_increase:g}, AUC@10 by > "
+            f"{max_auc_drop:g})"
+        )
+        if worse_mae or worse_auc:
+            return False, f"kept as candidate: {detail}"
+        return True, f"promoted: {detail}"
     mae_ok = candidate["mae"] <= active["mae"] + max_mae_increase
     c_auc, a_auc = candidate.get("auc_at_10"), active.get("auc_at_10")
     auc_ok = c_auc is None or a_auc is None or c_auc >= a_auc - max_auc_drop
     detail = (
         f"MAE {candidate['mae']:.3f} vs active {active['mae']:.3f}; "
-        f"AUC@10 {c_auc if c_auc is None else round(c_auc, 3)} vs active "
-        f"{a_auc if a_auc is None else round(a_auc, 3)}"
+        f"AUC@10 {_rounded(c_auc)} vs active {_rounded(a_auc)}"
     )
     if mae_ok and auc_ok:
         return True, f"promoted: {detail}"
     return False, f"kept as candidate: {detail}"
+
+
+def _rounded(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _signed(difference: dict) -> str:
+    value, ci = difference["value"], difference["ci"]
+    if value is None:
+        return "n/a"
+    return f"{value:+.3f}" + ("" if ci is None else f", 95% CI {ci[0]:+.3f} to {ci[1]:+.3f}")
 
 
 def remove_artifact(directory: Path) -> None:

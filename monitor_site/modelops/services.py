@@ -29,7 +29,14 @@ from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
 from scoring.cli_args import dataclass_from_settings
 from training.args import LoopConfig, TrainArgs
 from training.finetune import Progress, TrainResult
-from training.pipeline import Unlabeled, evaluate, promotion_decision, remove_artifact, run_learning_loop
+from training.pipeline import (
+    PairedPoints,
+    Unlabeled,
+    evaluate,
+    promotion_decision,
+    remove_artifact,
+    run_learning_loop,
+)
 from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig
 
 log = logging.getLogger(__name__)
@@ -313,14 +320,25 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     test = [e for e in ground_truth if e.window.id in set(result.test_window_ids)]
     active = model_version_active()
     active_metrics = None
+    paired = None
     if active is not None:
         recorder.line(f"evaluating the active model {active.version} on the same held-out windows")
-        active_metrics, _ = evaluate(model_version_dir(active), test)
+        active_metrics, active_points = evaluate(model_version_dir(active), test)
+        # result.test_points and active_points follow the order of `test` (the loop's held-out windows)
+        candidate_points = {i: p for i, _, p in result.test_points}
+        groups = {e.window.id: e.group or e.window.id for e in test}
+        paired = PairedPoints(
+            truth=[t for _, t, _ in active_points],
+            candidate=[candidate_points[i] for i, _, _ in active_points],
+            active=[p for _, _, p in active_points],
+            groups=[groups[i] for i, _, _ in active_points],
+        )
     promote, decision = promotion_decision(
         result.test_metrics,
         active_metrics,
         max_mae_increase=settings.PROMOTION_MAX_MAE_INCREASE,
         max_auc_drop=settings.PROMOTION_MAX_AUC_DROP,
+        paired=paired,
     )
     run.decision = decision
     run.counts = {

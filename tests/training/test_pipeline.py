@@ -137,3 +137,30 @@ def test_it_never_trains_or_labels_a_held_out_test_patients_unlabeled_windows(tm
     assert any(
         f"{2 * len(test_groups)} unlabeled windows of held-out test patients left out" in s for s in lines
     )
+
+
+def test_it_keeps_a_candidate_only_when_it_is_worse_beyond_the_noise() -> None:
+    import numpy as np
+
+    from training.pipeline import PairedPoints
+
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(0, 27, 60)
+    active = truth + rng.normal(0, 2.5, 60)
+    groups = [f"p{i}" for i in range(60)]
+
+    def decide(candidate: np.ndarray) -> tuple[bool, str]:
+        metrics = {
+            "mae": float(np.abs(candidate - truth).mean()),
+            "auc_at_10": None,
+        }
+        active_metrics = {"mae": float(np.abs(active - truth).mean()), "auc_at_10": None}
+        paired = PairedPoints(list(truth), list(candidate), list(active), groups)
+        return promotion_decision(metrics, active_metrics, paired=paired, rounds=300)
+
+    a_hair_worse = active + 0.05  # MAE differs by noise only: promoted
+    ok, reason = decide(a_hair_worse)
+    assert ok and "95% CI" in reason and "60 held-out patients" in reason
+    clearly_worse = truth + 3 * np.sign(active - truth) + (active - truth)  # every error 3 points larger
+    ok, reason = decide(clearly_worse)
+    assert not ok and reason.startswith("kept as candidate")
