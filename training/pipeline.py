@@ -27,7 +27,7 @@ import numpy as np
 from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.ensemble import Ensemble
-from scoring.phq9 import ITEM_SELF_HARM
+from scoring.phq9 import CASENESS, ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
 from training.finetune import MemberSet, TrainResult, train_ensemble
@@ -336,7 +336,7 @@ def _mae_of(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def _auc10_of(truth: np.ndarray, predicted: np.ndarray) -> float | None:
-    return auc(truth >= 10, predicted)
+    return auc(truth >= CASENESS, predicted)
 
 
 def promotion_decision(
