@@ -198,15 +198,25 @@ def item9_flag_report(true_item9: list[float], pred_item9: list[float], threshol
     }
 
 
-def item9_threshold(true_item9: list[float], pred_item9: list[float], *, recall: float = 0.9) -> dict:
+def item9_threshold(
+    true_item9: list[float], pred_item9: list[float], *, recall: float = 0.9, min_positives: int = 10
+) -> dict:
     """The highest flag threshold on the model-inferred item 9 that still finds at least `recall` of
     the windows whose self-report item 9 is >= 1 (fewer false alarms at the recall a clinic needs).
-    `threshold` is None when no window here has item 9 >= 1: nothing to choose it on."""
+    `threshold` is None, with the reason, when fewer than `min_positives` windows here have item 9 >= 1:
+    a threshold chosen on a handful of windows is noise (the alert rule then keeps its own default)."""
     true = np.asarray(true_item9, dtype=float)
     pred = np.asarray(pred_item9, dtype=float)
     positive = np.sort(pred[true >= 1])
-    if len(positive) == 0:
-        return {"threshold": None, "target_recall": recall, "n": int(len(true)), "positives": 0}
+    if len(positive) < min_positives:
+        return {
+            "threshold": None,
+            "target_recall": recall,
+            "n": int(len(true)),
+            "positives": int(len(positive)),
+            "reason": f"{len(positive)} window(s) with self-report item 9 >= 1; "
+            f"at least {min_positives} needed",
+        }
     # Flag at the k-th smallest positive score: every positive at or above it is found.
     k = int(math.floor((1 - recall) * len(positive) + 1e-9))
     threshold = round(float(positive[k]), 4)

@@ -62,12 +62,14 @@ def test_the_item9_threshold_is_the_highest_that_keeps_the_recall() -> None:
     # self-report item 9 >= 1 on the last five windows; their model scores 0.2, 0.6, 0.7, 0.9, 1.4
     true = [0, 0, 0, 0, 1, 1, 2, 1, 3]
     pred = [0.1, 0.3, 0.65, 0.05, 0.2, 0.6, 0.7, 0.9, 1.4]
-    at_80 = item9_threshold(true, pred, recall=0.8)  # may miss one of five: flag from 0.6
+    at_80 = item9_threshold(true, pred, recall=0.8, min_positives=5)  # may miss one of five: flag from 0.6
     assert at_80["threshold"] == 0.6 and at_80["recall"] == 0.8 and at_80["flagged"] == 5
     assert at_80["precision"] == pytest.approx(4 / 5)  # 0.65 is the one false alarm
-    at_100 = item9_threshold(true, pred, recall=1.0)
+    at_100 = item9_threshold(true, pred, recall=1.0, min_positives=5)
     assert at_100["threshold"] == 0.2 and at_100["recall"] == 1.0
     assert item9_threshold([0, 0], [0.4, 0.9])["threshold"] is None
+    too_few = item9_threshold(true, pred, recall=0.8)  # 5 positives, 10 needed by default
+    assert too_few["threshold"] is None and "at least 10 needed" in too_few["reason"]
 
 
 def test_the_regression_report_gives_interval_coverage_within_each_true_band() -> None:
