@@ -7,6 +7,7 @@
     members/<name>/heads.safetensors        always
     members/<name>/adapter/                 LoRA members (peft)
     members/<name>/backbone.safetensors     fully fine-tuned members
+    members/<name>/lexical.{json,safetensors}  lexical members (vocabulary + weights, no pickle)
 Loading is pure local I/O.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-MODES = ("heads", "lora", "full")
+MODES = ("heads", "lora", "full", "lexical")
 ACTIVE_POINTER = "ACTIVE"  # file in the model store naming the active version's directory
 
 
@@ -32,7 +33,8 @@ class ArtifactError(ValueError):
 @dataclass(frozen=True)
 class MemberSpec:
     name: str
-    mode: str  # "heads": frozen shared backbone; "lora": adapter; "full": own backbone weights
+    mode: str  # "heads": frozen shared backbone; "lora": adapter; "full": own backbone weights;
+    # "lexical": TF-IDF + ridge over the patient's text (no backbone)
     trained_on: str
     seed: int
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from scoring.artifact import ArtifactError, resolve_model_dir
 from scoring.backbone import BackboneNotFound
 from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
-from scoring.types import ROLES, Conversation, Turn, Window
+from scoring.types import Conversation, Window, turn_from_json
 
 if TYPE_CHECKING:
     from scoring.ensemble import Ensemble
@@ -59,20 +59,20 @@ def parse_line(raw: str, where: str) -> Window:
         raise InputError(f"{where}: conversation {conv_id!r} is empty ('turns' must be a non-empty list)")
     parsed = []
     for i, turn in enumerate(turns):
-        if (
-            not isinstance(turn, dict)
-            or turn.get("role") not in ROLES
-            or not isinstance(turn.get("text"), str)
-        ):
-            raise InputError(f'{where}: turns[{i}] must be {{"role": "user"|"assistant", "text": str}}')
-        if not _is_unicode(turn["text"]):
+        try:
+            parsed.append(turn_from_json(turn, f"turns[{i}]"))
+        except ValueError as exc:
+            raise InputError(f"{where}: {exc}") from exc
+        if not _is_unicode(parsed[-1].text):
             raise InputError(
                 f"{where}: turns[{i}].text holds an unpaired surrogate (e.g. \\ud800); fix the encoding"
             )
-        parsed.append(Turn(role=turn["role"], text=turn["text"]))
     if not any(t.text.strip() for t in parsed):
         raise InputError(f"{where}: conversation {conv_id!r} has no text")
-    return Window(id=conv_id, conversations=(Conversation(id=conv_id, turns=tuple(parsed)),))
+    try:
+        return Window.of(conv_id, (Conversation(id=conv_id, turns=tuple(parsed)),))
+    except ValueError as exc:
+        raise InputError(f"{where}: turns[].{exc}") from exc
 
 
 def read_windows(path: Path) -> list[Window]:

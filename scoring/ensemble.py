@@ -1,5 +1,10 @@
 """Ensemble: load an artifact once, score many windows in token-budgeted batches.
 
+Members of two families: transformer members (below) and text members that need no backbone (the
+lexical TF-IDF member, scoring/lexical.py; a new kind of text member is one entry in TEXT_MEMBER_KINDS).
+Their item scores are combined with the manifest's blend weights (fitted on validation patients at
+training time; equal weights when the manifest has none), the same way for every caller.
+
 Members that keep the backbone frozen ("heads") share one backbone forward pass; LoRA members share
 the base weights and switch adapters; fully fine-tuned members carry their own backbone. Chunk vectors
 are cached per backbone variant, so a conversation that falls into several overlapping windows is
@@ -23,11 +28,14 @@ from torch import nn
 from scoring.artifact import ArtifactError, MemberSpec, member_specs, read_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.calibration import Calibration
+from scoring.lexical import LexicalMember
 from scoring.model import ItemHeads
 from scoring.phq9 import N_ITEMS, band_for
 from scoring.types import Window
 from scoring.windowing import Chunk, Chunker
 
+# Member kinds that read the window's text directly: mode -> class with load(dir) and predict_items(windows).
+TEXT_MEMBER_KINDS = {"lexical": LexicalMember}
 DEFAULT_BATCH_TOKENS = 16384
 DEFAULT_CACHE_ENTRIES = 50_000
 
@@ -103,15 +111,20 @@ class Ensemble:
         device: torch.device,
         peft_model: nn.Module | None = None,
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        text_members: list[tuple[MemberSpec, LexicalMember]] | None = None,
     ) -> None:
         self.manifest = manifest
         self.version = str(manifest["version"])
         self.backbone = backbone
         self.members = members
+        self.text_members = text_members or []
         self.calibration = calibration
         self.device = device
         self.peft_model = peft_model
-        self.chunker = Chunker(backbone.tokenizer, max_tokens=int(manifest["max_tokens"]), kind=backbone.kind)
+        self.chunker = Chunker.for_artifact(backbone.tokenizer, kind=backbone.kind, manifest=manifest)
+        self.blend = blend_weights(
+            manifest, [m.spec.name for m in members] + [s.name for s, _ in self.text_members]
+        )
         self.cache = EmbeddingCache(cache_entries)
         self.pad_id = backbone.tokenizer.pad_token_id or 0
 
@@ -127,9 +140,16 @@ class Ensemble:
         backbone = load_backbone(str(manifest["backbone"]["id"]), artifact_dir=directory, dtype=dtype)
         backbone.module.to(dev).eval()
         members: list[Member] = []
+        text_members: list[tuple[MemberSpec, LexicalMember]] = []
         peft_model: nn.Module | None = None
         for spec in member_specs(manifest):
             member_dir = directory / "members" / spec.name
+            if spec.mode in TEXT_MEMBER_KINDS:
+                try:
+                    text_members.append((spec, TEXT_MEMBER_KINDS[spec.mode].load(member_dir)))
+                except ValueError as exc:
+                    raise ArtifactError(str(exc)) from exc
+                continue
             heads = ItemHeads(backbone.hidden_size, pooling=str(manifest["pooling"]))
             heads.load_state_dict(_load_tensors(member_dir / "heads.safetensors"))
             heads.to(dev).eval()
@@ -155,6 +175,7 @@ class Ensemble:
             device=dev,
             peft_model=peft_model,
             cache_entries=cache_entries,
+            text_members=text_members,
         )
 
     # ---- encoding --------------------------------------------------------------------------------
@@ -215,13 +236,30 @@ class Ensemble:
     ) -> list[WindowScore]:
         if not windows:
             return []
+        chunked, per_member, weights_mean = self._member_outputs(windows, batch_tokens, on_tokens)
+        items = torch.zeros((len(windows), N_ITEMS))
+        for name, member_items in per_member.items():
+            items += self.blend[name] * member_items
+        return [self._score(windows[i], chunked[i], items[i], weights_mean[i]) for i in range(len(windows))]
+
+    def member_items(
+        self, windows: list[Window], *, batch_tokens: int = DEFAULT_BATCH_TOKENS
+    ) -> dict[str, torch.Tensor]:
+        """Each member's own (N, 9) item scores, before blending (fitting the blend; reports per kind)."""
+        return self._member_outputs(windows, batch_tokens, None)[1] if windows else {}
+
+    def _member_outputs(
+        self, windows: list[Window], batch_tokens: int, on_tokens: Callable[[int], None] | None
+    ) -> tuple[list[list[Chunk]], dict[str, torch.Tensor], torch.Tensor]:
+        """Chunks per window, member name -> (N, 9) items, and the evidence weights (N, C, 9): the
+        transformer members' mean attention over chunks (uniform when there is no transformer member)."""
         chunked = self.chunker.chunk_windows(windows)
         all_chunks = [c for cs in chunked for c in cs]
         n_windows, max_chunks = len(windows), max(1, max(len(cs) for cs in chunked))
         mask = torch.zeros((n_windows, max_chunks), dtype=torch.bool)
         for row, cs in enumerate(chunked):
             mask[row, : len(cs)] = True
-        item_sum = torch.zeros((n_windows, N_ITEMS))
+        per_member: dict[str, torch.Tensor] = {}
         weight_sum = torch.zeros((n_windows, max_chunks, N_ITEMS))
         for variant in dict.fromkeys(m.variant for m in self.members):
             vectors = self._embed(variant, all_chunks, batch_tokens=batch_tokens, on_tokens=on_tokens)
@@ -233,11 +271,16 @@ class Ensemble:
             with torch.inference_mode():
                 for member in (m for m in self.members if m.variant == variant):
                     items, weights = member.heads(h, dev_mask)  # (B, 9), (B, C, 9)
-                    item_sum += items.float().cpu()
+                    per_member[member.spec.name] = items.float().cpu()
                     weight_sum += weights.float().cpu()
-        items_mean = item_sum / len(self.members)
-        weights_mean = weight_sum / len(self.members)
-        return [self._score(windows[i], chunked[i], items_mean[i], weights_mean[i]) for i in range(n_windows)]
+        for spec, text_member in self.text_members:
+            per_member[spec.name] = torch.from_numpy(text_member.predict_items(windows)).float()
+        if self.members:
+            weights_mean = weight_sum / len(self.members)
+        else:
+            counts = mask.sum(1, keepdim=True).clamp(min=1).unsqueeze(-1)  # (B, 1, 1)
+            weights_mean = mask.unsqueeze(-1).float().expand(-1, -1, N_ITEMS) / counts
+        return chunked, per_member, weights_mean
 
     def _score(
         self, window: Window, chunks: list[Chunk], items: torch.Tensor, weights: torch.Tensor
@@ -260,6 +303,22 @@ class Ensemble:
             n_tokens=sum(len(c) for c in chunks),
             evidence=evidence,
         )
+
+
+def blend_weights(manifest: dict[str, Any], names: list[str]) -> dict[str, float]:
+    """Member name -> weight (non-negative, summing to 1): the manifest's `blend`, else equal weights."""
+    stored = (manifest.get("blend") or {}).get("weights") if isinstance(manifest.get("blend"), dict) else None
+    if not stored:
+        return {name: 1.0 / len(names) for name in names}
+    if set(stored) != set(names):
+        raise ArtifactError(
+            f"blend weights name {sorted(stored)} but the members are {sorted(names)}; retrain the model"
+        )
+    weights = {name: float(stored[name]) for name in names}
+    total = sum(weights.values())
+    if any(w < 0 for w in weights.values()) or not total > 0:
+        raise ArtifactError("blend weights must be non-negative with a positive sum; retrain the model")
+    return {name: w / total for name, w in weights.items()}
 
 
 def token_batches(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX
 
@@ -19,6 +20,23 @@ class Turn:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {self.role!r}")
+
+
+def turn_from_json(obj: Any, where: str) -> Turn:
+    """A turn of the batch files (`python -m scoring predict`, `python -m training run`):
+    {"role": "user"|"assistant", "text": str, "sent_at"?: ISO-8601}. ValueError names the bad field."""
+    if not isinstance(obj, dict) or obj.get("role") not in ROLES or not isinstance(obj.get("text"), str):
+        raise ValueError(f'{where} must be {{"role": "user"|"assistant", "text": str, "sent_at"?: ISO-8601}}')
+    raw = obj.get("sent_at")
+    sent_at = None
+    if raw is not None:
+        try:
+            sent_at = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            sent_at = None
+        if sent_at is None:
+            raise ValueError(f"{where}.sent_at must be an ISO-8601 date-time such as 2026-11-03T08:15:00Z")
+    return Turn(role=obj["role"], text=obj["text"], sent_at=sent_at)
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,16 @@ class Window:
     conversations: tuple[Conversation, ...]
     start: datetime | None = None
     end: datetime | None = None
+
+    @classmethod
+    def of(cls, window_id: str, conversations: tuple[Conversation, ...]) -> Window:
+        """A window whose start and end are its turns' first and last `sent_at` (None when undated)."""
+        dates = [t.sent_at for c in conversations for t in c.turns if t.sent_at is not None]
+        try:
+            start, end = (min(dates), max(dates)) if dates else (None, None)
+        except TypeError:  # dates with and without a time zone cannot be ordered
+            raise ValueError("sent_at must either all carry a time zone or none") from None
+        return cls(id=window_id, conversations=conversations, start=start, end=end)
 
     @property
     def n_user_turns(self) -> int:

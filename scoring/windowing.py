@@ -8,16 +8,69 @@ that contains it (so their embeddings can be cached across overlapping windows).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.types import Conversation, Turn, Window
+from scoring.types import ROLES, Conversation, Turn, Window
 
 ROLE_TAGS = {"user": "[user]", "assistant": "[assistant]"}
+# Artifacts written before the input view was recorded read every turn, without day markers.
+LEGACY_ROLES = ROLES
 
 
-def render_turn(turn: Turn) -> str:
-    return f"{ROLE_TAGS[turn.role]} {turn.text.strip()}"
+def render_turn(turn: Turn, *, day_marker: bool = False) -> str:
+    """`[user] text`; with `day_marker`, the turn opens a new day: `[Tue 2026-11-03] [user] text`."""
+    text = f"{ROLE_TAGS[turn.role]} {turn.text.strip()}"
+    if day_marker and turn.sent_at is not None:
+        return f"[{turn.sent_at:%a %Y-%m-%d}] {text}"
+    return text
+
+
+@dataclass(frozen=True)
+class InputView:
+    """What of a window the model reads: which roles' turns (the patient's are what is scored; the
+    assistant's are context at most) and whether each new day is marked (only turns with `sent_at`).
+    Training records it in the manifest's `input`; scoring reads it back, so both see the same text."""
+
+    roles: tuple[str, ...] = ("user",)
+    day_markers: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.roles or any(r not in ROLES for r in self.roles):
+            raise ValueError(f"turn roles must be a non-empty subset of {ROLES}, got {self.roles!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"turn_roles": list(self.roles), "day_markers": self.day_markers}
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> InputView:
+        data = manifest.get("input")
+        if not isinstance(data, Mapping):
+            return cls(roles=LEGACY_ROLES, day_markers=False)
+        return cls(
+            roles=tuple(data.get("turn_roles", LEGACY_ROLES)), day_markers=bool(data.get("day_markers"))
+        )
+
+    def turns(self, conversation: Conversation) -> Iterator[tuple[int, str]]:
+        """(index in the conversation, rendered text) of each turn this view reads, in order; a day
+        marker goes on the first read turn of each calendar day."""
+        last_day = None
+        for index, turn in enumerate(conversation.turns):
+            if turn.role not in self.roles or not turn.text.strip():
+                continue
+            day = turn.sent_at.date() if turn.sent_at is not None else None
+            marker = self.day_markers and day is not None and day != last_day
+            last_day = day if day is not None else last_day
+            yield index, render_turn(turn, day_marker=marker)
+
+
+def patient_text(window: Window, roles: Iterable[str] = ("user",)) -> str:
+    """The plain text of a window's turns of these roles (no tags, no markers), one turn per line."""
+    wanted = set(roles)
+    return "\n".join(
+        t.text.strip() for c in window.conversations for t in c.turns if t.role in wanted and t.text.strip()
+    )
 
 
 @dataclass(frozen=True)
@@ -37,12 +90,13 @@ class Chunk:
 class Chunker:
     """Packs rendered turns into chunks of at most `max_tokens` tokens (special tokens included)."""
 
-    def __init__(self, tokenizer: Any, *, max_tokens: int, kind: str) -> None:
+    def __init__(self, tokenizer: Any, *, max_tokens: int, kind: str, view: InputView | None = None) -> None:
         if max_tokens < 16:
             raise ValueError("max_tokens must be at least 16")
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.kind = kind
+        self.view = view or InputView()
         if kind == "encoder" and tokenizer.cls_token_id is not None and tokenizer.sep_token_id is not None:
             self.prefix: tuple[int, ...] = (tokenizer.cls_token_id,)
             self.suffix: tuple[int, ...] = (tokenizer.sep_token_id,)
@@ -56,11 +110,24 @@ class Chunker:
     def _wrap(self, ids: list[int]) -> tuple[int, ...]:
         return self.prefix + tuple(ids) + self.suffix
 
-    def chunk_conversation(self, conversation: Conversation, turn_ids: list[list[int]]) -> list[Chunk]:
+    @classmethod
+    def for_artifact(cls, tokenizer: Any, *, kind: str, manifest: Mapping[str, Any]) -> Chunker:
+        """The one way training and scoring build their chunker: from the (partial) manifest."""
+        return cls(
+            tokenizer,
+            max_tokens=int(manifest["max_tokens"]),
+            kind=kind,
+            view=InputView.from_manifest(manifest),
+        )
+
+    def chunk_conversation(
+        self, conversation: Conversation, turn_ids: list[tuple[int, list[int]]]
+    ) -> list[Chunk]:
+        """`turn_ids`: (turn index, token ids) of the turns read, in order."""
         chunks: list[Chunk] = []
         ids: list[int] = []
         turns: list[int] = []
-        for index, piece in enumerate(turn_ids):
+        for index, piece in turn_ids:
             # A turn longer than a whole chunk is split; shorter turns are packed whole.
             while len(piece) > self.budget:
                 if ids:
@@ -81,15 +148,20 @@ class Chunker:
 
     def chunk_windows(self, windows: list[Window]) -> list[list[Chunk]]:
         """Chunks for each window; one batched tokenizer call for all turns of all windows."""
-        texts = [render_turn(t) for w in windows for c in w.conversations for t in c.turns]
+        read = [[list(self.view.turns(c)) for c in w.conversations] for w in windows]
+        texts = [text for per_window in read for per_conv in per_window for _, text in per_conv]
         encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
         position = 0
         result: list[list[Chunk]] = []
-        for window in windows:
+        for window, per_window in zip(windows, read, strict=True):
             window_chunks: list[Chunk] = []
-            for conversation in window.conversations:
-                n = len(conversation.turns)
-                window_chunks.extend(self.chunk_conversation(conversation, encoded[position : position + n]))
+            for conversation, per_conv in zip(window.conversations, per_window, strict=True):
+                n = len(per_conv)
+                pieces = [
+                    (index, ids)
+                    for (index, _), ids in zip(per_conv, encoded[position : position + n], strict=True)
+                ]
+                window_chunks.extend(self.chunk_conversation(conversation, pieces))
                 position += n
             result.append(window_chunks)
         return result

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from scoring.backbone import DEFAULT_BACKBONE
 from scoring.cli_args import arg
 from scoring.model import POOLINGS
+from scoring.types import ROLES
 
 MODES = ("heads", "lora", "full")
 
@@ -23,7 +24,12 @@ class TrainArgs:
     mode: str = arg("heads", "heads (frozen backbone) | lora | full", choices=MODES)
     pooling: str = arg("attention", "how a window's chunks are pooled", choices=POOLINGS)
     max_tokens: int = arg(256, "tokens per chunk, special tokens included")
-    members: int = arg(2, "ensemble members (different seeds)")
+    turn_roles: tuple[str, ...] = arg(
+        ("user",), "whose turns the model reads: user (the patient's own words, scored) or user,assistant"
+    )
+    day_markers: bool = arg(True, "mark each new day in the text (turns that carry sent_at)")
+    members: int = arg(2, "transformer ensemble members (different seeds)")
+    lexical: bool = arg(True, "add a TF-IDF word/char n-gram + ridge member over the same turns")
     epochs: int = arg(150, "upper bound; early stopping on validation MAE")
     patience: int = arg(25, "epochs without validation improvement")
     learning_rate: float = arg(0.0, "0 = per-mode default (heads 3e-3, lora 3e-4, full 5e-5)")
@@ -55,6 +61,9 @@ class TrainArgs:
         if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
             raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
         self.lora_target_modules = tuple(self.lora_target_modules)
+        self.turn_roles = tuple(self.turn_roles)
+        if not self.turn_roles or any(r not in ROLES for r in self.turn_roles):
+            raise ValueError(f"turn_roles must be a non-empty subset of {ROLES}, got {self.turn_roles!r}")
         if self.learning_rate == 0.0:
             self.learning_rate = {"heads": 3e-3, "lora": 3e-4, "full": 5e-5}[self.mode]
 

@@ -5,9 +5,11 @@ Entry point: `train_ensemble(examples, TrainArgs(...), store_dir)`. Three ways t
   (seconds on a CPU; the default for the starter model);
 - "lora": peft LoRA adapters on the backbone, trained end to end with the heads;
 - "full": every backbone weight trained (small encoders only).
-Splits are by patient (`LabeledWindow.group`), never by window. The validation patients are shared
-out in two: half drive early stopping, the other half fit the split-conformal interval and give the
-metrics written to the manifest (the learning loop then evaluates on held-out test patients).
+Beside them, a lexical member (TF-IDF + ridge over the same turns, scoring/lexical.py) unless
+`lexical=False`. Splits are by patient (`LabeledWindow.group`), never by window. The validation
+patients are shared out in two: half drive early stopping and fit the blend weights of the members,
+the other half fit the split-conformal interval and give the metrics written to the manifest (the
+learning loop then evaluates on held-out test patients).
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file, save_model
 
+import numpy as np
+
 from scoring.artifact import FORMAT, code_version, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.calibration import Calibration
 from scoring.ensemble import Ensemble, pick_device
+from scoring.lexical import LexicalMember
 from scoring.phq9 import ITEM_SELF_HARM, band_for
 from scoring.types import LabeledWindow
-from scoring.windowing import Chunker
+from scoring.windowing import Chunker, InputView
 from training.args import TrainArgs
 from training.members import (
     Progress,
@@ -43,6 +48,7 @@ from training.members import (
     train_end_to_end,
     train_heads,
 )
+from training.blend import fit_blend
 from training.metrics import item9_threshold, regression_report
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,13 @@ class TrainResult:
     manifest: dict
 
 
+# Why the model reads the patient's turns only (TrainArgs.turn_roles), recorded in each manifest.
+INPUT_CHOICE = (
+    "patient turns only by default: the score is of the patient's words; assistant replies carry no "
+    "symptom of the patient, come from another product's model in production, and in the synthetic "
+    "clinic they leaked the label (an assistant-only model reached AUC@10 0.71 while replies depended "
+    "on the item). Measured with `python -m training benchmark roles` (README)."
+)
 ITEM9_TARGET_RECALL = 0.9  # of windows whose self-report item 9 is >= 1, on validation patients
 
 
@@ -130,7 +143,9 @@ def train_ensemble(
     device = pick_device(args.device)
     if backbone is None:
         backbone = load_backbone(args.backbone)
-    chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind)
+    view = InputView(roles=args.turn_roles, day_markers=args.day_markers)
+    input_manifest = {"max_tokens": args.max_tokens, "input": view.to_dict()}
+    chunker = Chunker.for_artifact(backbone.tokenizer, kind=backbone.kind, manifest=input_manifest)
     sets = member_sets or [MemberSet()] * args.members
     chunked = chunker.chunk_windows([e.window for e in examples])
     extra_chunked = [chunker.chunk_windows([e.window for e in ms.extra]) for ms in sets]
@@ -213,6 +228,38 @@ def train_ensemble(
                 }
             )
 
+        if args.lexical:
+            report("lexical", 0.0)
+            lexical_train = train_idx + [len(examples) + j for j in range(len(sets[0].extra))]
+            lexical_pool = examples + list(sets[0].extra)
+            val_groups = {examples[i].group or examples[i].window.id for i in val_idx}
+            lexical_train = [
+                i
+                for i in lexical_train
+                if (lexical_pool[i].group or lexical_pool[i].window.id) not in val_groups
+            ]
+            weights = band_weights(lexical_pool) if args.balance_bands else [e.weight for e in lexical_pool]
+            lexical_targets = Targets(lexical_pool, weights)
+            lexical = LexicalMember.fit(
+                [lexical_pool[i].window for i in lexical_train],
+                lexical_targets.item_targets(lexical_train).numpy(),
+                np.array([weights[i] for i in lexical_train]),
+                roles=args.turn_roles,
+                val_windows=[examples[i].window for i in stop_idx],
+                val_totals=[examples[i].total for i in stop_idx],
+            )
+            lexical.save(tmp / "members" / "lexical")
+            members.append(
+                {
+                    "name": "lexical",
+                    "mode": "lexical",
+                    "trained_on": sets[0].trained_on,
+                    "extra_windows": len(lexical_train) - len(train_idx),
+                    "ridge_alpha": lexical.alpha,
+                    "seed": args.seed,
+                }
+            )
+
         manifest = {
             "format": FORMAT,
             "version": version,
@@ -224,7 +271,8 @@ def train_ensemble(
                 "hidden_size": backbone.hidden_size,
             },
             "pooling": args.pooling,
-            "max_tokens": args.max_tokens,
+            **input_manifest,
+            "input_choice": INPUT_CHOICE,
             "members": members,
             "calibration": Calibration.fit([], coverage=args.coverage).to_dict(),  # replaced below
             "training_args": asdict(args),
@@ -246,8 +294,22 @@ def train_ensemble(
         }
         write_manifest(tmp, manifest)
 
-        # Calibrate and evaluate through the artifact itself, exactly as scoring will load it.
+        # Blend weights on the early-stopping patients, through the artifact as scoring will load it.
         report("evaluate", 0.0)
+        ensemble = Ensemble.load(tmp, device=str(device))
+        kinds = {m["name"]: m["mode"] for m in members}
+        if stop_idx and len(members) > 1:
+            per_member = ensemble.member_items([examples[i].window for i in stop_idx])
+            manifest["blend"] = fit_blend(
+                {name: items.sum(-1).numpy() for name, items in per_member.items()},
+                kinds,
+                np.array([examples[i].total for i in stop_idx]),
+                fitted_on="early-stopping patients",
+            )
+        else:
+            manifest["blend"] = fit_blend({}, kinds, np.zeros(0), fitted_on="none (no validation patients)")
+        write_manifest(tmp, manifest)
+        # Calibrate and evaluate through the artifact itself, exactly as scoring will load it.
         ensemble = Ensemble.load(tmp, device=str(device))
         held = calibrate_idx or train_idx
         scores = ensemble.predict([examples[i].window for i in held])

@@ -39,12 +39,15 @@ class Targets:
         self.has_items = torch.tensor([e.items is not None for e in examples])  # (N,)
         self.weight = torch.tensor(weights, dtype=torch.float32)  # (N,)
 
+    def item_targets(self, idx: list[int]) -> torch.Tensor:
+        """(N, 9) item targets of these examples; totals spread evenly where items are missing."""
+        rows = torch.tensor(idx, dtype=torch.long)
+        spread = self.total[rows].unsqueeze(-1).expand(-1, N_ITEMS) / N_ITEMS  # (N, 9)
+        return torch.where(self.has_items[rows].unsqueeze(-1), self.items[rows], spread)
+
     def item_means(self, idx: list[int]) -> torch.Tensor:
         """(9,) mean item scores of these examples; totals spread evenly where items are missing."""
-        rows = torch.tensor(idx)
-        spread = self.total[rows].unsqueeze(-1).expand(-1, N_ITEMS) / N_ITEMS  # (N, 9)
-        items = torch.where(self.has_items[rows].unsqueeze(-1), self.items[rows], spread)
-        return items.mean(0)
+        return self.item_targets(idx).mean(0)
 
     def loss(self, items: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         dev = items.device

@@ -2,6 +2,7 @@
 
     [data]
     ground_truth = "gt.jsonl"         # {"id", "group", "turns": [...] or "conversations": [...],
+                                      #  each turn {"role", "text", "sent_at"?: ISO-8601},
                                       #  "items": [9 ints] and/or "total": int}
     unlabeled = "unlabeled.jsonl"     # optional: {"id", "group", "turns"/"conversations",
                                       #  "consent_external": bool}
@@ -24,7 +25,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from scoring.types import Conversation, LabeledWindow, Turn, Window
+from scoring.types import Conversation, LabeledWindow, Window, turn_from_json
 from training.args import LoopConfig, TrainArgs
 from training.pipeline import LoopResult, Unlabeled, run_learning_loop
 from training.pseudolabel import ClaudeLabeler, FileLabelCache, LabelerConfig
@@ -44,11 +45,14 @@ def _window(obj: dict, where: str) -> Window:
         if not isinstance(turns, list) or not turns:
             raise ConfigError(f"{where}: conversation {c} has no turns")
         try:
-            parsed = tuple(Turn(role=t["role"], text=str(t["text"])) for t in turns)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: each turn needs a role (user|assistant) and a text ({exc})") from exc
+            parsed = tuple(turn_from_json(t, f"conversation {c} turns[{i}]") for i, t in enumerate(turns))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
         conversations.append(Conversation(id=str(conv.get("id", f"{obj['id']}-{c}")), turns=parsed))
-    return Window(id=obj["id"], conversations=tuple(conversations))
+    try:
+        return Window.of(obj["id"], tuple(conversations))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: turns[].{exc}") from exc
 
 
 def _jsonl(path: Path) -> list[tuple[str, dict]]:

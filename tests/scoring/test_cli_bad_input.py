@@ -279,3 +279,42 @@ def test_it_says_when_cuda_is_asked_for_but_missing(
     argv = ["predict", "--model", str(tiny_artifact), "--input", str(conversations)]
     assert main([*argv, "--output", str(tmp_path / "o.jsonl"), "--device", "cuda"]) == 2
     _one_clear_line(capsys.readouterr().err, "no CUDA GPU is available here; use --device cpu")
+
+
+def test_sent_at_is_optional_read_when_given_and_named_when_bad() -> None:
+    from scoring.cli import InputError, parse_line
+
+    undated = parse_line(CONVERSATION, "line 1")
+    assert undated.end is None and undated.conversations[0].turns[0].sent_at is None
+    dated = parse_line(
+        json.dumps(
+            {
+                "id": "d",
+                "turns": [
+                    {"role": "user", "text": "low", "sent_at": "2026-11-03T08:00:00Z"},
+                    {"role": "assistant", "text": "ok", "sent_at": "2026-11-05T09:30:00+00:00"},
+                ],
+            }
+        ),
+        "line 1",
+    )
+    assert dated.conversations[0].turns[0].sent_at is not None
+    assert (dated.start.isoformat(), dated.end.isoformat()) == (  # type: ignore[union-attr]
+        "2026-11-03T08:00:00+00:00",
+        "2026-11-05T09:30:00+00:00",
+    )
+    for bad in ("yesterday", 20261103, ""):
+        line = json.dumps({"id": "b", "turns": [{"role": "user", "text": "x", "sent_at": bad}]})
+        with pytest.raises(InputError, match=r"line 7: turns\[0\]\.sent_at must be an ISO-8601"):
+            parse_line(line, "line 7")
+    mixed = json.dumps(
+        {
+            "id": "m",
+            "turns": [
+                {"role": "user", "text": "x", "sent_at": "2026-11-03T08:00:00Z"},
+                {"role": "user", "text": "y", "sent_at": "2026-11-03T09:00:00"},
+            ],
+        }
+    )
+    with pytest.raises(InputError, match="time zone"):
+        parse_line(mixed, "line 2")

@@ -27,7 +27,14 @@ def test_it_writes_a_complete_manifest(tiny_artifact: Path) -> None:
     manifest = read_manifest(tiny_artifact)
     assert manifest["backbone"]["id"] == "artifact:backbone"
     assert manifest["pooling"] == "attention" and manifest["max_tokens"] == 256
-    assert [m["name"] for m in manifest["members"]] == ["m0", "m1"]
+    assert [(m["name"], m["mode"]) for m in manifest["members"]] == [
+        ("m0", "heads"),
+        ("m1", "heads"),
+        ("lexical", "lexical"),
+    ]
+    assert manifest["input"] == {"turn_roles": ["user"], "day_markers": True}
+    assert set(manifest["blend"]["weights"]) == {"m0", "m1", "lexical"}
+    assert sum(manifest["blend"]["weights"].values()) == pytest.approx(1.0, abs=1e-5)
     assert manifest["calibration"]["method"] == "split-conformal"
     assert {"mae", "rmse", "pearson_r", "auc_at_10", "interval_coverage"} <= set(manifest["metrics"])
     assert manifest["training_data"]["windows"] == 24
@@ -71,3 +78,24 @@ def test_it_refuses_a_missing_or_corrupted_artifact(tiny_artifact: Path, tmp_pat
     (broken / "members" / "m1" / "heads.safetensors").unlink()
     with pytest.raises(ArtifactError, match="heads.safetensors is missing"):
         Ensemble.load(broken)
+
+
+def test_every_score_is_the_manifests_blend_of_its_members(tiny_artifact: Path) -> None:
+    ensemble = Ensemble.load(tiny_artifact, device="cpu")
+    windows = [make_window(i, i / 6) for i in range(6)]
+    per_member = ensemble.member_items(windows)
+    weights = read_manifest(tiny_artifact)["blend"]["weights"]
+    assert set(per_member) == set(weights) == {"m0", "m1", "lexical"}
+    expected = sum(weights[name] * items.sum(-1) for name, items in per_member.items())
+    got = [s.total for s in ensemble.predict(windows)]
+    assert got == pytest.approx(expected.tolist(), abs=1e-3)
+
+
+def test_a_blend_that_names_other_members_is_refused(tiny_artifact: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "blend"
+    shutil.copytree(tiny_artifact, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["blend"]["weights"] = {"m0": 1.0}
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="blend weights"):
+        Ensemble.load(broken, device="cpu")

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from scoring.types import Conversation, Turn, Window
-from scoring.windowing import Chunker, render_turn
+from scoring.windowing import Chunker, InputView, patient_text, render_turn
 from tests.tiny_models import minilm_tokenizer
 
+BOTH = InputView(roles=("user", "assistant"))
 
-def _chunker(max_tokens: int = 32) -> Chunker:
-    return Chunker(minilm_tokenizer(), max_tokens=max_tokens, kind="encoder")
+
+def _chunker(max_tokens: int = 32, view: InputView | None = None) -> Chunker:
+    return Chunker(minilm_tokenizer(), max_tokens=max_tokens, kind="encoder", view=view)
 
 
 def test_it_tags_turns_with_their_role() -> None:
@@ -19,7 +25,7 @@ def test_it_packs_turns_into_chunks_that_fit_the_backbone() -> None:
         Turn("user" if i % 2 == 0 else "assistant", f"message number {i} about my week") for i in range(12)
     )
     window = Window(id="w", conversations=(Conversation(id="c", turns=turns),))
-    chunks = _chunker(32).chunk_windows([window])[0]
+    chunks = _chunker(32, BOTH).chunk_windows([window])[0]
     assert len(chunks) > 1
     assert all(len(c) <= 32 for c in chunks)
     tokenizer = minilm_tokenizer()
@@ -57,3 +63,50 @@ def test_it_gives_the_same_chunk_key_in_overlapping_windows() -> None:
 
 def test_it_returns_no_chunks_for_an_empty_window() -> None:
     assert _chunker().chunk_windows([Window(id="w", conversations=())]) == [[]]
+
+
+def _day(d: int, h: int = 9) -> datetime:
+    return datetime(2026, 11, 1, h, tzinfo=UTC) + timedelta(days=d)
+
+
+def test_by_default_it_reads_the_patients_turns_only_and_keeps_their_indices() -> None:
+    turns = (
+        Turn("user", "I slept badly"),
+        Turn("assistant", "I hear you, tell me about your sleep"),
+        Turn("user", "   "),
+        Turn("user", "and I skipped lunch"),
+    )
+    window = Window(id="w", conversations=(Conversation(id="c", turns=turns),))
+    chunks = _chunker(64).chunk_windows([window])[0]
+    tokenizer = minilm_tokenizer()
+    text = tokenizer.decode([i for c in chunks for i in c.token_ids], skip_special_tokens=True)
+    assert "sleep" not in text.replace("slept", "")  # the assistant's words are not read
+    assert [i for c in chunks for i in c.turn_indices] == [0, 3]  # evidence maps to the original turns
+    assert patient_text(window) == "I slept badly\nand I skipped lunch"
+
+
+def test_it_marks_each_new_day_once_when_turns_carry_sent_at() -> None:
+    turns = (
+        Turn("user", "rough night", _day(0, 8)),
+        Turn("user", "still tired", _day(0, 20)),
+        Turn("assistant", "noted", _day(2, 9)),
+        Turn("user", "a bit better", _day(2, 10)),
+    )
+    conversation = Conversation(id="c", turns=turns)
+    rendered = list(InputView().turns(conversation))
+    assert rendered == [
+        (0, "[Sun 2026-11-01] [user] rough night"),
+        (1, "[user] still tired"),
+        (3, "[Tue 2026-11-03] [user] a bit better"),
+    ]
+    assert [t for _, t in InputView(day_markers=False).turns(conversation)][0] == "[user] rough night"
+    undated = Conversation(id="u", turns=(Turn("user", "no dates here"),))
+    assert list(InputView().turns(undated)) == [(0, "[user] no dates here")]
+
+
+def test_an_artifact_without_an_input_view_reads_every_turn_as_before() -> None:
+    legacy = InputView.from_manifest({"max_tokens": 64})
+    assert legacy.roles == ("user", "assistant") and legacy.day_markers is False
+    assert InputView.from_manifest({"input": {"turn_roles": ["user"], "day_markers": True}}) == InputView()
+    with pytest.raises(ValueError, match="subset"):
+        InputView(roles=("patient",))

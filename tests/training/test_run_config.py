@@ -104,3 +104,18 @@ def test_the_command_line_gives_one_error_line_for_a_bad_config(
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no such file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ground_truth_turns_may_carry_sent_at(tmp_path: Path) -> None:
+    from training.run_config import read_ground_truth
+
+    path = tmp_path / "gt.jsonl"
+    path.write_text(
+        '{"id": "a", "total": 3, "turns": [{"role": "user", "text": "hi", "sent_at": "2026-11-03T08:00:00Z"}]}\n'
+        '{"id": "b", "total": 5, "turns": [{"role": "user", "text": "hey"}]}\n'
+    )
+    dated, undated = read_ground_truth(path)
+    assert dated.window.end is not None and dated.window.end.day == 3 and undated.window.end is None
+    path.write_text('{"id": "c", "total": 3, "turns": [{"role": "user", "text": "hi", "sent_at": "soon"}]}\n')
+    with pytest.raises(ConfigError, match=r"line 1: conversation 0 turns\[0\]\.sent_at must be an ISO-8601"):
+        read_ground_truth(path)
