@@ -72,6 +72,12 @@ class TrainArgs:
 class LoopConfig:
     train: TrainArgs = field(default_factory=TrainArgs, metadata={"cli": False})
     test_fraction: float = arg(0.2, "share of ground-truth patients held out for the final evaluation")
+    split: str = arg(
+        "auto",
+        "held-out patients: time (those who started last), patient (fixed by id hash), auto (time when "
+        "every window is dated)",
+        choices=("auto", "time", "patient"),
+    )
     relabel_rounds: int = arg(2, "K, the rounds of stage-2 re-labelling")
     relabel_blend: float = arg(0.5, "the intermediate model's share of a re-label (the rest: previous)")
     pseudo_weight: float = arg(0.5, "sample weight of a pseudo-labelled window relative to ground truth")

@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file, save_model
-
-import numpy as np
 
 from scoring.artifact import FORMAT, code_version, write_manifest
 from scoring.backbone import Backbone, load_backbone
@@ -39,6 +38,7 @@ from scoring.phq9 import ITEM_SELF_HARM, band_for
 from scoring.types import LabeledWindow
 from scoring.windowing import Chunker, InputView
 from training.args import TrainArgs
+from training.blend import fit_blend
 from training.members import (
     Progress,
     Targets,
@@ -48,7 +48,6 @@ from training.members import (
     train_end_to_end,
     train_heads,
 )
-from training.blend import fit_blend
 from training.metrics import item9_threshold, regression_report
 
 log = logging.getLogger(__name__)

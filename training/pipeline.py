@@ -71,22 +71,56 @@ class LoopResult:
 
 
 TEST_SALT = "phq9-held-out-test-v1"
+SPLITS = ("auto", "time", "patient")
+SPLIT_TEXT = {
+    "time": "time-ordered: the patients who started last",
+    "patient": "patients fixed by a hash of their id (undated windows)",
+}
 
 
-def held_out_test_split(examples: list[LabeledWindow], *, fraction: float) -> tuple[list[int], list[int]]:
-    """(development, test) indices. A patient's side is fixed by a hash of their id, not by a shuffle,
-    so it stays the same from run to run as data grows: a version promoted by one run never trained
-    on the patients the next run tests it on. At least one patient is tested, at least two develop."""
+def _hash_position(group: str) -> float:
+    return int(hashlib.sha256(f"{TEST_SALT}:{group}".encode()).hexdigest()[:8], 16) / 2**32
+
+
+def split_kind(examples: list[LabeledWindow], requested: str) -> str:
+    """'time' or 'patient': `auto` is time-ordered when every window is dated, by patient hash otherwise."""
+    if requested not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {requested!r}")
+    dated = all(e.window.end is not None for e in examples)
+    if requested == "time" and not dated:
+        raise ValueError("a time-ordered split needs a date on every window (turns with sent_at)")
+    return "time" if requested == "time" or (requested == "auto" and dated) else "patient"
+
+
+def held_out_test_split(
+    examples: list[LabeledWindow], *, fraction: float, kind: str = "patient"
+) -> tuple[list[int], list[int]]:
+    """(development, test) indices, by patient. At least one patient is tested, at least two develop.
+
+    kind "time": the test patients are the ones who started last (their first window is the latest),
+    so a model is judged on patients who came after everyone it learnt from, as in deployment. A
+    patient's start never moves, so as data grows earlier test patients join development and the new
+    ones are tested: still patients neither the active nor the candidate version trained on.
+    kind "patient": a patient's side is fixed by a hash of their id, so it stays the same from run to
+    run as data grows (for undated data)."""
     groups = sorted({e.group or e.window.id for e in examples})
-
-    def position(group: str) -> float:
-        return int(hashlib.sha256(f"{TEST_SALT}:{group}".encode()).hexdigest()[:8], 16) / 2**32
-
-    test_groups = {g for g in groups if position(g) < fraction}
-    if not test_groups and len(groups) >= 3:
-        test_groups = {min(groups, key=position)}
-    if len(groups) - len(test_groups) < 2:  # few patients: keep the lowest-hash ones as the test side
-        test_groups = set(sorted(test_groups, key=position)[: max(len(groups) - 2, 0)])
+    if kind == "time":
+        first: dict[str, object] = {}
+        for e in examples:
+            g = e.group or e.window.id
+            first[g] = min(first[g], e.window.end) if g in first else e.window.end  # type: ignore[call-overload]
+        # latest start first; ties by hash so the order never depends on input order
+        order = sorted(groups, key=lambda g: (first[g], _hash_position(g)), reverse=True)
+        n_test = min(
+            max(1 if len(groups) >= 3 else 0, round(len(groups) * fraction)), max(len(groups) - 2, 0)
+        )
+        test_groups = set(order[:n_test])
+    else:
+        test_groups = {g for g in groups if _hash_position(g) < fraction}
+        if not test_groups and len(groups) >= 3:
+            test_groups = {min(groups, key=_hash_position)}
+        if len(groups) - len(test_groups) < 2:  # few patients: keep the lowest-hash ones as the test side
+            test_groups = set(sorted(test_groups, key=_hash_position)[: max(len(groups) - 2, 0)])
     dev = [i for i, e in enumerate(examples) if (e.group or e.window.id) not in test_groups]
     test = [i for i, e in enumerate(examples) if (e.group or e.window.id) in test_groups]
     return dev, test
@@ -157,7 +191,8 @@ def run_learning_loop(
     log_line: Callable[[str], None] | None = None,
 ) -> LoopResult:
     report = progress or (lambda stage, fraction: None)
-    dev_idx, test_idx = held_out_test_split(ground_truth, fraction=config.test_fraction)
+    split = split_kind(ground_truth, config.split)
+    dev_idx, test_idx = held_out_test_split(ground_truth, fraction=config.test_fraction, kind=split)
     if not test_idx or len({ground_truth[i].group for i in dev_idx}) < 2:
         raise ValueError("need ground truth from at least 3 patients (development and held-out test)")
     dev = [ground_truth[i] for i in dev_idx]
@@ -288,7 +323,7 @@ def run_learning_loop(
     # Evaluation on the held-out test patients, recorded in the artifact.
     report("evaluate", 0.0)
     test_metrics, points = evaluate(result.artifact_dir, test)
-    test_metrics["evaluated_on"] = "held-out test patients"
+    test_metrics["evaluated_on"] = f"held-out test patients ({SPLIT_TEXT[split]})"
     test_metrics["interval_method"] = result.metrics.get("interval_method")
     manifest = read_manifest(result.artifact_dir)
     manifest["validation_metrics"] = manifest["metrics"]
@@ -296,6 +331,7 @@ def run_learning_loop(
     manifest["test_set"] = {
         "windows": [e.window.id for e in test],
         "patients": sorted({e.group for e in test}),
+        "split": SPLIT_TEXT[split],
     }
     manifest["labeling"] = labeling.counts()
     if "item9_flag" in test_metrics and "item9_flag" in manifest:

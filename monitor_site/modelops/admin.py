@@ -108,6 +108,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
             extra["evaluation_figure"] = json.loads(figure.to_json())
             extra["test_metrics"] = test
             extra["active_metrics"] = run.report.get("active_test")
+            extra["members"] = run.report.get("members", [])
+            extra["blend"] = run.report.get("blend", {})
         return super().changeform_view(request, object_id, form_url, extra)
 
     @admin.action(description="Mark as failed (a run whose worker died); frees the slot for a new run")

@@ -354,6 +354,11 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         "active_test": active_metrics,
         "active_version": active.version if active else None,
         "points": [{"id": i, "true": t, "pred": round(p, 3)} for i, t, p in result.test_points],
+        "members": [
+            {"name": m["name"], "mode": m["mode"], "trained_on": m.get("trained_on", "")}
+            for m in result.train.manifest["members"]
+        ],
+        "blend": result.train.manifest.get("blend", {}),
     }
     recorder.line(decision)
     if promote:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_it_registers_an_artifact_once(registered_model: ModelVersion, model_store: Path) -> None:
     again = model_version_register(artifact_dir=model_store / registered_model.version)
     assert again.pk == registered_model.pk and ModelVersion.objects.count() == 1
-    assert registered_model.status == "candidate" and registered_model.members == 2
+    assert registered_model.status == "candidate" and registered_model.members == 3  # 2 heads + lexical
     assert registered_model.metrics["n"] > 0
 
 

@@ -49,9 +49,12 @@ def test_it_trains_registers_promotes_and_scores(
     assert run.progress == 1.0 and run.finished_at and run.active_slot is None
     assert "Claude pseudo-labelling (stage 1) is skipped" in run.log and "stage 2 round 1" in run.log
     assert run.model_version.status == "active" and run.decision.startswith("no active model")
-    assert run.report["test"]["evaluated_on"] == "held-out test patients" and run.report["points"]
+    assert (
+        run.report["test"]["evaluated_on"].startswith("held-out test patients (time-ordered")
+        and run.report["points"]
+    )
     assert run.counts["pseudo_labelled_windows"] > 0
-    trained_on = [m["trained_on"] for m in run.model_version.manifest["members"]]
+    trained_on = [m["trained_on"] for m in run.model_version.manifest["members"] if m["mode"] != "lexical"]
     assert trained_on == ["ground_truth", "ground_truth+relabelled"]
     assert Prediction.objects.filter(model_version=run.model_version).exists()
     assert "FAILED" not in run.log
@@ -131,6 +134,8 @@ def test_admins_start_runs_from_the_admin(
     page = client.get(r["Location"]).content.decode()
     assert "Evaluation on the held-out test patients" in page and 'id="evaluation-figure"' in page
     assert "patients resampled)" in page  # the bootstrap intervals of the test metrics
+    assert "time-ordered: the patients who started last" in page  # which patients were tested
+    assert "lexical (lexical, ground_truth)" in page and "Blend by kind: heads" in page
     assert "<progress" in page and run.decision in page
     assert client.get("/admin/modelops/trainingrun/retrain/").status_code == 405
     from monitor_site.audit.models import AuditEvent

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_it_runs_the_whole_loop_with_claude_labels(tmp_path: Path) -> None:
     manifest = read_manifest(result.train.artifact_dir)
     transformer = [m for m in manifest["members"] if m["mode"] != "lexical"]
     assert [m["trained_on"] for m in transformer] == ["ground_truth", "ground_truth+relabelled"]
-    assert manifest["metrics"]["evaluated_on"] == "held-out test patients"
+    assert manifest["metrics"]["evaluated_on"].startswith("held-out test patients (time-ordered")
     assert manifest["test_set"]["patients"] == result.test_groups and result.test_groups
     assert "validation_metrics" in manifest and len(result.test_points) == result.test_metrics["n"]
     flag = manifest["item9_flag"]  # too few calibration windows with item 9 >= 1 to choose on
@@ -111,10 +112,10 @@ def test_it_always_keeps_two_patients_for_development() -> None:
 
 
 def test_it_never_trains_or_labels_a_held_out_test_patients_unlabeled_windows(tmp_path: Path) -> None:
-    from training.pipeline import held_out_test_split
+    from training.pipeline import held_out_test_split, split_kind
 
     examples = make_examples(24, groups=8)
-    _, test_idx = held_out_test_split(examples, fraction=0.2)
+    _, test_idx = held_out_test_split(examples, fraction=0.2, kind=split_kind(examples, "auto"))
     test_groups = sorted({examples[i].group for i in test_idx})
     dev_group = next(e.group for e in examples if e.group not in test_groups)
     unlabeled = [
@@ -172,3 +173,30 @@ def test_it_recommends_an_item9_threshold_and_measures_it_on_test(tmp_path: Path
     flag = read_manifest(result.train.artifact_dir)["item9_flag"]
     assert flag["threshold"] is not None and flag["positives"] >= 10 and flag["recall"] >= 0.9
     assert flag["test"]["threshold"] == flag["threshold"] and flag["test"]["n"] == result.test_metrics["n"]
+
+
+def test_a_time_ordered_split_tests_the_patients_who_started_last() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scoring.types import LabeledWindow
+    from training.pipeline import held_out_test_split, split_kind
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    examples = []
+    for p in range(10):  # patient p starts on day 10 * p and has three windows a week apart
+        for w in range(3):
+            end = start + timedelta(days=10 * p + 7 * w)
+            examples.append(
+                LabeledWindow(window=make_window(100 * p + w, 0.5, end=end), total=9.0, group=f"p{p}")
+            )
+    assert split_kind(examples, "auto") == "time"
+    dev, test = held_out_test_split(examples, fraction=0.2, kind="time")
+    assert {examples[i].group for i in test} == {"p8", "p9"}
+    assert len(dev) == 24 and not {examples[i].group for i in dev} & {"p8", "p9"}
+    # undated windows fall back to the patient hash; asking for time on them is a clear error
+    undated = [
+        LabeledWindow(window=replace(e.window, end=None), total=e.total, group=e.group) for e in examples
+    ]
+    assert split_kind(undated, "auto") == "patient"
+    with pytest.raises(ValueError, match="needs a date on every window"):
+        split_kind(undated, "time")

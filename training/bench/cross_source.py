@@ -137,9 +137,11 @@ def fit_model(
     *,
     backbone: Backbone,
     progress: Callable[[str, float], None] | None = None,
-) -> tuple[Scorer, dict]:
-    """The default model (frozen backbone, attention-pooled item heads, `members` seeds) on one source;
-    it holds out 10% of the train posts itself for early stopping and calibration."""
+) -> tuple[Callable[[list[Post]], dict[str, np.ndarray]], dict]:
+    """The default model (frozen backbone, attention-pooled item heads, `members` seeds, the lexical
+    member, blend weights on validation) on one source; it holds out 10% of the train posts itself for
+    early stopping, the blend and calibration. Its scorer gives the ensemble's totals under "ensemble"
+    and each member kind's own (its members averaged) under the kind's name."""
     train_args = TrainArgs(
         backbone=args.backbone, members=args.members, epochs=args.epochs, val_fraction=0.1, seed=args.seed
     )
@@ -152,11 +154,22 @@ def fit_model(
         progress=progress,
     )
     ensemble = Ensemble.load(result.artifact_dir)
+    kinds = {m["name"]: m["mode"] for m in result.manifest["members"]}
 
-    def score(posts: list[Post]) -> np.ndarray:
-        return np.array([s.total for s in ensemble.predict([post_window(p) for p in posts])])
+    def score(posts: list[Post]) -> dict[str, np.ndarray]:
+        windows = [post_window(p) for p in posts]
+        out = {"ensemble": np.array([s.total for s in ensemble.predict(windows)])}
+        per_member = ensemble.member_items(windows)
+        for kind in sorted(set(kinds.values())):
+            names = [n for n, k in kinds.items() if k == kind]
+            out[kind] = np.mean([per_member[n].sum(-1).numpy() for n in names], axis=0)
+        return out
 
-    return score, {"artifact": result.artifact_dir.name, "internal_validation_mae": result.metrics.get("mae")}
+    return score, {
+        "artifact": result.artifact_dir.name,
+        "internal_validation_mae": result.metrics.get("mae"),
+        "blend": result.manifest["blend"],
+    }
 
 
 # ---- one (train source, test set) pair ------------------------------------------------------------
@@ -181,8 +194,18 @@ def evaluate_pair(
     *,
     rounds: int,
     seed: int,
+    member_scores: dict[str, np.ndarray] | None = None,
 ) -> dict:
     samples = bootstrap_samples(None, len(target.posts), rounds=rounds, seed=seed)
+    members = {
+        kind: {
+            **_rank_metrics(target, scores, samples),
+            "auc_difference": paired_difference(
+                auc, target.positive, scores, baseline_scores, samples=samples
+            ),
+        }
+        for kind, scores in (member_scores or {}).items()
+    }
     return {
         "train": train,
         "test": target.name,
@@ -194,6 +217,7 @@ def evaluate_pair(
         "auc_difference": paired_difference(
             auc, target.positive, model_scores, baseline_scores, samples=samples
         ),
+        "members": members,
     }
 
 
@@ -261,20 +285,24 @@ def run(
             model, model_info = fit_model(train, spec, args, Path(store), backbone=backbone, progress=stage)
             trained = time.perf_counter()
             for offset, target in enumerate(tests.values()):
+                scored = model(target.posts)
                 pairs.append(
                     evaluate_pair(
                         name,
                         target,
-                        model(target.posts),
+                        scored.pop("ensemble"),
                         baseline(target.posts),
                         rounds=args.bootstrap,
                         seed=args.seed + offset,
+                        member_scores=scored,
                     )
                 )
             if name == "depseverity":
                 posts = {"train": train, "val": val, "test": tests[name].posts}
                 in_domain = {
-                    "model": score_predictions(model(val), model(tests[name].posts), posts, spec),
+                    "model": score_predictions(
+                        model(val)["ensemble"], model(tests[name].posts)["ensemble"], posts, spec
+                    ),
                     "baseline": score_predictions(baseline(val), baseline(tests[name].posts), posts, spec),
                 }
         sources[name] = {
@@ -291,9 +319,13 @@ def run(
         "data_dir": str(args.data_dir),
         "limit": args.limit or None,
         "backbone": backbone.backbone_id,
-        "model": f"heads, {args.members} member(s), frozen backbone (the default model)",
+        "model": f"the default model: {args.members} heads member(s) on the frozen backbone + the lexical "
+        "member, blended with weights fitted on its validation posts",
         "baseline": "TF-IDF (word 1-2 grams) + ridge, alpha chosen by val AUC",
-        "members": {"transformer": "the model above (the only member kind so far)"},
+        "members": {
+            "heads": "attention-pooled item heads on frozen backbone chunk vectors (seeds averaged)",
+            "lexical": "TF-IDF word 1-2 + char 2-5 grams, ridge per item, alpha by validation MAE",
+        },
         "metric_notes": "AUC: predicted total, moderate+severe vs the rest (DR: do vs nd); Spearman with the "
         "ordinal label (null for binary labels); 95% bootstrap intervals over posts; auc_difference = "
         "model - baseline with a paired bootstrap interval. Labels are mapped to PHQ-9 by assumption.",
@@ -335,6 +367,15 @@ def format_report(report: dict) -> str:
             f"{_value(diff['value']) + _interval(diff['ci']):<24}"
             f"{_value(p['model']['spearman']):<11}{_value(p['baseline']['spearman'])}"
         )
+        for kind, alone in p.get("members", {}).items():
+            lines.append(
+                f"{'  ' + kind + ' alone':<28}{_value(alone['auc']) + _interval(alone['auc_ci']):<26}{'':<26}"
+                f"{_value(alone['auc_difference']['value']) + _interval(alone['auc_difference']['ci']):<24}"
+                f"{_value(alone['spearman'])}"
+            )
+    for name, source in report["sources"].items():
+        blend = source["model"].get("blend", {})
+        lines.append(f"blend fitted on {name} validation posts: {blend.get('by_kind')}")
     if report["in_domain_depseverity"]:
         for key in ("model", "baseline"):
             test = report["in_domain_depseverity"][key]["test"]

@@ -52,11 +52,17 @@ def test_it_reports_every_pair_with_intervals_and_the_baseline(tmp_path: Path) -
         assert pair["auc_difference"]["value"] == pytest.approx(
             pair["model"]["auc"] - pair["baseline"]["auc"]
         )
+        # each member kind alone, against the same baseline
+        assert set(pair["members"]) == {"heads", "lexical"}
+        for alone in pair["members"].values():
+            assert alone["auc_difference"]["value"] == pytest.approx(alone["auc"] - pair["baseline"]["auc"])
     assert pairs[("depsign", "dr")]["baseline"]["auc"] > 0.9  # the words carry the label across sources
     assert set(report["in_domain_depseverity"]["model"]["test"]) >= {"weighted_f1", "macro_f1", "auc"}
     assert report["goal"]["met"] in (True, False)
     json.dumps(report)
-    assert "depsign -> dr" in format_report(report)
+    assert "depsign -> dr" in format_report(report) and "lexical alone" in format_report(report)
+    for source in report["sources"].values():
+        assert set(source["model"]["blend"]["weights"]) == {"m0", "lexical"}
 
 
 def test_its_goal_needs_a_mean_gain_no_loss_and_the_in_domain_figures() -> None:
