@@ -17,11 +17,14 @@ from django.utils import timezone
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.modelops.services import model_train_from_ground_truth
 from monitor_site.patients.models import CareTeam, IngestSource, Patient
+from monitor_site.patients.selectors import labeled_windows_from_assessments
 from monitor_site.patients.services import assessment_ingest, session_ingest
 from monitor_site.predictions.services import predictions_score_pending
 from training.args import TrainArgs
 from training.finetune import Progress
+from training.metrics import regression_report
 from training.synthetic.clinic import DemoClinicArgs, generate_clinic
+from training.synthetic.lookup import template_lookup_items
 
 DEMO_SOURCE = "synthetic-demo"
 DEMO_USERS = {
@@ -40,6 +43,7 @@ class DemoClinicResult:
     removed: int = 0  # patients of a previous demo clinic removed first (reset)
     trained: str = ""  # version of a starter model trained by this call
     metrics: dict | None = None
+    lookup_metrics: dict | None = None  # the template lookup on the same test windows (no training)
     scored: int = 0
 
 
@@ -84,12 +88,31 @@ def demo_clinic_seed(
                 args=TrainArgs(), promote=True, progress=train_progress
             )
             result.trained, result.metrics = version.version, trained.metrics
+            result.lookup_metrics = template_lookup_report(
+                set(trained.manifest.get("test_set", {}).get("windows", []))
+            )
         result.scored = predictions_score_pending(on_batch=score_progress)
     # Given after the history is scored: alerts raised on seeded history are recorded without e-mail
     # ("nobody to send to"); alerts on new sessions reach the console.
     for username in DEMO_USERS:
         get_user_model().objects.filter(username=username, email="").update(email=f"{username}@demo.invalid")
     return result
+
+
+def template_lookup_report(window_ids: set[str]) -> dict | None:
+    """The generator's template lookup scored on these ground-truth windows (the starter model's test
+    windows): printed beside the model so the circularity left in the demo is visible."""
+    examples = [e for e in labeled_windows_from_assessments() if e.window.id in window_ids]
+    if not examples:
+        return None
+    predicted = [template_lookup_items(e.window) for e in examples]
+    return regression_report(
+        [e.total for e in examples],
+        [sum(items) for items in predicted],
+        items_true=[e.items for e in examples],
+        items_pred=predicted,
+        groups=[e.group for e in examples],
+    )
 
 
 def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:

@@ -56,3 +56,16 @@ def test_it_refuses_a_clinic_too_small_to_train_on() -> None:
 
     with pytest.raises(ValueError, match="at least 4 patients and 3 weeks"):
         DemoClinicArgs(patients=3)
+
+
+def test_the_template_lookup_is_scored_on_the_windows_it_is_given(model_store: Path) -> None:
+    from monitor_site.demo.services import template_lookup_report
+    from monitor_site.patients.selectors import labeled_windows_from_assessments
+
+    call_command("seed_demo", "--patients", "15", "--weeks", "8", "--no-train", stdout=StringIO())
+    examples = labeled_windows_from_assessments()
+    assert template_lookup_report(set()) is None
+    report = template_lookup_report({e.window.id for e in examples})
+    assert report is not None and report["n"] == len(examples)
+    # the lookup knows the phrase bank: it tracks the questionnaires with no training at all
+    assert report["pearson_r"] > 0.5

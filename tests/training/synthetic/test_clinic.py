@@ -11,10 +11,12 @@ from training.synthetic.clinic import (
     IDEATION_MIN_TOTAL,
     TRAJECTORIES,
     SyntheticPatient,
+    family_bank,
     generate_clinic,
     latent_items,
     symptom_templates,
 )
+from training.synthetic.phrases import POSITIVE, SYMPTOMS
 
 END = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)
 WEEKS = 12
@@ -69,9 +71,10 @@ def test_it_respects_n_patients_and_mixes_every_trajectory_and_team() -> None:
 
 def test_it_schedules_two_to_four_sessions_every_week() -> None:
     for patient in clinic():
-        per_week = [0] * WEEKS
+        start = patient.latent[0][0]  # the late cohort starts halfway
+        per_week = [0] * (len(patient.latent) // 7)
         for session in patient.sessions:
-            per_week[(session.started_at.date() - first_day()).days // 7] += 1
+            per_week[(session.started_at.date() - start).days // 7] += 1
         assert all(2 <= n <= 4 for n in per_week), (patient.external_id, per_week)
         ids = [s.external_id for s in patient.sessions]
         assert len(set(ids)) == len(ids) and all(i.startswith(patient.external_id + "-s") for i in ids)
@@ -117,9 +120,9 @@ def test_it_gives_about_the_requested_share_questionnaires_every_two_to_four_wee
     with_q = [p for p in patients if p.assessments]
     assert 0.3 <= len(with_q) / len(patients) <= 0.5
     for patient in with_q:
-        assert 3 <= len(patient.assessments) <= 5
+        assert (2 if patient.family == "held-out" else 3) <= len(patient.assessments) <= 5
         days = [a.completed_at.date() for a in patient.assessments]
-        assert days[0] >= first_day() + timedelta(days=7)
+        assert days[0] >= patient.latent[0][0] + timedelta(days=7)
         assert all(14 <= (b - a).days <= 28 for a, b in zip(days, days[1:], strict=False))
         for assessment in patient.assessments:
             assert len(assessment.items) == 9
@@ -149,8 +152,10 @@ def test_it_makes_improving_patients_fall_and_worsening_patients_rise() -> None:
 def test_it_keeps_latent_items_in_range_with_differing_item_profiles() -> None:
     leading = set()
     for patient in clinic():
-        assert len(patient.latent) == WEEKS * 7
-        assert patient.latent[0][0] == first_day() and patient.latent[-1][0] == END.date()
+        late = patient.family == "held-out"
+        assert len(patient.latent) == (WEEKS * 7 - WEEKS // 2 * 7 if late else WEEKS * 7)
+        assert patient.latent[0][0] == first_day() + timedelta(days=WEEKS // 2 * 7 if late else 0)
+        assert patient.latent[-1][0] == END.date()
         assert all(len(items) == 9 and all(0 <= v <= 3 for v in items) for _, items in patient.latent)
         means = [statistics.mean(items[k] for _, items in patient.latent) for k in range(8)]
         leading.add(max(range(8), key=means.__getitem__))
@@ -228,3 +233,35 @@ def test_the_assistant_says_the_same_things_whatever_the_patient_said() -> None:
         if turn.role == "assistant"
     }
     assert replies and replies <= set(NEUTRAL_REPLIES) | set(CLOSINGS)  # no reply tied to an item
+
+
+def test_the_patients_who_enrol_last_speak_a_paraphrase_family_nobody_else_uses() -> None:
+    patients = clinic()
+    late = [p for p in patients if p.family == "held-out"]
+    with_q = [p for p in patients if p.assessments]
+    assert len(late) == round(0.2 * len(with_q)) and all(p.assessments for p in late)
+    # they enrol after everyone else's first questionnaire: the time-ordered split tests exactly them
+    first_main = max(p.assessments[0].completed_at for p in with_q if p.family == "main")
+    assert all(p.assessments[0].completed_at > first_main for p in late)
+    banks = [b for item in SYMPTOMS.values() for d in item.values() for b in d.values()]
+    banks += list(POSITIVE.values())
+    held_out = {t for b in banks for t in family_bank(b, "held-out")}
+    main = {t for b in banks for t in family_bank(b, "main")}
+    assert held_out.isdisjoint(main)
+    main_lines = " ".join(t.text for p in patients if p.family == "main" for s in p.sessions for t in s.turns)
+    late_lines = " ".join(t.text for p in late for s in p.sessions for t in s.turns)
+    assert template_pattern(tuple(held_out)).search(late_lines)
+    assert not template_pattern(tuple(held_out - main)).search(main_lines)
+
+
+def test_the_template_lookup_reads_the_generators_sentences_back() -> None:
+    from scoring.types import Conversation, Turn, Window
+    from training.synthetic.lookup import template_lookup_items
+
+    sleep = family_bank(SYMPTOMS[3]["less"][3], "held-out")[0]
+    text = sleep.replace("{time}", "3am").replace("{hours}", "four hours")
+    turns = (Turn("user", "Hi. " + text[0].upper() + text[1:]), Turn("assistant", "Thanks for telling me."))
+    items = template_lookup_items(Window("w", (Conversation("c", turns),)))
+    assert items[2] == 3.0 and sum(items) == 3.0
+    assistant_only = Window("a", (Conversation("c", (Turn("assistant", text),)),))
+    assert sum(template_lookup_items(assistant_only)) == 0.0
