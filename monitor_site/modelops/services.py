@@ -113,7 +113,12 @@ def model_train_from_ground_truth(
             f"only {len(examples)} questionnaire(s) with messages in their 14-day window; "
             "ingest ground truth (POST /api/v1/assessments) or run `manage.py seed_demo` first"
         )
-    config = LoopConfig(train=args, test_fraction=settings.TRAINING_TEST_FRACTION, relabel_rounds=0)
+    config = LoopConfig(
+        train=args,
+        test_fraction=settings.TRAINING_TEST_FRACTION,
+        split=settings.TRAINING_SPLIT,
+        relabel_rounds=0,
+    )
     result = run_learning_loop(examples, [], config, Path(settings.MODEL_STORE_DIR), progress=progress).train
     model_version = model_version_register(artifact_dir=result.artifact_dir)
     if promote:
