@@ -40,6 +40,11 @@ class TrainArgs:
     coverage: float = arg(0.8, "target coverage of the prediction interval")
     balance_bands: bool = arg(True, "weight samples by inverse band frequency")
     max_chunks_per_window: int = arg(48, "most recent chunks kept in end-to-end training")
+    assemble_windows: float = arg(
+        0.5,
+        "heads: multi-chunk windows assembled per training window from 2-8 training windows of one band "
+        "(the pooling learns from long windows even on single posts); 0 = off",
+    )
     lora_r: int = arg(8, "LoRA rank")
     lora_alpha: int = arg(16, "LoRA scaling numerator")
     lora_dropout: float = arg(0.05, "dropout on the LoRA path")
@@ -58,6 +63,8 @@ class TrainArgs:
             raise ValueError("members must be at least 1")
         if not 0 <= self.val_fraction < 1:
             raise ValueError("val_fraction must lie in [0, 1)")
+        if self.assemble_windows < 0:
+            raise ValueError("assemble_windows must be >= 0")
         if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
             raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
         self.lora_target_modules = tuple(self.lora_target_modules)

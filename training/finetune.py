@@ -42,6 +42,7 @@ from training.blend import fit_blend
 from training.members import (
     Progress,
     Targets,
+    assemble_windows,
     embed_all,
     set_seed,
     stack_windows,
@@ -181,6 +182,17 @@ def train_ensemble(
                 if (e.group or e.window.id) not in val_groups
             ]
             member_train = train_idx + kept_extra
+            if args.mode == "heads" and args.assemble_windows > 0:
+                assembled, assembled_chunks = assemble_windows(
+                    combined,
+                    combined_chunks,
+                    member_train,
+                    per_window=args.assemble_windows,
+                    max_chunks=args.max_chunks_per_window,
+                    seed=seed,
+                )
+                member_train = member_train + list(range(len(combined), len(combined) + len(assembled)))
+                combined, combined_chunks = combined + assembled, combined_chunks + assembled_chunks
             weights = band_weights(combined) if args.balance_bands else [e.weight for e in combined]
             targets = Targets(combined, weights)
 
@@ -223,6 +235,7 @@ def train_ensemble(
                     "trained_on": member_set.trained_on,
                     "extra_windows": len(kept_extra),
                     "extra_windows_of_validation_patients_left_out": len(member_set.extra) - len(kept_extra),
+                    "assembled_windows": len(member_train) - len(train_idx) - len(kept_extra),
                     "seed": seed,
                 }
             )

@@ -15,8 +15,8 @@ from torch import nn
 from scoring.backbone import LORA_TARGETS, Backbone
 from scoring.ensemble import token_batches
 from scoring.model import ItemHeads, phq9_loss
-from scoring.phq9 import N_ITEMS
-from scoring.types import LabeledWindow
+from scoring.phq9 import N_ITEMS, band_for
+from scoring.types import LabeledWindow, Window
 from scoring.windowing import Chunk
 from training.args import TrainArgs
 
@@ -65,6 +65,56 @@ def window_mae(pred_items: torch.Tensor, examples: list[LabeledWindow]) -> float
     return (
         float(np.mean([abs(p - e.total) for p, e in zip(totals, examples, strict=True)])) if examples else 0.0
     )
+
+
+ASSEMBLED_GROUP = "assembled"  # the group of assembled windows (never a validation patient)
+
+
+def assemble_windows(
+    examples: list[LabeledWindow],
+    chunked: list[list[Chunk]],
+    train_idx: list[int],
+    *,
+    per_window: float,
+    max_chunks: int,
+    seed: int,
+) -> tuple[list[LabeledWindow], list[list[Chunk]]]:
+    """Multi-chunk training windows assembled from 2-8 training windows of one band, labelled with their
+    mean, so the pooling over chunks learns from windows as long as a fortnight of chat even when the
+    training data are single posts (a public dataset). Only `train_idx` windows are used: no text of a
+    validation patient enters training this way. `per_window` assembled windows per training window."""
+    rng = random.Random(seed)
+    by_band: dict[str, list[int]] = {}
+    for i in train_idx:
+        if chunked[i]:
+            by_band.setdefault(band_for(examples[i].total).key, []).append(i)
+    pools = [pool for pool in by_band.values() if len(pool) >= 2]
+    wanted = round(per_window * len(train_idx)) if pools else 0
+    made: list[LabeledWindow] = []
+    made_chunks: list[list[Chunk]] = []
+    for k in range(wanted):
+        pool = pools[k % len(pools)]
+        parts = rng.sample(pool, min(len(pool), rng.randint(2, 8)))
+        chunks = [c for i in parts for c in chunked[i]][-max_chunks:]
+        with_items = all(examples[i].items is not None for i in parts)
+        items = (
+            tuple(sum(examples[i].items[j] for i in parts) / len(parts) for j in range(N_ITEMS))  # type: ignore[index]
+            if with_items
+            else None
+        )
+        made.append(
+            LabeledWindow(
+                window=Window(id=f"assembled-{k}", conversations=()),
+                total=sum(examples[i].total for i in parts) / len(parts),
+                items=items,
+                group=ASSEMBLED_GROUP,
+                weight=sum(examples[i].weight for i in parts) / len(parts),
+                source="assembled",
+                meta={"parts": [examples[i].window.id for i in parts]},
+            )
+        )
+        made_chunks.append(chunks)
+    return made, made_chunks
 
 
 # ---- "heads": frozen backbone ---------------------------------------------------------------------

@@ -174,3 +174,37 @@ def test_it_early_stops_and_calibrates_on_different_patients(tmp_path: Path) -> 
     assert data["early_stopping_and_calibration_patients"] == "separate"
     assert data["early_stopping_windows"] + data["calibration_windows"] == data["validation_windows"]
     assert result.manifest["calibration"]["n"] == data["calibration_windows"] == result.metrics["n"]
+
+
+def test_assembled_windows_come_from_training_patients_of_one_band_with_the_mean_label() -> None:
+    from scoring.phq9 import band_for
+    from scoring.windowing import Chunker
+    from tests.tiny_models import minilm_tokenizer
+    from training.finetune import split_by_group
+    from training.members import assemble_windows
+
+    examples = make_examples(40, groups=10)
+    chunked = Chunker(minilm_tokenizer(), max_tokens=32, kind="encoder").chunk_windows(
+        [e.window for e in examples]
+    )
+    train_idx, val_idx = split_by_group(examples, val_fraction=0.3, seed=1)
+    made, made_chunks = assemble_windows(examples, chunked, train_idx, per_window=0.5, max_chunks=6, seed=3)
+    assert len(made) == round(0.5 * len(train_idx)) == len(made_chunks)
+    by_id = {e.window.id: e for e in examples}
+    val_ids = {examples[i].window.id for i in val_idx}
+    val_keys = {c.key for i in val_idx for c in chunked[i]} - {c.key for i in train_idx for c in chunked[i]}
+    for window, chunks in zip(made, made_chunks, strict=True):
+        parts = [by_id[i] for i in window.meta["parts"]]
+        assert 2 <= len(parts) <= 8 and not set(window.meta["parts"]) & val_ids  # no validation text
+        assert not {c.key for c in chunks} & val_keys and 1 <= len(chunks) <= 6
+        assert len({band_for(p.total).key for p in parts}) == 1
+        assert window.total == pytest.approx(sum(p.total for p in parts) / len(parts))
+        assert window.items is not None and window.group == "assembled"
+    assert sum(len(c) > 1 for c in made_chunks) > len(made_chunks) / 2  # mostly multi-chunk
+
+
+def test_the_manifest_counts_the_assembled_windows(tiny_artifact: Path) -> None:
+    from scoring.artifact import read_manifest
+
+    members = read_manifest(tiny_artifact)["members"]
+    assert all(m["assembled_windows"] > 0 for m in members if m["mode"] == "heads")
