@@ -309,7 +309,7 @@ def train_ensemble(
         # Blend weights on the early-stopping patients, through the artifact as scoring will load it.
         report("evaluate", 0.0)
         ensemble = Ensemble.load(tmp, device=str(device))
-        kinds = {m["name"]: m["mode"] for m in members}
+        kinds = {str(m["name"]): str(m["mode"]) for m in members}
         if stop_idx and len(members) > 1:
             per_member = ensemble.member_items([examples[i].window for i in stop_idx])
             manifest["blend"] = fit_blend(

@@ -96,10 +96,10 @@ def assemble_windows(
         pool = pools[k % len(pools)]
         parts = rng.sample(pool, min(len(pool), rng.randint(2, 8)))
         chunks = [c for i in parts for c in chunked[i]][-max_chunks:]
-        with_items = all(examples[i].items is not None for i in parts)
+        rows = [examples[i].items for i in parts]
         items = (
-            tuple(sum(examples[i].items[j] for i in parts) / len(parts) for j in range(N_ITEMS))  # type: ignore[index]
-            if with_items
+            tuple(sum(row[j] for row in rows if row is not None) / len(rows) for j in range(N_ITEMS))
+            if all(row is not None for row in rows)
             else None
         )
         made.append(
