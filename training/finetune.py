@@ -73,10 +73,11 @@ class TrainResult:
 
 # Why the model reads the patient's turns only (TrainArgs.turn_roles), recorded in each manifest.
 INPUT_CHOICE = (
-    "patient turns only by default: the score is of the patient's words; assistant replies carry no "
-    "symptom of the patient, come from another product's model in production, and in the synthetic "
-    "clinic they leaked the label (an assistant-only model reached AUC@10 0.71 while replies depended "
-    "on the item). Measured with `python -m training benchmark roles` (README)."
+    "patient turns only (turn_roles) by default: a PHQ-9 score is of the patient's own words; assistant "
+    "replies come from another product's model and carry none of the patient's symptoms (in the "
+    "synthetic clinic they once leaked the label). Measured 2026-12-02 on the synthetic clinic "
+    "(time-ordered split, 5 test patients, 3 seeds): user-only vs user+assistant MAE 3.54 vs 3.33, "
+    "r 0.79 vs 0.80, AUC@10 0.89 vs 0.99, no difference these patients can show (README)."
 )
 ITEM9_TARGET_RECALL = 0.9  # of windows whose self-report item 9 is >= 1, on validation patients
 

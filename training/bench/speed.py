@@ -101,7 +101,17 @@ def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
         tokens = sum(s.n_tokens for s in scores)
     seconds = statistics.median(timings)
     passes = len({m.variant for m in ensemble.members})
+    text_seconds = []  # the text members alone (the lexical member: n-gram counting + a sparse product)
+    for _ in range(args.repeats if ensemble.text_members else 0):
+        start = time.perf_counter()
+        for _, member in ensemble.text_members:
+            member.predict_items(windows)
+        text_seconds.append(time.perf_counter() - start)
     return {
+        "text_members": len(ensemble.text_members),
+        "text_members_ms_per_window": 1000 * statistics.median(text_seconds) / len(windows)
+        if text_seconds
+        else None,
         "members": len(ensemble.members),
         "backbone_passes": passes,
         "tokens": tokens,
@@ -188,6 +198,12 @@ def format_report(report: dict) -> str:
             f"{s['windows_per_s']:>11.2f}{s['ratio_vs_raw']:>8.2f}{s['ratio_vs_raw_per_member']:>10.2f}  "
             f"{'met' if s['goal_met'] else 'NOT met'}"
         )
+    for mode, s in report["ensembles"].items():
+        if s.get("text_members_ms_per_window") is not None:
+            lines.append(
+                f"{mode}: of which the lexical member {s['text_members_ms_per_window']:.2f} ms/window "
+                f"({s['text_members_ms_per_window'] * s['windows_per_s'] / 1000:.0%} of the scoring time)"
+            )
     clinic = report["demo_clinic"]
     lines.append(
         f"\ndemo clinic generator: {clinic['patients']} patients x {clinic['weeks']} weeks, "
