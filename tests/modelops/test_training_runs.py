@@ -31,7 +31,8 @@ def clinic(settings: object, model_store: Path, tmp_path: Path) -> None:
     settings.TRAINING_RELABEL_ROUNDS = 1  # type: ignore[attr-defined]
     settings.TRAINING_MAX_UNLABELED = 12  # type: ignore[attr-defined]
     settings.ANTHROPIC_API_KEY = ""  # type: ignore[attr-defined]
-    call_command("seed_demo", "--patients", "12", "--weeks", "8", "--no-train", stdout=StringIO())
+    # 20 patients: 8 with questionnaires, of whom the 2 who enrol last are the held-out test patients
+    call_command("seed_demo", "--patients", "20", "--weeks", "8", "--no-train", stdout=StringIO())
 
 
 def _run(capture: object, **kwargs: object) -> TrainingRun:
