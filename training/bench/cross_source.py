@@ -22,7 +22,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,11 +73,12 @@ class CrossSourceArgs:
     backbone: str = arg(DEFAULT_BACKBONE, "package:... or a local checkpoint directory")
     bootstrap: int = arg(1000, "bootstrap resamples per interval")
     seed: int = arg(13, "seed of the model, the subsample and the bootstrap")
+    seeds: int = arg(1, "whole runs with seeds seed, seed+1, ...; the report adds their mean and spread")
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
-        if self.limit < 0 or self.members < 1 or self.epochs < 1 or self.bootstrap < 10:
-            raise ValueError("limit >= 0, members >= 1, epochs >= 1, bootstrap >= 10")
+        if self.limit < 0 or self.members < 1 or self.epochs < 1 or self.bootstrap < 10 or self.seeds < 1:
+            raise ValueError("limit >= 0, members >= 1, epochs >= 1, bootstrap >= 10, seeds >= 1")
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,74 @@ def run(
     backbone: Backbone | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> dict:
-    """The whole benchmark; `backbone` overrides `args.backbone` with a module in memory (tests)."""
+    """The whole benchmark, `args.seeds` times; `backbone` overrides `args.backbone` (tests). With more
+    than one seed the report is the first seed's, plus `seed_runs` (each run's figures) and `seeds`
+    (per pair: mean, min and max over seeds of the model's AUC and of its gain on the baseline; the goal
+    judged on the mean gains)."""
+    if args.seeds == 1:
+        return run_once(args, backbone=backbone, progress=progress)
+    reports = []
+    for k in range(args.seeds):
+
+        def seed_progress(stage: str, fraction: float, k: int = k) -> None:
+            if progress:
+                progress(stage, (k + fraction) / args.seeds)
+
+        one = replace(args, seed=args.seed + k, seeds=1)
+        reports.append(run_once(one, backbone=backbone, progress=seed_progress))
+    report = dict(reports[0])
+    report["seed_runs"] = [
+        {"seed": args.seed + k, "pairs": r["pairs"], "goal": r["goal"]} for k, r in enumerate(reports)
+    ]
+    report["seeds"] = seed_summary(reports)
+    report["seconds"] = round(sum(r["seconds"] for r in reports), 1)
+    return report
+
+
+def seed_summary(reports: list[dict]) -> dict:
+    """Per (train, test) pair, over the runs: mean / min / max of the model's AUC, the baseline's
+    (it varies only through the subsample) and the model - baseline gain; the cross-source goal on the
+    mean gains."""
+
+    def stats(values: list[float | None]) -> dict:
+        known = [v for v in values if v is not None]
+        if not known:
+            return {"mean": None, "min": None, "max": None}
+        return {"mean": float(np.mean(known)), "min": float(np.min(known)), "max": float(np.max(known))}
+
+    pairs = []
+    for index, first in enumerate(reports[0]["pairs"]):
+        runs = [r["pairs"][index] for r in reports]
+        pairs.append(
+            {
+                "train": first["train"],
+                "test": first["test"],
+                "kind": first["kind"],
+                "model_auc": stats([p["model"]["auc"] for p in runs]),
+                "baseline_auc": stats([p["baseline"]["auc"] for p in runs]),
+                "auc_gain": stats([p["auc_difference"]["value"] for p in runs]),
+            }
+        )
+    gains = [
+        p["auc_gain"]["mean"]
+        for p in pairs
+        if p["kind"] == "cross-source" and p["auc_gain"]["mean"] is not None
+    ]
+    return {
+        "n": len(reports),
+        "pairs": pairs,
+        "cross_source_mean_gain": float(np.mean(gains)) if gains else None,
+        "cross_source_worst_gain": float(np.min(gains)) if gains else None,
+    }
+
+
+def run_once(
+    args: CrossSourceArgs,
+    *,
+    backbone: Backbone | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict:
+    """One run of the benchmark with `args.seed`."""
     started = time.perf_counter()
     tests = {
         name: test_set(load_split_of(args.data_dir, spec, "test", args), spec)
@@ -383,6 +451,20 @@ def format_report(report: dict) -> str:
                 f"in-domain DepSeverity {key:<9} weighted-F1 {test['weighted_f1']:.3f}  macro-F1 "
                 f"{test['macro_f1']:.3f}  AUC {_value(test['auc'])}"
             )
+    if "seeds" in report:
+        summary = report["seeds"]
+        lines.append(f"over {summary['n']} seeds (mean [min, max]): model AUC, gain on the baseline")
+        for p in summary["pairs"]:
+            m, g = p["model_auc"], p["auc_gain"]
+            spread = f"{_value(m['mean'])} [{_value(m['min'])}, {_value(m['max'])}]"
+            lines.append(
+                f"{p['train'] + ' -> ' + p['test']:<28}{spread:<26}"
+                f"{_value(g['mean'])} [{_value(g['min'])}, {_value(g['max'])}]"
+            )
+        lines.append(
+            f"seed-mean cross-source gain {_value(summary['cross_source_mean_gain'])}, worst pair "
+            f"{_value(summary['cross_source_worst_gain'])}"
+        )
     g = report["goal"]
     cross = g["cross_source"]
     lines.append(

@@ -86,3 +86,19 @@ def test_it_exits_2_with_one_error_line_when_a_source_is_missing(
     code = main(["benchmark", "cross-source", "--data-dir", str(tmp_path), "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and not out.exists() and err.startswith("error: no dataset folder") and "\n" not in err
+
+
+def test_with_several_seeds_it_reports_their_mean_and_spread(tmp_path: Path) -> None:
+    args = CrossSourceArgs(data_dir=make_sources(tmp_path), epochs=2, members=1, bootstrap=20, seeds=2)
+    report = run(args, backbone=tiny_encoder())
+    assert [r["seed"] for r in report["seed_runs"]] == [13, 14]
+    summary = report["seeds"]
+    assert summary["n"] == 2 and len(summary["pairs"]) == 6
+    for index, pair in enumerate(summary["pairs"]):
+        aucs = [r["pairs"][index]["model"]["auc"] for r in report["seed_runs"]]
+        assert pair["model_auc"]["mean"] == pytest.approx(sum(aucs) / 2)
+        assert pair["model_auc"]["min"] == min(aucs) and pair["model_auc"]["max"] == max(aucs)
+    gains = [p["auc_gain"]["mean"] for p in summary["pairs"] if p["kind"] == "cross-source"]
+    assert summary["cross_source_mean_gain"] == pytest.approx(sum(gains) / len(gains))
+    assert "over 2 seeds" in format_report(report)
+    json.dumps(report)
