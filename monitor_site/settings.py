@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "monitor_site.middleware.RejectNulInQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +85,17 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # JIT pays off for analytics, not page queries: past jit_above_cost it adds ~40 ms per list query.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo: pages read while the seeder and the scorer write. WAL lets readers go on during a write;
+    # a writer waits up to 20 s for the lock instead of failing with "database is locked"; IMMEDIATE
+    # takes the write lock at BEGIN, so a read-then-write transaction never deadlocks on an upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -119,12 +131,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
-# plotly.js comes from the installed plotly package (same version as the Python side, no CDN).
-WHITENOISE_USE_FINDERS = True  # serve straight from the finders when collectstatic has not run (demo)
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/plotly", Path(str(__import__("plotly").__file__)).parent / "package_data"),
-]
+# plotly.js: the cartesian bundle in static/vendor/plotly, pinned to the version the Python plotly
+# package draws with (no CDN). collectstatic writes gzip (and brotli, when installed) copies that
+# whitenoise serves compressed; before collectstatic has run (demo, tests) it serves the finders' files.
+WHITENOISE_USE_FINDERS = True
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # E-mail: console in the demo, SMTP (EMAIL_URL=smtp+tls://user:pass@host:587) in production.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -133,7 +148,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="phq9-monitor@localhost")
 # Links in alert e-mails point here.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-mail is retried after this
-# A prediction whose window ended longer ago than this opens no alert (backfills, rescoring); 0 = no limit.
+# An alert opened more than this after its crossing says it comes from delayed data (backlog, backfill,
+# late questionnaire); it opens all the same: alerts follow the current state. 0 = never said.
 ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
 
 # Celery: Redis broker; "gpu" queue for scoring and training, "default" for the rest.

@@ -7,6 +7,7 @@ filters in monitor_site/dashboards/templatetags/dashboard_tags.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -88,9 +89,27 @@ LOINC_ITEMS = (  # items 1..9 in questionnaire order (not numeric order)
 )
 
 
+def rounded_total(total: float) -> int:
+    """The one rounding rule for a (possibly fractional, model-inferred) total: half up, like a
+    clinician would (14.5 counts as 15). Bands, thresholds, alert rules and labels all use it."""
+    return int(min(max(total, 0.0), float(TOTAL_MAX)) + 0.5)
+
+
+def reaches(score: float, line: float) -> bool:
+    """Whether a total (or a change in total) is at or above a whole-number line under the one rounding
+    rule: 14.5 reaches 15, 14.49 does not. Negative changes round half up too (-5.5 -> -5)."""
+    return math.floor(score + 0.5) >= line
+
+
+def chart_line(line: float) -> float:
+    """Where a chart draws the line `line`: half a point below it, where rounding starts to reach it,
+    so a point drawn above the line is a score that reaches it (and its band)."""
+    return line - 0.5
+
+
 def band_for(total: float) -> Band:
-    """Band of a (possibly fractional, model-inferred) total; rounds half up like a clinician would."""
-    score = int(min(max(total, 0.0), float(TOTAL_MAX)) + 0.5)
+    """Band of a (possibly fractional, model-inferred) total, under the one rounding rule."""
+    score = rounded_total(total)
     for band in BANDS:
         if band.low <= score <= band.high:
             return band
@@ -111,9 +130,9 @@ SELF_HARM_FLAG = 0.5
 
 def reliable_change(change: float) -> str:
     """ "deterioration", "improvement" or "none" for a change in total (positive is worse)."""
-    if change >= RELIABLE_CHANGE:
+    if reaches(change, RELIABLE_CHANGE):
         return "deterioration"
-    if change <= -RELIABLE_CHANGE:
+    if reaches(-change, RELIABLE_CHANGE):
         return "improvement"
     return "none"
 
@@ -151,12 +170,12 @@ class ChangeStatus:
 def change_status(baseline: float, latest: float) -> ChangeStatus:
     change = latest - baseline
     reliable = reliable_change(change)
-    in_range = baseline >= CASENESS
+    in_range = reaches(baseline, CASENESS)
     return ChangeStatus(
         baseline=baseline,
         latest=latest,
         change=change,
         reliable=reliable,
         response=latest <= baseline * RESPONSE_FRACTION if in_range else None,
-        remission=latest < REMISSION_BELOW if in_range else None,
+        remission=rounded_total(latest) < REMISSION_BELOW if in_range else None,
     )

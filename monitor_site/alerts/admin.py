@@ -7,15 +7,17 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitor_site.alerts.models import Alert, AlertNotification, AlertRule
+from monitor_site.alerts.models import Alert, AlertNotification, AlertRule, EscalationStep
 
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
     list_display = (
         "name",
+        "source",
         "kind",
         "threshold",
+        "use_model_threshold",
         "consecutive",
         "days",
         "urgent",
@@ -23,7 +25,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "is_active",
     )
     list_editable = ("is_active",)
-    list_filter = ("kind", "urgent", "is_active")
+    list_filter = ("source", "kind", "urgent", "is_active")
 
 
 class NotificationInline(admin.TabularInline):
@@ -38,7 +40,16 @@ class NotificationInline(admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ("opened_at", "rule", "patient", "urgent", "status", "total", "episode_ended_at")
+    list_display = (
+        "opened_at",
+        "crossed_at",
+        "rule",
+        "patient",
+        "urgent",
+        "status",
+        "total",
+        "episode_ended_at",
+    )
     list_filter = ("status", "urgent", "rule")
     search_fields = ("patient__external_id",)
     readonly_fields = [f.name for f in Alert._meta.fields]
@@ -49,3 +60,11 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(EscalationStep)
+class EscalationStepAdmin(admin.ModelAdmin):
+    list_display = ("text", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not EscalationStep.objects.exists()  # one row

@@ -8,13 +8,15 @@ Clinicians acknowledge and resolve alerts independently of the episode.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from monitor_site.patients.models import Patient
+from monitor_site.patients.models import Assessment, Patient
 from monitor_site.predictions.models import Prediction
-from scoring.phq9 import ITEM_SELF_HARM, band_by_key
+from scoring.phq9 import ITEM_SELF_HARM, band_by_key, reaches
 
 
 class AlertRule(models.Model):
@@ -24,8 +26,19 @@ class AlertRule(models.Model):
         SELF_HARM = "self_harm", "Item 9 (thoughts of self-harm) flagged"
         NO_DATA = "no_data", "No session for a number of days"
 
+    class Source(models.TextChoices):
+        MODEL = "model", "Model-inferred (predictions)"
+        SELF_REPORT = "self_report", "Self-report (questionnaires)"
+
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    source = models.CharField(
+        max_length=16,
+        choices=Source.choices,
+        default=Source.MODEL,
+        help_text="What the rule reads: the model's predictions, or the patient's own questionnaires (one "
+        "questionnaire is enough: it is the patient's answer, so `consecutive` does not apply).",
+    )
     threshold = models.FloatField(
         default=10,
         help_text="threshold: the PHQ-9 total (e.g. 10); deterioration: points above baseline (6); "
@@ -37,6 +50,12 @@ class AlertRule(models.Model):
         "episode: hysteresis, so a score hovering at a line does not flap.",
     )
     days = models.PositiveSmallIntegerField(default=7, help_text="no_data: days without a session.")
+    use_model_threshold = models.BooleanField(
+        default=False,
+        help_text="self_harm on predictions: use the item-9 threshold the active model's card recommends "
+        "(chosen on validation patients for a recall of 0.9); `threshold` applies when the card has none "
+        "or this is off (an admin override).",
+    )
     urgent = models.BooleanField(default=False, help_text="Urgent alerts list first and re-notify.")
     renotify_after_hours = models.PositiveIntegerField(
         default=0, help_text="Re-send while unacknowledged, every this many hours (0 = never)."
@@ -49,15 +68,30 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def is_met(self, prediction: Prediction, *, baseline: float | None) -> bool:
-        """Whether one prediction meets the condition (not used for no_data, which has no prediction)."""
+    def is_met(
+        self, scored: Prediction | Assessment, *, baseline: float | None, item9_threshold: float | None = None
+    ) -> bool:
+        """Whether one prediction (or questionnaire, for self-report rules) meets the condition (not used
+        for no_data). `item9_threshold`: the threshold in force for a self_harm rule (see
+        `effective_threshold`), else the rule's own."""
         if self.kind == self.Kind.THRESHOLD:
-            return prediction.total >= self.threshold
+            return reaches(scored.total, self.threshold)  # the band's rounding: 14.5 reaches 15
         if self.kind == self.Kind.DETERIORATION:
-            return baseline is not None and prediction.total - baseline >= self.threshold
+            return baseline is not None and reaches(scored.total - baseline, self.threshold)
         if self.kind == self.Kind.SELF_HARM:
-            return float(prediction.items[ITEM_SELF_HARM]) >= self.threshold
+            line = self.threshold if item9_threshold is None else item9_threshold
+            return float(scored.items[ITEM_SELF_HARM]) >= line
         return False
+
+    def effective_threshold(self, model_recommendation: float | None) -> tuple[float, str]:
+        """(threshold in force, where it comes from) — shown wherever the rule is."""
+        if self.kind == self.Kind.SELF_HARM and self.source == self.Source.MODEL and self.use_model_threshold:
+            if model_recommendation is not None:
+                return model_recommendation, "recommended by the active model's card"
+            return self.threshold, "the rule's own (the active model's card recommends none)"
+        return self.threshold, "the rule's own" + (
+            " (admin override)" if self.kind == self.Kind.SELF_HARM else ""
+        )
 
 
 class Alert(models.Model):
@@ -71,10 +105,26 @@ class Alert(models.Model):
     prediction = models.ForeignKey(
         Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    assessment = models.ForeignKey(
+        Assessment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        help_text="Self-report rules: the questionnaire that met the rule.",
+    )
+    crossed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the crossing happened: the window end of the prediction that completed the rule, "
+        "or when the questionnaire was completed. `opened_at` is when it was processed.",
+    )
     urgent = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     # What the e-mail and the inbox show: numbers only, never conversation text.
-    total = models.FloatField(null=True, blank=True, help_text="Model-inferred total that triggered it.")
+    total = models.FloatField(
+        null=True, blank=True, help_text="The total that triggered it: model-inferred, or self-reported."
+    )
     band = models.CharField(max_length=32, blank=True)
     self_harm_item = models.FloatField(null=True, blank=True)
     baseline = models.FloatField(null=True, blank=True)
@@ -113,10 +163,26 @@ class Alert(models.Model):
     def is_closed(self) -> bool:
         return self.status == self.Status.RESOLVED
 
+    @property
+    def is_self_report(self) -> bool:
+        return self.rule.source == AlertRule.Source.SELF_REPORT
+
+    @property
+    def is_delayed(self) -> bool:
+        """Opened on data older than ALERT_MAX_AGE_HOURS (a scoring backlog, a backfill, an old
+        questionnaire): the e-mail and the inbox say so."""
+        hours = settings.ALERT_MAX_AGE_HOURS
+        return bool(hours and self.crossed_at and self.opened_at - self.crossed_at > timedelta(hours=hours))
+
     def summary(self) -> str:
         """One line for inboxes and e-mails: numbers, band and rule only."""
         if self.rule.kind == AlertRule.Kind.NO_DATA:
             return f"no session for {self.rule.days} days"
+        if self.is_self_report:
+            parts = [f"self-reported PHQ-9 {self.total:.0f}" if self.total is not None else ""]
+            if self.rule.kind == AlertRule.Kind.SELF_HARM and self.self_harm_item is not None:
+                parts.append(f"· item 9 answered {self.self_harm_item:.0f} of 3")
+            return " ".join(p for p in parts if p)
         parts = [f"model-inferred PHQ-9 {self.total:.1f}" if self.total is not None else ""]
         if self.band:
             parts.append(f"({band_by_key(self.band).label.lower()})")
@@ -147,3 +213,31 @@ class AlertNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+DEFAULT_ESCALATION = (
+    "No escalation step is set for this clinic yet: an admin sets it in the admin (Alerts > Escalation "
+    "step): whom to call, and the crisis line."
+)
+
+
+class EscalationStep(models.Model):
+    """The clinic's escalation step for urgent alerts (whom to call, the crisis line), set by an admin;
+    urgent e-mails and the urgent banner state it. One row; never conversation text."""
+
+    text = models.TextField(
+        help_text="Shown on urgent alerts, e.g. 'Call the duty clinician on 020 7946 0000 today; out of "
+        "hours, the crisis line 0800 000 0000.' No patient information here."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "escalation step"
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    @classmethod
+    def current_text(cls) -> str:
+        row = cls.objects.order_by("-updated_at").first()
+        return row.text if row and row.text.strip() else DEFAULT_ESCALATION

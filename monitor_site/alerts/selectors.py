@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from monitor_site.alerts.models import Alert
+from monitor_site.patients.models import Assessment
 from monitor_site.patients.selectors import patient_list_for_user
+from scoring.phq9 import ITEM_SELF_HARM
 
 
 def alert_list_for_user(*, user: User, resolved: bool = False) -> QuerySet[Alert]:
@@ -28,3 +33,36 @@ def alert_get_for_user(*, user: User, alert_id: int) -> Alert | None:
         .select_related("rule", "patient")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class SelfReport:
+    """The patient's latest questionnaire, shown beside every model item-9 flag."""
+
+    total: int
+    item9: int
+    completed_at: datetime
+
+
+def latest_self_report(*, patient_id: int) -> SelfReport | None:
+    latest = Assessment.objects.filter(patient_id=patient_id).order_by("-completed_at").first()
+    if latest is None:
+        return None
+    return SelfReport(
+        total=latest.total, item9=int(latest.items[ITEM_SELF_HARM]), completed_at=latest.completed_at
+    )
+
+
+def latest_self_reports(*, patient_ids: list[int]) -> dict[int, SelfReport]:
+    """patient id -> their latest questionnaire, in one query (shown beside model item-9 flags)."""
+    out: dict[int, SelfReport] = {}
+    rows = (
+        Assessment.objects.filter(patient_id__in=patient_ids)
+        .order_by("patient_id", "-completed_at")
+        .values_list("patient_id", "total", "items", "completed_at")
+    )
+    for patient_id, total, items, completed_at in rows:
+        if patient_id not in out:
+            item9 = int(items[ITEM_SELF_HARM])
+            out[patient_id] = SelfReport(total=total, item9=item9, completed_at=completed_at)
+    return out

@@ -23,42 +23,71 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from monitor_site.alerts.models import Alert, AlertNotification, AlertRule
+from monitor_site.alerts.models import Alert, AlertNotification, AlertRule, EscalationStep
+from monitor_site.alerts.selectors import latest_self_report
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
-from monitor_site.patients.models import ConversationSession, Patient
+from monitor_site.patients.models import Assessment, ConversationSession, Patient
 from monitor_site.predictions.models import Prediction, TrajectorySummary
+from scoring.phq9 import ITEM_SELF_HARM, band_for
 
 log = logging.getLogger(__name__)
 
 
 def _open_alert(
-    *, rule: AlertRule, patient_id: int, prediction: Prediction | None, baseline: float | None
+    *,
+    rule: AlertRule,
+    patient_id: int,
+    prediction: Prediction | None = None,
+    assessment: Assessment | None = None,
+    baseline: float | None = None,
 ) -> Alert | None:
+    scored = prediction or assessment
+    crossed_at = prediction.window_end if prediction else assessment.completed_at if assessment else None
     try:
         with transaction.atomic():  # a savepoint: losing the race to another worker is not an error
             return Alert.objects.create(
                 rule=rule,
                 patient_id=patient_id,
                 prediction=prediction,
+                assessment=assessment,
                 urgent=rule.urgent,
-                total=prediction.total if prediction else None,
-                band=prediction.band if prediction else "",
-                self_harm_item=prediction.self_harm_item if prediction else None,
+                total=scored.total if scored else None,
+                band=band_for(scored.total).key if scored else "",
+                self_harm_item=float(scored.items[ITEM_SELF_HARM]) if scored else None,
                 baseline=baseline,
+                crossed_at=crossed_at,
             )
     except IntegrityError:
         return None
 
 
+def model_item9_threshold(prediction: Prediction) -> float | None:
+    """The item-9 flag threshold the card of the model that made `prediction` recommends (None: none)."""
+    flag = (prediction.model_version.manifest or {}).get("item9_flag") or {}
+    threshold = flag.get("threshold")
+    return float(threshold) if isinstance(threshold, int | float) else None
+
+
 def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
-    """Evaluate every active prediction rule for these patients. Returns the alerts opened."""
-    rules = [r for r in AlertRule.objects.filter(is_active=True) if r.kind != AlertRule.Kind.NO_DATA]
+    """Evaluate every active rule on predictions for these patients. Returns the alerts opened.
+
+    Alerts follow the patient's current state: the rules read the latest predictions, whatever their
+    age, so after a backfill or a scoring backlog a patient whose latest state meets a rule has an open
+    episode (`Alert.is_delayed` says the data came late); crossings in between are history, not alerts."""
+    rules = [
+        r
+        for r in AlertRule.objects.filter(is_active=True, source=AlertRule.Source.MODEL)
+        if r.kind != AlertRule.Kind.NO_DATA
+    ]
     no_data_rules = AlertRule.objects.filter(is_active=True, kind=AlertRule.Kind.NO_DATA)
     opened: list[Alert] = []
-    max_age = timedelta(hours=settings.ALERT_MAX_AGE_HOURS) if settings.ALERT_MAX_AGE_HOURS else None
     for patient_id in sorted(set(patient_ids)):
-        summary = TrajectorySummary.objects.filter(pk=patient_id).select_related("latest_prediction").first()
+        summary = (
+            TrajectorySummary.objects.filter(pk=patient_id)
+            .select_related("latest_prediction__model_version")
+            .first()
+        )
         if summary is None or summary.latest_prediction is None:
             continue
         latest = summary.latest_prediction
@@ -78,15 +107,14 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
         episodes = {
             a.rule_id: a for a in Alert.objects.filter(patient_id=patient_id, episode_ended_at__isnull=True)
         }
-        # A backfill or a rescoring of old sessions describes the past: it may end episodes but opens
-        # none (no storm of alerts about weeks that are over).
-        current = max_age is None or latest.window_end >= timezone.now() - max_age
+        item9 = model_item9_threshold(latest)
         for rule in rules:
             recent = series[: max(rule.consecutive, 1)]
             if len(recent) < rule.consecutive:
                 continue
-            met = [rule.is_met(p, baseline=summary.baseline_total) for p in recent]
-            if all(met) and rule.pk not in episodes and current:
+            line, _ = rule.effective_threshold(item9)
+            met = [rule.is_met(p, baseline=summary.baseline_total, item9_threshold=line) for p in recent]
+            if all(met) and rule.pk not in episodes:
                 alert = _open_alert(
                     rule=rule, patient_id=patient_id, prediction=latest, baseline=summary.baseline_total
                 )
@@ -96,6 +124,45 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
                 Alert.objects.filter(pk=episodes[rule.pk].pk).update(episode_ended_at=timezone.now())
     if opened:
         log.info("opened %d alert(s)", len(opened))  # ids and counts only: no patient content in logs
+    return opened
+
+
+def alerts_evaluate_self_report(*, patient_ids: Iterable[int]) -> list[Alert]:
+    """Evaluate the self-report rules on each patient's latest questionnaire: one questionnaire is
+    enough (it is the patient's own answer: no hysteresis), whatever its age; a later questionnaire
+    that no longer meets a rule ends its episode. The baseline is the patient's first questionnaire."""
+    rules = [
+        r
+        for r in AlertRule.objects.filter(is_active=True, source=AlertRule.Source.SELF_REPORT)
+        if r.kind != AlertRule.Kind.NO_DATA
+    ]
+    opened: list[Alert] = []
+    if not rules:
+        return opened
+    for patient_id in sorted(set(patient_ids)):
+        questionnaires = Assessment.objects.filter(patient_id=patient_id).order_by("completed_at")
+        first, latest = questionnaires.first(), questionnaires.last()
+        if latest is None or first is None:
+            continue
+        episodes = {
+            a.rule_id: a
+            for a in Alert.objects.filter(
+                patient_id=patient_id, rule__in=rules, episode_ended_at__isnull=True
+            )
+        }
+        for rule in rules:
+            baseline = float(first.total) if first.pk != latest.pk else None
+            if rule.is_met(latest, baseline=baseline):
+                if rule.pk not in episodes:
+                    alert = _open_alert(
+                        rule=rule, patient_id=patient_id, assessment=latest, baseline=baseline
+                    )
+                    if alert is not None:
+                        opened.append(alert)
+            elif rule.pk in episodes:
+                Alert.objects.filter(pk=episodes[rule.pk].pk).update(episode_ended_at=timezone.now())
+    if opened:
+        log.info("opened %d self-report alert(s)", len(opened))
     return opened
 
 
@@ -131,7 +198,9 @@ def _recipients(alert: Alert) -> list[str]:
 
 def alert_notify(*, alert_id: int, reminder: bool = False) -> AlertNotification | None:
     """E-mail the patient's care team about one alert and record the attempt (sent or failed)."""
-    alert = Alert.objects.select_related("rule", "patient__care_team").filter(pk=alert_id).first()
+    alert = (
+        Alert.objects.select_related("rule", "patient__care_team", "prediction").filter(pk=alert_id).first()
+    )
     if alert is None or alert.status == Alert.Status.RESOLVED:
         return None
     recipients = _recipients(alert)
@@ -142,6 +211,8 @@ def alert_notify(*, alert_id: int, reminder: bool = False) -> AlertNotification 
     context = {
         "alert": alert,
         "reminder": reminder,
+        "self_report": latest_self_report(patient_id=alert.patient_id),
+        "escalation": EscalationStep.current_text(),
         "link": settings.SITE_URL.rstrip("/") + reverse("dashboards:patient_detail", args=[alert.patient_id]),
         "inbox": settings.SITE_URL.rstrip("/") + reverse("dashboards:alert_inbox"),
     }

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from scoring.phq9 import BANDS, ITEM_LABELS, THRESHOLDS, TOTAL_MAX
+from scoring.phq9 import BANDS, ITEM_LABELS, THRESHOLDS, TOTAL_MAX, chart_line
 
 BAND_COLOURS = {
     "minimal": "rgba(46, 160, 67, 0.10)",
@@ -77,8 +77,8 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
                 "x0": 0,
                 "x1": 1,
                 "yref": "y",
-                "y0": threshold,
-                "y1": threshold,
+                "y0": chart_line(threshold),  # where rounding reaches the line (14.5 -> 15)
+                "y1": chart_line(threshold),
                 "line": {"dash": "dot", "color": "rgba(80,80,80,0.6)", "width": 1},
             }
         )

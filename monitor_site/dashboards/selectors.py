@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
 
-from monitor_site.alerts.models import Alert
+from monitor_site.alerts.models import Alert, EscalationStep
 from monitor_site.dashboards.charts import (
     QuestionnairePoint,
     TrajectoryPoint,
@@ -234,6 +234,7 @@ def patient_page_context(*, patient: Patient, user: User, selected_id: int | Non
         else None,
         "engagement_weeks": weeks[-4:][::-1],
         "assessments": assessments[::-1][:10],
+        "escalation": EscalationStep.current_text(),
         "n_predictions": len(predictions),
         "alerts": list(
             Alert.objects.filter(patient=patient).exclude(status=Alert.Status.RESOLVED).select_related("rule")

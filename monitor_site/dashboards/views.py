@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -14,7 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.selectors import user_signed_in
-from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_user
+from monitor_site.alerts.models import EscalationStep
+from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_user, latest_self_reports
 from monitor_site.alerts.services import alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
@@ -60,6 +62,9 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         sort=filters["sort"],
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    reports = latest_self_reports(patient_ids=[p.pk for p in page])
+    for row in page:
+        row.self_report = reports.get(row.pk)  # type: ignore[attr-defined] # beside the model item-9 flag
     return render(
         request,
         "dashboards/patient_list.html",
@@ -80,6 +85,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     selected_id = request.GET.get("prediction")
+    if selected_id and not re.fullmatch(r"[0-9]{1,18}", selected_id):
+        raise Http404("No such prediction for this patient.")  # never a 500 for a hand-edited URL
     context = patient_page_context(
         patient=patient,
         user=user_signed_in(request.user),
@@ -169,8 +176,16 @@ def patient_export_fhir(request: HttpRequest, patient_id: int) -> HttpResponse:
 def alert_inbox(request: HttpRequest) -> HttpResponse:
     resolved = request.GET.get("show") == "resolved"
     alerts = alert_list_for_user(user=user_signed_in(request.user), resolved=resolved)
-    page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "dashboards/alert_inbox.html", {"page": page, "resolved": resolved})
+    page = Paginator(alerts.select_related("prediction"), PAGE_SIZE).get_page(request.GET.get("page"))
+    reports = latest_self_reports(patient_ids=[a.patient_id for a in page])
+    for a in page:
+        a.self_report = reports.get(a.patient_id)  # type: ignore[attr-defined]
+    context = {
+        "page": page,
+        "resolved": resolved,
+        "escalation": EscalationStep.current_text() if any(a.urgent for a in page) else "",
+    }
+    return render(request, "dashboards/alert_inbox.html", context)
 
 
 @login_required

@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.modelops.services import model_train_from_ground_truth
-from monitor_site.patients.models import CareTeam, IngestSource, Patient
+from monitor_site.patients.models import Assessment, CareTeam, IngestSource, Patient
 from monitor_site.patients.selectors import labeled_windows_from_assessments
 from monitor_site.patients.services import assessment_ingest, session_ingest
+from monitor_site.patients.signals import assessments_ingested
 from monitor_site.predictions.services import predictions_score_pending
 from training.args import TrainArgs
 from training.finetune import Progress
@@ -139,12 +140,19 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
                     completed_at=assessment.completed_at,
                     items=list(assessment.items),
                     is_synthetic=True,
+                    notify=False,  # the rules read each patient's latest questionnaire, below
                 )
                 result.questionnaires += 1
             # Synthetic people: nothing stops their text from going to the labelling model.
             Patient.objects.filter(source=source, external_id=patient.external_id).update(
                 care_team=teams[patient.care_team], consent_external_processing=True
             )
+        # Self-report rules on each patient's current state (their latest questionnaire) only: crossings
+        # in the seeded history are history, not alerts.
+        assessments_ingested.send(
+            sender=Assessment,
+            patient_ids=list(Patient.objects.filter(source=source).values_list("pk", flat=True)),
+        )
     result.patients, result.seeded = len(clinic), True
 
 

@@ -30,7 +30,7 @@ from monitor_site.patients.models import (
     Message,
     Patient,
 )
-from monitor_site.patients.signals import session_ingested
+from monitor_site.patients.signals import assessments_ingested, session_ingested
 from monitor_site.predictions.models import Prediction, PredictionFeedback
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 
@@ -247,7 +247,10 @@ def assessment_ingest(
     completed_at: datetime,
     items: list[int],
     is_synthetic: bool = False,
+    notify: bool = True,
 ) -> IngestResult:
+    """Store a questionnaire once; when it is new and `notify`, the self-report alert rules are evaluated
+    (`assessments_ingested`). A bulk writer passes notify=False and sends the signal once at the end."""
     if len(items) != N_ITEMS or any(not 0 <= int(v) <= ITEM_MAX for v in items):
         raise ValueError(f"items must be {N_ITEMS} integers 0..{ITEM_MAX}")
     digest = content_hash(
@@ -265,13 +268,16 @@ def assessment_ingest(
             content_hash=digest,
         )
 
-    return _idempotent_create(
+    result = _idempotent_create(
         Assessment,
         lookup={"patient": patient, "completed_at": completed_at},
         digest=digest,
         conflict_field="completed_at",
         create=create,
     )
+    if result.created and notify:
+        assessments_ingested.send(sender=Assessment, patient_ids=[patient.pk])
+    return result
 
 
 def ingest_token_create(*, source_name: str, care_team_name: str | None = None) -> tuple[IngestToken, str]:

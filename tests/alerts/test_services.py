@@ -54,14 +54,21 @@ def _scores(patient: object, version: object, totals: list[float], *, item9: flo
 
 
 def _rule(kind: str) -> AlertRule:
-    return AlertRule.objects.get(kind=kind, **({"threshold": 10} if kind == "threshold" else {}))
+    return AlertRule.objects.get(
+        kind=kind, source="model", **({"threshold": 10} if kind == "threshold" else {})
+    )
 
 
 def test_it_ships_the_default_rules() -> None:
     kinds = sorted(AlertRule.objects.values_list("kind", "threshold"))
     assert ("threshold", 10) in kinds and ("threshold", 15) in kinds and ("threshold", 20) in kinds
-    assert AlertRule.objects.get(kind="self_harm").urgent
+    assert AlertRule.objects.get(kind="self_harm", source="model").urgent
+    assert AlertRule.objects.get(kind="self_harm", source="model").use_model_threshold
     assert AlertRule.objects.get(kind="deterioration").threshold == 6
+    self_report = AlertRule.objects.filter(source="self_report")
+    assert sorted(self_report.filter(kind="threshold").values_list("threshold", flat=True)) == [10, 15, 20]
+    item9 = self_report.get(kind="self_harm")
+    assert item9.urgent and item9.threshold == 1 and item9.consecutive == 1
 
 
 def test_it_waits_for_consecutive_predictions_before_opening_a_threshold_alert(
@@ -245,20 +252,104 @@ def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
     assert len(mail.outbox) == 1 and SECRET not in mail.outbox[0].body
 
 
-def test_it_opens_no_alert_for_a_backfill_of_old_windows_but_ends_episodes(
+def test_after_a_backfill_alerts_follow_the_latest_state_and_say_the_data_came_late(
     patient: object, version: object, settings: object
 ) -> None:
-    AlertRule.objects.exclude(kind="threshold", threshold=10).update(is_active=False)
-    _scores(patient, version, [12, 12])  # the factory's sessions are in March 2026
+    """A scoring backlog or backfill (the factory's sessions are in March 2026) opens the episode the
+    patient's latest state calls for, marked delayed; crossings in between are history."""
+    AlertRule.objects.exclude(kind="threshold", threshold=10, source="model").update(is_active=False)
     settings.ALERT_MAX_AGE_HOURS = 72  # type: ignore[attr-defined]
+    _scores(patient, version, [12, 12, 3, 3])  # crossed and came back: nothing to open now
     assert alerts_evaluate(patient_ids=[patient.pk]) == []
-    settings.ALERT_MAX_AGE_HOURS = 0  # type: ignore[attr-defined]
+    rows = _scores(patient, version, [12, 12])
     alert = alerts_evaluate(patient_ids=[patient.pk])[0]
-    settings.ALERT_MAX_AGE_HOURS = 72  # type: ignore[attr-defined]
+    assert alert.crossed_at == rows[-1].window_end and alert.is_delayed
+    alert_notify(alert_id=alert.pk)
+    assert "(delayed data)" in mail.outbox[0].subject and "comes from delayed data" in mail.outbox[0].body
+    assert f"Crossing: {rows[-1].window_end:%Y-%m-%d}" in mail.outbox[0].body
     _scores(patient, version, [3, 3])
     alerts_evaluate(patient_ids=[patient.pk])
     alert.refresh_from_db()
     assert alert.episode_ended_at is not None
+
+
+def test_a_score_that_rounds_to_the_line_meets_it(patient: object, version: object) -> None:
+    AlertRule.objects.exclude(kind="threshold", threshold=15, source="model").update(is_active=False)
+    _scores(patient, version, [14.49, 14.49])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # "moderate": below the line
+    _scores(patient, version, [14.6, 14.5])
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    assert alert.band == "moderately_severe"  # the band and the rule agree
+
+
+def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patient: object) -> None:
+    from monitor_site.patients.services import assessment_ingest
+
+    AlertRule.objects.filter(source="model").update(is_active=False)
+    completed = timezone.now() - timedelta(days=200)  # whatever its age
+    with_item9 = [3, 3, 3, 2, 2, 3, 2, 2, 1]  # total 21, item 9 answered "several days"
+    assessment_ingest(
+        source=patient.source,
+        patient_external_id=patient.external_id,
+        completed_at=completed,
+        items=with_item9,
+    )
+    alerts = Alert.objects.filter(patient=patient).select_related("rule")
+    assert sorted(a.rule.name for a in alerts) == sorted(
+        [
+            "Self-report: PHQ-9 at or above 10 (moderate)",
+            "Self-report: PHQ-9 at or above 15 (moderately severe)",
+            "Self-report: PHQ-9 at or above 20 (severe)",
+            "Self-report: item 9 (thoughts of self-harm) answered",
+        ]
+    )
+    urgent = alerts.get(urgent=True)
+    assert urgent.is_self_report and urgent.crossed_at == completed and urgent.self_harm_item == 1
+    assert urgent.summary() == "self-reported PHQ-9 21 · item 9 answered 1 of 3"
+    alert_notify(alert_id=urgent.pk)
+    body = mail.outbox[0].body
+    assert "the patient's own questionnaire (self-report)" in body and "Model-inferred" not in body
+    assert f"Crossing: {completed:%Y-%m-%d}" in body and "Escalation: No escalation step is set" in body
+    # an older questionnaire arriving late is not the current state: nothing new
+    assessment_ingest(
+        source=patient.source,
+        patient_external_id=patient.external_id,
+        completed_at=completed - timedelta(days=30),
+        items=[0] * 9,
+    )
+    assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 4
+    # a newer one below every line ends the episodes
+    assessment_ingest(
+        source=patient.source,
+        patient_external_id=patient.external_id,
+        completed_at=completed + timedelta(days=14),
+        items=[0] * 9,
+    )
+    assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 0
+
+
+def test_the_item9_rule_uses_the_models_recommended_threshold_unless_overridden(
+    patient: object, settings: object
+) -> None:
+    from monitor_site.alerts.models import EscalationStep
+    from tests.factories import AssessmentFactory
+
+    AlertRule.objects.exclude(kind="self_harm", source="model").update(is_active=False)
+    rule = AlertRule.objects.get(kind="self_harm", source="model")
+    carded = ModelVersionFactory(manifest={"item9_flag": {"threshold": 0.8}})
+    assert rule.effective_threshold(0.8) == (0.8, "recommended by the active model's card")
+    _scores(patient, carded, [6.0], item9=0.7)
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # 0.7 < the card's 0.8
+    rule.use_model_threshold = False  # an admin override: the rule's own 0.5
+    rule.save()
+    assert rule.effective_threshold(0.8) == (0.5, "the rule's own (admin override)")
+    AssessmentFactory(patient=patient, items=[0] * 9, total=0)
+    EscalationStep.objects.create(text="Call the duty clinician on 020 7946 0000.")
+    alert = alerts_evaluate(patient_ids=[patient.pk])[0]
+    alert_notify(alert_id=alert.pk)
+    body = mail.outbox[0].body
+    assert "Latest self-reported item 9: 0 of 3 (questionnaire of" in body  # the contradiction, beside
+    assert "Escalation: Call the duty clinician on 020 7946 0000." in body
 
 
 def test_a_mail_server_that_refuses_loses_no_alert(

@@ -11,6 +11,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from monitor_site.alerts.models import Alert
 from monitor_site.alerts.services import alerts_evaluate
@@ -277,3 +278,37 @@ def test_every_page_carries_a_content_security_policy_without_inline_script(
     scripts = re.findall(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", html, re.S)
     for attrs, _body in scripts:  # code only from files; inline blocks are JSON data
         assert "src=" in attrs or 'type="application/json"' in attrs, attrs
+
+
+def test_every_model_item9_flag_shows_the_latest_self_report_and_the_escalation_step(
+    client: Client, clinician: object, flagged: object
+) -> None:
+    from monitor_site.alerts.models import EscalationStep
+
+    AssessmentFactory(patient=flagged, items=[1] * 8 + [0], total=8)
+    EscalationStep.objects.create(text="Call the duty clinician on 020 7946 0000.")
+    inbox = client.get("/alerts/").content.decode()
+    assert "latest self-reported item 9: <strong>0 of 3</strong>" in inbox
+    assert "Call the duty clinician on 020 7946 0000." in inbox  # the urgent banner
+    assert "model-inferred</span> Item 9" in inbox and "processed" in inbox  # crossing and processing
+    assert "self-report: 0" in client.get("/").content.decode()  # the triage list, beside "review"
+    page = client.get(f"/patients/{flagged.pk}/").content.decode()
+    assert "Latest self-reported item 9: <strong>0 of 3</strong>" in page
+    assert "Escalation: Call the duty clinician on 020 7946 0000." in page
+
+
+def test_self_report_alerts_are_told_apart_in_the_inbox(
+    client: Client, clinician: object, team: object
+) -> None:
+    from monitor_site.patients.services import assessment_ingest
+
+    patient = PatientFactory(care_team=team, external_id="pt-sr")
+    assessment_ingest(
+        source=patient.source,
+        patient_external_id="pt-sr",
+        completed_at=timezone.now(),
+        items=[3] * 7 + [0, 0],
+    )
+    inbox = client.get("/alerts/").content.decode()
+    assert "self-report</span> Self-report: PHQ-9 at or above 20 (severe)" in inbox
+    assert "self-reported PHQ-9 21" in inbox

@@ -16,7 +16,7 @@ def test_it_calls_a_6_point_rise_reliable_deterioration() -> None:
     status = change_status(8, 14)
     assert status.reliable == "deterioration" and status.label == "Reliable deterioration"
     assert status.response is None and status.remission is None  # baseline below 10: not applicable
-    assert change_status(8, 13.9).reliable == "none"
+    assert change_status(8, 13.49).reliable == "none"  # 5.49 rounds to 5; 5.5 would reach 6
 
 
 def test_it_tells_response_from_remission() -> None:
@@ -38,9 +38,38 @@ def test_it_holds_the_questionnaire_and_its_codes_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"), [(6.0, "deterioration"), (5.9, "none"), (-5.9, "none"), (-6.0, "improvement")]
+    ("change", "expected"), [(6.0, "deterioration"), (5.49, "none"), (-5.49, "none"), (-6.0, "improvement")]
 )
 def test_reliable_change_is_six_points_either_way(change: float, expected: str) -> None:
     from scoring.phq9 import reliable_change
 
     assert reliable_change(change) == expected
+
+
+@pytest.mark.parametrize(
+    ("score", "band", "line"),
+    [
+        (4.49, "minimal", 5),
+        (4.5, "mild", 5),
+        (9.49, "mild", 10),
+        (9.5, "moderate", 10),
+        (14.49, "moderate", 15),
+        (14.5, "moderately_severe", 15),
+        (19.49, "moderately_severe", 20),
+        (19.5, "severe", 20),
+    ],
+)
+def test_one_rounding_rule_for_bands_lines_and_charts(score: float, band: str, line: int) -> None:
+    from scoring.phq9 import band_for, chart_line, reaches
+
+    assert band_for(score).key == band
+    reached = band != {5: "minimal", 10: "mild", 15: "moderate", 20: "moderately_severe"}[line]
+    assert reaches(score, line) is reached
+    assert (score >= chart_line(line)) is reached  # drawn above the line exactly when it reaches it
+
+
+def test_reliable_change_rounds_like_the_total() -> None:
+    from scoring.phq9 import reliable_change
+
+    assert reliable_change(5.5) == "deterioration" and reliable_change(5.49) == "none"
+    assert reliable_change(-5.5) == "improvement" and reliable_change(-5.49) == "none"
