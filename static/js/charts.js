@@ -1,11 +1,20 @@
 // Renders every element with data-figure-id from the JSON figure Django put beside it (no inline script).
 // A chart with data-click-url opens the evidence of the clicked prediction (its id is customdata[3]).
+// Patient data never leaves the page: no "Share chart" (plotly.js 4 offers to upload the figure to Plotly
+// Cloud unless told not to), no Plotly logo link; downloading a PNG stays (a local file).
+var CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  showSendToCloud: false,
+  showEditInChartStudio: false,
+  modeBarButtonsToRemove: ["sendDataToCloud", "editInChartStudio"],
+};
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-figure-id]").forEach(function (el) {
     var source = document.getElementById(el.dataset.figureId);
     if (!source || typeof Plotly === "undefined") return;
     var figure = JSON.parse(source.textContent);
-    Plotly.newPlot(el, figure.data, figure.layout, { responsive: true, displaylogo: false }).then(function () {
+    Plotly.newPlot(el, figure.data, figure.layout, CONFIG).then(function () {
       el.dataset.rendered = "true";
     });
     if (el.dataset.clickUrl) {
