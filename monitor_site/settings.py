@@ -155,6 +155,9 @@ ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
 # Celery: Redis broker; "gpu" queue for scoring and training, "default" for the rest.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The demo has no worker (tasks run eagerly): a training run then goes to a background thread of the web
+# process, so "Retrain now" answers at once and the run page follows it. Production: the gpu queue.
+TRAINING_IN_BACKGROUND_THREAD = env.bool("TRAINING_IN_BACKGROUND_THREAD", default=CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

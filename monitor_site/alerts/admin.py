@@ -17,6 +17,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "source",
         "kind",
         "threshold",
+        "crossing",
         "use_model_threshold",
         "consecutive",
         "days",

@@ -50,6 +50,19 @@ class AlertRule(models.Model):
         "episode: hysteresis, so a score hovering at a line does not flap.",
     )
     days = models.PositiveSmallIntegerField(default=7, help_text="no_data: days without a session.")
+
+    class Crossing(models.TextChoices):
+        POINT = "point", "The point estimate reaches the line"
+        CONFIDENT = "confident", "The interval's lower bound reaches the line (confident)"
+
+    crossing = models.CharField(
+        max_length=16,
+        choices=Crossing.choices,
+        default=Crossing.POINT,
+        help_text="threshold and deterioration on predictions: what must reach the line. 'confident' "
+        "opens fewer alerts and misses more self-reported crossings (README: the measured trade-off); "
+        "questionnaires have no interval, so self-report rules always use the answer itself.",
+    )
     use_model_threshold = models.BooleanField(
         default=False,
         help_text="self_harm on predictions: use the item-9 threshold the active model's card recommends "
@@ -74,14 +87,22 @@ class AlertRule(models.Model):
         """Whether one prediction (or questionnaire, for self-report rules) meets the condition (not used
         for no_data). `item9_threshold`: the threshold in force for a self_harm rule (see
         `effective_threshold`), else the rule's own."""
+        total = self.crossing_score(scored)
         if self.kind == self.Kind.THRESHOLD:
-            return reaches(scored.total, self.threshold)  # the band's rounding: 14.5 reaches 15
+            return reaches(total, self.threshold)  # the band's rounding: 14.5 reaches 15
         if self.kind == self.Kind.DETERIORATION:
-            return baseline is not None and reaches(scored.total - baseline, self.threshold)
+            return baseline is not None and reaches(total - baseline, self.threshold)
         if self.kind == self.Kind.SELF_HARM:
             line = self.threshold if item9_threshold is None else item9_threshold
             return float(scored.items[ITEM_SELF_HARM]) >= line
         return False
+
+    def crossing_score(self, scored: Prediction | Assessment) -> float:
+        """The total compared with the line: a prediction's interval lower bound for a 'confident'
+        rule, else the total (a questionnaire's is the patient's own answer)."""
+        if self.crossing == self.Crossing.CONFIDENT and isinstance(scored, Prediction):
+            return float(scored.interval_low)
+        return float(scored.total)
 
     def effective_threshold(self, model_recommendation: float | None) -> tuple[float, str]:
         """(threshold in force, where it comes from) — shown wherever the rule is."""

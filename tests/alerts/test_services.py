@@ -374,3 +374,18 @@ def test_a_mail_server_that_refuses_loses_no_alert(
     AlertNotification.objects.update(attempted_at=timezone.now() - timedelta(minutes=10))
     alerts_housekeeping()
     assert len(mail.outbox) == 1 and AlertNotification.objects.filter(outcome="sent").count() == 1
+
+
+def test_a_confident_rule_needs_the_intervals_lower_bound_to_reach_the_line(
+    patient: object, version: object
+) -> None:
+    AlertRule.objects.exclude(kind="threshold", threshold=10, source="model").update(is_active=False)
+    rule = _rule("threshold")
+    rule.crossing = "confident"
+    rule.save()
+    for total in (12.0, 12.0):
+        PredictionFactory(session__patient=patient, model_version=version, total=total, interval_low=8.0)
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []
+    for total in (13.0, 13.0):
+        PredictionFactory(session__patient=patient, model_version=version, total=total, interval_low=9.5)
+    assert len(alerts_evaluate(patient_ids=[patient.pk])) == 1

@@ -194,3 +194,36 @@ def test_a_claude_outage_mid_run_finishes_cleanly_and_the_next_run_pays_only_for
         assert healed.status == "succeeded", healed.log
         assert len(fake.requests) - sent_before == wanted - wanted // 2  # never pays twice
         assert healed.counts["from_cache"] == wanted // 2 and PseudoLabel.objects.count() == wanted
+
+
+def test_in_the_demo_retrain_now_answers_at_once_and_the_run_page_follows_the_run(
+    client: Client,
+    settings: object,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    """No worker in the demo: the run goes to a background thread; the POST does not wait for it."""
+    import threading
+
+    from monitor_site.modelops import receivers
+
+    settings.TRAINING_IN_BACKGROUND_THREAD = True  # type: ignore[attr-defined]
+    release, ran_in = threading.Event(), []
+
+    def slow_training(args: list[int]) -> None:  # stands in for minutes of training
+        ran_in.append(threading.current_thread().name)
+        release.wait(10)
+
+    monkeypatch.setattr(receivers.run_training, "apply", slow_training)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = client.post("/admin/modelops/trainingrun/retrain/")
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and not release.is_set()  # answered while training still runs
+    page = client.get(response["Location"]).content.decode()
+    assert '<meta http-equiv="refresh" content="5">' in page  # the page follows a queued run
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == f"training-run-{run.pk}":
+            thread.join(5)
+    assert ran_in == [f"training-run-{run.pk}"]
