@@ -20,10 +20,13 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Serves first: the clinic is written (seconds), then the starter model is trained and every session
+# scored by a second seed_demo in the background (minutes; var/demo-setup.log) while the site answers.
 demo: venv
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
-	$(DEMO_ENV) $(PY) manage.py seed_demo $(if $(RESEED),--reset,)
+	$(DEMO_ENV) $(PY) manage.py seed_demo --no-train $(if $(RESEED),--reset,)
+	$(DEMO_ENV) nohup $(PY) manage.py seed_demo > var/demo-setup.log 2>&1 &
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); installed here when missing and

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +33,7 @@ from monitor_site.dashboards.exports import (
     fhir_bundle,
     trajectory_csv,
 )
+from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
@@ -284,3 +286,15 @@ def patient_fhir_bundle(*, patient: Patient, base_url: str) -> dict:
         generated_at=timezone.now(),
         base_url=base_url,
     )
+
+
+def demo_setup_status() -> dict[str, Any] | None:
+    """In the demo (training in the web process's background, `make demo` serving before its starter
+    model exists): whether a model is active yet and how many sessions have no score at all; None
+    elsewhere (a table-wide count has no place on a production page)."""
+    if not settings.TRAINING_IN_BACKGROUND_THREAD:
+        return None
+    scored = Prediction.objects.filter(session=OuterRef("pk"))
+    waiting = ConversationSession.objects.filter(~Exists(scored)).count()
+    no_model = not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+    return {"no_model": no_model, "sessions_waiting": waiting} if (no_model or waiting) else None

@@ -23,6 +23,7 @@ from monitor_site.audit.services import audit_record
 from monitor_site.dashboards.selectors import (
     ALERT_FILTERS,
     SORTS,
+    demo_setup_status,
     patient_csv,
     patient_fhir_bundle,
     patient_page_context,
@@ -77,6 +78,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "alert_filters": ALERT_FILTERS,
             "any_synthetic": any(p.is_synthetic for p in page),
             "self_harm_flag": SELF_HARM_FLAG,
+            "demo_setup": demo_setup_status(),
         },
     )
 

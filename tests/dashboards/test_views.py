@@ -150,3 +150,18 @@ def test_it_lists_patients_in_a_constant_number_of_queries(
         PredictionFactory(session__patient__care_team=team)
     with django_assert_max_num_queries(len(few.captured_queries)):  # type: ignore[operator]
         client.get("/")
+
+
+def test_in_the_demo_the_list_says_what_is_still_being_set_up(
+    client: Client, clinician: object, team: object, settings: object
+) -> None:
+    from tests.factories import SessionFactory
+
+    SessionFactory(patient__care_team=team)  # a session nobody scored, and no active model
+    settings.TRAINING_IN_BACKGROUND_THREAD = False  # type: ignore[attr-defined] # production: nothing said
+    assert "still being scored" not in client.get("/").content.decode()
+    settings.TRAINING_IN_BACKGROUND_THREAD = True  # type: ignore[attr-defined]
+    html = client.get("/").content.decode()
+    assert (
+        "starter model is being trained in the background" in html and "1 session still being scored" in html
+    )
