@@ -28,6 +28,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_editable = ("is_active",)
     list_filter = ("source", "kind", "urgent", "is_active")
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a rule's alerts refer to it; switch it off instead (is_active)
+
 
 class NotificationInline(admin.TabularInline):
     model = AlertNotification
@@ -61,6 +64,9 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # clinicians resolve alerts; the record of what was raised stays
 
 
 @admin.register(EscalationStep)

@@ -21,9 +21,13 @@ from scoring.phq9 import (
     LOINC_SYSTEM,
     LOINC_TOTAL,
     LOINC_TOTAL_DISPLAY,
+    MODEL_CODE_SYSTEM,
+    MODEL_TOTAL_CODE,
+    MODEL_TOTAL_DISPLAY,
     N_ITEMS,
     band_by_key,
     band_for,
+    model_item_code,
 )
 
 
@@ -130,28 +134,47 @@ def _score(value: float) -> dict[str, Any]:
     return {"value": round(value, 2), "unit": "{score}", "system": UCUM, "code": "{score}"}
 
 
-def _observation_base(subject: str, total_band: str) -> dict[str, Any]:
+QUESTIONNAIRE_CATEGORY: dict[str, Any] = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "survey",
+            "display": "Survey",
+        }
+    ]
+}
+
+
+def _observation_base(subject: str, total_band: str, *, estimate: bool) -> dict[str, Any]:
+    """A questionnaire total is coded LOINC_TOTAL in the survey category; a model estimate gets this
+    project's own code and no LOINC code at all, so an EHR charting by LOINC never merges the two."""
+    code: dict[str, Any]
+    category: dict[str, Any]
+    if estimate:
+        code = {
+            "coding": [
+                {"system": MODEL_CODE_SYSTEM, "code": MODEL_TOTAL_CODE, "display": MODEL_TOTAL_DISPLAY}
+            ],
+            "text": MODEL_TOTAL_DISPLAY,
+        }
+        category = {"text": "Model-inferred estimate (not a questionnaire)"}
+    else:
+        code = {"coding": [{"system": LOINC_SYSTEM, "code": LOINC_TOTAL, "display": LOINC_TOTAL_DISPLAY}]}
+        category = QUESTIONNAIRE_CATEGORY
     return {
         "resourceType": "Observation",
         "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                        "code": "survey",
-                        "display": "Survey",
-                    }
-                ]
-            }
-        ],
-        "code": {"coding": [{"system": LOINC_SYSTEM, "code": LOINC_TOTAL, "display": LOINC_TOTAL_DISPLAY}]},
+        "category": [category],
+        "code": code,
         "subject": {"reference": subject},
         "interpretation": [{"text": total_band}],
     }
 
 
-def _item_code(index: int) -> dict[str, Any]:
+def _item_code(index: int, *, estimate: bool) -> dict[str, Any]:
+    if estimate:
+        coding = {"system": MODEL_CODE_SYSTEM, "code": model_item_code(index)}
+        return {"coding": [coding], "text": f"{ITEM_LABELS[index]} (model-inferred)"}
     return {"coding": [{"system": LOINC_SYSTEM, "code": LOINC_ITEMS[index]}], "text": ITEM_LABELS[index]}
 
 
@@ -176,8 +199,10 @@ def _prediction(p: ExportPrediction, full_url: str, subject: str, device: str) -
         {"code": {"text": f"prediction interval {side}"}, "valueQuantity": _score(value)}
         for side, value in (("low", p.low), ("high", p.high))
     ]
-    items = [{"code": _item_code(i), "valueQuantity": _score(v)} for i, v in enumerate(p.items)]
-    resource = _observation_base(subject, band_by_key(p.band).label) | {
+    items = [
+        {"code": _item_code(i, estimate=True), "valueQuantity": _score(v)} for i, v in enumerate(p.items)
+    ]
+    resource = _observation_base(subject, band_by_key(p.band).label, estimate=True) | {
         "effectivePeriod": {"start": _iso(p.window_start), "end": _iso(p.at)},
         "valueQuantity": _score(p.total),
         "method": {"text": MODEL_INFERRED},
@@ -203,12 +228,14 @@ def _questionnaire(
             for i, v in enumerate(q.items)
         ],
     }
-    observation = _observation_base(subject, band_for(q.total).label) | {
+    observation = _observation_base(subject, band_for(q.total).label, estimate=False) | {
         "effectiveDateTime": _iso(q.at),
         "valueInteger": q.total,
         "method": {"text": "self-report questionnaire"},
         "derivedFrom": [{"reference": response_url}],
-        "component": [{"code": _item_code(i), "valueInteger": v} for i, v in enumerate(q.items)],
+        "component": [
+            {"code": _item_code(i, estimate=False), "valueInteger": v} for i, v in enumerate(q.items)
+        ],
     }
     return (
         _entry(response_url, response),

@@ -43,6 +43,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The active version scores every new session: it cannot be deleted (promote another first)."""
+        if obj is not None and obj.status == ModelVersion.Status.ACTIVE:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.action(description="Promote to active (or roll back to it); recent sessions are rescored")
     def promote(self, request: HttpRequest, queryset: Any) -> None:
         if queryset.count() != 1:

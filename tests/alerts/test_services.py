@@ -389,3 +389,17 @@ def test_a_confident_rule_needs_the_intervals_lower_bound_to_reach_the_line(
     for total in (13.0, 13.0):
         PredictionFactory(session__patient=patient, model_version=version, total=total, interval_low=9.5)
     assert len(alerts_evaluate(patient_ids=[patient.pk])) == 1
+
+
+def test_the_admin_offers_no_deletion_of_alerts_rules_or_the_active_model(client: object) -> None:
+    from monitor_site.modelops.models import ModelVersion
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)  # type: ignore[attr-defined]
+    rule = AlertRule.objects.first()
+    assert rule is not None
+    assert client.get(f"/admin/alerts/alertrule/{rule.pk}/delete/").status_code == 403  # type: ignore[attr-defined]
+    active = ModelVersionFactory(status=ModelVersion.Status.ACTIVE)
+    candidate = ModelVersionFactory(status=ModelVersion.Status.CANDIDATE)
+    assert client.get(f"/admin/modelops/modelversion/{active.pk}/delete/").status_code == 403  # type: ignore[attr-defined]
+    assert client.get(f"/admin/modelops/modelversion/{candidate.pk}/delete/").status_code == 200  # type: ignore[attr-defined]

@@ -191,15 +191,16 @@ def test_it_shares_one_device_per_model_version() -> None:
     assert len(_resources(bundle, "Device")) == 1
 
 
-def test_it_codes_a_prediction_with_loinc_total_items_and_interval() -> None:
+def test_it_codes_a_prediction_apart_from_loinc_so_no_ehr_merges_it_with_answers() -> None:
     (observation, _) = [o for o in _resources(_bundle(), "Observation") if "device" in o]
     assert observation["status"] == "final"
-    assert observation["category"][0]["coding"][0]["code"] == "survey"
+    assert "loinc" not in json.dumps(observation).lower()  # no LOINC code anywhere in an estimate
     assert observation["code"]["coding"][0] == {
-        "system": "http://loinc.org",
-        "code": "44261-6",
-        "display": "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]",
+        "system": "urn:phq9-monitor:model-inferred",
+        "code": "phq9-total-estimate",
+        "display": "PHQ-9 total estimated by a model from conversations (not a questionnaire answer)",
     }
+    assert observation["category"] == [{"text": "Model-inferred estimate (not a questionnaire)"}]
     assert observation["valueQuantity"]["value"] == 12.35
     assert observation["valueQuantity"]["code"] == "{score}"
     assert observation["effectivePeriod"] == {
@@ -207,7 +208,7 @@ def test_it_codes_a_prediction_with_loinc_total_items_and_interval() -> None:
         "end": "2026-03-01T12:00:00+00:00",
     }
     assert observation["interpretation"] == [{"text": "Moderate"}]
-    assert _codes(observation) == list(LOINC_ITEMS)
+    assert _codes(observation) == [f"phq9-item-{i}-estimate" for i in range(1, 10)]
     assert LOINC_ITEMS == (
         "44250-9",
         "44255-8",
