@@ -14,9 +14,23 @@ from monitor_site.patients.selectors import patient_list_for_user
 from scoring.phq9 import ITEM_SELF_HARM
 
 
-def alert_list_for_user(*, user: User, resolved: bool = False) -> QuerySet[Alert]:
-    """Unresolved (default) or resolved alerts of the user's patients, urgent first, newest first."""
+def alert_list_for_user(
+    *,
+    user: User,
+    resolved: bool = False,
+    patient_id: int | None = None,
+    rule_id: int | None = None,
+    team_id: int | None = None,
+) -> QuerySet[Alert]:
+    """Unresolved (default) or resolved alerts of the user's patients, urgent first, newest first;
+    optionally of one patient, one rule or one care team."""
     alerts = Alert.objects.filter(patient__in=patient_list_for_user(user=user))
+    if patient_id is not None:
+        alerts = alerts.filter(patient_id=patient_id)
+    if rule_id is not None:
+        alerts = alerts.filter(rule_id=rule_id)
+    if team_id is not None:
+        alerts = alerts.filter(patient__care_team_id=team_id)
     alerts = (
         alerts.filter(status=Alert.Status.RESOLVED)
         if resolved

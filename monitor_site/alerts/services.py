@@ -279,7 +279,13 @@ def alert_acknowledge(*, alert: Alert, user: User, note: str = "") -> Alert:
     return alert
 
 
+class NoteRequired(ValueError):
+    """Resolving an urgent alert needs a note saying what was done."""
+
+
 def alert_resolve(*, alert: Alert, user: User, note: str = "") -> Alert:
+    if alert.status != Alert.Status.RESOLVED and alert.urgent and not note.strip():
+        raise NoteRequired("note: resolving an urgent alert needs a note saying what was done")
     if alert.status != Alert.Status.RESOLVED:
         now = timezone.now()
         if alert.acknowledged_at is None:  # resolving implies having seen it

@@ -15,9 +15,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.selectors import user_signed_in
-from monitor_site.alerts.models import EscalationStep
+from monitor_site.alerts.models import AlertRule, EscalationStep
 from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_user, latest_self_reports
-from monitor_site.alerts.services import alert_acknowledge, alert_resolve
+from monitor_site.alerts.services import NoteRequired, alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.dashboards.selectors import (
@@ -174,10 +174,24 @@ def patient_export_fhir(request: HttpRequest, patient_id: int) -> HttpResponse:
     return response
 
 
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    """A filter's id from the query string; anything but a plain number means no filter."""
+    value = request.GET.get(name, "")
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+
+
 @login_required
 def alert_inbox(request: HttpRequest) -> HttpResponse:
     resolved = request.GET.get("show") == "resolved"
-    alerts = alert_list_for_user(user=user_signed_in(request.user), resolved=resolved)
+    user = user_signed_in(request.user)
+    filters = {name: _id_param(request, name) for name in ("patient", "rule", "team")}
+    alerts = alert_list_for_user(
+        user=user,
+        resolved=resolved,
+        patient_id=filters["patient"],
+        rule_id=filters["rule"],
+        team_id=filters["team"],
+    )
     page = Paginator(alerts.select_related("prediction"), PAGE_SIZE).get_page(request.GET.get("page"))
     reports = latest_self_reports(patient_ids=[a.patient_id for a in page])
     for a in page:
@@ -185,6 +199,10 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "resolved": resolved,
+        "filters": filters,
+        "keep": urlencode({k: v for k, v in filters.items() if v is not None}),
+        "rules": AlertRule.objects.order_by("source", "name"),
+        "teams": user.care_teams.order_by("name"),
         "escalation": EscalationStep.current_text() if any(a.urgent for a in page) else "",
     }
     return render(request, "dashboards/alert_inbox.html", context)
@@ -203,8 +221,14 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
             request, f"Alert acknowledged: {alert.rule.name}, patient {alert.patient.external_id}."
         )
     else:
-        alert_resolve(alert=alert, user=user_signed_in(request.user), note=note)
-        messages.success(request, f"Alert resolved: {alert.rule.name}, patient {alert.patient.external_id}.")
+        try:
+            alert_resolve(alert=alert, user=user_signed_in(request.user), note=note)
+        except NoteRequired as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"Alert resolved: {alert.rule.name}, patient {alert.patient.external_id}."
+            )
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()

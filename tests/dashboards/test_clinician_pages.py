@@ -312,3 +312,38 @@ def test_self_report_alerts_are_told_apart_in_the_inbox(
     inbox = client.get("/alerts/").content.decode()
     assert "self-report</span> Self-report: PHQ-9 at or above 20 (severe)" in inbox
     assert "self-reported PHQ-9 21" in inbox
+
+
+def test_the_inbox_filters_by_patient_rule_and_team_and_the_list_links_to_a_patients_alerts(
+    client: Client, clinician: object, flagged: object, team: object
+) -> None:
+    other = PatientFactory(care_team=team, external_id="pt-other")
+    assessment_ingest_items = [3] * 7 + [0, 0]
+    from monitor_site.patients.services import assessment_ingest
+
+    assessment_ingest(
+        source=other.source,
+        patient_external_id="pt-other",
+        completed_at=timezone.now(),
+        items=assessment_ingest_items,
+    )
+    assert f'href="/alerts/?patient={flagged.pk}"' in client.get("/").content.decode()
+    mine = client.get("/alerts/", {"patient": flagged.pk}).content.decode()
+    assert "pt-urgent" in mine and "pt-other" not in mine
+    rule = Alert.objects.filter(patient=other).first().rule
+    by_rule = client.get("/alerts/", {"rule": rule.pk}).content.decode()
+    assert "pt-other" in by_rule and "pt-urgent" not in by_rule
+    assert "pt-urgent" in client.get("/alerts/", {"team": team.pk}).content.decode()
+    assert "pt-urgent" not in client.get("/alerts/", {"team": CareTeamFactory().pk}).content.decode()
+
+
+def test_an_urgent_alert_is_resolved_only_with_a_note(
+    client: Client, clinician: object, flagged: object
+) -> None:
+    urgent = Alert.objects.get(patient=flagged, urgent=True)
+    page = client.post(f"/alerts/{urgent.pk}/resolve/", {"note": "  "}, follow=True).content.decode()
+    urgent.refresh_from_db()
+    assert urgent.status != "resolved" and "resolving an urgent alert needs a note" in page
+    client.post(f"/alerts/{urgent.pk}/resolve/", {"note": "called, safety plan agreed"})
+    urgent.refresh_from_db()
+    assert urgent.status == "resolved" and urgent.resolve_note == "called, safety plan agreed"

@@ -31,7 +31,7 @@ PAGES = {
     "/patients/{pk}/": ("prediction",),
     "/patients/{pk}/export.csv": ("prediction",),
     "/patients/{pk}/fhir.json": ("prediction",),
-    "/alerts/": ("show", "page"),
+    "/alerts/": ("show", "page", "patient", "rule", "team"),
 }
 
 
