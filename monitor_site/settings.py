@@ -151,6 +151,8 @@ ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-m
 # An alert opened more than this after its crossing says it comes from delayed data (backlog, backfill,
 # late questionnaire); it opens all the same: alerts follow the current state. 0 = never said.
 ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
+# The caseload overview counts a patient as overdue after this many days without a session.
+CASELOAD_OVERDUE_DAYS = env.int("CASELOAD_OVERDUE_DAYS", default=7)
 
 # Celery: Redis broker; "gpu" queue for scoring and training, "default" for the rest.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

@@ -112,10 +112,22 @@ def reaches(score: float, line: float) -> bool:
     return math.floor(score + 0.5) >= line
 
 
+def lowest_reaching(line: float) -> float:
+    """The smallest score that reaches `line` under the one rounding rule (15 -> 14.5): what a database
+    filter compares against, so that a query and `reaches` never disagree."""
+    return line - 0.5
+
+
 def chart_line(line: float) -> float:
     """Where a chart draws the line `line`: half a point below it, where rounding starts to reach it,
     so a point drawn above the line is a score that reaches it (and its band)."""
-    return line - 0.5
+    return lowest_reaching(line)
+
+
+def item_answer(value: float) -> str:
+    """The questionnaire answer a (model-inferred) item score rounds to: 1.4 -> "Several days"."""
+    score = int(min(max(value, 0.0), float(ITEM_MAX)) + 0.5)
+    return ANSWER_OPTIONS[score][1]
 
 
 def band_for(total: float) -> Band:

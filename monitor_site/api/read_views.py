@@ -24,7 +24,7 @@ from monitor_site.api.fields import StrictCharField
 from monitor_site.api.serializers import ErrorOut
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
-from monitor_site.dashboards.selectors import patients_for_triage
+from monitor_site.dashboards.triage import patients_for_triage
 from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient

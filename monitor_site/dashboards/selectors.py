@@ -1,21 +1,16 @@
-"""Reads behind the clinician pages that span apps: the triage list, a patient's engagement, and
-everything the patient page and its exports show.
-
-The triage list reads each patient's TrajectorySummary (kept current by scoring), so its cost does
-not grow with the length of anyone's history; alert counts and last-session/questionnaire times are
-correlated subqueries on indexed columns.
-"""
+"""Reads behind the patient page that span apps: a patient's engagement, evidence, events, and
+everything the page and its exports show. The triage list's reads are in triage.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models import Count, Exists, OuterRef
+from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
 
@@ -40,56 +35,6 @@ from monitor_site.predictions.models import Prediction, PredictionFeedback, Traj
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
 from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status
 
-SORTS: dict[str, tuple[str, list[Any]]] = {
-    # key: (label, ordering); None sorts last whatever the direction.
-    "urgency": (
-        "Urgency",
-        ["-urgent_alerts", "-open_alerts", F("summary__latest_total").desc(nulls_last=True)],
-    ),
-    "score": ("Latest score", [F("summary__latest_total").desc(nulls_last=True)]),
-    "change": ("Change since baseline", [F("summary__change_since_baseline").desc(nulls_last=True)]),
-    "last_session": ("Last session", [F("last_session_at").desc(nulls_last=True)]),
-    "patient": ("Patient id", ["external_id"]),
-}
-ALERT_FILTERS = {"any": "With open alerts", "urgent": "With urgent alerts", "none": "Without alerts"}
-
-
-def _count(queryset: QuerySet) -> Coalesce:
-    return Coalesce(
-        Subquery(queryset.order_by().values("patient").annotate(n=Count("pk")).values("n")[:1]),
-        Value(0),
-        output_field=IntegerField(),
-    )
-
-
-def patients_for_triage(
-    patients: QuerySet[Patient], *, query: str = "", band: str = "", alert: str = "", sort: str = "urgency"
-) -> QuerySet[Patient]:
-    unresolved = Alert.objects.filter(patient=OuterRef("pk")).exclude(status=Alert.Status.RESOLVED)
-    last_session = ConversationSession.objects.filter(patient=OuterRef("pk")).order_by("-ended_at")
-    last_assessment = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-completed_at")
-    rows = patients.select_related("summary", "care_team").annotate(
-        open_alerts=_count(unresolved),
-        urgent_alerts=_count(unresolved.filter(urgent=True)),
-        last_session_at=Subquery(last_session.values("ended_at")[:1]),
-        last_assessment_at=Subquery(last_assessment.values("completed_at")[:1]),
-        last_assessment_total=Subquery(last_assessment.values("total")[:1]),
-    )
-    if query:
-        rows = rows.filter(external_id__icontains=query)
-    if band == "unscored":
-        rows = rows.filter(Q(summary__isnull=True) | Q(summary__latest_total__isnull=True))
-    elif band:
-        rows = rows.filter(summary__latest_band=band)
-    if alert == "any":
-        rows = rows.filter(open_alerts__gt=0)
-    elif alert == "urgent":
-        rows = rows.filter(urgent_alerts__gt=0)
-    elif alert == "none":
-        rows = rows.filter(open_alerts=0)
-    ordering = SORTS.get(sort, SORTS["urgency"])[1]
-    return rows.order_by(*ordering, "pk")
-
 
 @dataclass(frozen=True)
 class EngagementWeek:
@@ -98,8 +43,10 @@ class EngagementWeek:
     user_turns: int
 
 
-def engagement_by_week(*, patient: Patient) -> list[EngagementWeek]:
-    """Sessions and user turns per calendar week (Monday start), oldest first; weeks with none omitted."""
+def engagement_by_week(*, patient: Patient, until: datetime | None = None) -> list[EngagementWeek]:
+    """Sessions and user turns per calendar week (Monday start), oldest first, from the patient's first
+    session to the week of `until` (default now). Weeks without a session are there as zero: a patient
+    who stops talking is a signal, not a gap to skip."""
     sessions = dict(
         ConversationSession.objects.filter(patient=patient)
         .annotate(week=TruncWeek("ended_at"))
@@ -107,6 +54,8 @@ def engagement_by_week(*, patient: Patient) -> list[EngagementWeek]:
         .annotate(n=Count("pk"))
         .values_list("week", "n")
     )
+    if not sessions:
+        return []
     turns = dict(
         Message.objects.filter(session__patient=patient, role="user")
         .annotate(week=TruncWeek("session__ended_at"))
@@ -114,7 +63,19 @@ def engagement_by_week(*, patient: Patient) -> list[EngagementWeek]:
         .annotate(n=Count("pk"))
         .values_list("week", "n")
     )
-    return [EngagementWeek(w, sessions[w], turns.get(w, 0)) for w in sorted(sessions)]
+    first = min(sessions)
+    last = max(max(sessions), _week_start(until or timezone.now(), like=first))
+    weeks, week = [], first
+    while week <= last:
+        weeks.append(EngagementWeek(week, sessions.get(week, 0), turns.get(week, 0)))
+        week += timedelta(weeks=1)
+    return weeks
+
+
+def _week_start(moment: datetime, *, like: datetime) -> datetime:
+    """Monday 00:00 of `moment`'s week, in the time zone TruncWeek gave `like`."""
+    local = moment.astimezone(like.tzinfo) if like.tzinfo else moment
+    return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 # Everything the patient page shows, assembled from selectors; no writes, no request handling.

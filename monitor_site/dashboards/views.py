@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,13 +23,17 @@ from monitor_site.alerts.services import NoteRequired, alert_acknowledge, alert_
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.dashboards.selectors import (
-    ALERT_FILTERS,
-    SORTS,
     demo_setup_status,
     patient_csv,
     patient_fhir_bundle,
     patient_page_context,
     patient_page_url,
+)
+from monitor_site.dashboards.triage import (
+    ALERT_FILTERS,
+    CHANGE_FILTERS,
+    SORTS,
+    caseload_overview,
     patients_for_triage,
 )
 from monitor_site.patients.models import Patient
@@ -47,25 +53,44 @@ def _patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
     return patient
 
 
+SCOPES = {"team": "My care teams", "mine": "My patients"}
+
+
 @login_required
 def patient_list(request: HttpRequest) -> HttpResponse:
-    filters = {
+    user = user_signed_in(request.user)
+    teams = list(user.care_teams.order_by("name"))
+    team = _id_param(request, "team")
+    filters: dict[str, Any] = {
         "q": request.GET.get("q", "").strip(),
-        "band": request.GET.get("band", ""),
-        "alert": request.GET.get("alert", ""),
-        "sort": request.GET.get("sort", "urgency") if request.GET.get("sort") in SORTS else "urgency",
+        "band": _choice(request, "band", [b.key for b in BANDS] + ["unscored"]),
+        "alert": _choice(request, "alert", ALERT_FILTERS),
+        "change": _choice(request, "change", CHANGE_FILTERS),
+        "overdue": "1" if request.GET.get("overdue") == "1" else "",
+        "scope": _choice(request, "scope", SCOPES),
+        "team": team if any(t.pk == team for t in teams) else None,
+        "sort": _choice(request, "sort", SORTS),
     }
+    in_scope = patient_list_for_user(user=user)
+    if filters["scope"] == "mine":
+        in_scope = in_scope.filter(named_clinician=user)
+    if filters["team"] is not None:
+        in_scope = in_scope.filter(care_team_id=filters["team"])
     rows = patients_for_triage(
-        patient_list_for_user(user=user_signed_in(request.user)),
+        in_scope,
         query=filters["q"],
         band=filters["band"],
         alert=filters["alert"],
-        sort=filters["sort"],
+        change=filters["change"],
+        overdue=bool(filters["overdue"]),
+        sort=filters["sort"] or "urgency",
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     reports = latest_self_reports(patient_ids=[p.pk for p in page])
     for row in page:
         row.self_report = reports.get(row.pk)  # type: ignore[attr-defined] # beside the model item-9 flag
+    # The overview describes the scope (my patients or a team), not the row filters below it.
+    scope_only = {k: filters[k] for k in ("scope", "team") if filters[k]}
     return render(
         request,
         "dashboards/patient_list.html",
@@ -73,14 +98,25 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filters": filters,
             "keep": urlencode({k: v for k, v in filters.items() if v}),
+            "scope_keep": urlencode(scope_only),
+            "overview": caseload_overview(in_scope),
             "bands": BANDS,
             "sorts": {k: label for k, (label, _) in SORTS.items()},
             "alert_filters": ALERT_FILTERS,
+            "change_filters": CHANGE_FILTERS,
+            "scopes": SCOPES,
+            "teams": teams,
             "any_synthetic": any(p.is_synthetic for p in page),
             "self_harm_flag": SELF_HARM_FLAG,
             "demo_setup": demo_setup_status(),
         },
     )
+
+
+def _choice(request: HttpRequest, name: str, allowed: Iterable[str]) -> str:
+    """A filter's value from the query string if it is one of `allowed`; anything else means no filter."""
+    value = request.GET.get(name, "")
+    return value if value in allowed else ""
 
 
 @login_required

@@ -45,8 +45,10 @@ class IngestTokenAdmin(admin.ModelAdmin):
 
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "source", "care_team", "is_synthetic", "created_at")
+    list_display = ("external_id", "source", "care_team", "named_clinician", "is_synthetic", "created_at")
     list_filter = ("care_team", "is_synthetic")
+    list_select_related = ("source", "care_team", "named_clinician")
+    autocomplete_fields = ("named_clinician",)
     search_fields = ("external_id",)
     actions = ("erase",)
 

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -67,6 +68,14 @@ class Patient(models.Model):
     care_team = models.ForeignKey(
         CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="patients"
     )
+    named_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="named_patients",
+        help_text="The care-team member who leads this patient's care (their 'My patients' list).",
+    )
     is_synthetic = models.BooleanField(default=False, help_text="Generated demo data, not a person.")
     consent_external_processing = models.BooleanField(
         default=False,
@@ -81,6 +90,15 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+    def clean(self) -> None:
+        # A named clinician outside the care team could not even open the patient's page.
+        if self.named_clinician_id and not (
+            self.care_team_id and self.care_team.members.filter(pk=self.named_clinician_id).exists()
+        ):
+            raise ValidationError(
+                {"named_clinician": "The named clinician must be a member of the patient's care team."}
+            )
 
 
 class ConversationSession(models.Model):

@@ -66,7 +66,8 @@ class TrajectorySummary(models.Model):
         default=list, help_text="Weekly mean totals over the last 4 weeks, oldest first."
     )
     change_4_weeks = models.FloatField(
-        null=True, help_text="Latest minus the first total of the last 4 weeks."
+        null=True,
+        help_text="Last weekly mean minus the first, over 4 weeks (as the sparkline draws it).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -264,7 +264,8 @@ def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
                 "baseline_total": round(baseline, 2),
                 "change_since_baseline": round(latest.total - baseline, 2),
                 "trend": trend,
-                "change_4_weeks": round(latest.total - recent[0][1], 2) if recent else None,
+                # The change the sparkline draws: last weekly mean minus the first (None under two weeks).
+                "change_4_weeks": round(trend[-1] - trend[0], 2) if len(trend) > 1 else None,
             },
         )
         written += 1

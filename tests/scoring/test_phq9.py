@@ -73,3 +73,33 @@ def test_reliable_change_rounds_like_the_total() -> None:
 
     assert reliable_change(5.5) == "deterioration" and reliable_change(5.49) == "none"
     assert reliable_change(-5.5) == "improvement" and reliable_change(-5.49) == "none"
+
+
+@pytest.mark.parametrize(
+    ("value", "answer"),
+    [
+        (0.0, "Not at all"),
+        (0.49, "Not at all"),
+        (0.5, "Several days"),
+        (1.6, "More than half the days"),
+        (2.5, "Nearly every day"),
+        (3.4, "Nearly every day"),
+        (-0.2, "Not at all"),
+    ],
+)
+def test_it_words_an_item_score_as_the_answer_it_rounds_to(value: float, answer: str) -> None:
+    from scoring.phq9 import item_answer
+
+    assert item_answer(value) == answer
+
+
+@pytest.mark.parametrize("change", [5.49, 5.5, -5.5, -5.51, 6.0, -6.0, 0.0])
+def test_a_database_filter_on_lowest_reaching_agrees_with_reliable_change(change: float) -> None:
+    from scoring.phq9 import RELIABLE_CHANGE, lowest_reaching, reliable_change
+
+    worse = change >= lowest_reaching(RELIABLE_CHANGE)
+    better = -change >= lowest_reaching(RELIABLE_CHANGE)
+    assert (worse, better) == (
+        reliable_change(change) == "deterioration",
+        reliable_change(change) == "improvement",
+    )

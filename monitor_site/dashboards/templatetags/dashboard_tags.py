@@ -9,17 +9,38 @@ from scoring.phq9 import RELIABLE_CHANGE, THRESHOLDS, TOTAL_MAX, band_by_key, re
 register = template.Library()
 
 
+SPARK_MIN_SPAN = 3.0  # PHQ-9 points: a flat series is drawn flat, not as noise blown up to full height
+
+
 @register.filter
 def sparkline_points(values: list[float], size: str = "72x20") -> str:
-    """SVG polyline points for totals on the 0..TOTAL_MAX scale (server-side: no script needed)."""
+    """SVG polyline points for weekly totals, scaled to their own range (at least SPARK_MIN_SPAN points
+    tall, centred) so that a 2-point change is visible; the label states the range (server-side: no
+    script needed)."""
     width, height = (int(v) for v in size.split("x"))
     if not values:
         return ""
+    low, high = sparkline_range(values)
     step = width / max(len(values) - 1, 1)
     return " ".join(
-        f"{i * step:.1f},{height - 1 - (min(max(v, 0.0), TOTAL_MAX) / TOTAL_MAX) * (height - 2):.1f}"
+        f"{i * step:.1f},{height - 1 - ((v - low) / (high - low)) * (height - 2):.1f}"
         for i, v in enumerate(values)
     )
+
+
+def sparkline_range(values: list[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    if high - low < SPARK_MIN_SPAN:
+        middle = (low + high) / 2
+        low, high = middle - SPARK_MIN_SPAN / 2, middle + SPARK_MIN_SPAN / 2
+    return low, high
+
+
+@register.filter
+def sparkline_label(values: list[float]) -> str:
+    """What the sparkline shows, for screen readers and the tooltip."""
+    shown = ", ".join(f"{v:.1f}" for v in values)
+    return f"Weekly mean model-inferred totals, oldest first: {shown}"
 
 
 @register.filter
