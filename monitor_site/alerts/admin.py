@@ -4,14 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from monitor_site.alerts.models import Alert, AlertNotification, AlertRule, EscalationStep
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
+
+
+class AlertRuleForm(forms.ModelForm):
+    confirm_disable_item9 = forms.BooleanField(
+        required=False,
+        label="I confirm switching off an item-9 (self-harm) rule",
+        help_text="Needed to switch off an item-9 rule: its alerts stop for every patient (audited).",
+    )
+
+    class Meta:
+        model = AlertRule
+        exclude: list[str] = []  # every field of the rule, plus the confirmation
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        rule = self.instance
+        switching_off = bool(rule.pk and rule.is_active) and cleaned.get("is_active") is False
+        if (
+            switching_off
+            and rule.kind == AlertRule.Kind.SELF_HARM
+            and not cleaned.get("confirm_disable_item9")
+        ):
+            stops = (
+                "Switching off an item-9 rule stops its alerts about thoughts of self-harm for every patient."
+            )
+            raise ValidationError({"confirm_disable_item9": f"{stops} Tick to confirm."})
+        return cleaned
 
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
     list_display = (
         "name",
         "source",
@@ -25,8 +58,25 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "renotify_after_hours",
         "is_active",
     )
-    list_editable = ("is_active",)
+    # No list_editable is_active: switching a rule off goes through the form (its confirmation and audit).
     list_filter = ("source", "kind", "urgent", "is_active")
+
+    def save_model(self, request: HttpRequest, obj: AlertRule, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.ALERT_RULE_CHANGE,
+            obj=obj,
+            detail={
+                "created": not change,
+                "changed": [f for f in form.changed_data if f != "confirm_disable_item9"],
+                "kind": obj.kind,
+                "is_active": obj.is_active,
+                "item9_switched_off": bool(
+                    form.cleaned_data.get("confirm_disable_item9") and not obj.is_active
+                ),
+            },
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a rule's alerts refer to it; switch it off instead (is_active)
@@ -42,6 +92,22 @@ class NotificationInline(admin.TabularInline):
         return False
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "e-mail delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("nobody", "Nobody to send to")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() != "nobody":
+            return queryset
+        tried = AlertNotification.objects.filter(alert=OuterRef("pk"))
+        return queryset.filter(Exists(tried.filter(outcome=AlertNotification.Outcome.NO_RECIPIENT))).exclude(
+            Exists(tried.filter(outcome=AlertNotification.Outcome.SENT))
+        )
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = (
@@ -51,13 +117,24 @@ class AlertAdmin(admin.ModelAdmin):
         "patient",
         "urgent",
         "status",
-        "total",
+        "rounded_total",
         "episode_ended_at",
     )
-    list_filter = ("status", "urgent", "rule")
+    list_filter = ("status", "urgent", "rule", DeliveryFilter)
+    list_select_related = ("rule", "patient")
     search_fields = ("patient__external_id",)
     readonly_fields = [f.name for f in Alert._meta.fields]
     inlines = [NotificationInline]
+
+    @admin.display(description="total", ordering="total")
+    def rounded_total(self, alert: Alert) -> str:
+        if alert.total is None:
+            return "—"
+        return (
+            f"{alert.total:.0f} (self-report)"
+            if alert.is_self_report
+            else f"{alert.total:.1f} (model-inferred)"
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
-from monitor_site.alerts.models import Alert
+from monitor_site.alerts.models import Alert, AlertNotification
 from monitor_site.patients.models import Assessment
 from monitor_site.patients.selectors import patient_list_for_user
 from scoring.phq9 import ITEM_SELF_HARM
@@ -36,8 +36,61 @@ def alert_list_for_user(
         if resolved
         else alerts.exclude(status=Alert.Status.RESOLVED)
     )
-    return alerts.select_related("rule", "patient", "acknowledged_by", "resolved_by").order_by(
-        "-urgent", "-opened_at"
+    # Nobody to send to: the care team had no one with an e-mail address, and nothing was sent since.
+    tried = AlertNotification.objects.filter(alert=OuterRef("pk"))
+    return (
+        alerts.select_related("rule", "patient", "acknowledged_by", "resolved_by")
+        .annotate(
+            undelivered=Exists(tried.filter(outcome=AlertNotification.Outcome.NO_RECIPIENT))
+            & ~Exists(tried.filter(outcome=AlertNotification.Outcome.SENT))
+        )
+        .order_by("-urgent", "-opened_at")
+    )
+
+
+@dataclass
+class PatientAlerts:
+    """One row of the inbox grouped by patient: the patient and their alerts, urgent first."""
+
+    patient_id: int
+    external_id: str
+    alerts: list[Alert]
+
+    @property
+    def urgent(self) -> int:
+        return sum(a.urgent for a in self.alerts)
+
+
+def alert_patient_order(alerts: QuerySet[Alert]) -> QuerySet:
+    """The patients of these alerts, one row each (patient id), those with urgent alerts first, then
+    by their newest alert: what the grouped inbox pages over."""
+    return (
+        alerts.order_by()
+        .values("patient_id")
+        .annotate(n_urgent=Count("pk", filter=Q(urgent=True)), newest=Max("opened_at"))
+        .order_by("-n_urgent", "-newest", "patient_id")
+    )
+
+
+def alerts_grouped(alerts: QuerySet[Alert], *, patient_ids: list[int]) -> list[PatientAlerts]:
+    """These patients' alerts among `alerts`, one group per patient, in the order of `patient_ids`."""
+    groups = {pk: PatientAlerts(pk, "", []) for pk in patient_ids}
+    for alert in alerts.filter(patient_id__in=patient_ids):
+        group = groups[alert.patient_id]
+        group.external_id = alert.patient.external_id
+        group.alerts.append(alert)
+    return [groups[pk] for pk in patient_ids]
+
+
+def alerts_undelivered_count() -> int:
+    """Unresolved alerts that reached nobody (no one on the care team has an e-mail address): the admin
+    index shows the number, with a link to them."""
+    tried = AlertNotification.objects.filter(alert=OuterRef("pk"))
+    return (
+        Alert.objects.exclude(status=Alert.Status.RESOLVED)
+        .filter(Exists(tried.filter(outcome=AlertNotification.Outcome.NO_RECIPIENT)))
+        .exclude(Exists(tried.filter(outcome=AlertNotification.Outcome.SENT)))
+        .count()
     )
 
 

@@ -5,4 +5,5 @@ class BenchConfig(AppConfig):
     """Measuring tools (load test, load set, page benchmarks) and their commands; no models."""
 
     name = "monitor_site.bench"
+    verbose_name = "Benchmarks"
     label = "bench"

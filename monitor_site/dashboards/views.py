@@ -18,7 +18,14 @@ from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.selectors import user_signed_in
 from monitor_site.alerts.models import AlertRule, EscalationStep
-from monitor_site.alerts.selectors import alert_get_for_user, alert_list_for_user, latest_self_reports
+from monitor_site.alerts.selectors import (
+    PatientAlerts,
+    alert_get_for_user,
+    alert_list_for_user,
+    alert_patient_order,
+    alerts_grouped,
+    latest_self_reports,
+)
 from monitor_site.alerts.services import NoteRequired, alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
@@ -220,26 +227,36 @@ def _id_param(request: HttpRequest, name: str) -> int | None:
 def alert_inbox(request: HttpRequest) -> HttpResponse:
     resolved = request.GET.get("show") == "resolved"
     user = user_signed_in(request.user)
-    filters = {name: _id_param(request, name) for name in ("patient", "rule", "team")}
+    filters: dict[str, Any] = {name: _id_param(request, name) for name in ("patient", "rule", "team")}
+    filters["group"] = "patient" if request.GET.get("group") == "patient" else None
     alerts = alert_list_for_user(
         user=user,
         resolved=resolved,
         patient_id=filters["patient"],
         rule_id=filters["rule"],
         team_id=filters["team"],
-    )
-    page = Paginator(alerts.select_related("prediction"), PAGE_SIZE).get_page(request.GET.get("page"))
-    reports = latest_self_reports(patient_ids=[a.patient_id for a in page])
-    for a in page:
+    ).select_related("prediction")
+    groups: list[PatientAlerts] = []
+    if filters["group"]:
+        # One row per patient with all their alerts; the pages are pages of patients.
+        page = Paginator(alert_patient_order(alerts), PAGE_SIZE).get_page(request.GET.get("page"))
+        groups = alerts_grouped(alerts, patient_ids=[row["patient_id"] for row in page])
+        shown = [a for g in groups for a in g.alerts]
+    else:
+        page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
+        shown = list(page)
+    reports = latest_self_reports(patient_ids=[a.patient_id for a in shown])
+    for a in shown:
         a.self_report = reports.get(a.patient_id)  # type: ignore[attr-defined]
     context = {
         "page": page,
+        "groups": groups,
         "resolved": resolved,
         "filters": filters,
         "keep": urlencode({k: v for k, v in filters.items() if v is not None}),
         "rules": AlertRule.objects.order_by("source", "name"),
         "teams": user.care_teams.order_by("name"),
-        "escalation": EscalationStep.current_text() if any(a.urgent for a in page) else "",
+        "escalation": EscalationStep.current_text() if any(a.urgent for a in shown) else "",
     }
     return render(request, "dashboards/alert_inbox.html", context)
 

@@ -5,4 +5,5 @@ class DemoConfig(AppConfig):
     """The synthetic demo clinic (`make demo`): writes it with the product's own services; no models."""
 
     name = "monitor_site.demo"
+    verbose_name = "Demo clinic"
     label = "demo"

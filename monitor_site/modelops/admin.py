@@ -8,11 +8,49 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from monitor_site.dashboards.charts import evaluation_figure
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.services import TrainingAlreadyRunning, model_version_promote, training_run_request
+
+CARD_LIST_ITEMS = 12  # a long list (per-item figures, files) shows its first values and a count
+
+
+def _figure(value: Any) -> str:
+    """A number as the admin shows it: 2 decimals (3 under 1, for AUCs and correlations); "—" if none."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def _card_rows(data: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        return [
+            row for key, value in data.items() for row in _card_rows(value, f"{path}.{key}" if path else key)
+        ]
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        return [row for i, value in enumerate(data, start=1) for row in _card_rows(value, f"{path} [{i}]")]
+    if isinstance(data, list):
+        shown = ", ".join(_figure(v) for v in data[:CARD_LIST_ITEMS])
+        more = f" … ({len(data)} values)" if len(data) > CARD_LIST_ITEMS else ""
+        return [(path, f"[{shown}{more}]")]
+    return [(path, _figure(data))]
+
+
+def card_table(data: Any) -> str:
+    """A model card (manifest or metrics JSON) as a two-column table, numbers rounded, nested keys
+    joined with dots: readable by an admin, never raw JSON."""
+    rows = _card_rows(data or {})
+    if not rows:
+        return "—"
+    body = format_html_join("", "<tr><th scope='row'>{}</th><td>{}</td></tr>", rows)
+    return format_html("<table class='model-card'><tbody>{}</tbody></table>", body)
 
 
 @admin.register(ModelVersion)
@@ -22,23 +60,39 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "status",
         "backbone",
         "members",
-        "mae",
-        "auc_at_10",
+        "rounded_mae",
+        "rounded_auc",
         "created_at",
         "promoted_at",
     )
     list_filter = ("status",)
-    readonly_fields = (
+    fields = readonly_fields = (
         "version",
         "status",
         "backbone",
         "members",
-        "manifest",
-        "metrics",
         "created_at",
         "promoted_at",
+        "test_metrics",
+        "model_card",
     )
     actions = ("promote",)
+
+    @admin.display(description="MAE (test)", ordering="metrics__mae")
+    def rounded_mae(self, version: ModelVersion) -> str:
+        return _figure(version.mae)
+
+    @admin.display(description="AUC at 10 (test)", ordering="metrics__auc_at_10")
+    def rounded_auc(self, version: ModelVersion) -> str:
+        return _figure(version.auc_at_10)
+
+    @admin.display(description="test metrics")
+    def test_metrics(self, version: ModelVersion) -> str:
+        return card_table(version.metrics)
+
+    @admin.display(description="model card (manifest)")
+    def model_card(self, version: ModelVersion) -> str:
+        return card_table(version.manifest)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class ModelopsConfig(AppConfig):
     name = "monitor_site.modelops"
+    verbose_name = "Models and training"
     label = "modelops"
 
     def ready(self) -> None:

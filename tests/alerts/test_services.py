@@ -19,6 +19,7 @@ from monitor_site.alerts.services import (
 from monitor_site.alerts.tasks import alerts_housekeeping
 from monitor_site.audit.models import AuditEvent
 from tests.factories import (
+    T0,
     CareTeamFactory,
     ModelVersionFactory,
     PatientFactory,
@@ -44,12 +45,24 @@ def version() -> object:
 
 
 def _scores(patient: object, version: object, totals: list[float], *, item9: float = 0.0) -> list[object]:
+    """One scored session a day after the patient's last, from T0 (March 2026: long past, so that alerts
+    on them come from delayed data whatever other tests created before)."""
+    last = patient.sessions.order_by("-ended_at").first()  # type: ignore[attr-defined]
+    at = (last.ended_at if last else T0) + timedelta(days=1)
     rows = []
     for total in totals:
         items = [total / 9] * 8 + [item9]
         rows.append(
-            PredictionFactory(session__patient=patient, model_version=version, total=total, items=items)
+            PredictionFactory(
+                session__patient=patient,
+                session__started_at=at - timedelta(minutes=10),
+                session__ended_at=at,
+                model_version=version,
+                total=total,
+                items=items,
+            )
         )
+        at += timedelta(days=1)
     return rows
 
 

@@ -290,7 +290,7 @@ def test_every_model_item9_flag_shows_the_latest_self_report_and_the_escalation_
     inbox = client.get("/alerts/").content.decode()
     assert "latest self-reported item 9: <strong>0 of 3</strong>" in inbox
     assert "Call the duty clinician on 020 7946 0000." in inbox  # the urgent banner
-    assert "model-inferred</span> Item 9" in inbox and "processed" in inbox  # crossing and processing
+    assert "model-inferred</span> <strong>Item 9" in inbox and "processed" in inbox  # crossing and processing
     assert "self-report: 0" in client.get("/").content.decode()  # the triage list, beside "review"
     page = client.get(f"/patients/{flagged.pk}/").content.decode()
     assert "Latest self-reported item 9: <strong>0 of 3</strong>" in page
@@ -310,7 +310,7 @@ def test_self_report_alerts_are_told_apart_in_the_inbox(
         items=[3] * 7 + [0, 0],
     )
     inbox = client.get("/alerts/").content.decode()
-    assert "self-report</span> Self-report: PHQ-9 at or above 20 (severe)" in inbox
+    assert "self-report</span> <strong>Self-report: PHQ-9 at or above 20 (severe)</strong>" in inbox
     assert "self-reported PHQ-9 21" in inbox
 
 
@@ -347,3 +347,29 @@ def test_an_urgent_alert_is_resolved_only_with_a_note(
     client.post(f"/alerts/{urgent.pk}/resolve/", {"note": "called, safety plan agreed"})
     urgent.refresh_from_db()
     assert urgent.status == "resolved" and urgent.resolve_note == "called, safety plan agreed"
+
+
+def test_the_inbox_groups_alerts_by_patient_urgent_patients_first(
+    client: Client, clinician: object, flagged: object, team: object
+) -> None:
+    from monitor_site.patients.services import assessment_ingest
+
+    calm = PatientFactory(care_team=team, external_id="pt-calm")
+    assessment_ingest(
+        source=calm.source,
+        patient_external_id="pt-calm",
+        completed_at=timezone.now(),
+        items=[2] * 6 + [0] * 3,
+    )
+    response = client.get("/alerts/", {"group": "patient"})
+    groups = response.context["groups"]
+    assert [g.external_id for g in groups] == ["pt-urgent", "pt-calm"]  # urgent first, one row each
+    urgent = Alert.objects.filter(patient=flagged).exclude(status="resolved")
+    assert {a.pk for a in groups[0].alerts} == set(urgent.values_list("pk", flat=True))
+    assert len(groups[0].alerts) > 1 and groups[0].urgent >= 1
+    html = response.content.decode()
+    assert html.count('id="patient-') == 2 and f'id="alert-{urgent.first().pk}"' in html
+    # Acting from the grouped view comes back to it.
+    alert = groups[1].alerts[0]
+    back = client.post(f"/alerts/{alert.pk}/acknowledge/", {"next": "/alerts/?group=patient"})
+    assert back["Location"] == "/alerts/?group=patient"

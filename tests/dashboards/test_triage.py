@@ -71,9 +71,7 @@ def _ids(response: object) -> list[str]:
 
 
 def test_the_overview_counts_bands_change_overdue_and_urgent_for_the_scope(clinic: dict) -> None:
-    Alert.objects.create(
-        rule_id=_self_harm_rule_id(), patient=clinic["stable"], urgent=True, total=12.0
-    )
+    Alert.objects.create(rule_id=_self_harm_rule_id(), patient=clinic["stable"], urgent=True, total=12.0)
     overview = caseload_overview(Patient.objects.all())
     assert overview["total"] == 5 and overview["unscored"] == 1
     assert dict((k, n) for k, _, n in overview["changes"]) == {"worsening": 1, "improving": 1, "stable": 2}
