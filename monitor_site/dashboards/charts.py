@@ -35,7 +35,31 @@ class QuestionnairePoint:
     total: int
 
 
-def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[QuestionnairePoint]) -> dict:
+@dataclass(frozen=True)
+class EventMark:
+    """Something that happened (an alert, an acknowledgement, a note, a model change), marked along the
+    top of the trajectory; the page lists the same events as text."""
+
+    at: datetime
+    kind: str
+    label: str
+
+
+EVENT_SYMBOLS = {
+    "alert": ("triangle-up", "rgb(161, 13, 13)"),
+    "acknowledged": ("circle-open", "rgb(122, 90, 0)"),
+    "resolved": ("circle", "rgb(29, 122, 50)"),
+    "note": ("square", "rgb(95, 107, 122)"),
+    "model": ("line-ns-open", "rgb(49, 99, 176)"),
+}
+EVENT_ROW = TOTAL_MAX - 0.8  # the markers' height: above every band label, inside the axis
+
+
+def trajectory_figure(
+    points: list[TrajectoryPoint],
+    questionnaires: list[QuestionnairePoint],
+    events: list[EventMark] | None = None,
+) -> dict:
     """The patient's trajectory as a plain Plotly figure dict (data + layout). Built by hand rather than
     through plotly.graph_objects: validating a year of points that way cost ~100 ms per page view."""
     shapes: list[dict] = []
@@ -139,6 +163,29 @@ def trajectory_figure(points: list[TrajectoryPoint], questionnaires: list[Questi
                 },
                 "name": "Self-report PHQ-9 (questionnaire)",
                 "hovertemplate": "%{x|%d %b %Y}<br>Self-report questionnaire total %{y}<extra></extra>",
+            }
+        )
+    by_kind: dict[str, list[EventMark]] = {}
+    for event in events or []:
+        by_kind.setdefault(event.kind, []).append(event)
+    for kind, marks in by_kind.items():
+        symbol, colour = EVENT_SYMBOLS.get(kind, ("circle", "grey"))
+        data.append(
+            {
+                "type": "scatter",
+                "x": [m.at for m in marks],
+                "y": [EVENT_ROW] * len(marks),
+                "mode": "markers",
+                "marker": {
+                    "symbol": symbol,
+                    "size": 10,
+                    "color": colour,
+                    "line": {"width": 2, "color": colour},
+                },
+                "text": [m.label for m in marks],
+                "name": f"Events: {kind}",
+                "legendgroup": "events",
+                "hovertemplate": "%{x|%d %b %Y %H:%M}<br>%{text}<extra></extra>",
             }
         )
     layout = {

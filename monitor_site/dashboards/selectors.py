@@ -16,12 +16,14 @@ from django.utils import timezone
 
 from monitor_site.alerts.models import Alert, EscalationStep
 from monitor_site.dashboards.charts import (
+    EventMark,
     QuestionnairePoint,
     TrajectoryPoint,
     engagement_figure,
     item_heatmap,
     trajectory_figure,
 )
+from monitor_site.dashboards.events import patient_events
 from monitor_site.dashboards.exports import (
     ExportPrediction,
     ExportQuestionnaire,
@@ -33,7 +35,7 @@ from monitor_site.patients.models import Assessment, ConversationSession, Messag
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
-from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status
+from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status, item_answer
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,39 @@ def current_series(predictions: list[Prediction]) -> list[Prediction]:
     return sorted(by_session.values(), key=lambda p: p.window_end)
 
 
-def evidence_for(prediction: Prediction) -> list[dict]:
-    """Per item: label, model-inferred value, and the top chunks with the user's messages in them."""
+DRIVER_MIN_CHANGE = 0.5  # half an answer step: a smaller item change does not move the answer it rounds to
+DRIVERS_SHOWN = 3
+
+
+def week_before(prediction: Prediction, series: list[Prediction]) -> Prediction | None:
+    """The score to compare with: the latest of the series at least 7 days before `prediction`."""
+    cutoff = prediction.window_end - timedelta(days=7)
+    earlier = [p for p in series if p.window_end <= cutoff]
+    return earlier[-1] if earlier else None
+
+
+def score_explanation(prediction: Prediction, previous: Prediction | None) -> dict[str, Any]:
+    """What changed since about a week before: the total's change and the items that drove it (item
+    changes of at least DRIVER_MIN_CHANGE, largest first, rises and falls apart)."""
+    if previous is None:
+        return {"previous": None, "change": None, "rising": [], "falling": []}
+    changes = [
+        (i + 1, label, float(prediction.items[i]) - float(previous.items[i]))
+        for i, label in enumerate(ITEM_LABELS)
+    ]
+    rising = sorted((c for c in changes if c[2] >= DRIVER_MIN_CHANGE), key=lambda c: -c[2])
+    falling = sorted((c for c in changes if c[2] <= -DRIVER_MIN_CHANGE), key=lambda c: c[2])
+    return {
+        "previous": previous,
+        "change": prediction.total - previous.total,
+        "rising": rising[:DRIVERS_SHOWN],
+        "falling": falling[:DRIVERS_SHOWN],
+    }
+
+
+def evidence_for(prediction: Prediction, previous: Prediction | None = None) -> list[dict]:
+    """Per item: label, model-inferred value, the answer it rounds to, its change since `previous`, and
+    the top chunks with the user's messages in them."""
     window = windows_for([(prediction.patient_id, prediction.window_end, "evidence")])[0]
     turns = {c.id: c.turns for c in window.conversations}
     items = []
@@ -135,6 +168,8 @@ def evidence_for(prediction: Prediction) -> list[dict]:
                 "number": i + 1,
                 "label": label,
                 "value": value,
+                "answer": item_answer(value),
+                "change": value - float(previous.items[i]) if previous is not None else None,
                 "flag": i == ITEM_SELF_HARM and value >= SELF_HARM_FLAG,
                 "chunks": chunks,
             }
@@ -164,33 +199,40 @@ def patient_page_context(*, patient: Patient, user: User, selected_id: int | Non
     feedback = (
         PredictionFeedback.objects.filter(prediction=selected, clinician=user).first() if selected else None
     )
+    previous = week_before(selected, series) if selected else None
+    events = patient_events(patient=patient, series=series, assessments=assessments)
     return {
         "patient": patient,
         "latest": latest,
         "selected": selected,
         "selected_is_latest": selected is not None and selected == latest,
-        "evidence": evidence_for(selected) if selected else [],
+        "evidence": evidence_for(selected, previous) if selected else [],
+        "explanation": score_explanation(selected, previous) if selected else None,
         "feedback": feedback,
         "summary": summary,
         "model_status": model_status,
         "self_report_status": self_report_status,
-        "figure": (
-            trajectory_figure(
-                [
-                    TrajectoryPoint(
-                        p.window_end,
-                        p.total,
-                        p.interval_low,
-                        p.interval_high,
-                        p.band,
-                        p.model_version.version,
-                        p.pk,
-                    )
-                    for p in predictions
-                ],
-                [QuestionnairePoint(a.completed_at, a.total) for a in assessments],
-            )
+        "figure": trajectory_figure(
+            [
+                TrajectoryPoint(
+                    p.window_end,
+                    p.total,
+                    p.interval_low,
+                    p.interval_high,
+                    p.band,
+                    p.model_version.version,
+                    p.pk,
+                )
+                for p in predictions
+            ],
+            [QuestionnairePoint(a.completed_at, a.total) for a in assessments],
+            [
+                EventMark(e.at, e.kind, f"{e.kind_label}: {e.title}")
+                for e in events
+                if e.kind != "questionnaire"
+            ],
         ),
+        "series_newest_first": series[::-1],
         "heatmap": item_heatmap([(p.window_end, p.items) for p in series]) if series else None,
         "engagement": engagement_figure([(w.week, w.sessions, w.user_turns) for w in weeks])
         if weeks
@@ -200,8 +242,11 @@ def patient_page_context(*, patient: Patient, user: User, selected_id: int | Non
         "escalation": EscalationStep.current_text(),
         "n_predictions": len(predictions),
         "alerts": list(
-            Alert.objects.filter(patient=patient).exclude(status=Alert.Status.RESOLVED).select_related("rule")
+            Alert.objects.filter(patient=patient)
+            .exclude(status=Alert.Status.RESOLVED)
+            .select_related("rule", "acknowledged_by", "prediction")
         ),
+        "events": events,
         "notes": list(patient.notes.select_related("author")[:20]),
         "now": timezone.now(),
     }

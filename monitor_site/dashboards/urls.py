@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.patient_list, name="patient_list"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/notes/", views.patient_note, name="patient_note"),
+    path("patients/<int:patient_id>/report/", views.patient_report, name="patient_report"),
     path(
         "patients/<int:patient_id>/predictions/<int:prediction_id>/feedback/",
         views.prediction_feedback,

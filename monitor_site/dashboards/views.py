@@ -150,6 +150,26 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
+def patient_report(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """A printable summary for a session or a referral: chart, items, MBC status, alerts and notes. No
+    conversation text unless asked for (?evidence=1), and then it says so on every printed page."""
+    patient = _patient_or_404(request, patient_id)
+    with_evidence = request.GET.get("evidence") == "1"
+    context = patient_page_context(patient=patient, user=user_signed_in(request.user), selected_id=None)
+    if not with_evidence:
+        context["evidence"] = [{**item, "chunks": []} for item in context["evidence"]]
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.PATIENT_EXPORT,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"format": "report", "conversation_text": with_evidence},
+    )
+    context.update({"with_evidence": with_evidence, "generated_by": request.user.get_username()})
+    return render(request, "dashboards/patient_report.html", context)
+
+
+@login_required
 @require_POST
 def patient_note(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)

@@ -27,3 +27,7 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+// A "Print" button (the printable report): no inline handlers under the page's content security policy.
+document.addEventListener("click", function (event) {
+  if (event.target.closest && event.target.closest("[data-print]")) window.print();
+});

@@ -26,7 +26,7 @@ def test_the_bundle_is_the_plotly_js_the_python_figures_are_drawn_with() -> None
 def test_every_page_that_draws_a_chart_loads_that_bundle_and_no_other() -> None:
     templates = list((ROOT / "templates").rglob("*.html"))
     loading = [t for t in templates if "plotly" in t.read_text(encoding="utf-8")]
-    assert {t.name for t in loading} == {"patient_detail.html", "change_form.html"}
+    assert {t.name for t in loading} == {"patient_detail.html", "patient_report.html", "change_form.html"}
     for template in loading:
         scripts = re.findall(r"vendor/plotly/[^'\"]+", template.read_text(encoding="utf-8"))
         assert scripts == [f"vendor/plotly/{BUNDLE.name}"], template

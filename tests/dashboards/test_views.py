@@ -106,6 +106,7 @@ def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(
         "Prediction interval (v-one)",
         "Model-inferred PHQ-9 (model v-one)",
         "Self-report PHQ-9 (questionnaire)",
+        "Events: model",  # the first model-inferred score, marked along the top
     ]
     assert figure["data"][0]["fill"] == "toself"  # the interval ribbon
     assert figure["data"][1]["y"] == [8.0, 12.0, 17.0]
