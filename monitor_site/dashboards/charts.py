@@ -168,8 +168,10 @@ def trajectory_figure(
     by_kind: dict[str, list[EventMark]] = {}
     for event in events or []:
         by_kind.setdefault(event.kind, []).append(event)
-    for kind, marks in by_kind.items():
-        symbol, colour = EVENT_SYMBOLS.get(kind, ("circle", "grey"))
+    for kind, (symbol, colour) in EVENT_SYMBOLS.items():  # a fixed order: the legend does not shuffle
+        marks = by_kind.get(kind)
+        if not marks:
+            continue
         data.append(
             {
                 "type": "scatter",

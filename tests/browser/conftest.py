@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser.ward import Ward, make_ward
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Error, Page
     from pytest_django.live_server_helper import LiveServer
@@ -84,3 +86,10 @@ def page(browser: Browser, live_server: LiveServer, browser_errors: list[str]) -
     tab.on("pageerror", on_page_error)
     yield tab
     context.close()
+
+
+@pytest.fixture
+def ward(transactional_db: None) -> Ward:
+    """One clinician's team with one patient, three model-inferred scores, a questionnaire and the
+    alerts they open (tests/browser/ward.py)."""
+    return make_ward()

@@ -8,84 +8,26 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
-from monitor_site.alerts.models import Alert, AlertRule
-from monitor_site.alerts.services import alerts_evaluate
+from monitor_site.alerts.models import Alert
 from monitor_site.dashboards.exports import CSV_HEADER
-from monitor_site.patients.models import Patient
-from tests.factories import (
-    AssessmentFactory,
-    CareTeamFactory,
-    ModelVersionFactory,
-    PatientFactory,
-    PredictionFactory,
-    UserFactory,
-)
+from tests.browser.ward import SELF_HARM_RULE, TOTALS, Ward, log_in
+from tests.factories import CareTeamFactory, UserFactory
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
     from playwright.sync_api import Page
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="install the dev extras: pip install -e '.[dev]'"
 ).expect
 
-PASSWORD = "correct-horse-battery"
-TOTALS = [8.0, 12.0, 17.0]
-LATEST_ITEMS = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.2, 0.8]  # sums to 17; item 9 flagged (>= 0.5)
-SELF_HARM_RULE = "Item 9: thoughts of self-harm"
-
 # A Plotly graph div's traces, as the browser holds them once Plotly has drawn them.
 TRACES_JS = """el => el.data.map(t => ({
     name: t.name, type: t.type || "scatter", y: Array.from(t.y || []), z_rows: (t.z || []).length
 }))"""
-
-
-@dataclass
-class Ward:
-    clinician: AbstractBaseUser
-    patient: Patient
-    alert: Alert
-
-
-@pytest.fixture
-def ward(transactional_db: None) -> Ward:
-    """One clinician's team with one patient: three model-inferred scores, one questionnaire and the
-    alerts they open. The live server needs a transactional database, whose flush between tests also
-    empties the default rules the data migration made, so the two rules used are (re)made here."""
-    AlertRule.objects.get_or_create(
-        name=SELF_HARM_RULE,
-        defaults={"kind": "self_harm", "threshold": 0.5, "consecutive": 1, "urgent": True},
-    )
-    AlertRule.objects.get_or_create(
-        name="PHQ-9 at or above 10 (moderate)",
-        defaults={"kind": "threshold", "threshold": 10, "consecutive": 2},
-    )
-    team = CareTeamFactory(name="Team North")
-    clinician = UserFactory(username="dr-north")
-    team.members.add(clinician)
-    patient = PatientFactory(care_team=team, external_id="pt-browser")
-    version = ModelVersionFactory(version="v-browser")
-    for total in TOTALS:
-        items = LATEST_ITEMS if total == TOTALS[-1] else [total / 9] * 9
-        PredictionFactory(session__patient=patient, model_version=version, total=total, items=items)
-    AssessmentFactory(patient=patient, total=14, items=[2, 2, 2, 2, 2, 2, 1, 1, 0])
-    alerts_evaluate(patient_ids=[patient.pk])
-    return Ward(clinician=clinician, patient=patient, alert=Alert.objects.get(rule__name=SELF_HARM_RULE))
-
-
-def log_in(page: Page, username: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login/\?next=/$"))  # anonymous visitors are sent to log in
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
 
 
 def test_it_logs_in_and_draws_the_patients_charts(page: Page, ward: Ward, browser_errors: list[str]) -> None:
@@ -106,10 +48,12 @@ def test_it_logs_in_and_draws_the_patients_charts(page: Page, ward: Ward, browse
         "Prediction interval (v-browser)",
         "Model-inferred PHQ-9 (model v-browser)",
         "Self-report PHQ-9 (questionnaire)",
+        "Events: alert",  # the events of the history, marked along the top
+        "Events: model",
     ]
     assert traces[1]["y"] == TOTALS
     assert traces[2]["y"] == [14]
-    expect(trajectory.locator(".scatterlayer .trace")).to_have_count(3)  # drawn, not only stored
+    expect(trajectory.locator(".scatterlayer .trace")).to_have_count(5)  # drawn, not only stored
 
     heatmap = page.locator("#heatmap")
     expect(heatmap).to_have_attribute("data-rendered", "true")
@@ -130,8 +74,8 @@ def test_it_acknowledges_an_alert_with_a_note(page: Page, ward: Ward) -> None:
     row = page.locator(f"#alert-{ward.alert.pk}")
     expect(row).to_contain_text(SELF_HARM_RULE)
     expect(row).to_contain_text("urgent")
-    status = row.locator("td").nth(4)
-    expect(status).to_have_text("Open")
+    status = row.locator("td").nth(2)
+    expect(status).to_contain_text("Open")
     row.get_by_label(f"Note for alert {ward.alert.pk}").fill("Called the patient; safety plan reviewed.")
     row.get_by_role("button", name="Acknowledge").click()
 

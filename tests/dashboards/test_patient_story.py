@@ -101,7 +101,7 @@ def test_the_chart_has_an_accessible_name_and_a_table_with_keyboard_links_to_eve
     client: Client, patient: object
 ) -> None:
     html = client.get(f"/patients/{patient.pk}/").content.decode()
-    assert 'id="trajectory" class="chart" role="img" aria-label=' in html
+    assert 'aria-labelledby="trajectory-caption"' in html and '<figcaption id="trajectory-caption"' in html
     for prediction in patient.predictions.all():
         assert f'href="?prediction={prediction.pk}#evidence"' in html
 
