@@ -47,6 +47,7 @@ from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
 from monitor_site.patients.services import clinician_note_create
 from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.selectors import prediction_intervals
 from monitor_site.predictions.services import prediction_feedback_record
 from scoring.phq9 import BANDS, SELF_HARM_FLAG
 
@@ -94,8 +95,11 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     reports = latest_self_reports(patient_ids=[p.pk for p in page])
-    for row in page:
+    summaries = [getattr(p, "summary", None) for p in page]
+    intervals = prediction_intervals(prediction_ids=[s.latest_prediction_id for s in summaries if s])
+    for row, summary in zip(page, summaries, strict=True):
         row.self_report = reports.get(row.pk)  # type: ignore[attr-defined] # beside the model item-9 flag
+        row.latest_interval = intervals.get(summary.latest_prediction_id) if summary else None  # type: ignore[attr-defined]
     # The overview describes the scope (my patients or a team), not the row filters below it.
     scope_only = {k: filters[k] for k in ("scope", "team") if filters[k]}
     return render(

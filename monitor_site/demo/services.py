@@ -33,6 +33,7 @@ DEMO_USERS = {
     "clinician": ("demo-clinician-pass", False, ("North team", "South team")),
     "admin": ("demo-admin-pass", True, ("North team", "South team", "East team")),
 }
+DEMO_NAMED_CLINICIAN = {"clinician": "North team"}  # username: the team half of whose patients they lead
 
 
 @dataclass
@@ -169,3 +170,12 @@ def demo_users_ensure() -> None:
             team = CareTeam.objects.filter(name=name).first()
             if team:
                 team.members.add(user)
+        if username in DEMO_NAMED_CLINICIAN:
+            # Every other patient of that team is theirs ("My patients" on the triage list).
+            team_patients = Patient.objects.filter(
+                care_team__name=DEMO_NAMED_CLINICIAN[username],
+                is_synthetic=True,
+                named_clinician__isnull=True,
+            ).order_by("external_id")
+            ids = list(team_patients.values_list("pk", flat=True))[::2]
+            Patient.objects.filter(pk__in=ids).update(named_clinician=user)

@@ -21,6 +21,12 @@ def prediction_list_for_patient(*, patient: Patient) -> QuerySet[Prediction]:
     )
 
 
+def prediction_intervals(*, prediction_ids: list[int]) -> dict[int, tuple[float, float]]:
+    """prediction id -> (interval low, high), in one query (the triage list's page of latest scores)."""
+    rows = Prediction.objects.filter(pk__in=prediction_ids).values_list("pk", "interval_low", "interval_high")
+    return {pk: (low, high) for pk, low, high in rows}
+
+
 def assessment_list_for_patient(*, patient: Patient) -> QuerySet[Assessment]:
     return Assessment.objects.filter(patient=patient).order_by("completed_at")
 

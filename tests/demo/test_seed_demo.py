@@ -34,6 +34,11 @@ def test_it_gives_the_demo_clinician_patients_to_see(model_store: Path, client: 
     )  # type: ignore[attr-defined]
     html = client.get("/").content.decode()  # type: ignore[attr-defined]
     assert "syn-p" in html and "Synthetic demo data" in html
+    north = Patient.objects.filter(care_team__name="North team")
+    mine = client.get("/?scope=mine").context["page"]  # type: ignore[attr-defined]
+    if north.exists():  # half of the North team's patients are the demo clinician's own
+        assert len(mine) == (north.count() + 1) // 2
+        assert all(p.named_clinician.username == "clinician" for p in mine)
 
 
 def test_its_service_reports_what_it_wrote_and_what_a_reset_removed(model_store: Path) -> None:
