@@ -34,11 +34,16 @@ from monitor_site.bench.stats import median, percentile
 from monitor_site.patients.selectors import patient_list_for_user
 from scoring.cli_args import arg
 
-LIST_VARIANTS = {
-    "list": "",
-    "list_filtered": "?band=severe&alert=any",
-    "list_sorted": "?sort=last_session",
+# name: (URL name, query); each timed as it is. Per-patient pages are timed for the chosen patients.
+FIXED_PAGES = {
+    "list": ("dashboards:patient_list", ""),
+    "list_filtered": ("dashboards:patient_list", "?band=severe&alert=any"),
+    "list_sorted": ("dashboards:patient_list", "?sort=last_session"),
+    "list_overdue": ("dashboards:patient_list", "?overdue=1&change=worsening"),
+    "inbox": ("dashboards:alert_inbox", ""),
+    "inbox_grouped": ("dashboards:alert_inbox", "?group=patient"),
 }
+PATIENT_PAGES = {"patient": "dashboards:patient_detail", "report": "dashboards:patient_report"}
 SLOWEST_QUERIES = 5
 
 
@@ -77,8 +82,9 @@ def pages_bench_run(*, args: PageBenchArgs, note: Callable[[str], None] = print)
         note("note: DEBUG is on, which slows every request; unset DJANGO_DEBUG to time")
 
     chosen = random.Random(args.seed).sample(patient_ids, min(args.patients, len(patient_ids)))
-    urls = {name: reverse("dashboards:patient_list") + query for name, query in LIST_VARIANTS.items()}
-    urls |= {f"patient {pk}": reverse("dashboards:patient_detail", args=[pk]) for pk in chosen}
+    urls = {name: reverse(url_name) + query for name, (url_name, query) in FIXED_PAGES.items()}
+    for kind, url_name in PATIENT_PAGES.items():
+        urls |= {f"{kind} {pk}": reverse(url_name, args=[pk]) for pk in chosen}
     # Static files are not requested here; whitenoise's "no STATIC_ROOT yet" warning is noise.
     warnings.filterwarnings("ignore", message="No directory at")
     client = Client(HTTP_HOST=_host())
@@ -97,17 +103,16 @@ def pages_bench_run(*, args: PageBenchArgs, note: Callable[[str], None] = print)
                 bar.update()
     bar.close()
 
-    pages = {name: _summary(urls[name], timings[name], probes[name]) for name in LIST_VARIANTS}
-    patient_names = [n for n in urls if n.startswith("patient ")]
-    pages["patient"] = _summary(
-        f"{len(chosen)} random patients",
-        [ms for n in patient_names for ms in timings[n]],
-        max((probes[n] for n in patient_names), key=lambda p: p["queries"]),
-    )
-    pages["patient"]["queries_min"] = min(probes[n]["queries"] for n in patient_names)
-    pages["patient"]["per_patient_median_ms"] = {
-        n.split()[1]: round(median(timings[n]), 1) for n in patient_names
-    }
+    pages = {name: _summary(urls[name], timings[name], probes[name]) for name in FIXED_PAGES}
+    for kind in PATIENT_PAGES:
+        names = [n for n in urls if n.startswith(f"{kind} ")]
+        pages[kind] = _summary(
+            f"{len(chosen)} random patients",
+            [ms for n in names for ms in timings[n]],
+            max((probes[n] for n in names), key=lambda p: p["queries"]),
+        )
+        pages[kind]["queries_min"] = min(probes[n]["queries"] for n in names)
+        pages[kind]["per_patient_median_ms"] = {n.split()[1]: round(median(timings[n]), 1) for n in names}
     report = {
         "generated_at": timezone.now().isoformat(),
         "machine": {

@@ -182,8 +182,21 @@ def test_it_times_the_pages_and_writes_json(tmp_path: Path) -> None:
         stderr=StringIO(),
     )
     pages = json.loads(report.read_text())["pages"]
-    assert set(pages) == {"list", "list_filtered", "list_sorted", "patient"}
-    assert pages["patient"]["requests"] == 4 and pages["list"]["requests"] == 2
+    assert set(pages) == {
+        "list",
+        "list_filtered",
+        "list_sorted",
+        "list_overdue",
+        "inbox",
+        "inbox_grouped",
+        "patient",
+        "report",
+    }
+    assert (
+        pages["patient"]["requests"] == 4
+        and pages["report"]["requests"] == 4
+        and pages["list"]["requests"] == 2
+    )
     assert all(page["queries"] > 0 and page["median_ms"] > 0 for page in pages.values())
     assert "median ms" in out.getvalue() and "p95 ms" in out.getvalue()
 
