@@ -27,7 +27,7 @@ class AlertRuleForm(forms.ModelForm):
         exclude: list[str] = []  # every field of the rule, plus the confirmation
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         rule = self.instance
         switching_off = bool(rule.pk and rule.is_active) and cleaned.get("is_active") is False
         if (

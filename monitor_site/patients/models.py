@@ -93,8 +93,9 @@ class Patient(models.Model):
 
     def clean(self) -> None:
         # A named clinician outside the care team could not even open the patient's page.
+        team = self.care_team
         if self.named_clinician_id and not (
-            self.care_team_id and self.care_team.members.filter(pk=self.named_clinician_id).exists()
+            team is not None and team.members.filter(pk=self.named_clinician_id).exists()
         ):
             raise ValidationError(
                 {"named_clinician": "The named clinician must be a member of the patient's care team."}

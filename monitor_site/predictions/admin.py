@@ -16,10 +16,11 @@ class PredictionAdmin(admin.ModelAdmin):
     list_filter = ("band", "model_version")
     list_select_related = ("patient", "model_version")
     # Items rounded; the evidence (chunk ids and attention weights) is read on the patient page.
-    fields = readonly_fields = [
+    readonly_fields = (
         *(f.name for f in Prediction._meta.fields if f.name not in ("id", "items", "evidence")),
         "rounded_items",
-    ]
+    )
+    fields = readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).defer("evidence")
