@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from monitor_site.accounts.admin_actions import SuperuserActions
 from monitor_site.dashboards.charts import evaluation_figure
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.services import TrainingAlreadyRunning, model_version_promote, training_run_request
@@ -54,7 +55,7 @@ def card_table(data: Any) -> str:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(SuperuserActions, admin.ModelAdmin):
     list_display = (
         "version",
         "status",
@@ -103,7 +104,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description="Promote to active (or roll back to it); recent sessions are rescored")
+    @admin.action(
+        description="Promote to active (or roll back to it); recent sessions are rescored",
+        permissions=["superuser"],
+    )
     def promote(self, request: HttpRequest, queryset: Any) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
@@ -113,7 +117,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
     change_list_template = "admin/modelops/trainingrun/change_list.html"
     change_form_template = "admin/modelops/trainingrun/change_form.html"
     list_display = (
@@ -172,7 +176,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
             extra["blend"] = run.report.get("blend", {})
         return super().changeform_view(request, object_id, form_url, extra)
 
-    @admin.action(description="Mark as failed (a run whose worker died); frees the slot for a new run")
+    @admin.action(
+        description="Mark as failed (a run whose worker died); frees the slot for a new run",
+        permissions=["superuser"],
+    )
     def mark_failed(self, request: HttpRequest, queryset: Any) -> None:
         stuck = queryset.filter(active_slot=True)
         n = stuck.update(

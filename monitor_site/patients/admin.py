@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from monitor_site.accounts.admin_actions import SuperuserActions
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
 from monitor_site.patients.services import ingest_token_revoke, patient_erase
 
@@ -33,7 +34,7 @@ class IngestTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         revoked = ingest_token_revoke(tokens=queryset)
         self.message_user(
@@ -44,7 +45,7 @@ class IngestTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(SuperuserActions, admin.ModelAdmin):
     list_display = ("external_id", "source", "care_team", "named_clinician", "is_synthetic", "created_at")
     list_filter = ("care_team", "is_synthetic")
     list_select_related = ("source", "care_team", "named_clinician")
@@ -55,14 +56,15 @@ class PatientAdmin(admin.ModelAdmin):
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # erasure is the one way to remove a patient: it is audited
-        if not request.user.is_superuser:
-            actions.pop("erase", None)
         return actions
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Erase selected patients and all their data (right to be forgotten)")
+    @admin.action(
+        description="Erase selected patients and all their data (right to be forgotten)",
+        permissions=["superuser"],
+    )
     def erase(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
         if request.POST.get("confirm") != "yes":
             return TemplateResponse(

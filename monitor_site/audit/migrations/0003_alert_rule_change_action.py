@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
                     ("model.rollback", "rolled back to a model version"),
                     ("patient.erase", "erased a patient (right to be forgotten)"),
                     ("alert_rule.change", "added or changed an alert rule"),
+                    ("admin.action", "ran an admin action"),
                 ],
                 max_length=32,
             ),
