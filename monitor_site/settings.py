@@ -151,6 +151,9 @@ ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-m
 # An alert opened more than this after its crossing says it comes from delayed data (backlog, backfill,
 # late questionnaire); it opens all the same: alerts follow the current state. 0 = never said.
 ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
+# A session more than this many days before a patient's first one is refused (400): it would move the
+# baseline. A new patient's history can be sent in any amount, oldest first.
+SESSION_BACKDATE_LIMIT_DAYS = env.int("SESSION_BACKDATE_LIMIT_DAYS", default=30)
 # The caseload overview counts a patient as overdue after this many days without a session.
 CASELOAD_OVERDUE_DAYS = env.int("CASELOAD_OVERDUE_DAYS", default=7)
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from monitor_site.api.errors import PayloadTooLarge, error_response
 from monitor_site.api.serializers import AssessmentIn, AssessmentOut, ErrorOut, SessionIn, SessionOut
 from monitor_site.patients.models import IngestSource, IngestToken
-from monitor_site.patients.services import IngestConflict, assessment_ingest, session_ingest
+from monitor_site.patients.services import IngestConflict, IngestRefused, assessment_ingest, session_ingest
 
 COMMON_ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Invalid input; `errors` names each bad field."),
@@ -126,6 +126,13 @@ def session_create(request: Request) -> Response:
         )
     except IngestConflict as exc:
         return _conflict(exc)
+    except IngestRefused as exc:
+        return error_response(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            detail=exc.message,
+            code="invalid",
+            errors={exc.field: [exc.message]},
+        )
     session = result.obj
     body = {
         "id": session.pk,

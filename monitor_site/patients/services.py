@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -46,6 +46,37 @@ class IngestConflict(Exception):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class IngestRefused(Exception):
+    """Well-formed input the product refuses (HTTP 400 naming the field); nothing is stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _refuse_backdated(*, patient_pk: int, session_pk: int, started_at: datetime) -> None:
+    """A session more than SESSION_BACKDATE_LIMIT_DAYS before the patient's first is refused: it would
+    move the baseline and stretch the chart (a patient's first sessions, a backfill, are accepted)."""
+    limit = timedelta(days=settings.SESSION_BACKDATE_LIMIT_DAYS)
+    if started_at >= timezone.now() - limit:
+        return  # cannot be that far before a first session, which is never in the future
+    first = (
+        ConversationSession.objects.filter(patient_id=patient_pk)
+        .exclude(pk=session_pk)
+        .order_by("ended_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    if first is not None and started_at < first - limit:
+        raise IngestRefused(
+            "started_at",
+            f"{started_at:%Y-%m-%d} is more than {limit.days} days before this patient's first session "
+            f"({first:%Y-%m-%d}); a back-dated session would move their baseline. Send a patient's history "
+            "before their current sessions, or check the clock of the sending system.",
+        )
 
 
 @dataclass(frozen=True)
@@ -231,6 +262,7 @@ def session_ingest(
                     raise IngestConflict("session_id", "session_id was already received with other content")
                 return IngestResult(existing, created=False)
         session_pk, patient_pk = inserted
+        _refuse_backdated(patient_pk=patient_pk, session_pk=session_pk, started_at=started_at)
         _messages_insert(session_pk=session_pk, messages=messages)
         if notify:
             session_ingested.send(sender=ConversationSession, session_id=session_pk)

@@ -61,6 +61,11 @@ class TrajectorySummary(models.Model):
     baseline_total = models.FloatField(
         null=True, help_text="Mean model-inferred total over the first 14 days of monitoring."
     )
+    baseline_from = models.DateTimeField(
+        null=True,
+        help_text="Start of the baseline period (the first prediction's window end when first summarised); "
+        "fixed, so that a late, earlier session never moves the baseline.",
+    )
     change_since_baseline = models.FloatField(null=True)
     trend = models.JSONField(
         default=list, help_text="Weekly mean totals over the last 4 weeks, oldest first."

@@ -214,6 +214,11 @@ BASELINE_DAYS = 14
 TREND_WEEKS = 4
 
 
+def _totals_between(patient_id: int, start: datetime, end: datetime) -> list[float]:
+    rows = Prediction.objects.filter(patient_id=patient_id, window_end__gte=start, window_end__lte=end)
+    return list(rows.values_list("total", flat=True))
+
+
 def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
     """Recompute the summaries of these patients from their predictions. Returns summaries written."""
     ids = sorted(set(patient_ids))
@@ -225,23 +230,29 @@ def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
         .annotate(first=Min("window_end"))
         .values_list("patient_id", "first")
     )
+    fixed = dict(
+        TrajectorySummary.objects.filter(pk__in=ids, baseline_from__isnull=False).values_list(
+            "patient_id", "baseline_from"
+        )
+    )
     written = 0
     for patient_id in ids:
-        first = firsts.get(patient_id)
-        if first is None:
+        if firsts.get(patient_id) is None:
             TrajectorySummary.objects.filter(pk=patient_id).delete()
             continue
+        # The baseline period, once set, stays: a session back-dated within the allowed limit
+        # (SESSION_BACKDATE_LIMIT_DAYS) shows on the chart but does not move the baseline.
+        first = fixed.get(patient_id, firsts[patient_id])
         latest = (
             Prediction.objects.filter(patient_id=patient_id)
             .order_by("-window_end", "-model_version__created_at", "-pk")
             .first()
         )
         assert latest is not None
-        baseline_rows = list(
-            Prediction.objects.filter(
-                patient_id=patient_id, window_end__lte=first + timedelta(days=BASELINE_DAYS)
-            ).values_list("total", flat=True)
-        )
+        baseline_rows = _totals_between(patient_id, first, first + timedelta(days=BASELINE_DAYS))
+        if not baseline_rows:  # the fixed period's predictions are gone (erased): start afresh
+            first = firsts[patient_id]
+            baseline_rows = _totals_between(patient_id, first, first + timedelta(days=BASELINE_DAYS))
         since = latest.window_end - timedelta(weeks=TREND_WEEKS)
         recent = list(
             Prediction.objects.filter(patient_id=patient_id, window_end__gt=since)
@@ -262,6 +273,7 @@ def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
                 "latest_self_harm": float(latest.items[ITEM_SELF_HARM]),
                 "latest_at": latest.window_end,
                 "baseline_total": round(baseline, 2),
+                "baseline_from": first,
                 "change_since_baseline": round(latest.total - baseline, 2),
                 "trend": trend,
                 # The change the sparkline draws: last weekly mean minus the first (None under two weeks).

@@ -248,3 +248,38 @@ def test_it_stores_exactly_one_row_when_two_clients_race(ingest: tuple) -> None:
         t.join()
     assert sorted(codes) == [200, 200, 200, 201]
     assert ConversationSession.objects.count() == 1 and Message.objects.count() == 4
+
+
+def test_a_back_dated_session_of_a_known_patient_is_refused_naming_the_field(api: APIClient) -> None:
+    now = timezone.now().replace(microsecond=0)
+    assert _post(api, session_body("s1", start=now - timedelta(days=2))).status_code == 201
+    for when in (datetime(2024, 1, 5, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)):
+        r = _post(api, session_body(f"old-{when.year}", start=when))
+        assert r.status_code == 400, r.content
+        assert "started_at" in r.json()["errors"] and "first session" in r.json()["errors"]["started_at"][0]
+    assert ConversationSession.objects.count() == 1 and Message.objects.count() == 4  # nothing half-written
+    # Within the limit (30 days before the first) it is accepted.
+    assert _post(api, session_body("s0", start=now - timedelta(days=25))).status_code == 201
+
+
+def test_a_new_patients_history_can_still_be_backfilled(api: APIClient) -> None:
+    start = datetime(2024, 1, 5, tzinfo=UTC)
+    for day in range(0, 90, 10):
+        r = _post(api, session_body(f"h{day}", "p-new", start=start + timedelta(days=day)))
+        assert r.status_code == 201, r.content
+
+
+def test_an_earlier_session_within_the_limit_does_not_move_the_baseline() -> None:
+    from monitor_site.predictions.models import TrajectorySummary
+    from tests.factories import ModelVersionFactory, PatientFactory, PredictionFactory
+
+    patient, version = PatientFactory(), ModelVersionFactory()
+    now = timezone.now()
+    for days_ago, total in ((10, 15.0), (9, 14.0)):
+        at = now - timedelta(days=days_ago)
+        PredictionFactory(session__patient=patient, session__ended_at=at, model_version=version, total=total)
+    assert TrajectorySummary.objects.get(pk=patient.pk).baseline_total == 14.5
+    late = now - timedelta(days=30)
+    PredictionFactory(session__patient=patient, session__ended_at=late, model_version=version, total=4.0)
+    summary = TrajectorySummary.objects.get(pk=patient.pk)
+    assert summary.baseline_total == 14.5 and summary.baseline_from == now - timedelta(days=10)
