@@ -28,6 +28,7 @@ from monitor_site.alerts.selectors import latest_self_report
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.patients.models import Assessment, ConversationSession, Patient
+from monitor_site.patients.text import clinician_text
 from monitor_site.predictions.models import Prediction, TrajectorySummary
 from scoring.phq9 import ITEM_SELF_HARM, band_for
 
@@ -95,13 +96,15 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
         Alert.objects.filter(
             patient_id=patient_id, rule__in=no_data_rules, episode_ended_at__isnull=True
         ).filter(opened_at__lt=latest.window_end).update(episode_ended_at=timezone.now())
-        if not rules:
-            continue
+        if not rules or latest.too_little_text:
+            continue  # a window with too little patient text opens and closes nothing (the page says so)
         need = max(r.consecutive for r in rules)
         # The series of the model that made the latest prediction: versions are never mixed in a run.
         series = list(
             Prediction.objects.filter(
-                patient_id=patient_id, model_version_id=latest.model_version_id
+                patient_id=patient_id,
+                model_version_id=latest.model_version_id,
+                n_tokens__gte=settings.ALERT_MIN_WINDOW_TOKENS,
             ).order_by("-window_end")[:need]
         )
         episodes = {
@@ -266,7 +269,12 @@ def alerts_due_for_notification(*, now: datetime | None = None) -> list[tuple[in
     return due
 
 
+ALERT_NOTE_MAX_CHARS = 2000
+
+
 def alert_acknowledge(*, alert: Alert, user: User, note: str = "") -> Alert:
+    """ValueError (naming the note) for a note that cannot be stored; nothing changes then."""
+    note = clinician_text(note, max_chars=ALERT_NOTE_MAX_CHARS)
     if alert.status == Alert.Status.OPEN:
         alert.status = Alert.Status.ACKNOWLEDGED
         alert.acknowledged_by = user
@@ -284,7 +292,8 @@ class NoteRequired(ValueError):
 
 
 def alert_resolve(*, alert: Alert, user: User, note: str = "") -> Alert:
-    if alert.status != Alert.Status.RESOLVED and alert.urgent and not note.strip():
+    note = clinician_text(note, max_chars=ALERT_NOTE_MAX_CHARS)
+    if alert.status != Alert.Status.RESOLVED and alert.urgent and not note:
         raise NoteRequired("note: resolving an urgent alert needs a note saying what was done")
     if alert.status != Alert.Status.RESOLVED:
         now = timezone.now()

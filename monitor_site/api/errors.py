@@ -21,8 +21,21 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+def _encodable(text: str) -> str:
+    """An error may quote the client's input (an invalid choice, an unknown field): a lone surrogate in
+    it could not be encoded as UTF-8 JSON (that was a 500), so it becomes "?"."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """{"messages": [{}, {"sent_at": ["bad"]}]} -> {"messages[1].sent_at": ["bad"]}."""
+    return {
+        _encodable(path): [_encodable(m) for m in messages]
+        for path, messages in _flatten(detail, prefix).items()
+    }
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
@@ -32,14 +45,14 @@ def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
                 path = f"{prefix}[{key}]"
             else:
                 path = f"{prefix}.{key}" if prefix else str(key)
-            out.update(flatten(value, path))
+            out.update(_flatten(value, path))
     elif isinstance(detail, list):
         if all(isinstance(v, str) for v in detail):
             out.setdefault(prefix or "body", []).extend(str(v) for v in detail)
         else:
             for i, value in enumerate(detail):
                 if value:
-                    out.update(flatten(value, f"{prefix}[{i}]"))
+                    out.update(_flatten(value, f"{prefix}[{i}]"))
     else:
         out.setdefault(prefix or "body", []).append(str(detail))
     return out

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from monitor_site.api.fields import AwareDateTimeField, ExternalIdField, StrictCharField, StrictIntegerField
+from monitor_site.patients.text import has_visible_characters, visible_text
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 from scoring.types import ROLES
 
@@ -78,6 +79,9 @@ class MessageListIn(serializers.ListSerializer):
                     text.encode("utf-8")  # lone surrogates ("\ud800") cannot be stored
                 except UnicodeEncodeError:
                     return None
+            text = visible_text(text)
+            if not has_visible_characters(text):
+                return None  # the field-by-field path says why
             try:
                 when = sent_at_field.run_validation(sent_at)
             except serializers.ValidationError:
@@ -99,6 +103,11 @@ class MessageIn(StrictSerializer):
             raise serializers.ValidationError(f"Longer than {settings.API_MAX_MESSAGE_CHARS} characters.")
         if not value.strip():
             raise serializers.ValidationError("May not be blank.")
+        value = visible_text(value)
+        if not has_visible_characters(value):
+            raise serializers.ValidationError(
+                "Has no visible characters (only spaces, zero-width or control characters)."
+            )
         return value
 
 

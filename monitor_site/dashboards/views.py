@@ -26,7 +26,7 @@ from monitor_site.alerts.selectors import (
     alerts_grouped,
     latest_self_reports,
 )
-from monitor_site.alerts.services import NoteRequired, alert_acknowledge, alert_resolve
+from monitor_site.alerts.services import alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.dashboards.selectors import (
@@ -292,20 +292,15 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
     if alert is None:
         raise Http404("No such alert for your care teams.")
     note = request.POST.get("note", "")
-    if action == "acknowledge":
-        alert_acknowledge(alert=alert, user=user_signed_in(request.user), note=note)
-        messages.success(
-            request, f"Alert acknowledged: {alert.rule.name}, patient {alert.patient.external_id}."
-        )
+    act, done = (
+        (alert_acknowledge, "acknowledged") if action == "acknowledge" else (alert_resolve, "resolved")
+    )
+    try:
+        act(alert=alert, user=user_signed_in(request.user), note=note)
+    except ValueError as exc:  # NoteRequired, or a note that cannot be stored: nothing changed
+        messages.error(request, f"Not {done}: {exc}")
     else:
-        try:
-            alert_resolve(alert=alert, user=user_signed_in(request.user), note=note)
-        except NoteRequired as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request, f"Alert resolved: {alert.rule.name}, patient {alert.patient.external_id}."
-            )
+        messages.success(request, f"Alert {done}: {alert.rule.name}, patient {alert.patient.external_id}.")
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()

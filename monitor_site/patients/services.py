@@ -31,6 +31,7 @@ from monitor_site.patients.models import (
     Patient,
 )
 from monitor_site.patients.signals import assessments_ingested, session_ingested
+from monitor_site.patients.text import clinician_text
 from monitor_site.predictions.models import Prediction, PredictionFeedback
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 
@@ -375,11 +376,9 @@ def ingest_token_revoke(*, tokens: models.QuerySet[IngestToken]) -> int:
 
 def clinician_note_create(*, patient: Patient, author: User, text: str) -> ClinicianNote:
     """A note on the patient, audited (the audit event records that a note was written, not its text)."""
-    text = text.strip()
+    text = clinician_text(text, max_chars=NOTE_MAX_CHARS, name="text")
     if not text:
         raise ValueError("text: the note is empty")
-    if len(text) > NOTE_MAX_CHARS:
-        raise ValueError(f"text: at most {NOTE_MAX_CHARS} characters")
     note = ClinicianNote.objects.create(patient=patient, author=author, text=text)
     audit_record(actor=author, action=AuditEvent.Action.PATIENT_NOTE, obj=note, patient_id=patient.pk)
     return note

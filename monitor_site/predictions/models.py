@@ -45,6 +45,12 @@ class Prediction(models.Model):
     def self_harm_item(self) -> float:
         return float(self.items[ITEM_SELF_HARM])
 
+    @property
+    def too_little_text(self) -> bool:
+        """Whether the window held less patient text than ALERT_MIN_WINDOW_TOKENS: such a score is
+        shown, marked, and never opens (or closes) an alert."""
+        return self.n_tokens < settings.ALERT_MIN_WINDOW_TOKENS
+
 
 class TrajectorySummary(models.Model):
     """Per patient, what the triage list sorts and filters on, kept current by the scoring service so

@@ -153,6 +153,46 @@ def test_it_refuses_text_with_an_unpaired_surrogate(api: APIClient, text: str) -
     _assert_refused(_raw(api, SESSIONS, raw.encode()), "messages[0].text")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u200b\u200b\u200b",
+        "\ufeff",
+        "\u202e\u202d",
+        "\x01\x02\x1f",
+        "\u200d \u2060 \u00ad",
+        "\u200b\n\u200c",
+    ],
+    ids=["zero-width-spaces", "byte-order-mark", "bidi-overrides", "controls", "joiners", "mixed"],
+)
+def test_it_refuses_a_message_with_no_visible_characters(api: APIClient, text: str) -> None:
+    body = session_body()
+    body["messages"][0]["text"] = text
+    refused = _assert_refused(api.post(SESSIONS, body, format="json"), "messages[0].text")
+    assert "no visible characters" in refused["errors"]["messages[0].text"][0]
+
+
+def test_it_strips_invisible_and_direction_changing_marks_from_stored_text(api: APIClient) -> None:
+    body = session_body(n=2)
+    body["messages"][0]["text"] = "I feel \u202eenif\u202c fine\u200b\x07"
+    body["messages"][1]["text"] = "\ufeffOK"
+    assert api.post(SESSIONS, body, format="json").status_code == 201
+    assert list(Message.objects.order_by("position").values_list("text", flat=True)) == [
+        "I feel enif fine",
+        "OK",
+    ]
+    # The same body again is the same session (the hash is of what was stored).
+    assert api.post(SESSIONS, body, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["\ud800", "user\udfff"])
+def test_it_refuses_a_role_with_a_lone_surrogate_without_a_500(api: APIClient, role: str) -> None:
+    raw = json.dumps(
+        session_body() | {"messages": [{"role": role, "text": "hi", "sent_at": "2026-03-01T09:01:00Z"}]}
+    )
+    _assert_refused(_raw(api, SESSIONS, raw.encode()), "messages[0].role")
+
+
 def test_it_stores_emoji_and_right_to_left_text_unchanged(api: APIClient) -> None:
     text = "I feel 😔 — لا أستطيع النوم — e\u0301"
     body = session_body(n=1)

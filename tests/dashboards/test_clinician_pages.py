@@ -373,3 +373,36 @@ def test_the_inbox_groups_alerts_by_patient_urgent_patients_first(
     alert = groups[1].alerts[0]
     back = client.post(f"/alerts/{alert.pk}/acknowledge/", {"next": "/alerts/?group=patient"})
     assert back["Location"] == "/alerts/?group=patient"
+
+
+@pytest.mark.parametrize("note", ["called\x00back", "x" * 2001])
+def test_an_alert_note_that_cannot_be_stored_is_refused_with_a_message(
+    client: Client, clinician: object, flagged: object, note: str
+) -> None:
+    alert = Alert.objects.filter(patient=flagged).first()
+    for action in ("acknowledge", "resolve"):
+        page = client.post(f"/alerts/{alert.pk}/{action}/", {"note": note}, follow=True)
+        assert page.status_code == 200 and "Not " in page.content.decode()
+    alert.refresh_from_db()
+    assert alert.status == "open" and alert.acknowledge_note == "" and alert.resolve_note == ""
+
+
+def test_a_note_with_a_nul_or_a_bidi_override_is_refused_or_cleaned(
+    client: Client, clinician: object, flagged: object
+) -> None:
+    page = client.post(f"/patients/{flagged.pk}/notes/", {"text": "a\x00b"}, follow=True).content.decode()
+    assert "Note not saved" in page and not ClinicianNote.objects.exists()
+    client.post(f"/patients/{flagged.pk}/notes/", {"text": "plan \u202eok\u202c agreed"})
+    assert ClinicianNote.objects.get().text == "plan ok agreed"
+
+
+def test_a_window_with_too_little_patient_text_opens_no_alert(team: object) -> None:
+    patient = PatientFactory(care_team=team)
+    version = ModelVersionFactory()
+    for _ in range(3):
+        PredictionFactory(
+            session__patient=patient, model_version=version, total=22.0, items=[2.0] * 8 + [3.0], n_tokens=5
+        )
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []
+    PredictionFactory(session__patient=patient, model_version=version, total=22.0, items=[2.0] * 8 + [3.0])
+    assert alerts_evaluate(patient_ids=[patient.pk])  # enough text: the item-9 rule opens
