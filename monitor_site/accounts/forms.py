@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import user_login_failed
 from django.contrib.auth.forms import AuthenticationForm
 from django_otp import match_token, user_has_device
 
@@ -18,23 +19,37 @@ class TwoFactorLoginForm(AuthenticationForm):
         help_text="The 6-digit code from your authenticator app, if you set one up.",
     )
 
+    # One message for every failure: a different answer to a right password would tell an attacker
+    # that the password was right and only the code is missing.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Incorrect username, password or authenticator code (if you set one up). "
+        "Note that both fields may be case-sensitive.",
+    }
+
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()  # username and password first (and django-axes' throttling)
+        cleaned = super().clean() or {}  # username and password first (and django-axes' throttling)
         user = self.get_user()
         self.otp_device = None
         if user is not None and user_has_device(user, confirmed=True):
             token = (cleaned.get("otp_token") or "").strip().replace(" ", "")
-            if not token:
-                raise forms.ValidationError(
-                    "Enter the code from your authenticator app.", code="otp_required"
-                )
-            self.otp_device = match_token(user, token)
+            self.otp_device = match_token(user, token) if token else None
             if self.otp_device is None:
-                raise forms.ValidationError("That authenticator code is not valid (or was already used).")
+                # A failed log-in like a wrong password: django-axes counts it (the signal it listens
+                # to), so codes cannot be guessed without the throttle.
+                user_login_failed.send(
+                    sender=__name__,
+                    credentials={"username": cleaned.get("username", "")},
+                    request=self.request,
+                )
+                self.user_cache = None
+                raise self.get_invalid_login_error()
         return cleaned
 
 
 class TokenForm(forms.Form):
+    """One code from an authenticator app."""
+
     token = forms.CharField(
         label="Code from the app",
         max_length=8,

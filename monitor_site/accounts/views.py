@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from base64 import b32encode
 from io import BytesIO
-from typing import Any, cast
+from typing import cast
 
 import qrcode
 import qrcode.image.svg
+from django.contrib.auth import user_login_failed
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,6 +21,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitor_site.accounts.forms import TokenForm, TwoFactorLoginForm
+from monitor_site.accounts.services import user_other_sessions_end
 
 DEVICE_NAME = "authenticator app"
 
@@ -40,23 +44,43 @@ def _qr_svg(uri: str) -> str:
     return buffer.getvalue().decode()
 
 
+REPLACE_WINDOW_SECONDS = 300  # after a fresh code from the current app, this long to enrol a new one
+
+
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """Show a new TOTP secret (QR code and text) and confirm it with one code from the app."""
-    confirmed = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
-    # OTPMiddleware gives every request's user is_verified() (not in the User type).
-    if confirmed is not None and cast(Any, request.user).is_verified():
-        return render(request, "accounts/two_factor_setup.html", {"done": True})
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=request.user, confirmed=False, defaults={"name": DEVICE_NAME}
-    )
+    """Show a new TOTP secret (QR code and text) and confirm it with one code from the app.
+
+    Replacing an app that is set up needs a fresh code from it first (a session that has only the
+    password cannot swap in the attacker's app); confirming the new one signs the user out of every
+    other session."""
+    user = cast(User, request.user)
+    confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    replacing = confirmed is not None and request.GET.get("replace") == "1"
+    if confirmed is not None and not _replace_allowed(request):
+        if not replacing:
+            return render(request, "accounts/two_factor_setup.html", {"done": True})
+        form = TokenForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            if confirmed.verify_token(_digits(form.cleaned_data["token"])):
+                request.session[REPLACE_KEY] = time.time() + REPLACE_WINDOW_SECONDS
+                return redirect(f"{request.path}?replace=1")
+            user_login_failed.send(
+                sender=__name__, credentials={"username": user.get_username()}, request=request
+            )
+            form.add_error("token", "That code does not match your current app.")
+        return render(request, "accounts/two_factor_setup.html", {"confirm_current": True, "form": form})
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": DEVICE_NAME})
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"].strip().replace(" ", "")):
+        if device.verify_token(_digits(form.cleaned_data["token"])):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()  # one app at a time
+            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()  # one app at a time
+            request.session.pop(REPLACE_KEY, None)
+            request.session.cycle_key()  # a new session id for the new second factor
             otp_login(request, device)
+            user_other_sessions_end(user=user, keep_session_key=request.session.session_key)
             target = request.GET.get("next", "")
             if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
                 return HttpResponseRedirect(target)
@@ -70,5 +94,17 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             "secret": b32encode(device.bin_key).decode().rstrip("="),
             "qr": _qr_svg(device.config_url),
             "required": request.GET.get("required") == "1",
+            "replacing": confirmed is not None,
         },
     )
+
+
+REPLACE_KEY = "otp_replace_until"
+
+
+def _replace_allowed(request: HttpRequest) -> bool:
+    return float(request.session.get(REPLACE_KEY, 0)) > time.time()
+
+
+def _digits(token: str) -> str:
+    return token.strip().replace(" ", "")
