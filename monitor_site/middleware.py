@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.cache import patch_cache_control
 
 
 class RejectNulInQueryMiddleware:
@@ -27,3 +28,20 @@ class RejectNulInQueryMiddleware:
                     f"query parameter {shown!r} holds a NUL character; remove it", content_type="text/plain"
                 )
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store, private` on every answer to a signed-in person and on the whole API:
+    patient pages, exports and the read API must not stay in a browser's or a proxy's cache (a shared
+    ward computer, the back button after signing out). Static files keep their own caching."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        if signed_in or request.path.startswith(RejectNulInQueryMiddleware.API_PREFIX):
+            patch_cache_control(response, no_store=True, private=True)
+        return response

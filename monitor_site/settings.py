@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "monitor_site.accounts.middleware.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "monitor_site.accounts.middleware.SessionLifetimeMiddleware",
+    "monitor_site.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lock-out into the locked-out page
@@ -80,6 +82,9 @@ TEMPLATES = [
     }
 ]
 
+# Shared counters (ingestion rate limits, log-in throttles): Redis in production, so that every web process
+# counts together (redis://127.0.0.1:6379/2); the demo's single process keeps them in memory.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -116,6 +121,17 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+# Against password spraying (monitor_site/accounts/throttle.py): an address failing this often across
+# usernames within the window is refused; a username failing this often from anywhere is slowed to one
+# attempt per LOGIN_USERNAME_DELAY_SECONDS, never locked (nobody can lock clinicians out).
+LOGIN_THROTTLE_MINUTES = env.int("LOGIN_THROTTLE_MINUTES", default=15)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=30)
+LOGIN_USERNAME_SLOWDOWN_AFTER = env.int("LOGIN_USERNAME_SLOWDOWN_AFTER", default=10)
+LOGIN_USERNAME_DELAY_SECONDS = env.int("LOGIN_USERNAME_DELAY_SECONDS", default=5)
+# Signed out after this long without a request, and this long after signing in whatever the activity.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 # Two-factor authentication (django-otp, TOTP authenticator apps). With TWO_FACTOR_REQUIRED every
 # signed-in person (clinicians and admins) must set up and use an authenticator app.
 TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=False)
@@ -231,6 +247,8 @@ API_MAX_MESSAGE_CHARS = env.int("API_MAX_MESSAGE_CHARS", default=20000)
 # A web process remembers a valid ingest token this long (0: ask the database on every request);
 # a revoked token is refused by every process within this time.
 INGEST_TOKEN_CACHE_SECONDS = env.float("INGEST_TOKEN_CACHE_SECONDS", default=5.0)
+# Per ingest token and minute; over it the API answers 429 with Retry-After. 0 turns the limit off.
+INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=1200)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -239,6 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["monitor_site.api.authentication.IngestTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["monitor_site.api.authentication.HasIngestToken"],
     "EXCEPTION_HANDLER": "monitor_site.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["monitor_site.api.authentication.IngestTokenRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -281,7 +300,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 # Production behind HTTPS (see .env.example): secure cookies, HSTS, redirect to https.
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)  # off only for the demo's http
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)

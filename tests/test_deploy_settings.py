@@ -51,7 +51,17 @@ def test_check_deploy_complains_about_the_demo_settings() -> None:
     proves the variables, not a check that passes whatever is set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
-    assert result.returncode != 0 and "SESSION_COOKIE_SECURE" in result.stdout + result.stderr
+    assert result.returncode != 0 and "SECURE_HSTS_SECONDS" in result.stdout + result.stderr
+
+
+def test_cookies_are_secure_by_default_whenever_debug_is_off() -> None:
+    """No production variable at all but DEBUG off: Secure cookies all the same (only the demo, DEBUG
+    on and plain http, sends them without)."""
+    code = "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    assert _manage("shell", "-c", code, env=bare).stdout.split()[-2:] == ["True", "True"]
+    demo = bare | {"DJANGO_DEBUG": "1"}
+    assert _manage("shell", "-c", code, env=demo).stdout.split()[-2:] == ["False", "False"]
 
 
 def test_clinician_cookies_are_secure_and_http_only_in_production() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from base64 import b32encode
 from io import BytesIO
-from typing import cast
+from typing import Any, cast
 
 import qrcode
 import qrcode.image.svg
@@ -22,12 +22,22 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitor_site.accounts.forms import TokenForm, TwoFactorLoginForm
 from monitor_site.accounts.services import user_other_sessions_end
+from monitor_site.accounts.throttle import login_refusal
 
 DEVICE_NAME = "authenticator app"
 
 
 class LoginView(auth_views.LoginView):
     form_class = TwoFactorLoginForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refusal = login_refusal(request, request.POST.get("username", ""))
+        if refusal is not None:
+            message, wait = refusal
+            response = render(request, "registration/locked_out.html", {"message": message}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         assert isinstance(form, TwoFactorLoginForm)  # form_class

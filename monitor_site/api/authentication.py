@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, throttling
 
 from monitor_site.patients.models import IngestToken
 from monitor_site.patients.services import ingest_token_authenticate
@@ -31,6 +35,30 @@ class IngestTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return f'{self.keyword} realm="api"'
+
+
+class IngestTokenRateThrottle(throttling.BaseThrottle):
+    """At most INGEST_RATE_LIMIT_PER_MINUTE requests per token and clock minute (0: no limit); over it,
+    429 with Retry-After (the seconds to the next minute). A counter per token and minute in the cache
+    (Redis in production, so every web process shares it); signed-in clinicians are not limited here."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        limit = settings.INGEST_RATE_LIMIT_PER_MINUTE
+        if not limit or not isinstance(request.auth, IngestToken):
+            return True
+        now = time.time()
+        key = f"ingest-rate:{request.auth.pk}:{int(now // 60)}"
+        cache.add(key, 0, timeout=120)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=120)
+            count = 1
+        self.retry_after = max(1, math.ceil(60 - now % 60))
+        return count <= limit
+
+    def wait(self) -> float:
+        return self.retry_after
 
 
 class HasIngestToken(permissions.BasePermission):
