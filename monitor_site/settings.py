@@ -182,6 +182,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # process, so "Retrain now" answers at once and the run page follows it. Production: the gpu queue.
 TRAINING_IN_BACKGROUND_THREAD = env.bool("TRAINING_IN_BACKGROUND_THREAD", default=CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Eager mode only (the demo): a scoring task that failed inside a request is caught up this much later.
+EAGER_CATCH_UP_SECONDS = env.float("EAGER_CATCH_UP_SECONDS", default=5.0)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -15,7 +15,9 @@ from monitor_site.predictions.tasks import score_pending, score_session
 
 @receiver(session_ingested, dispatch_uid="predictions_score_ingested_session")
 def enqueue_session_scoring(sender: Any, *, session_id: int, **kwargs: Any) -> None:
-    enqueue_on_commit(score_session, session_id, fallback="score_pending (every 10 minutes)")
+    enqueue_on_commit(
+        score_session, session_id, fallback="score_pending (every 10 minutes)", catch_up=score_pending
+    )
 
 
 @receiver(model_version_promoted, dispatch_uid="predictions_score_after_promotion")

@@ -35,3 +35,28 @@ def test_the_api_accepts_sessions_while_the_broker_is_down(
     monkeypatch.undo()
     assert predictions_score_pending() == 3  # the sweeper catches up
     assert Prediction.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_eager_mode_a_failed_scoring_answers_for_the_stored_session_and_catches_up(
+    api: object, active_model: object, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> None:
+    """The demo runs tasks inside the request: scoring that fails there (SQLite busy under concurrent
+    requests) must not turn a stored session into a 503, and the session is scored a little later."""
+    import time
+
+    from django.db import OperationalError as DatabaseError
+
+    from monitor_site.predictions import tasks
+
+    def database_locked(**kwargs: object) -> int:
+        raise DatabaseError("database is locked")
+
+    settings.EAGER_CATCH_UP_SECONDS = 0.2  # type: ignore[attr-defined]
+    monkeypatch.setattr(tasks, "predictions_score_session_and_next", database_locked)
+    response = api.post("/api/v1/sessions", session_body(session_id="s-locked"), format="json")  # type: ignore[attr-defined]
+    assert response.status_code == 201 and ConversationSession.objects.count() == 1
+    deadline = time.monotonic() + 30
+    while Prediction.objects.count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert Prediction.objects.count() == 1  # the background catch-up (score_pending) scored it
