@@ -32,7 +32,7 @@ from scoring.lexical import LexicalMember
 from scoring.model import ItemHeads
 from scoring.phq9 import N_ITEMS, band_for
 from scoring.types import Window
-from scoring.windowing import Chunk, Chunker
+from scoring.windowing import Chunk, Chunker, window_cut
 
 # Member kinds that read the window's text directly: mode -> class with load(dir) and predict_items(windows).
 TEXT_MEMBER_KINDS = {"lexical": LexicalMember}
@@ -58,6 +58,7 @@ class WindowScore:
     n_chunks: int
     n_tokens: int
     evidence: tuple[ChunkEvidence, ...]
+    n_turns_left_out: int = 0  # the oldest turns beyond the window's text budget (windowing.window_cut)
 
 
 @dataclass
@@ -302,6 +303,7 @@ class Ensemble:
             n_chunks=len(chunks),
             n_tokens=sum(len(c) for c in chunks),
             evidence=evidence,
+            n_turns_left_out=window_cut(window, self.chunker.max_chars)[1],
         )
 
 

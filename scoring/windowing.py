@@ -65,11 +65,51 @@ class InputView:
             yield index, render_turn(turn, day_marker=marker)
 
 
-def patient_text(window: Window, roles: Iterable[str] = ("user",)) -> str:
-    """The plain text of a window's turns of these roles (no tags, no markers), one turn per line."""
+# The most text one window contributes, in characters (~16k tokens): a flood of sessions in 14 days
+# (10,000 were sent in a probe) must not stall a scoring worker for minutes. The most recent turns are
+# kept; what is left out is counted (`window_cut`) and recorded with the prediction.
+MAX_WINDOW_CHARS = 64_000
+
+
+def window_cut(window: Window, max_chars: int = MAX_WINDOW_CHARS) -> tuple[list[int], int]:
+    """Where the window's most recent `max_chars` of text begin: per conversation (in window order) the
+    index of its first kept turn (its length when none is kept), and how many turns are left out.
+    Whole turns only; the latest turn is always kept. Turn indices are unchanged, so evidence still
+    points at the right turn."""
+    first_kept = [0] * len(window.conversations)
+    total, dropped, cut = 0, 0, False
+    for position in range(len(window.conversations) - 1, -1, -1):
+        turns = window.conversations[position].turns
+        if cut:
+            first_kept[position] = len(turns)
+            dropped += len(turns)
+            continue
+        for index in range(len(turns) - 1, -1, -1):
+            size = len(turns[index].text)
+            if total > 0 and total + size > max_chars:
+                cut = True
+                first_kept[position] = index + 1
+                dropped += index + 1
+                break
+            total += size
+    return first_kept, dropped
+
+
+def _kept(window: Window, max_chars: int) -> Iterator[tuple[Conversation, int]]:
+    """Each conversation with the index of its first kept turn (see window_cut)."""
+    first_kept, _ = window_cut(window, max_chars)
+    yield from zip(window.conversations, first_kept, strict=True)
+
+
+def patient_text(window: Window, roles: Iterable[str] = ("user",), max_chars: int = MAX_WINDOW_CHARS) -> str:
+    """The plain text of a window's most recent turns (window_cut) of these roles (no tags, no
+    markers), one turn per line."""
     wanted = set(roles)
     return "\n".join(
-        t.text.strip() for c in window.conversations for t in c.turns if t.role in wanted and t.text.strip()
+        t.text.strip()
+        for c, start in _kept(window, max_chars)
+        for t in c.turns[start:]
+        if t.role in wanted and t.text.strip()
     )
 
 
@@ -90,11 +130,20 @@ class Chunk:
 class Chunker:
     """Packs rendered turns into chunks of at most `max_tokens` tokens (special tokens included)."""
 
-    def __init__(self, tokenizer: Any, *, max_tokens: int, kind: str, view: InputView | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        max_tokens: int,
+        kind: str,
+        view: InputView | None = None,
+        max_chars: int = MAX_WINDOW_CHARS,
+    ) -> None:
         if max_tokens < 16:
             raise ValueError("max_tokens must be at least 16")
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self.max_chars = max_chars
         self.kind = kind
         self.view = view or InputView()
         if kind == "encoder" and tokenizer.cls_token_id is not None and tokenizer.sep_token_id is not None:
@@ -148,7 +197,14 @@ class Chunker:
 
     def chunk_windows(self, windows: list[Window]) -> list[list[Chunk]]:
         """Chunks for each window; one batched tokenizer call for all turns of all windows."""
-        read = [[list(self.view.turns(c)) for c in w.conversations] for w in windows]
+        # Only the window's most recent text (window_cut), with the turns' original indices.
+        read = [
+            [
+                [(i, text) for i, text in self.view.turns(c) if i >= start]
+                for c, start in _kept(w, self.max_chars)
+            ]
+            for w in windows
+        ]
         texts = [text for per_window in read for per_conv in per_window for _, text in per_conv]
         encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
         position = 0

@@ -93,8 +93,21 @@ class QuestionnaireOut(serializers.Serializer):
 
 class TrajectoryOut(serializers.Serializer):
     patient = PatientOut()
-    predictions = PredictionOut(many=True)
-    questionnaires = QuestionnaireOut(many=True)
+    count = serializers.IntegerField(help_text="Predictions in all pages.")
+    next = serializers.CharField(allow_null=True, help_text="The next page of predictions, or null.")
+    previous = serializers.CharField(allow_null=True)
+    predictions = PredictionOut(many=True, help_text="This page's predictions, oldest first.")
+    questionnaires = QuestionnaireOut(many=True, help_text="Every questionnaire (on every page).")
+
+
+TRAJECTORY_PAGE_SIZE = 500  # predictions a page: a year of daily sessions in one, a flood in many
+
+
+class TrajectoryQuery(serializers.Serializer):
+    page = serializers.IntegerField(required=False, min_value=1, help_text="1-based page of predictions.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=TRAJECTORY_PAGE_SIZE, help_text="Predictions a page."
+    )
 
 
 class AlertOut(serializers.Serializer):
@@ -171,9 +184,14 @@ def patient_list(request: Request) -> Response:
 
 
 @extend_schema(
-    parameters=[OpenApiParameter("patient_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-    responses={200: TrajectoryOut, **NOT_SIGNED_IN, **NOT_FOUND},
-    summary="One patient's trajectory: model-inferred and self-report",
+    parameters=[OpenApiParameter("patient_id", OpenApiTypes.INT, OpenApiParameter.PATH), TrajectoryQuery],
+    responses={
+        200: TrajectoryOut,
+        400: OpenApiResponse(ErrorOut, description="Invalid query parameter."),
+        **NOT_SIGNED_IN,
+        **NOT_FOUND,
+    },
+    summary="One patient's trajectory: model-inferred (paged, oldest first) and self-report",
 )
 @api_view(["GET"])
 @_clinician_api
@@ -186,9 +204,22 @@ def patient_trajectory(request: Request, patient_id: str) -> Response:
         patient_id=patient.pk,
         detail={"via": "api"},
     )
+    query = TrajectoryQuery(data={k: request.GET[k] for k in ("page", "page_size") if k in request.GET})
+    query.is_valid(raise_exception=True)
+    paginator = PageNumberPagination()
+    paginator.page_size = TRAJECTORY_PAGE_SIZE
+    paginator.page_size_query_param = "page_size"
+    paginator.max_page_size = TRAJECTORY_PAGE_SIZE
+    page = paginator.paginate_queryset(
+        prediction_list_for_patient(patient=patient).defer("evidence"), request
+    )
+    assert paginator.page is not None
     body = {
         "patient": patient,
-        "predictions": list(prediction_list_for_patient(patient=patient)),
+        "count": paginator.page.paginator.count,
+        "next": paginator.get_next_link(),
+        "previous": paginator.get_previous_link(),
+        "predictions": page,
         "questionnaires": list(assessment_list_for_patient(patient=patient)),
     }
     return Response(TrajectoryOut(body).data)

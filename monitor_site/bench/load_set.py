@@ -57,7 +57,7 @@ SESSION_FIELDS = (
 MESSAGE_FIELDS = "session_id position role text sent_at"
 PREDICTION_FIELDS = (
     "patient_id session_id model_version_id window_start window_end total items interval_low "
-    "interval_high band n_sessions n_user_turns n_tokens evidence created_at"
+    "interval_high band n_sessions n_user_turns n_tokens n_turns_left_out evidence created_at"
 )
 ASSESSMENT_FIELDS = "source_id patient_id completed_at items total content_hash created_at"
 

@@ -236,6 +236,7 @@ def _simulate_patient(
                 int(day[d] - first[d] + 1),
                 int(n_user[d]),
                 int(n_tokens[d]),
+                0,  # n_turns_left_out: a day's session is far under the window's text budget
                 evidence[d],
                 ended_at + timedelta(minutes=1),
             )

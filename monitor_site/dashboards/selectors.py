@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
@@ -177,15 +178,38 @@ def evidence_for(prediction: Prediction, previous: Prediction | None = None) -> 
     return items
 
 
-def patient_page_context(*, patient: Patient, user: User, selected_id: int | None) -> dict[str, Any]:
+# A year of daily sessions is drawn point by point; beyond MAX_CHART_POINTS (a flood of sessions) the
+# chart keeps the RECENT_POINTS newest and an even sample of the older ones, so a page's work is bounded.
+MAX_CHART_POINTS = 1500
+RECENT_POINTS = 500
+SCORES_PAGE_SIZE = 200  # rows of the table of scores per page
+
+
+def chart_predictions(patient: Patient) -> tuple[list[Prediction], int]:
+    """The predictions the patient page draws (oldest first, evidence deferred) and how many there are."""
+    rows = prediction_list_for_patient(patient=patient).defer("evidence")
+    total = rows.count()
+    if total <= MAX_CHART_POINTS:
+        return list(rows), total
+    recent = list(rows.order_by("-window_end", "-model_version__created_at", "-pk")[:RECENT_POINTS])[::-1]
+    older = list(rows.filter(window_end__lt=recent[0].window_end).values_list("pk", flat=True))
+    step = -(-len(older) // (MAX_CHART_POINTS - RECENT_POINTS))
+    return list(rows.filter(pk__in=older[::step])) + recent, total
+
+
+def patient_page_context(
+    *, patient: Patient, user: User, selected_id: int | None, scores_page: str | None = None
+) -> dict[str, Any]:
     # Evidence is read for the one shown prediction only (a deferred field: one more query).
-    predictions = list(prediction_list_for_patient(patient=patient).defer("evidence"))
+    predictions, n_predictions = chart_predictions(patient)
     assessments = list(assessment_list_for_patient(patient=patient))
     series = current_series(predictions)
     latest = series[-1] if series else None
     selected = latest
     if selected_id is not None:
-        selected = next((p for p in predictions if p.pk == selected_id), None)
+        selected = next((p for p in predictions if p.pk == selected_id), None) or (
+            prediction_list_for_patient(patient=patient).filter(pk=selected_id).defer("evidence").first()
+        )
     summary = TrajectorySummary.objects.filter(pk=patient.pk).first()
     model_status = (
         change_status(summary.baseline_total, latest.total)
@@ -232,7 +256,13 @@ def patient_page_context(*, patient: Patient, user: User, selected_id: int | Non
                 if e.kind != "questionnaire"
             ],
         ),
-        "series_newest_first": series[::-1],
+        "scores": Paginator(
+            prediction_list_for_patient(patient=patient)
+            .defer("evidence")
+            .order_by("-window_end", "-model_version__created_at", "-pk"),
+            SCORES_PAGE_SIZE,
+        ).get_page(scores_page),
+        "sampled": n_predictions > len(predictions),
         "heatmap": item_heatmap([(p.window_end, p.items) for p in series]) if series else None,
         "engagement": engagement_figure([(w.week, w.sessions, w.user_turns) for w in weeks])
         if weeks
@@ -240,7 +270,7 @@ def patient_page_context(*, patient: Patient, user: User, selected_id: int | Non
         "engagement_weeks": weeks[-4:][::-1],
         "assessments": assessments[::-1][:10],
         "escalation": EscalationStep.current_text(),
-        "n_predictions": len(predictions),
+        "n_predictions": n_predictions,
         "alerts": list(
             Alert.objects.filter(patient=patient)
             .exclude(status=Alert.Status.RESOLVED)
@@ -252,8 +282,16 @@ def patient_page_context(*, patient: Patient, user: User, selected_id: int | Non
     }
 
 
-def _export_rows(patient: Patient) -> tuple[list[ExportPrediction], list[ExportQuestionnaire]]:
-    predictions = [
+FHIR_PAGE_SIZE = 1000  # predictions per FHIR Bundle: a flood of sessions comes in pages, not one 50 MB file
+
+
+def _export_rows(
+    patient: Patient, *, predictions_slice: slice | None = None, questionnaires: bool = True
+) -> tuple[list[ExportPrediction], list[ExportQuestionnaire]]:
+    rows = prediction_list_for_patient(patient=patient).defer("evidence")
+    if predictions_slice is not None:
+        rows = rows[predictions_slice]
+    exported = [
         ExportPrediction(
             id=p.pk,
             at=p.window_end,
@@ -266,13 +304,15 @@ def _export_rows(patient: Patient) -> tuple[list[ExportPrediction], list[ExportQ
             model_version=p.model_version.version,
             backbone=p.model_version.backbone,
         )
-        for p in prediction_list_for_patient(patient=patient).defer("evidence")
+        for p in rows
     ]
-    questionnaires = [
+    answers = [
         ExportQuestionnaire(id=a.pk, at=a.completed_at, total=a.total, items=tuple(int(v) for v in a.items))
-        for a in Assessment.objects.filter(patient=patient).order_by("completed_at")
+        for a in (
+            Assessment.objects.filter(patient=patient).order_by("completed_at") if questionnaires else []
+        )
     ]
-    return predictions, questionnaires
+    return exported, answers
 
 
 def patient_csv(*, patient: Patient) -> str:
@@ -282,9 +322,18 @@ def patient_csv(*, patient: Patient) -> str:
     )
 
 
-def patient_fhir_bundle(*, patient: Patient, base_url: str) -> dict:
-    predictions, questionnaires = _export_rows(patient)
-    return fhir_bundle(
+def patient_fhir_bundle(*, patient: Patient, base_url: str, page: int = 1) -> dict | None:
+    """One page of the patient's FHIR Bundle (FHIR_PAGE_SIZE predictions, oldest first; the
+    questionnaires on the first page), with `link` relations self/next/previous; None past the end."""
+    count = Prediction.objects.filter(patient=patient).count()
+    pages = max(1, -(-count // FHIR_PAGE_SIZE))
+    if page > pages:
+        return None
+    start = (page - 1) * FHIR_PAGE_SIZE
+    predictions, questionnaires = _export_rows(
+        patient, predictions_slice=slice(start, start + FHIR_PAGE_SIZE), questionnaires=page == 1
+    )
+    bundle = fhir_bundle(
         patient_external_id=patient.external_id,
         patient_id=patient.pk,
         predictions=predictions,
@@ -292,6 +341,14 @@ def patient_fhir_bundle(*, patient: Patient, base_url: str) -> dict:
         generated_at=timezone.now(),
         base_url=base_url,
     )
+    url = base_url.rstrip("/") + reverse("dashboards:patient_export_fhir", args=[patient.pk])
+    links = (
+        [("self", page)]
+        + ([("next", page + 1)] if page < pages else [])
+        + ([("previous", page - 1)] if page > 1 else [])
+    )
+    bundle["link"] = [{"relation": relation, "url": f"{url}?page={n}"} for relation, n in links]
+    return bundle
 
 
 def demo_setup_status() -> dict[str, Any] | None:

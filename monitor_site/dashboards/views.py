@@ -140,6 +140,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         patient=patient,
         user=user_signed_in(request.user),
         selected_id=int(selected_id) if selected_id else None,
+        scores_page=request.GET.get("scores_page"),
     )
     if selected_id and context["selected"] is None:
         raise Http404("No such prediction for this patient.")
@@ -228,16 +229,21 @@ def patient_export_csv(request: HttpRequest, patient_id: int) -> HttpResponse:
 @login_required
 def patient_export_fhir(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
-    bundle = patient_fhir_bundle(patient=patient, base_url=request.build_absolute_uri("/").rstrip("/"))
+    page = _id_param(request, "page") if "page" in request.GET else 1
+    base_url = request.build_absolute_uri("/").rstrip("/")
+    bundle = patient_fhir_bundle(patient=patient, base_url=base_url, page=page) if page else None
+    if page is None or bundle is None:
+        raise Http404("No such page of this patient's FHIR export.")
     audit_record(
         actor=request.user,
         action=AuditEvent.Action.PATIENT_EXPORT,
         obj=patient,
         patient_id=patient.pk,
-        detail={"format": "fhir-r4"},
+        detail={"format": "fhir-r4", "page": page},
     )
     response = HttpResponse(json.dumps(bundle, indent=1), content_type="application/fhir+json")
-    response["Content-Disposition"] = f'attachment; filename="phq9-{patient.pk}-fhir-bundle.json"'
+    suffix = f"-page-{page}" if page > 1 else ""
+    response["Content-Disposition"] = f'attachment; filename="phq9-{patient.pk}-fhir-bundle{suffix}.json"'
     return response
 
 

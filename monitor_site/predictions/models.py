@@ -25,6 +25,9 @@ class Prediction(models.Model):
     n_sessions = models.PositiveIntegerField()
     n_user_turns = models.PositiveIntegerField()
     n_tokens = models.PositiveIntegerField()
+    n_turns_left_out = models.PositiveIntegerField(
+        default=0, help_text="The window's oldest turns beyond its text budget, not read by the model."
+    )
     evidence = models.JSONField(default=list, help_text="Per item, the chunks that most informed it.")
     created_at = models.DateTimeField(default=timezone.now)
 

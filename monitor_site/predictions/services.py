@@ -84,6 +84,7 @@ def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVe
             n_sessions=len(w.conversations),
             n_user_turns=w.n_user_turns,
             n_tokens=score.n_tokens,
+            n_turns_left_out=score.n_turns_left_out,
             evidence=_evidence(score),
         )
         for s, w, score in zip(sessions, windows, scores, strict=True)

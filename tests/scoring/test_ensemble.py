@@ -99,3 +99,18 @@ def test_a_blend_that_names_other_members_is_refused(tiny_artifact: Path, tmp_pa
     (broken / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="blend weights"):
         Ensemble.load(broken, device="cpu")
+
+
+def test_a_flooded_window_is_scored_on_its_recent_text_and_the_cut_is_recorded(tiny_artifact: Path) -> None:
+    from scoring.types import Conversation, Turn, Window
+    from scoring.windowing import MAX_WINDOW_CHARS
+
+    ensemble = Ensemble.load(tiny_artifact, device="cpu")
+    line = "I have been so tired and low all week, nothing helps. " * 20  # ~1,100 characters a turn
+    conversations = tuple(
+        Conversation(id=f"s{k}", turns=tuple(Turn("user", line) for _ in range(10))) for k in range(200)
+    )
+    (score,) = ensemble.predict([Window(id="flood", conversations=conversations)])
+    kept_chars = (2000 - score.n_turns_left_out) * len(line)
+    assert score.n_turns_left_out > 1900 and kept_chars <= MAX_WINDOW_CHARS
+    assert score.n_chunks <= MAX_WINDOW_CHARS // 100  # bounded model work, not 2,000 turns of chunks

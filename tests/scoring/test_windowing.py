@@ -110,3 +110,39 @@ def test_an_artifact_without_an_input_view_reads_every_turn_as_before() -> None:
     assert InputView.from_manifest({"input": {"turn_roles": ["user"], "day_markers": True}}) == InputView()
     with pytest.raises(ValueError, match="subset"):
         InputView(roles=("patient",))
+
+
+def _flood_window(n_conversations: int, turns_each: int, text: str = "I could not sleep again") -> Window:
+    return Window(
+        id="flood",
+        conversations=tuple(
+            Conversation(id=f"c{k}", turns=tuple(Turn("user", f"{text} {k}.{i}") for i in range(turns_each)))
+            for k in range(n_conversations)
+        ),
+    )
+
+
+def test_a_flooded_window_keeps_only_its_most_recent_text_with_the_cut_counted() -> None:
+    from scoring.windowing import window_cut
+
+    window = _flood_window(100, 10)  # 1,000 turns of ~27 characters
+    first_kept, dropped = window_cut(window, max_chars=500)
+    kept = sum(len(c.turns) - start for c, start in zip(window.conversations, first_kept, strict=True))
+    assert kept + dropped == 1000 and 0 < kept <= 20
+    assert first_kept[:90] == [10] * 90 and first_kept[-1] == 0  # the oldest conversations are left out
+    chunker = Chunker(minilm_tokenizer(), max_tokens=32, kind="encoder", max_chars=500)
+    chunks = chunker.chunk_windows([window])[0]
+    assert {c.conversation_id for c in chunks} <= {f"c{k}" for k in range(97, 100)}
+    last = [c for c in chunks if c.conversation_id == "c99"]
+    assert [i for c in last for i in c.turn_indices] == list(range(10))  # original indices: evidence holds
+    assert patient_text(window, max_chars=500).splitlines()[-1].endswith("99.9")
+    assert "0.0" not in patient_text(window, max_chars=500)
+
+
+def test_a_window_within_the_budget_is_read_whole() -> None:
+    from scoring.windowing import window_cut
+
+    window = _flood_window(3, 4)
+    assert window_cut(window) == ([0, 0, 0], 0)
+    one_huge = Window(id="w", conversations=(Conversation("c", (Turn("user", "x" * 100_000),)),))
+    assert window_cut(one_huge, max_chars=10) == ([0], 0)  # the latest turn is always kept
