@@ -19,6 +19,7 @@ from monitor_site.audit.services import audit_record
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.selectors import model_version_active, model_version_dir
 from monitor_site.modelops.signals import model_version_promoted, training_run_requested
+from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import (
     labeled_windows_from_assessments,
     unlabeled_window_requests,
@@ -296,8 +297,17 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         if (r[0], r[1]) not in review_of
     ]
     windows = windows_for([(p, end, f"unlabeled-{p}-{end:%Y%m%d%H%M%S}") for p, end, _ in requests])
+    # What the app stores about each patient (their source's pseudonymous id) is removed from any text
+    # sent out, wherever it appears, beside what redaction finds by itself.
+    known = dict(Patient.objects.filter(pk__in={p for p, _, _ in requests}).values_list("pk", "external_id"))
     unlabeled = [
-        Unlabeled(w, group=f"patient-{p}", consent_external=consent, review=review_of.get((p, end), ""))
+        Unlabeled(
+            w,
+            group=f"patient-{p}",
+            consent_external=consent,
+            names=(known[p],) if p in known else (),
+            review=review_of.get((p, end), ""),
+        )
         for (p, end, consent), w in zip(requests, windows, strict=True)
         if w.conversations
     ]

@@ -227,3 +227,26 @@ def test_in_the_demo_retrain_now_answers_at_once_and_the_run_page_follows_the_ru
         if thread.name == f"training-run-{run.pk}":
             thread.join(5)
     assert ran_in == [f"training-run-{run.pk}"]
+
+
+def test_the_app_removes_what_it_knows_of_a_patient_from_text_sent_to_claude(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    from django.db.models import F, Value
+    from django.db.models.functions import Concat
+
+    from monitor_site.patients.models import Message
+
+    # Each patient's pseudonymous id, written into their own messages (as a careless app might).
+    for patient in Patient.objects.all():
+        Message.objects.filter(role="user", session__patient=patient).update(
+            text=Concat(F("text"), Value(f" - {patient.external_id}"))
+        )
+    with fake_anthropic() as fake:
+        settings.ANTHROPIC_API_KEY = "test-key"  # type: ignore[attr-defined]
+        settings.ANTHROPIC_BASE_URL = fake.base_url  # type: ignore[attr-defined]
+        run = _run(django_capture_on_commit_callbacks)
+        assert run.status == "succeeded", run.log
+        assert fake.sent_texts and run.counts["labelled"] > 0
+        ids = list(Patient.objects.values_list("external_id", flat=True))
+        assert not any(i in text for i in ids for text in fake.sent_texts)
