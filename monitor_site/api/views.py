@@ -22,6 +22,9 @@ COMMON_ERRORS = {
     401: OpenApiResponse(ErrorOut, description="Missing, invalid or revoked bearer token."),
     409: OpenApiResponse(ErrorOut, description="This id was already received with other content."),
     413: OpenApiResponse(ErrorOut, description="Body larger than API_MAX_BODY_BYTES."),
+    429: OpenApiResponse(
+        ErrorOut, description="More than INGEST_RATE_LIMIT_PER_MINUTE requests this minute; see Retry-After."
+    ),
 }
 
 
