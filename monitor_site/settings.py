@@ -239,6 +239,9 @@ ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=120.0)
 PSEUDO_LABEL_MODEL = env("PSEUDO_LABEL_MODEL", default="claude-opus-4-1")
 PSEUDO_LABEL_TOKEN_BUDGET = env.int("PSEUDO_LABEL_TOKEN_BUDGET", default=2_000_000)
 PSEUDO_LABEL_MAX_RETRIES = env.int("PSEUDO_LABEL_MAX_RETRIES", default=4)
+# Ratings per window (their agreement is the label's confidence) and extended thinking (0 = off).
+PSEUDO_LABEL_SAMPLES = env.int("PSEUDO_LABEL_SAMPLES", default=1)
+PSEUDO_LABEL_THINKING_BUDGET = env.int("PSEUDO_LABEL_THINKING_BUDGET", default=0)
 
 # Ingestion API limits
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -24,8 +24,8 @@ ITEM_MAX = 3  # each item is scored 0..3
 TOTAL_MAX = N_ITEMS * ITEM_MAX  # 27
 WINDOW_DAYS = 14  # "over the last 2 weeks"
 
-# The nine items, verbatim, in questionnaire order ("Over the last 2 weeks, how often have you been
-# bothered by any of the following problems?").
+# The question and its nine items, verbatim, in questionnaire order.
+QUESTION_STEM = "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
 ITEM_QUESTIONS = (
     "Little interest or pleasure in doing things",
     "Feeling down, depressed, or hopeless",

@@ -243,18 +243,22 @@ def run_learning_loop(
                     total=float(lbl.total),
                     items=tuple(float(v) for v in lbl.items),
                     group=groups[u.window.id],
-                    weight=config.pseudo_weight,
+                    # The label's weight follows its confidence (usable items x sample agreement).
+                    weight=config.pseudo_weight * max(lbl.confidence, 0.05),
                     source=f"pseudo:{lbl.model}",
                     meta={"confidence": lbl.confidence},
                 )
                 for u in unlabeled
-                if (lbl := labeling.labels.get(u.window.id)) is not None
+                if (lbl := labeling.labels.get(u.window.id)) is not None and lbl.has_total
             ]
+            no_total = sum(1 for lbl in labeling.labels.values() if not lbl.has_total)
             _log(
                 log_line,
                 f"stage 1: Claude labels for {len(pseudo)} windows "
                 f"({labeling.labelled} new, {labeling.from_cache} reused, {len(labeling.failed)} failed, "
-                f"{labeling.skipped_consent} without consent, {labeling.not_sent} not sent; "
+                f"{labeling.skipped_consent} without consent, {labeling.not_sent} not sent, "
+                f"{no_total} with too few assessable items, {labeling.invalid_quotes} item ratings "
+                "with quotes not in the patient's turns; "
                 f"{labeling.input_tokens + labeling.output_tokens} tokens)"
                 + (f"; stopped: {labeling.stopped}" if labeling.stopped else ""),
             )

@@ -59,6 +59,12 @@ class PseudoLabel(models.Model):
     items = models.JSONField()
     evidence = models.JSONField(default=list)
     confidence = models.FloatField()
+    usable = models.JSONField(
+        default=list, help_text="Per item: rated and its quotes found in the patient's turns (empty: all)."
+    )
+    invalid_quotes = models.PositiveSmallIntegerField(
+        default=0, help_text="Items whose quotes were not in the patient's turns (not used)."
+    )
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

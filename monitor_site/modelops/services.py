@@ -38,7 +38,7 @@ from training.pipeline import (
     remove_artifact,
     run_learning_loop,
 )
-from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig
+from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig, label_from_row
 
 log = logging.getLogger(__name__)
 
@@ -158,17 +158,21 @@ class DatabaseLabelCache:
     """Pseudo-labels live in PseudoLabel rows: a crashed or repeated run never pays twice."""
 
     def get(self, window_hash: str, model: str) -> ClaudeLabel | None:
-        row = PseudoLabel.objects.filter(window_hash=window_hash, model=model).first()
-        if row is None:
-            return None
-        return ClaudeLabel(
-            tuple(row.items),
-            tuple(row.evidence),
-            row.confidence,
-            row.model,
-            row.input_tokens,
-            row.output_tokens,
+        row = (
+            PseudoLabel.objects.filter(window_hash=window_hash, model=model)
+            .values(
+                "items",
+                "evidence",
+                "confidence",
+                "model",
+                "input_tokens",
+                "output_tokens",
+                "usable",
+                "invalid_quotes",
+            )
+            .first()
         )
+        return label_from_row(row) if row is not None else None
 
     def put(self, window_hash: str, label: ClaudeLabel) -> None:
         PseudoLabel.objects.get_or_create(
@@ -180,6 +184,8 @@ class DatabaseLabelCache:
                 "confidence": label.confidence,
                 "input_tokens": label.input_tokens,
                 "output_tokens": label.output_tokens,
+                "usable": list(label.usable),
+                "invalid_quotes": label.invalid_quotes,
             },
         )
 

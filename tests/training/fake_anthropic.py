@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+QUOTE = "<<first patient turn>>"
+
 
 def tool_message(
-    items: list[int],
+    items: list[int | None],
     *,
-    confidence: float = 0.8,
+    confidence: float = 0.8,  # unused since prompt v2 (confidence comes from agreement); kept for callers
     input_tokens: int = 100,
     output_tokens: int = 40,
     name: str = "record_phq9",
@@ -35,8 +37,15 @@ def tool_message(
                 "id": "toolu_test",
                 "name": name,
                 "input": {
-                    "items": [{"score": s, "evidence": f"quote {i}"} for i, s in enumerate(items)],
-                    "confidence": confidence,
+                    "items": [
+                        {
+                            "assessable": s is not None,
+                            "score": s or 0,
+                            # QUOTE: the fake puts the request's first patient turn here (a real quote).
+                            "quotes": [QUOTE] if s else [],
+                        }
+                        for s in items
+                    ],
                 },
             }
         ],
@@ -44,6 +53,16 @@ def tool_message(
         "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
     }
+
+
+def _first_patient_turn(request: dict) -> str:
+    """The first patient turn of a labelling request, JSON-escaped (what a model would quote)."""
+    messages = request.get("messages") or [{}]
+    content = messages[0].get("content", "")
+    for line in content.splitlines() if isinstance(content, str) else []:
+        if "] patient: " in line:
+            return json.dumps(line.split("] patient: ", 1)[1][:80])[1:-1]
+    return ""
 
 
 class FakeAnthropic:
@@ -82,7 +101,10 @@ class FakeAnthropic:
                     time.sleep(arg)
                     return
                 code, body, *rest = arg
-                payload = json.dumps(body).encode()
+                payload = json.dumps(body).replace(
+                    json.dumps(QUOTE)[1:-1], _first_patient_turn(fake.requests[-1])
+                )
+                payload = payload.encode()
                 self.send_response(code)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))

@@ -38,7 +38,8 @@ def test_it_parses_structured_labels(fake: FakeAnthropic) -> None:
     report = _labeler(fake).label([_request(1)])
     label = report.labels["w1"]
     assert label.items == (0, 1, 2, 3, 0, 1, 2, 3, 0) and label.total == 12
-    assert label.evidence[3] == "quote 3" and label.confidence == 0.7 and label.model == "claude-test"
+    assert label.evidence[3] == "I can't sleep and I feel worthless" and label.model == "claude-test"
+    assert label.confidence == 1.0 and label.usable == (True,) * 9  # all rated, quotes verified, one sample
     assert (report.labelled, report.input_tokens, report.output_tokens) == (1, 120, 60)
     sent = fake.requests[0]
     assert sent["model"] == "claude-test" and sent["tool_choice"] == {"type": "tool", "name": "record_phq9"}
@@ -142,3 +143,101 @@ def test_it_aborts_when_the_key_is_refused(fake: FakeAnthropic) -> None:
 )
 def test_it_redacts_planted_identifiers(text: str, planted: str) -> None:
     assert planted not in redact(text)
+
+
+def _dated_request(i: int, texts: list[str]) -> LabelRequest:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    turns = tuple(
+        Turn("user" if k % 2 == 0 else "assistant", t, sent_at=start + timedelta(days=k))
+        for k, t in enumerate(texts)
+    )
+    conversation = Conversation(id=f"c{i}", turns=turns)
+    return LabelRequest(Window.of(f"w{i}", (conversation,)), True)
+
+
+def test_the_prompt_sends_the_items_verbatim_the_answer_options_and_dated_turns(fake: FakeAnthropic) -> None:
+    from scoring.phq9 import ANSWER_OPTIONS, ITEM_QUESTIONS, QUESTION_STEM
+
+    fake.ok([1] * 9)
+    _labeler(fake).label([_dated_request(1, ["I sleep badly", "That sounds hard", "and I eat little"])])
+    sent = fake.requests[0]
+    system = sent["system"][0]["text"]
+    assert QUESTION_STEM in system
+    positions = [system.index(f"{i}. {q}") for i, q in enumerate(ITEM_QUESTIONS, start=1)]
+    assert positions == sorted(positions)  # verbatim, in questionnaire order
+    assert all(f"{score} = {wording} ({days} of the 14)" in system for score, wording, days in ANSWER_OPTIONS)
+    assert "not mentioned is not the same as absent" in system
+    assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}  # prompt caching
+    text = sent["messages"][0]["content"]
+    assert "[2026-03-01 Sun 09:00] patient: I sleep badly" in text
+    assert "[2026-03-02 Mon 09:00] assistant: That sounds hard" in text
+    assert "Rating date: 2026-03-03" in text
+
+
+def test_quotes_not_in_the_patients_turns_make_that_item_invalid() -> None:
+    from types import SimpleNamespace
+
+    from training.pseudolabel import parse_label
+
+    def message(quotes: list[str]) -> SimpleNamespace:
+        items = [{"assessable": True, "score": 2, "quotes": quotes}] + [
+            {"assessable": True, "score": 0, "quotes": []}
+        ] * 8
+        block = SimpleNamespace(type="tool_use", name="record_phq9", input={"items": items})
+        return SimpleNamespace(content=[block], usage=None)
+
+    patient = "I have no interest in anything\nI feel awful"
+    good = parse_label(message(["no interest in  anything"]), "m", patient_text=patient)
+    assert good.usable[0] and good.items[0] == 2 and good.invalid_quotes == 0
+    invented = parse_label(message(["I stopped going to the gym"]), "m", patient_text=patient)
+    assert not invented.usable[0] and invented.invalid_quotes == 1
+    unquoted = parse_label(message([]), "m", patient_text=patient)  # a score above 0 needs evidence
+    assert not unquoted.usable[0]
+    # From the assistant's turns only: not the patient's words.
+    assert not parse_label(message(["That sounds hard"]), "m", patient_text=patient).usable[0]
+
+
+def test_not_assessable_items_are_prorated_and_too_many_leave_no_total(fake: FakeAnthropic) -> None:
+    fake.ok([2, None, 2, 2, None, 2, 2, 2, 0])
+    fake.ok([2, None, None, None, 2, 2, 2, 2, 0])
+    labels = _labeler(fake).label([_request(1), _request(2)]).labels
+    two_missing = labels["w1"]
+    assert two_missing.has_total and two_missing.usable.count(False) == 2
+    assert two_missing.items[1] == two_missing.items[4] == round(12 / 7, 4)  # the mean of the rated
+    assert round(two_missing.total, 2) == round(12 * 9 / 7, 2)  # prorated over the 7 rated items
+    assert two_missing.confidence == round(7 / 9, 4)
+    assert not labels["w2"].has_total
+
+
+def test_several_samples_give_a_median_label_whose_confidence_is_their_agreement(fake: FakeAnthropic) -> None:
+    from tests.training.fake_anthropic import client_for
+    from training.pseudolabel import ClaudeLabeler, LabelerConfig, MemoryCache
+
+    for scores in ([1] * 9, [1] * 9, [3] * 9):
+        fake.ok(scores)
+    labeler = ClaudeLabeler(client_for(fake), LabelerConfig(model="claude-test", samples=3), MemoryCache())
+    label = labeler.label([_request(1)]).labels["w1"]
+    assert label.items == (1.0,) * 9 and len(fake.requests) == 3
+    assert 0 < label.confidence < 1  # one sample of three disagreed
+
+
+def test_with_extended_thinking_the_tool_is_required_not_forced() -> None:
+    from training.pseudolabel import LabelerConfig
+
+    plain = LabelerConfig(model="m").request("text")
+    thinking = LabelerConfig(model="m", thinking_budget=2048).request("text")
+    assert plain["tool_choice"] == {"type": "tool", "name": "record_phq9"} and "thinking" not in plain
+    assert thinking["tool_choice"] == {"type": "any"} and "temperature" not in thinking
+    assert thinking["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert thinking["max_tokens"] > 2048
+    with pytest.raises(ValueError, match="at least 1024"):
+        LabelerConfig(thinking_budget=10)
+
+
+def test_the_cache_keys_on_the_prompt_version_and_the_sampling() -> None:
+    from training.pseudolabel import LabelerConfig, window_hash
+
+    one, three = LabelerConfig(model="m"), LabelerConfig(model="m", samples=3)
+    assert window_hash("text", one.variant) != window_hash("text", three.variant)
