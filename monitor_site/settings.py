@@ -226,6 +226,11 @@ TRAINING_EPOCHS = env.int("TRAINING_EPOCHS", default=150)
 TRAINING_RELABEL_ROUNDS = env.int("TRAINING_RELABEL_ROUNDS", default=2)
 TRAINING_RELABEL_BLEND = env.float("TRAINING_RELABEL_BLEND", default=0.5)
 TRAINING_PSEUDO_WEIGHT = env.float("TRAINING_PSEUDO_WEIGHT", default=0.5)
+# Claude's labels checked against questionnaires first: how many windows, the pairs needed to map its
+# totals, and the total MAE above which its labels are not used.
+TRAINING_LABEL_VALIDATION_WINDOWS = env.int("TRAINING_LABEL_VALIDATION_WINDOWS", default=50)
+TRAINING_LABEL_CALIBRATION_MIN_PAIRS = env.int("TRAINING_LABEL_CALIBRATION_MIN_PAIRS", default=30)
+TRAINING_LABEL_MAX_MAE = env.float("TRAINING_LABEL_MAX_MAE", default=6.0)
 TRAINING_TEST_FRACTION = env.float("TRAINING_TEST_FRACTION", default=0.2)
 TRAINING_SPLIT = env("TRAINING_SPLIT", default="auto")  # auto | time | patient
 TRAINING_UNLABELED_DAYS = env.int("TRAINING_UNLABELED_DAYS", default=180)

@@ -88,6 +88,11 @@ class LoopConfig:
     relabel_rounds: int = arg(2, "K, the rounds of stage-2 re-labelling")
     relabel_blend: float = arg(0.5, "the intermediate model's share of a re-label (the rest: previous)")
     pseudo_weight: float = arg(0.5, "sample weight of a pseudo-labelled window relative to ground truth")
+    label_validation_windows: int = arg(
+        50, "development windows with a questionnaire (consented) that Claude labels to validate itself"
+    )
+    label_calibration_min_pairs: int = arg(30, "validated pairs needed to fit a map of Claude's totals")
+    label_max_mae: float = arg(6.0, "pseudo-labels are not used when Claude's validated total MAE is above")
     intermediate_epochs: int = arg(0, "epochs of the intermediate models; 0 = as train.epochs")
 
     def __post_init__(self) -> None:

@@ -31,6 +31,7 @@ from scoring.phq9 import CASENESS, ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
 from training.finetune import MemberSet, TrainResult, train_ensemble
+from training.label_validation import ValidationPair, apply_total_map, fit_total_map, validation_report
 from training.metrics import (
     auc,
     bootstrap_samples,
@@ -65,6 +66,7 @@ class LoopResult:
     test_points: list[tuple[str, float, float]]  # (window id, true total, predicted total)
     labeling: dict
     pseudo_windows: int
+    label_validation: dict = field(default_factory=dict)  # Claude vs questionnaires (label_validation.py)
     # Window id -> hash of what was sent for a label: lets the caller tie stored labels to their owner
     # (a patient's erasure removes the labels of their windows).
     label_hashes: dict[str, str] = field(default_factory=dict)
@@ -179,6 +181,42 @@ def evaluate(directory: Path, examples: list[LabeledWindow]) -> tuple[dict, list
     return metrics, [(e.window.id, e.total, s.total) for e, s in zip(examples, scores, strict=True)]
 
 
+def _validate_labeller(
+    labeler: ClaudeLabeler,
+    dev: list[LabeledWindow],
+    config: LoopConfig,
+    log_line: Callable[[str], None] | None,
+) -> tuple[dict, Callable[[float], float] | None, bool, LabelingReport]:
+    """Claude's labels against the questionnaires of consented development windows: the report, the
+    map of its totals (or None), whether its labels may be used at all, and what labelling them cost."""
+    sample = [e for e in dev if e.meta.get("consent_external") and e.items is not None]
+    sample = sample[: config.label_validation_windows]
+    if not sample:
+        _log(log_line, "labeller not validated: no consented development window with a questionnaire")
+        return {"pairs": 0}, None, True, LabelingReport()
+    validating = labeler.label([LabelRequest(e.window, True, tuple(e.meta.get("names", ()))) for e in sample])
+    labels = validating.labels
+    pairs = [
+        ValidationPair(labels[e.window.id], e.total, e.items, e.group)
+        for e in sample
+        if e.window.id in labels
+    ]
+    check = validation_report(pairs)
+    total_map, calibration = fit_total_map(pairs, min_pairs=config.label_calibration_min_pairs)
+    check["calibration"] = calibration
+    trusted = "mae" not in check or check["mae"] <= config.label_max_mae
+    check["used"] = trusted
+    _log(
+        log_line,
+        f"labeller vs questionnaires on {check['with_total']} of {check['pairs']} windows: "
+        f"MAE {check.get('mae', '-')}, bias {check.get('bias', '-')}, r {check.get('pearson_r', '-')}, "
+        f"band agreement {check.get('band_agreement', '-')}, not assessable {check['not_assessable_share']}; "
+        f"map of totals {'applied' if calibration['applied'] else 'not applied: ' + calibration['why']}"
+        + ("" if trusted else f"; MAE above {config.label_max_mae}: Claude's pseudo-labels are NOT used"),
+    )
+    return check, total_map, trusted, validating
+
+
 def run_learning_loop(
     ground_truth: list[LabeledWindow],
     unlabeled: list[Unlabeled],
@@ -232,10 +270,13 @@ def run_learning_loop(
         # Stage 1
         report("pseudo-label", 0.0)
         labeling = LabelingReport()
+        label_check: dict = {}
         pseudo: list[LabeledWindow] = []
         if labeler is not None and unlabeled:
+            label_check, total_map, trusted, validating = _validate_labeller(labeler, dev, config, log_line)
             requests = [LabelRequest(u.window, u.consent_external, u.names) for u in unlabeled]
             labeling = labeler.label(requests, on_progress=lambda d, n: report("pseudo-label", d / n))
+            labeling.add(validating)  # the run's counts and tokens cover every label bought
             groups = {u.window.id: u.group for u in unlabeled}
             pseudo = [
                 LabeledWindow(
@@ -252,6 +293,10 @@ def run_learning_loop(
                 if (lbl := labeling.labels.get(u.window.id)) is not None and lbl.has_total
             ]
             no_total = sum(1 for lbl in labeling.labels.values() if not lbl.has_total)
+            if total_map is not None:
+                pseudo = [apply_total_map(e, total_map) for e in pseudo]
+            if not trusted:
+                pseudo = []  # the validated labeller is too far from the questionnaires: said below
             _log(
                 log_line,
                 f"stage 1: Claude labels for {len(pseudo)} windows "
@@ -338,6 +383,8 @@ def run_learning_loop(
         "split": SPLIT_TEXT[split],
     }
     manifest["labeling"] = labeling.counts()
+    if label_check:
+        manifest["label_validation"] = label_check
     if "item9_flag" in test_metrics and "item9_flag" in manifest:
         manifest["item9_flag"]["test"] = test_metrics["item9_flag"]
     write_manifest(result.artifact_dir, manifest)
@@ -356,6 +403,7 @@ def run_learning_loop(
         test_groups=sorted({e.group for e in test}),
         test_points=points,
         labeling=labeling.counts(),
+        label_validation=label_check,
         pseudo_windows=len(pseudo),
         label_hashes=dict(labeling.window_hashes),
     )

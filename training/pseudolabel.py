@@ -148,6 +148,24 @@ class LabelingReport:
     retries: int = 0
     stopped: str = ""  # why labelling stopped early, if it did
 
+    def add(self, other: LabelingReport) -> None:
+        """Fold another labelling pass of the same run into this one (counts, tokens, hashes; not
+        its labels, which belong to that pass)."""
+        for name in (
+            "from_cache",
+            "labelled",
+            "skipped_consent",
+            "not_sent",
+            "input_tokens",
+            "output_tokens",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.retries += other.retries
+        self.invalid_quotes += other.invalid_quotes
+        self.failed.update(other.failed)
+        self.window_hashes.update(other.window_hashes)
+        self.stopped = self.stopped or other.stopped
+
     def counts(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("labels")

@@ -174,6 +174,7 @@ class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
             extra["active_metrics"] = run.report.get("active_test")
             extra["members"] = run.report.get("members", [])
             extra["blend"] = run.report.get("blend", {})
+            extra["label_validation"] = run.report.get("label_validation") or {}
         return super().changeform_view(request, object_id, form_url, extra)
 
     @admin.action(

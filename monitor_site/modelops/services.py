@@ -329,7 +329,10 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         progress=recorder.progress,
         log_line=recorder.line,
     )
-    owners = {u.window.id: int(u.group.removeprefix("patient-")) for u in unlabeled}
+    # Unlabeled windows and the questionnaire windows that validated the labeller: both were sent.
+    owners = {u.window.id: int(u.group.removeprefix("patient-")) for u in unlabeled} | {
+        e.window.id: int(e.group.removeprefix("patient-")) for e in ground_truth
+    }
     for window_id, digest in result.label_hashes.items():
         if window_id in owners:
             PseudoLabel.objects.filter(window_hash=digest, patient__isnull=True).update(
@@ -380,6 +383,7 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
             for m in result.train.manifest["members"]
         ],
         "blend": result.train.manifest.get("blend", {}),
+        "label_validation": result.label_validation,
     }
     recorder.line(decision)
     if promote:

@@ -64,7 +64,9 @@ def labeled_windows_from_assessments(
     Questionnaires with no message in their window carry no signal and are left out.
     """
     rows = list(
-        assessments if assessments is not None else Assessment.objects.order_by("patient_id", "completed_at")
+        assessments
+        if assessments is not None
+        else Assessment.objects.select_related("patient").order_by("patient_id", "completed_at")
     )
     windows = windows_for([(a.patient_id, a.completed_at, f"assessment-{a.pk}") for a in rows])
     return [
@@ -74,6 +76,12 @@ def labeled_windows_from_assessments(
             items=tuple(float(v) for v in a.items),
             group=f"patient-{a.patient_id}",
             source="ground_truth",
+            # Whether Claude may see it (to validate its labels against the questionnaire), and what the
+            # app knows to redact.
+            meta={
+                "consent_external": a.patient.consent_external_processing,
+                "names": [a.patient.external_id],
+            },
         )
         for a, w in zip(rows, windows, strict=True)
         if w.conversations

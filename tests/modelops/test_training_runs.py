@@ -74,6 +74,8 @@ def test_it_buys_claude_labels_once_and_only_for_consenting_patients(
         paid = len(fake.requests)
         assert paid == run.counts["labelled"] > 0 and PseudoLabel.objects.count() == paid
         assert run.counts["skipped_consent"] >= 1
+        check = run.report["label_validation"]  # Claude vs the questionnaires of consented windows
+        assert check["pairs"] > 0 and "mae" in check and "labeller vs questionnaires" in run.log
         second = _run(django_capture_on_commit_callbacks)
         assert second.status == "succeeded", second.log
         assert len(fake.requests) == paid  # every label came from the store
@@ -250,3 +252,17 @@ def test_the_app_removes_what_it_knows_of_a_patient_from_text_sent_to_claude(
         assert fake.sent_texts and run.counts["labelled"] > 0
         ids = list(Patient.objects.values_list("external_id", flat=True))
         assert not any(i in text for i in ids for text in fake.sent_texts)
+
+
+def test_a_labeller_too_far_from_the_questionnaires_is_not_used(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    settings.TRAINING_LABEL_MAX_MAE = 0.5  # type: ignore[attr-defined]  # the fake rates every window 9
+    with fake_anthropic() as fake:
+        settings.ANTHROPIC_API_KEY = "test-key"  # type: ignore[attr-defined]
+        settings.ANTHROPIC_BASE_URL = fake.base_url  # type: ignore[attr-defined]
+        run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.log
+    assert run.report["label_validation"]["used"] is False
+    assert "Claude's pseudo-labels are NOT used" in run.log
+    assert run.counts["pseudo_labelled_windows"] == 0

@@ -1,0 +1,120 @@
+"""How right Claude's labels are: compared with the questionnaires the clinic already has.
+
+Before pseudo-labels are used, the loop has Claude label a sample of development windows that carry
+a self-report questionnaire (consented patients only) and compares: MAE, Pearson r and bias (Claude
+minus self-report) of the total and of each item, agreement of bands, and how often items were not
+assessable. With enough pairs, an isotonic map from Claude's total to the questionnaire's is fitted on
+half the patients and kept only if it lowers the MAE on the other half; it is then applied to every
+pseudo-label. A labeller whose total MAE is above the run's threshold is not used at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+
+from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
+from scoring.types import LabeledWindow
+from training.pseudolabel import ClaudeLabel
+
+
+@dataclass(frozen=True)
+class ValidationPair:
+    label: ClaudeLabel
+    truth_total: float
+    truth_items: tuple[float, ...] | None
+    group: str
+
+
+def _r(a: np.ndarray, b: np.ndarray) -> float | None:
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return None
+    return round(float(np.corrcoef(a, b)[0, 1]), 3)
+
+
+def validation_report(pairs: list[ValidationPair]) -> dict:
+    """Claude vs self-report on these pairs (only labels with a total count; the rest are reported)."""
+    usable = [p for p in pairs if p.label.has_total]
+    report: dict = {
+        "pairs": len(pairs),
+        "with_total": len(usable),
+        "not_assessable_share": round(
+            sum(p.label.usable.count(False) for p in pairs) / max(1, N_ITEMS * len(pairs)), 3
+        ),
+    }
+    if not usable:
+        return report
+    claude = np.array([p.label.total for p in usable])
+    truth = np.array([p.truth_total for p in usable])
+    report |= {
+        "mae": round(float(np.abs(claude - truth).mean()), 3),
+        "bias": round(float((claude - truth).mean()), 3),
+        "pearson_r": _r(claude, truth),
+        "band_agreement": round(
+            float(np.mean([band_for(c).key == band_for(t).key for c, t in zip(claude, truth, strict=True)])),
+            3,
+        ),
+    }
+    with_items = [p for p in usable if p.truth_items is not None]
+    if with_items:
+        items_c = np.array([p.label.items for p in with_items])
+        items_t = np.array([p.truth_items for p in with_items])
+        report["items"] = [
+            {
+                "item": i + 1,
+                "mae": round(float(np.abs(items_c[:, i] - items_t[:, i]).mean()), 3),
+                "bias": round(float((items_c[:, i] - items_t[:, i]).mean()), 3),
+            }
+            for i in range(N_ITEMS)
+        ]
+    return report
+
+
+MAP_MIN_GAIN = 0.1  # PHQ-9 points of held-out MAE a map must save to be used
+
+
+def _half(group: str) -> int:
+    return int(hashlib.sha256(group.encode()).hexdigest(), 16) % 2
+
+
+def fit_total_map(
+    pairs: list[ValidationPair], *, min_pairs: int
+) -> tuple[Callable[[float], float] | None, dict]:
+    """An isotonic map Claude total -> self-report total, fitted on one half of the patients, kept only
+    if it lowers the MAE on the other half; then refitted on all pairs. (None, why) otherwise."""
+    usable = [p for p in pairs if p.label.has_total]
+    if len(usable) < min_pairs:
+        return None, {"applied": False, "why": f"{len(usable)} pairs, fewer than {min_pairs}"}
+    fit = [p for p in usable if _half(p.group) == 0]
+    held = [p for p in usable if _half(p.group) == 1]
+    if len(fit) < 3 or len(held) < 3:
+        return None, {"applied": False, "why": "too few patients in one half"}
+
+    def model(points: list[ValidationPair]) -> IsotonicRegression:
+        iso = IsotonicRegression(y_min=0.0, y_max=float(TOTAL_MAX), out_of_bounds="clip")
+        iso.fit([p.label.total for p in points], [p.truth_total for p in points])
+        return iso
+
+    half_model = model(fit)
+    truth = np.array([p.truth_total for p in held])
+    before = float(np.abs(np.array([p.label.total for p in held]) - truth).mean())
+    after = float(np.abs(half_model.predict([p.label.total for p in held]) - truth).mean())
+    info = {"mae_held_out_before": round(before, 3), "mae_held_out_after": round(after, 3)}
+    if after > before - MAP_MIN_GAIN:
+        return None, {"applied": False, "why": f"did not lower the held-out MAE by {MAP_MIN_GAIN}", **info}
+    full = model(usable)
+    return (lambda total: float(full.predict([total])[0])), {"applied": True, **info}
+
+
+def apply_total_map(example: LabeledWindow, total_map: Callable[[float], float]) -> LabeledWindow:
+    """The pseudo-label with its total mapped and its items scaled to match (each kept within 0..3)."""
+    mapped = total_map(example.total)
+    if example.items is None or example.total <= 0:
+        return replace(example, total=mapped)
+    scale = mapped / example.total
+    items = tuple(min(float(ITEM_MAX), v * scale) for v in example.items)
+    return replace(example, total=sum(items), items=items)
