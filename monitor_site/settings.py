@@ -226,6 +226,9 @@ TRAINING_EPOCHS = env.int("TRAINING_EPOCHS", default=150)
 TRAINING_RELABEL_ROUNDS = env.int("TRAINING_RELABEL_ROUNDS", default=2)
 TRAINING_RELABEL_BLEND = env.float("TRAINING_RELABEL_BLEND", default=0.5)
 TRAINING_PSEUDO_WEIGHT = env.float("TRAINING_PSEUDO_WEIGHT", default=0.5)
+TRAINING_RELABEL_FOLDS = env.int("TRAINING_RELABEL_FOLDS", default=3)
+# Without an Anthropic key: train on questionnaires only, unless this lets the model label windows itself.
+TRAINING_SELF_LABELS = env.bool("TRAINING_SELF_LABELS", default=False)
 # Claude's labels checked against questionnaires first: how many windows, the pairs needed to map its
 # totals, and the total MAE above which its labels are not used.
 TRAINING_LABEL_VALIDATION_WINDOWS = env.int("TRAINING_LABEL_VALIDATION_WINDOWS", default=50)

@@ -87,6 +87,12 @@ class LoopConfig:
     )
     relabel_rounds: int = arg(2, "K, the rounds of stage-2 re-labelling")
     relabel_blend: float = arg(0.5, "the intermediate model's share of a re-label (the rest: previous)")
+    relabel_folds: int = arg(
+        3, "K of the cross-fitting: a window is re-labelled by a model not trained on it"
+    )
+    self_labels: bool = arg(
+        False, "without Claude, label unlabeled windows with the model's own predictions (off: GT only)"
+    )
     pseudo_weight: float = arg(0.5, "sample weight of a pseudo-labelled window relative to ground truth")
     label_validation_windows: int = arg(
         50, "development windows with a questionnaire (consented) that Claude labels to validate itself"
@@ -100,5 +106,7 @@ class LoopConfig:
             raise ValueError("test_fraction must lie strictly between 0 and 1")
         if self.relabel_rounds < 0:
             raise ValueError("relabel_rounds must be >= 0")
+        if self.relabel_folds < 2:
+            raise ValueError("relabel_folds must be at least 2")
         if not 0 <= self.relabel_blend <= 1 or not 0 < self.pseudo_weight <= 1:
             raise ValueError("relabel_blend must lie in [0, 1] and pseudo_weight in (0, 1]")

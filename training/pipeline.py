@@ -30,6 +30,7 @@ from scoring.ensemble import Ensemble
 from scoring.phq9 import CASENESS, ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
+from training.crossfit import cross_fitted_items
 from training.finetune import MemberSet, TrainResult, train_ensemble
 from training.label_validation import ValidationPair, apply_total_map, fit_total_map, validation_report
 from training.metrics import (
@@ -307,11 +308,17 @@ def run_learning_loop(
                 f"{labeling.input_tokens + labeling.output_tokens} tokens)"
                 + (f"; stopped: {labeling.stopped}" if labeling.stopped else ""),
             )
+        elif unlabeled and not config.self_labels:
+            _log(
+                log_line,
+                "stage 1 skipped: no Anthropic API key configured; trained on questionnaires only "
+                "(the model's own labels stay off unless TRAINING_SELF_LABELS is set)",
+            )
         elif unlabeled:
             _log(
                 log_line,
                 "stage 1 skipped: no Anthropic API key configured; the loop uses the model's own "
-                "pseudo-labels instead",
+                "pseudo-labels instead (TRAINING_SELF_LABELS)",
             )
             disputed = [u for u in unlabeled if u.review == "disagree"]
             if disputed:
@@ -339,10 +346,10 @@ def run_learning_loop(
         # Stage 2
         for round_ in range(1, config.relabel_rounds + 1 if pseudo else 1):
             report("re-label", (round_ - 1) / config.relabel_rounds)
-            model = intermediate(pseudo)
-            scores = model.predict([e.window for e in pseudo])
+            # Out of fold: each window re-scored by a model that never trained on it (crossfit.py).
+            scores = cross_fitted_items(pseudo, folds=config.relabel_folds, fit=intermediate)
             before = sum(e.total for e in pseudo) / len(pseudo)
-            pseudo = _relabel(pseudo, [s.items for s in scores], config.relabel_blend, round_)
+            pseudo = _relabel(pseudo, scores, config.relabel_blend, round_)
             _log(
                 log_line,
                 f"stage 2 round {round_}: re-labelled {len(pseudo)} windows "

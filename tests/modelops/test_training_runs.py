@@ -42,9 +42,21 @@ def _run(capture: object, **kwargs: object) -> TrainingRun:
     return run
 
 
-def test_it_trains_registers_promotes_and_scores(
+def test_without_claude_it_trains_on_questionnaires_only_and_says_so(
     clinic: None, django_capture_on_commit_callbacks: object
 ) -> None:
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.log
+    assert "trained on questionnaires only" in run.log and "stage 2" not in run.log
+    assert run.counts["pseudo_labelled_windows"] == 0
+    trained_on = [m["trained_on"] for m in run.model_version.manifest["members"] if m["mode"] != "lexical"]
+    assert set(trained_on) == {"ground_truth"}
+
+
+def test_it_trains_registers_promotes_and_scores(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    settings.TRAINING_SELF_LABELS = True  # type: ignore[attr-defined]  # the loop's own labels, stage 2
     run = _run(django_capture_on_commit_callbacks)
     assert run.status == "succeeded", run.log
     assert run.progress == 1.0 and run.finished_at and run.active_slot is None
@@ -150,8 +162,9 @@ def test_admins_start_runs_from_the_admin(
 
 
 def test_clinician_feedback_reaches_the_next_run(
-    clinic: None, django_capture_on_commit_callbacks: object
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
+    settings.TRAINING_SELF_LABELS = True  # type: ignore[attr-defined]  # disputed windows stay out of self-labels
     from monitor_site.patients.models import ConversationSession
     from monitor_site.predictions.services import prediction_feedback_record
     from tests.factories import PredictionFactory

@@ -53,12 +53,26 @@ def test_it_runs_the_whole_loop_with_claude_labels(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [result.train.version]  # intermediates cleaned up
 
 
-def test_it_uses_its_own_pseudo_labels_without_an_api_key(tmp_path: Path) -> None:
+def test_without_an_api_key_it_trains_on_questionnaires_only_by_default(tmp_path: Path) -> None:
     lines: list[str] = []
     result = run_learning_loop(
         make_examples(24, groups=8),
         _unlabeled(),
-        _config(relabel_rounds=1),
+        _config(),
+        tmp_path,
+        backbone=tiny_encoder(),
+        log_line=lines.append,
+    )
+    assert any("trained on questionnaires only" in line for line in lines)
+    assert result.pseudo_windows == 0
+
+
+def test_it_uses_its_own_pseudo_labels_without_an_api_key_when_asked(tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = run_learning_loop(
+        make_examples(24, groups=8),
+        _unlabeled(),
+        _config(relabel_rounds=1, self_labels=True),
         tmp_path,
         backbone=tiny_encoder(),
         log_line=lines.append,
