@@ -347,9 +347,9 @@ def run_learning_loop(
         for round_ in range(1, config.relabel_rounds + 1 if pseudo else 1):
             report("re-label", (round_ - 1) / config.relabel_rounds)
             # Out of fold: each window re-scored by a model that never trained on it (crossfit.py).
-            scores = cross_fitted_items(pseudo, folds=config.relabel_folds, fit=intermediate)
+            relabels = cross_fitted_items(pseudo, folds=config.relabel_folds, fit=intermediate)
             before = sum(e.total for e in pseudo) / len(pseudo)
-            pseudo = _relabel(pseudo, scores, config.relabel_blend, round_)
+            pseudo = _relabel(pseudo, relabels, config.relabel_blend, round_)
             _log(
                 log_line,
                 f"stage 2 round {round_}: re-labelled {len(pseudo)} windows "
