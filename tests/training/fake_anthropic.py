@@ -70,6 +70,10 @@ class FakeAnthropic:
         self.actions: deque[tuple[str, Any]] = deque()
         self.default: tuple[str, Any] = ("json", (200, tool_message([1] * 9)))
         self.requests: list[dict] = []
+        self.batches: dict[str, dict] = {}
+        self.batch_polls = 1  # retrievals before a batch has ended
+        self.batch_outcomes: dict[str, str] = {}  # custom id -> "errored" | "expired" | "canceled"
+        self.batch_scores: list[int | None] = [1] * 9
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -93,9 +97,36 @@ class FakeAnthropic:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _send(self, code: int, payload: bytes, content_type: str = "application/json") -> None:
+                self.send_response(code)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:  # noqa: N802
+                # Message Batches: /v1/messages/batches/<id> and /v1/messages/batches/<id>/results
+                parts = self.path.split("?")[0].strip("/").split("/")
+                batch = fake.batches.get(parts[3]) if len(parts) >= 4 else None
+                if batch is None:
+                    self._send(
+                        404, json.dumps({"type": "error", "error": {"type": "not_found_error"}}).encode()
+                    )
+                elif len(parts) == 5 and parts[4] == "results":
+                    self._send(200, fake.batch_results(parts[3]).encode(), "application/binary")
+                else:
+                    batch["polls"] += 1
+                    self._send(200, json.dumps(fake.batch_json(parts[3])).encode())
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("content-length", 0))
-                fake.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path.split("?")[0].rstrip("/").endswith("/messages/batches"):
+                    batch_id = f"msgbatch_{len(fake.batches) + 1:04d}"
+                    fake.batches[batch_id] = {"requests": body["requests"], "polls": 0}
+                    self._send(200, json.dumps(fake.batch_json(batch_id)).encode())
+                    return
+                fake.requests.append(body)
                 kind, arg = fake.actions.popleft() if fake.actions else fake.default
                 if kind == "hang":
                     time.sleep(arg)
@@ -118,6 +149,53 @@ class FakeAnthropic:
     @property
     def sent_texts(self) -> list[str]:
         return [r["messages"][0]["content"] for r in self.requests]
+
+    # ---- Message Batches: a batch ends after `batch_polls` retrievals; per custom id the result is
+    # "succeeded" (the default scores), or what `batch_outcomes` says ("errored", "expired").
+    def batch_json(self, batch_id: str) -> dict:
+        batch = self.batches[batch_id]
+        ended = batch["polls"] >= self.batch_polls
+        n = len(batch["requests"])
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": {
+                "processing": 0 if ended else n,
+                "succeeded": n if ended else 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-12-02T10:00:00Z",
+            "expires_at": "2026-12-03T10:00:00Z",
+            "ended_at": "2026-12-02T11:00:00Z" if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.base_url}/v1/messages/batches/{batch_id}/results" if ended else None,
+        }
+
+    def batch_results(self, batch_id: str) -> str:
+        lines = []
+        for request in self.batches[batch_id]["requests"]:
+            custom_id = request["custom_id"]
+            outcome = self.batch_outcomes.get(custom_id, "succeeded")
+            if outcome == "succeeded":
+                message = json.loads(
+                    json.dumps(tool_message(self.batch_scores)).replace(
+                        json.dumps(QUOTE)[1:-1], _first_patient_turn(request["params"])
+                    )
+                )
+                result: dict = {"type": "succeeded", "message": message}
+            elif outcome == "errored":
+                result = {
+                    "type": "errored",
+                    "error": {"type": "error", "error": {"type": "api_error", "message": "x"}},
+                }
+            else:
+                result = {"type": outcome}
+            lines.append(json.dumps({"custom_id": custom_id, "result": result}))
+        return "\n".join(lines) + "\n"
 
 
 @contextmanager
