@@ -189,6 +189,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "monitor_site.modelops.tasks.poll_label_batches": {"queue": "default"},  # never waits on the gpu queue
     "monitor_site.predictions.tasks.*": {"queue": "gpu"},
     "monitor_site.modelops.tasks.*": {"queue": "gpu"},
 }
@@ -200,6 +201,8 @@ CELERY_BEAT_SCHEDULE = {
     "score-pending": {"task": "monitor_site.predictions.tasks.score_pending", "schedule": 600.0},
     # No-data alerts, retries of refused e-mails, reminders for unacknowledged urgent alerts.
     "alerts-housekeeping": {"task": "monitor_site.alerts.tasks.alerts_housekeeping", "schedule": 300.0},
+    # Training runs waiting for a Message Batch of Claude labels are re-queued once it has ended.
+    "label-batches-poll": {"task": "monitor_site.modelops.tasks.poll_label_batches", "schedule": 300.0},
     # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Periodic tasks.
     "weekly-retraining": {
         "task": "monitor_site.modelops.tasks.scheduled_training",
@@ -249,6 +252,9 @@ PSEUDO_LABEL_TOKEN_BUDGET = env.int("PSEUDO_LABEL_TOKEN_BUDGET", default=2_000_0
 PSEUDO_LABEL_MAX_RETRIES = env.int("PSEUDO_LABEL_MAX_RETRIES", default=4)
 # Ratings per window (their agreement is the label's confidence) and extended thinking (0 = off).
 PSEUDO_LABEL_SAMPLES = env.int("PSEUDO_LABEL_SAMPLES", default=1)
+# A labelling pass needing at least this many new labels goes through the Message Batches API (half price;
+# the run waits without holding a worker). 0 = always one call at a time.
+PSEUDO_LABEL_BATCH_MIN_WINDOWS = env.int("PSEUDO_LABEL_BATCH_MIN_WINDOWS", default=100)
 PSEUDO_LABEL_THINKING_BUDGET = env.int("PSEUDO_LABEL_THINKING_BUDGET", default=0)
 
 # Ingestion API limits

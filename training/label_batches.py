@@ -12,11 +12,14 @@ window is rated more than once. Consent and redaction are as for one call at a t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from training.pseudolabel import (
     ClaudeLabel,
     ClaudeLabeler,
+    LabelingReport,
     LabelRequest,
     MalformedLabel,
     combine_samples,
@@ -112,3 +115,59 @@ def batch_collect(labeler: ClaudeLabeler, batch_id: str, requests: list[LabelReq
         report.labelled += 1
     log.info("labelling batch %s: %d labels stored, %d failed", batch_id, report.labelled, len(report.failed))
     return report
+
+
+class LabelsPending(Exception):
+    """The labels a pass needs are in a Message Batch that has not ended: come back later."""
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"waiting for labelling batch {batch_id}")
+        self.batch_id = batch_id
+
+
+class BatchingLabeler(ClaudeLabeler):
+    """A labeller that, when a pass needs at least `min_windows` labels the store lacks, sends them as a
+    Message Batch and raises LabelsPending instead of waiting; called again with that batch id once it
+    has ended, it collects the batch into the store and labels from there (paying per call only for
+    what the batch did not return). `on_batch` is told the batch id to keep ("" once collected)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        min_windows: int,
+        batch_id: str = "",
+        on_batch: Callable[[str], None] = lambda batch_id: None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.min_windows = min_windows
+        self.batch_id = batch_id
+        self.on_batch = on_batch
+
+    def label(
+        self, requests: list[LabelRequest], *, on_progress: Callable[[int, int], None] | None = None
+    ) -> LabelingReport:
+        missing = self._missing(requests)
+        if not missing:
+            pass  # all stored (e.g. a pass an earlier batch served): the batch kept is another pass's
+        elif self.batch_id:
+            if batch_collect(self, self.batch_id, requests) is None:
+                raise LabelsPending(self.batch_id)
+            self.batch_id = ""
+            self.on_batch("")
+        elif missing >= self.min_windows:
+            submitted = batch_submit(self, requests)
+            if submitted.batch_id:
+                self.batch_id = submitted.batch_id
+                self.on_batch(submitted.batch_id)
+                raise LabelsPending(submitted.batch_id)
+        return super().label(requests, on_progress=on_progress)
+
+    def _missing(self, requests: list[LabelRequest]) -> int:
+        missing = set()
+        for request in requests:
+            if request.consent_external:
+                digest = window_hash(render_for_labelling(request), self.config.variant)
+                if self.cache.get(digest, self.config.model) is None:
+                    missing.add(digest)
+        return len(missing)

@@ -80,6 +80,7 @@ class TrainingRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for a labelling batch"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -102,6 +103,11 @@ class TrainingRun(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
     )
     decision = models.TextField(blank=True, help_text="Why the new version was or was not promoted.")
+    label_batch_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The Message Batch of Claude labels this run waits for; a resumed run collects it.",
+    )
     # True while queued or running, NULL afterwards (NULLs never collide in a unique index).
     active_slot = models.BooleanField(null=True, default=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -30,6 +30,7 @@ from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
 from scoring.cli_args import dataclass_from_settings
 from training.args import LoopConfig, TrainArgs
 from training.finetune import Progress, TrainResult
+from training.label_batches import BatchingLabeler, LabelsPending
 from training.pipeline import (
     PairedPoints,
     Unlabeled,
@@ -221,19 +222,59 @@ def _loop_config_dict() -> dict:
     return config
 
 
-def _labeler() -> ClaudeLabeler | None:
-    if not settings.ANTHROPIC_API_KEY:
-        return None
+def _anthropic_client() -> Any:
     import anthropic
 
-    client = anthropic.Anthropic(
+    return anthropic.Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         base_url=settings.ANTHROPIC_BASE_URL or None,
         max_retries=0,
         timeout=settings.ANTHROPIC_TIMEOUT,
     )
+
+
+def _labeler(run: TrainingRun | None = None) -> ClaudeLabeler | None:
+    """Claude as labeller, or None without a key. With PSEUDO_LABEL_BATCH_MIN_WINDOWS, a pass that needs
+    at least that many new labels goes through a Message Batch (half price): the run waits for it
+    without holding a worker (`label_batches_poll` re-queues it) and keeps its id to resume."""
+    if not settings.ANTHROPIC_API_KEY:
+        return None
     config = dataclass_from_settings(LabelerConfig, settings, prefix="PSEUDO_LABEL_")
-    return ClaudeLabeler(client, config, DatabaseLabelCache())
+    if not settings.PSEUDO_LABEL_BATCH_MIN_WINDOWS or run is None:
+        return ClaudeLabeler(_anthropic_client(), config, DatabaseLabelCache())
+
+    def keep(batch_id: str) -> None:
+        TrainingRun.objects.filter(pk=run.pk).update(label_batch_id=batch_id)
+
+    return BatchingLabeler(
+        _anthropic_client(),
+        config,
+        DatabaseLabelCache(),
+        min_windows=settings.PSEUDO_LABEL_BATCH_MIN_WINDOWS,
+        batch_id=run.label_batch_id,
+        on_batch=keep,
+    )
+
+
+def label_batches_poll() -> int:
+    """Re-queue every run whose labelling batch has ended (it then collects the labels and goes on).
+    Returns the runs re-queued. Runs on the default queue: a batch can take hours and must never hold
+    the gpu worker that scores sessions."""
+    requeued = 0
+    for run in TrainingRun.objects.filter(status=TrainingRun.Status.WAITING).exclude(label_batch_id=""):
+        if not settings.ANTHROPIC_API_KEY:
+            break
+        batch = _anthropic_client().messages.batches.retrieve(run.label_batch_id)
+        if batch.processing_status != "ended":
+            continue
+        with transaction.atomic():
+            TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.WAITING).update(
+                status=TrainingRun.Status.QUEUED
+            )
+            run.refresh_from_db()
+            training_run_requested.send(sender=TrainingRun, run=run)
+        requeued += 1
+    return requeued
 
 
 class _RunRecorder:
@@ -241,7 +282,7 @@ class _RunRecorder:
 
     def __init__(self, run: TrainingRun) -> None:
         self.run = run
-        self.lines: list[str] = []
+        self.lines: list[str] = run.log.splitlines()  # a resumed run goes on with its log
         self.last_flush = 0.0
 
     def line(self, message: str) -> None:
@@ -276,6 +317,17 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         artifact = _execute(run, recorder)
         run.status = TrainingRun.Status.SUCCEEDED
         run.progress = 1.0
+    except LabelsPending as pending:
+        # Half-price labels take a while: the run keeps its slot and waits, holding no worker.
+        recorder.line(
+            f"waiting for Claude labelling batch {pending.batch_id} (Message Batches API, half price); "
+            "label_batches_poll re-queues the run when it has ended"
+        )
+        run.refresh_from_db(fields=["label_batch_id"])
+        run.status = TrainingRun.Status.WAITING
+        run.log = "\n".join(recorder.lines)
+        run.save(update_fields=["status", "log", "stage", "progress"])
+        return run
     except Exception as exc:  # the run fails, the service goes on; the active model is untouched
         log.exception("training run %s failed", run.pk)
         recorder.line(f"FAILED: {type(exc).__name__}: {exc}")
@@ -317,7 +369,7 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         for (p, end, consent), w in zip(requests, windows, strict=True)
         if w.conversations
     ]
-    labeler = _labeler()
+    labeler = _labeler(run)
     if labeler is None:
         recorder.line("no ANTHROPIC_API_KEY: Claude pseudo-labelling (stage 1) is skipped")
     result = run_learning_loop(

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from monitor_site.modelops.services import (
     TrainingAlreadyRunning,
+    label_batches_poll,
     training_run_execute,
     training_run_request,
 )
@@ -27,3 +28,9 @@ def scheduled_training() -> int | None:
     except TrainingAlreadyRunning as exc:
         log.info("scheduled training skipped: %s", exc)
         return None
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360)
+def poll_label_batches() -> int:
+    """Routed to the default queue (settings.CELERY_TASK_ROUTES): polling never holds the gpu worker."""
+    return label_batches_poll()

@@ -279,3 +279,33 @@ def test_a_labeller_too_far_from_the_questionnaires_is_not_used(
     assert run.report["label_validation"]["used"] is False
     assert "Claude's pseudo-labels are NOT used" in run.log
     assert run.counts["pseudo_labelled_windows"] == 0
+
+
+def test_a_run_waits_for_a_labelling_batch_without_holding_a_worker_and_resumes(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    from monitor_site.celery import app
+    from monitor_site.modelops.services import label_batches_poll
+
+    settings.PSEUDO_LABEL_BATCH_MIN_WINDOWS = 1  # type: ignore[attr-defined]
+    with fake_anthropic() as fake:
+        settings.ANTHROPIC_API_KEY = "test-key"  # type: ignore[attr-defined]
+        settings.ANTHROPIC_BASE_URL = fake.base_url  # type: ignore[attr-defined]
+        fake.batch_polls = 2  # the first poll finds it still running
+        run = _run(django_capture_on_commit_callbacks)
+        assert run.status == "waiting" and run.label_batch_id and run.active_slot
+        assert fake.requests == []  # nothing bought one call at a time
+        assert "waiting for Claude labelling batch" in run.log
+        with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+            assert label_batches_poll() == 0  # still running
+        for _ in range(4):  # the validation batch, then the unlabeled windows' batch
+            with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+                label_batches_poll()
+            run.refresh_from_db()
+            if run.status != "waiting":
+                break
+        assert run.status == "succeeded", run.log
+        assert len(fake.batches) == 2 and fake.requests == []
+        assert run.counts["from_cache"] > 0 and PseudoLabel.objects.count() > 0
+    route = app.amqp.router.route({}, "monitor_site.modelops.tasks.poll_label_batches")
+    assert route["queue"].name == "default"
