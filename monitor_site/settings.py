@@ -255,6 +255,9 @@ PSEUDO_LABEL_SAMPLES = env.int("PSEUDO_LABEL_SAMPLES", default=1)
 # A labelling pass needing at least this many new labels goes through the Message Batches API (half price;
 # the run waits without holding a worker). 0 = always one call at a time.
 PSEUDO_LABEL_BATCH_MIN_WINDOWS = env.int("PSEUDO_LABEL_BATCH_MIN_WINDOWS", default=100)
+# List prices of PSEUDO_LABEL_MODEL in US dollars per million tokens, for the run page's cost estimate.
+PSEUDO_LABEL_PRICE_INPUT = env.float("PSEUDO_LABEL_PRICE_INPUT", default=15.0)
+PSEUDO_LABEL_PRICE_OUTPUT = env.float("PSEUDO_LABEL_PRICE_OUTPUT", default=75.0)
 PSEUDO_LABEL_THINKING_BUDGET = env.int("PSEUDO_LABEL_THINKING_BUDGET", default=0)
 
 # Ingestion API limits

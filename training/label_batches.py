@@ -151,10 +151,15 @@ class BatchingLabeler(ClaudeLabeler):
         if not missing:
             pass  # all stored (e.g. a pass an earlier batch served): the batch kept is another pass's
         elif self.batch_id:
-            if batch_collect(self, self.batch_id, requests) is None:
+            collected = batch_collect(self, self.batch_id, requests)
+            if collected is None:
                 raise LabelsPending(self.batch_id)
             self.batch_id = ""
             self.on_batch("")
+            report = super().label(requests, on_progress=on_progress)
+            report.batch_input_tokens += collected.input_tokens
+            report.batch_output_tokens += collected.output_tokens
+            return report
         elif missing >= self.min_windows:
             submitted = batch_submit(self, requests)
             if submitted.batch_id:

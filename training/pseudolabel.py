@@ -143,6 +143,8 @@ class LabelingReport:
     skipped_consent: int = 0
     not_sent: int = 0  # after labelling stopped (budget reached, key refused)
     invalid_quotes: int = 0  # items whose quotes were not in the patient's turns (not used)
+    batch_input_tokens: int = 0  # tokens of labels bought through a Message Batch (half price)
+    batch_output_tokens: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     retries: int = 0
@@ -162,6 +164,8 @@ class LabelingReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.retries += other.retries
         self.invalid_quotes += other.invalid_quotes
+        self.batch_input_tokens += other.batch_input_tokens
+        self.batch_output_tokens += other.batch_output_tokens
         self.failed.update(other.failed)
         self.window_hashes.update(other.window_hashes)
         self.stopped = self.stopped or other.stopped

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from monitor_site.accounts.admin_actions import SuperuserActions
 from monitor_site.dashboards.charts import evaluation_figure
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
+from monitor_site.modelops.selectors import training_run_labelling_cost
 from monitor_site.modelops.services import TrainingAlreadyRunning, model_version_promote, training_run_request
 
 CARD_LIST_ITEMS = 12  # a long list (per-item figures, files) shows its first values and a count
@@ -166,6 +167,10 @@ class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
     ) -> HttpResponse:
         run = TrainingRun.objects.filter(pk=object_id).first() if object_id else None
         extra = dict(extra_context or {})
+        if run is not None:
+            extra["labelling_cost"] = training_run_labelling_cost(
+                counts=run.counts or {}, token_budget=int((run.config or {}).get("token_budget") or 0)
+            )
         if run is not None and run.report.get("test"):
             test = run.report["test"]
             figure = evaluation_figure(run.report.get("points", []), test.get("auc_by_threshold", {}))

@@ -41,3 +41,22 @@ def ensemble_for(model_version: ModelVersion) -> Ensemble:
 def forget_loaded_models() -> None:
     with _lock:
         _loaded.clear()
+
+
+def training_run_labelling_cost(*, counts: dict, token_budget: int) -> dict | None:
+    """What a run's Claude labels cost at the list prices in settings (batched tokens at half), and the
+    per-call token budget left; None when nothing was bought."""
+    calls_in, calls_out = counts.get("input_tokens", 0), counts.get("output_tokens", 0)
+    batch_in, batch_out = counts.get("batch_input_tokens", 0), counts.get("batch_output_tokens", 0)
+    if not (calls_in or calls_out or batch_in or batch_out):
+        return None
+    price_in, price_out = settings.PSEUDO_LABEL_PRICE_INPUT, settings.PSEUDO_LABEL_PRICE_OUTPUT
+    dollars = (
+        calls_in * price_in + calls_out * price_out + (batch_in * price_in + batch_out * price_out) / 2
+    ) / 1e6
+    return {
+        "tokens_one_call_at_a_time": calls_in + calls_out,
+        "tokens_batched": batch_in + batch_out,
+        "usd": round(dollars, 2),
+        "budget_left": max(0, token_budget - calls_in - calls_out),
+    }

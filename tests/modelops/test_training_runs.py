@@ -307,5 +307,21 @@ def test_a_run_waits_for_a_labelling_batch_without_holding_a_worker_and_resumes(
         assert run.status == "succeeded", run.log
         assert len(fake.batches) == 2 and fake.requests == []
         assert run.counts["from_cache"] > 0 and PseudoLabel.objects.count() > 0
+        assert run.counts["batch_input_tokens"] > 0 and run.counts["input_tokens"] == 0
     route = app.amqp.router.route({}, "monitor_site.modelops.tasks.poll_label_batches")
     assert route["queue"].name == "default"
+
+
+def test_the_run_page_shows_what_the_labels_cost(settings: object) -> None:
+    from monitor_site.modelops.selectors import training_run_labelling_cost
+
+    settings.PSEUDO_LABEL_PRICE_INPUT, settings.PSEUDO_LABEL_PRICE_OUTPUT = 15.0, 75.0  # type: ignore[attr-defined]
+    counts = {"input_tokens": 1_000_000, "output_tokens": 100_000, "batch_input_tokens": 2_000_000}
+    cost = training_run_labelling_cost(counts=counts, token_budget=2_000_000)
+    assert cost == {
+        "tokens_one_call_at_a_time": 1_100_000,
+        "tokens_batched": 2_000_000,
+        "usd": 15.0 + 7.5 + 15.0,  # $15 input, $7.50 output, the batch's $30 at half price
+        "budget_left": 900_000,
+    }
+    assert training_run_labelling_cost(counts={}, token_budget=10) is None
