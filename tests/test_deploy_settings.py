@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECURITY_VARIABLES = (
+    "CACHE_URL",  # shared counters for the throttles and rate limits (accounts.W001)
     "DJANGO_DEBUG",
     "DJANGO_ALLOWED_HOSTS",
     "DJANGO_SECURE_COOKIES",
@@ -78,3 +79,10 @@ def test_clinician_cookies_are_secure_and_http_only_in_production() -> None:
     )
     assert values["SECURE_SSL_REDIRECT"] and values["SECURE_HSTS_SECONDS"] >= 31536000
     assert values["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict") and values["DEBUG"] is False
+
+
+def test_check_deploy_warns_when_throttles_would_count_per_process() -> None:
+    env = _production_env()
+    env.pop("CACHE_URL")
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0 and "accounts.W001" in result.stdout + result.stderr

@@ -11,6 +11,7 @@ class AccountsConfig(AppConfig):
         # earlier in INSTALLED_APPS): guard and audit every registered admin action.
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
+        from monitor_site.accounts import checks  # noqa: F401  (registers the deploy checks)
         from monitor_site.accounts.admin_actions import admin_actions_guard
         from monitor_site.accounts.middleware import session_signed_in
         from monitor_site.accounts.throttle import login_failure_record
