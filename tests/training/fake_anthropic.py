@@ -21,7 +21,6 @@ QUOTE = "<<first patient turn>>"
 def tool_message(
     items: list[int | None],
     *,
-    confidence: float = 0.8,  # unused since prompt v2 (confidence comes from agreement); kept for callers
     input_tokens: int = 100,
     output_tokens: int = 40,
     name: str = "record_phq9",

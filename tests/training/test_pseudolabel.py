@@ -34,7 +34,7 @@ def _labeler(fake: FakeAnthropic, cache: MemoryCache | None = None, **config: ob
 
 
 def test_it_parses_structured_labels(fake: FakeAnthropic) -> None:
-    fake.ok([0, 1, 2, 3, 0, 1, 2, 3, 0], confidence=0.7, input_tokens=120, output_tokens=60)
+    fake.ok([0, 1, 2, 3, 0, 1, 2, 3, 0], input_tokens=120, output_tokens=60)
     report = _labeler(fake).label([_request(1)])
     label = report.labels["w1"]
     assert label.items == (0, 1, 2, 3, 0, 1, 2, 3, 0) and label.total == 12
