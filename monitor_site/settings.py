@@ -190,6 +190,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "monitor_site.modelops.tasks.poll_label_batches": {"queue": "default"},  # never waits on the gpu queue
+    # Cold-start LLM ratings are network calls: they never hold the gpu worker either.
+    "monitor_site.predictions.tasks.rate_session": {"queue": "default"},
+    "monitor_site.predictions.tasks.rate_pending": {"queue": "default"},
+    "monitor_site.modelops.tasks.validate_llm_rater": {"queue": "default"},
     "monitor_site.predictions.tasks.*": {"queue": "gpu"},
     "monitor_site.modelops.tasks.*": {"queue": "gpu"},
 }
@@ -203,6 +207,13 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-housekeeping": {"task": "monitor_site.alerts.tasks.alerts_housekeeping", "schedule": 300.0},
     # Training runs waiting for a Message Batch of Claude labels are re-queued once it has ended.
     "label-batches-poll": {"task": "monitor_site.modelops.tasks.poll_label_batches", "schedule": 300.0},
+    # Cold start: sessions of LLM-scored teams not rated yet (budget reached, broker down), and the
+    # rater's daily validation against the questionnaires (both do nothing while no team uses it).
+    "llm-rate-pending": {"task": "monitor_site.predictions.tasks.rate_pending", "schedule": 900.0},
+    "llm-rater-validate": {
+        "task": "monitor_site.modelops.tasks.validate_llm_rater",
+        "schedule": crontab(minute="30", hour="1"),
+    },
     # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Periodic tasks.
     "weekly-retraining": {
         "task": "monitor_site.modelops.tasks.scheduled_training",
@@ -259,6 +270,16 @@ PSEUDO_LABEL_BATCH_MIN_WINDOWS = env.int("PSEUDO_LABEL_BATCH_MIN_WINDOWS", defau
 PSEUDO_LABEL_PRICE_INPUT = env.float("PSEUDO_LABEL_PRICE_INPUT", default=15.0)
 PSEUDO_LABEL_PRICE_OUTPUT = env.float("PSEUDO_LABEL_PRICE_OUTPUT", default=75.0)
 PSEUDO_LABEL_THINKING_BUDGET = env.int("PSEUDO_LABEL_THINKING_BUDGET", default=0)
+# Cold start (CareTeam.llm_scoring, off by default): until a trained model is promoted, the Claude labeller
+# rates consented patients of teams that chose it. Tokens it may spend per day (UTC) on new ratings; the
+# questionnaire pairs it needs before its scores carry an interval (until then "not yet validated here");
+# how many questionnaire windows a validation labels; how far back a team's sessions are rated when it
+# turns it on; and the questionnaire patients the first trained model needs before it may replace it.
+LLM_SCORING_DAILY_TOKEN_BUDGET = env.int("LLM_SCORING_DAILY_TOKEN_BUDGET", default=2_000_000)
+LLM_SCORING_MIN_VALIDATION_PAIRS = env.int("LLM_SCORING_MIN_VALIDATION_PAIRS", default=20)
+LLM_SCORING_VALIDATION_WINDOWS = env.int("LLM_SCORING_VALIDATION_WINDOWS", default=200)
+LLM_SCORING_HISTORY_DAYS = env.int("LLM_SCORING_HISTORY_DAYS", default=28)
+COLD_START_FIRST_MODEL_MIN_PATIENTS = env.int("COLD_START_FIRST_MODEL_MIN_PATIENTS", default=30)
 
 # Ingestion API limits
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -77,37 +77,57 @@ def validation_report(pairs: list[ValidationPair]) -> dict:
 MAP_MIN_GAIN = 0.1  # PHQ-9 points of held-out MAE a map must save to be used
 
 
-def _half(group: str) -> int:
+@dataclass(frozen=True)
+class TotalMap:
+    """A monotone map of Claude's total onto the questionnaire's: linear between fitted points (what
+    isotonic regression predicts), flat beyond them. Plain lists, so it is stored as JSON."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+    def __call__(self, total: float) -> float:
+        return float(np.interp(total, self.x, self.y))
+
+    def to_dict(self) -> dict:
+        return {"x": list(self.x), "y": list(self.y)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TotalMap:
+        return cls(x=tuple(float(v) for v in data["x"]), y=tuple(float(v) for v in data["y"]))
+
+
+def isotonic_map(points: list[ValidationPair]) -> TotalMap:
+    iso = IsotonicRegression(y_min=0.0, y_max=float(TOTAL_MAX), out_of_bounds="clip")
+    iso.fit([p.label.total for p in points], [p.truth_total for p in points])
+    return TotalMap(
+        x=tuple(float(v) for v in iso.X_thresholds_), y=tuple(float(v) for v in iso.y_thresholds_)
+    )
+
+
+def patient_half(group: str) -> int:
+    """Which of two fixed halves a patient falls in (by a hash of their group): fit on one, judge on
+    the other."""
     return int(hashlib.sha256(group.encode()).hexdigest(), 16) % 2
 
 
-def fit_total_map(
-    pairs: list[ValidationPair], *, min_pairs: int
-) -> tuple[Callable[[float], float] | None, dict]:
+def fit_total_map(pairs: list[ValidationPair], *, min_pairs: int) -> tuple[TotalMap | None, dict]:
     """An isotonic map Claude total -> self-report total, fitted on one half of the patients, kept only
     if it lowers the MAE on the other half; then refitted on all pairs. (None, why) otherwise."""
     usable = [p for p in pairs if p.label.has_total]
     if len(usable) < min_pairs:
         return None, {"applied": False, "why": f"{len(usable)} pairs, fewer than {min_pairs}"}
-    fit = [p for p in usable if _half(p.group) == 0]
-    held = [p for p in usable if _half(p.group) == 1]
+    fit = [p for p in usable if patient_half(p.group) == 0]
+    held = [p for p in usable if patient_half(p.group) == 1]
     if len(fit) < 3 or len(held) < 3:
         return None, {"applied": False, "why": "too few patients in one half"}
-
-    def model(points: list[ValidationPair]) -> IsotonicRegression:
-        iso = IsotonicRegression(y_min=0.0, y_max=float(TOTAL_MAX), out_of_bounds="clip")
-        iso.fit([p.label.total for p in points], [p.truth_total for p in points])
-        return iso
-
-    half_model = model(fit)
+    half_map = isotonic_map(fit)
     truth = np.array([p.truth_total for p in held])
     before = float(np.abs(np.array([p.label.total for p in held]) - truth).mean())
-    after = float(np.abs(half_model.predict([p.label.total for p in held]) - truth).mean())
+    after = float(np.abs(np.array([half_map(p.label.total) for p in held]) - truth).mean())
     info = {"mae_held_out_before": round(before, 3), "mae_held_out_after": round(after, 3)}
     if after > before - MAP_MIN_GAIN:
         return None, {"applied": False, "why": f"did not lower the held-out MAE by {MAP_MIN_GAIN}", **info}
-    full = model(usable)
-    return (lambda total: float(full.predict([total])[0])), {"applied": True, **info}
+    return isotonic_map(usable), {"applied": True, **info}
 
 
 def apply_total_map(example: LabeledWindow, total_map: Callable[[float], float]) -> LabeledWindow:

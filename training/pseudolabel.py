@@ -189,11 +189,17 @@ class LabelingAborted(RuntimeError):
 SEPARATOR = "\n\u00b6\u00b6\n"  # between turn bodies while redacting: nothing a pattern can match
 
 
-def render_for_labelling(request: LabelRequest) -> str:
-    """Every turn, oldest first, one conversation after another, each with its date and who wrote it;
-    the turns' text redacted together (a name found in one turn is removed from all of them)."""
+def redacted_bodies(request: LabelRequest) -> list[str]:
+    """The window's turn texts as sent, oldest first, one conversation after another: redacted together
+    (a name found in one turn is removed from all of them)."""
     turns = [t for c in request.window.conversations for t in c.turns]
-    bodies = redact(SEPARATOR.join(t.text.strip() for t in turns), names=request.names).split(SEPARATOR)
+    return redact(SEPARATOR.join(t.text.strip() for t in turns), names=request.names).split(SEPARATOR)
+
+
+def render_for_labelling(request: LabelRequest) -> str:
+    """Every turn, oldest first, one conversation after another, each with its date and who wrote it
+    (the text redacted, see redacted_bodies)."""
+    bodies = redacted_bodies(request)
     lines = [f"Rating date: {request.window.end:%Y-%m-%d}"] if request.window.end else []
     position = 0
     for conversation in request.window.conversations:
@@ -204,6 +210,11 @@ def render_for_labelling(request: LabelRequest) -> str:
             lines.append(f"[{when}] {who}: {bodies[position]}")
             position += 1
     return "\n".join(lines)
+
+
+def quote_found(quote: str, text: str) -> bool:
+    """Whether `quote` is in `text`, spaces and quote marks aside (how quotes are verified)."""
+    return _normalised(quote) in _normalised(text)
 
 
 def patient_turns(text: str) -> str:

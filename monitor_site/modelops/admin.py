@@ -113,7 +113,11 @@ class ModelVersionAdmin(SuperuserActions, admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
-        version = model_version_promote(model_version=queryset.get(), actor=request.user, reason="admin")
+        try:
+            version = model_version_promote(model_version=queryset.get(), actor=request.user, reason="admin")
+        except ValueError as exc:  # the cold-start LLM rater is not a trained model
+            self.message_user(request, str(exc), messages.ERROR)
+            return
         self.message_user(request, f"{version.version} is now active.", messages.SUCCESS)
 
 

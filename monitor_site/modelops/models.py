@@ -12,6 +12,9 @@ class ModelVersion(models.Model):
         CANDIDATE = "candidate", "Candidate"
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
+        # Not a trained artifact: the Claude labeller used as the scorer during a cold start
+        # (training/llm_rater.py). Never promoted; its metrics hold its validation against questionnaires.
+        RATER = "rater", "LLM rater (cold start)"
 
     version = models.CharField(
         max_length=64, unique=True, help_text="Artifact directory name in MODEL_STORE_DIR."

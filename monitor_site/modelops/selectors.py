@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
 
-from monitor_site.modelops.models import ModelVersion
+from monitor_site.modelops.models import ModelVersion, PseudoLabel
 from scoring.ensemble import Ensemble
 
 
@@ -41,6 +44,15 @@ def ensemble_for(model_version: ModelVersion) -> Ensemble:
 def forget_loaded_models() -> None:
     with _lock:
         _loaded.clear()
+
+
+def pseudo_label_tokens_today(*, source: str) -> int:
+    """Claude tokens bought today (UTC) for labels of this source (PseudoLabel.source)."""
+    start = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    totals = PseudoLabel.objects.filter(source=source, created_at__gte=start).aggregate(
+        i=Sum("input_tokens"), o=Sum("output_tokens")
+    )
+    return (totals["i"] or 0) + (totals["o"] or 0)
 
 
 def training_run_labelling_cost(*, counts: dict, token_budget: int) -> dict | None:

@@ -9,6 +9,7 @@ from celery import shared_task
 from monitor_site.modelops.services import (
     TrainingAlreadyRunning,
     label_batches_poll,
+    llm_rater_validate,
     training_run_execute,
     training_run_request,
 )
@@ -34,3 +35,10 @@ def scheduled_training() -> int | None:
 def poll_label_batches() -> int:
     """Routed to the default queue (settings.CELERY_TASK_ROUTES): polling never holds the gpu worker."""
     return label_batches_poll()
+
+
+@shared_task(acks_late=True, soft_time_limit=3300, time_limit=3600)
+def validate_llm_rater() -> str | None:
+    """Routed to the default queue: the cold-start rater against the questionnaires (network calls)."""
+    row = llm_rater_validate()
+    return row.version if row else None

@@ -17,6 +17,13 @@ from scoring.types import ROLES
 class CareTeam(models.Model):
     name = models.CharField(max_length=120, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="care_teams", blank=True)
+    llm_scoring = models.BooleanField(
+        "cold start: LLM scoring",
+        default=False,
+        help_text="Until a trained model is promoted, rate this team's consented patients with the Claude "
+        "labeller (redacted text is sent to Anthropic; each rating is paid for). Its scores are labelled "
+        "as LLM ratings and say 'not yet validated here' until the clinic's questionnaires validate it.",
+    )
 
     def __str__(self) -> str:
         return self.name

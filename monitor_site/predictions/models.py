@@ -12,6 +12,10 @@ from scoring.phq9 import ITEM_SELF_HARM, band_by_key
 
 
 class Prediction(models.Model):
+    class Method(models.TextChoices):
+        MODEL = "model", "Trained model"
+        LLM = "llm", "LLM rating (cold start)"
+
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="predictions")
     session = models.ForeignKey(ConversationSession, on_delete=models.CASCADE, related_name="predictions")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
@@ -22,6 +26,18 @@ class Prediction(models.Model):
     interval_low = models.FloatField()
     interval_high = models.FloatField()
     band = models.CharField(max_length=32)
+    method = models.CharField(
+        max_length=8,
+        choices=Method.choices,
+        default=Method.MODEL,
+        help_text="Who scored: a trained model, or the Claude labeller during a cold start (its prompt "
+        "version is in the model version's name).",
+    )
+    validated_here = models.BooleanField(
+        default=True,
+        help_text="False for an LLM rating made before this clinic's questionnaires validated the rater: "
+        "it has no interval (stored as the whole scale) and says 'not yet validated here'.",
+    )
     n_sessions = models.PositiveIntegerField()
     n_user_turns = models.PositiveIntegerField()
     n_tokens = models.PositiveIntegerField()
@@ -39,6 +55,24 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.total:.1f} (model-inferred, {self.model_version_id})"
+
+    @property
+    def is_llm(self) -> bool:
+        return self.method == self.Method.LLM
+
+    @property
+    def interval_label(self) -> str:
+        """The interval as shown everywhere ("12.0–16.0"), or why there is none."""
+        if not self.validated_here:
+            return "not yet validated here"
+        return f"{self.interval_low:.1f}–{self.interval_high:.1f}"
+
+    @property
+    def method_label(self) -> str:
+        """What kind of estimate this is, as shown beside the score."""
+        if self.is_llm:
+            return "LLM-rated (Claude, not a trained model)"
+        return "model-inferred"
 
     @property
     def band_label(self) -> str:

@@ -4,9 +4,10 @@ keep each patient's TrajectorySummary current; record clinicians' feedback on a 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -17,7 +18,8 @@ from django.utils import timezone
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.modelops.models import ModelVersion
-from monitor_site.modelops.selectors import ensemble_for, model_version_active
+from monitor_site.modelops.selectors import ensemble_for, model_version_active, pseudo_label_tokens_today
+from monitor_site.modelops.services import LLM_SCORING_SOURCE, llm_rater, llm_rater_paused, llm_scoring_in_use
 from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
@@ -25,6 +27,7 @@ from monitor_site.predictions.signals import predictions_stored
 from scoring.ensemble import WindowScore
 from scoring.phq9 import ITEM_SELF_HARM
 from scoring.types import Window
+from training.pseudolabel import LabelRequest
 
 log = logging.getLogger(__name__)
 EVIDENCE_PER_ITEM = 3
@@ -39,6 +42,7 @@ def _evidence(score: WindowScore) -> list[list[dict]]:
             [
                 {"session": e.conversation_id, "turns": list(e.turn_indices), "weight": e.weights[item]}
                 for e in ranked
+                if e.weights[item] > 0  # an LLM rating's turns that did not inform this item
             ]
         )
     return per_item
@@ -182,6 +186,126 @@ def predictions_score_pending(
         if on_batch:
             on_batch(min(start + size, len(pending)), len(pending))
     return done
+
+
+# Cold start (CareTeam.llm_scoring, off by default): while no trained model is active, the sessions of
+# consented patients in teams that chose it are rated by the Claude labeller (training/llm_rater.py). The
+# ratings are Predictions like any other (method "llm", the rater's registry row as their model version),
+# so the chart, the list and the same alert rules (item 9 included) use them; every page labels them.
+# Network calls: these run on the default queue, never on the gpu worker.
+
+
+def _llm_scorable(sessions: Any) -> Any:
+    """Sessions of consented patients in care teams that chose cold-start LLM scoring."""
+    return sessions.filter(patient__consent_external_processing=True, patient__care_team__llm_scoring=True)
+
+
+def llm_scoring_applies(*, session_id: int) -> bool:
+    """Whether this session would be LLM-rated now: no trained model active, and its patient consented
+    in a team that chose cold-start LLM scoring."""
+    return (
+        model_version_active() is None
+        and _llm_scorable(ConversationSession.objects.filter(pk=session_id)).exists()
+    )
+
+
+def predictions_rate_sessions(*, session_ids: list[int]) -> int:
+    """Rate these sessions with the LLM rater where cold-start scoring applies to them. Returns rows
+    created. Idempotent like predictions_score_sessions (one prediction per session and rater version);
+    a window that could not be rated (budget reached, failed call, too little to go on) stays unscored
+    and rate_pending tries again (a label already bought is never paid for twice)."""
+    if model_version_active() is not None:
+        return 0  # a trained model scores everything now
+    candidates = _llm_scorable(ConversationSession.objects.filter(pk__in=session_ids))
+    if not candidates.exists():
+        return 0
+    spent = pseudo_label_tokens_today(source=LLM_SCORING_SOURCE)
+    rater = llm_rater(source=LLM_SCORING_SOURCE, token_budget=settings.LLM_SCORING_DAILY_TOKEN_BUDGET - spent)
+    if rater is None:
+        log.warning(
+            "cold-start LLM scoring is on for a care team, but ANTHROPIC_API_KEY is not set: nothing rated"
+        )
+        return 0
+    row, llm = rater
+    paused = llm_rater_paused(row)
+    if paused:
+        log.warning("LLM rater %s: %s", row.version, paused)
+        return 0
+    sessions = list(
+        candidates.exclude(predictions__model_version=row)
+        .select_related("patient")
+        .only("pk", "patient_id", "ended_at", "patient__external_id")
+        .order_by("patient_id", "ended_at")
+    )
+    if not sessions:
+        return 0
+    windows = windows_for([(s.patient_id, s.ended_at, str(s.pk)) for s in sessions])
+    ratings = llm.rate(
+        [LabelRequest(w, True, (s.patient.external_id,)) for s, w in zip(sessions, windows, strict=True)]
+    )
+    rows = [
+        Prediction(
+            patient_id=s.patient_id,
+            session_id=s.pk,
+            model_version=row,
+            window_start=_dated(w.start, w),
+            window_end=_dated(w.end, w),
+            total=r.score.total,
+            items=list(r.score.items),
+            interval_low=r.score.interval[0],
+            interval_high=r.score.interval[1],
+            band=r.score.band,
+            method=Prediction.Method.LLM,
+            validated_here=r.validated,
+            n_sessions=len(w.conversations),
+            n_user_turns=w.n_user_turns,
+            n_tokens=r.score.n_tokens,
+            n_turns_left_out=r.score.n_turns_left_out,
+            evidence=_evidence(r.score),
+        )
+        for s, w, r in zip(sessions, windows, ratings, strict=True)
+        if r.score is not None
+    ]
+    not_rated = Counter(r.why_not for r in ratings if r.score is None)
+    if not_rated:
+        log.warning(
+            "LLM rater %s left %d session(s) unscored: %s",
+            row.version,
+            sum(not_rated.values()),
+            dict(not_rated),
+        )
+    if not rows:
+        return 0
+    Prediction.objects.bulk_create(rows, ignore_conflicts=True)
+    log.info(
+        "rated %d session(s) with the LLM rater %s (%d tokens bought)",
+        len(rows),
+        row.version,
+        llm.report.input_tokens + llm.report.output_tokens,
+    )
+    patient_ids = sorted({p.patient_id for p in rows})
+    trajectory_summaries_refresh(patient_ids=patient_ids)
+    predictions_stored.send(sender=Prediction, patient_ids=patient_ids)
+    return len(rows)
+
+
+def predictions_rate_pending(*, batch_size: int | None = None) -> int:
+    """Rate every session of the last LLM_SCORING_HISTORY_DAYS that cold-start scoring applies to and the
+    current rater has not rated. Returns rows created (0 while a trained model is active)."""
+    if model_version_active() is not None or not llm_scoring_in_use():
+        return 0
+    since = timezone.now() - timedelta(days=settings.LLM_SCORING_HISTORY_DAYS)
+    pending = list(
+        _llm_scorable(ConversationSession.objects.filter(ended_at__gte=since))
+        .filter(~Exists(Prediction.objects.filter(session=OuterRef("pk"), method=Prediction.Method.LLM)))
+        .order_by("ended_at")
+        .values_list("pk", flat=True)
+    )
+    size = batch_size or settings.SCORING_BATCH_WINDOWS
+    return sum(
+        predictions_rate_sessions(session_ids=pending[start : start + size])
+        for start in range(0, len(pending), size)
+    )
 
 
 def prediction_feedback_record(
