@@ -99,8 +99,13 @@ class AlertRule(models.Model):
 
     def crossing_score(self, scored: Prediction | Assessment) -> float:
         """The total compared with the line: a prediction's interval lower bound for a 'confident'
-        rule, else the total (a questionnaire's is the patient's own answer)."""
-        if self.crossing == self.Crossing.CONFIDENT and isinstance(scored, Prediction):
+        rule, else the total (a questionnaire's is the patient's own answer). A cold-start LLM rating not
+        yet validated here has no interval: its total is used, since surfacing beats silence."""
+        if (
+            self.crossing == self.Crossing.CONFIDENT
+            and isinstance(scored, Prediction)
+            and scored.validated_here
+        ):
             return float(scored.interval_low)
         return float(scored.total)
 

@@ -30,6 +30,7 @@ from monitor_site.patients.selectors import patient_get_for_user, patient_list_f
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
 
 METHOD = "model-inferred"
+LLM_RATED = "llm-rated"  # a cold-start rating by Claude (monitor_site.dashboards.exports uses the same word)
 PAGE_SIZE = 50
 PATIENT_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive bigint; anything else names no patient
 
@@ -74,9 +75,13 @@ class PredictionOut(serializers.Serializer):
     model_version = serializers.CharField(source="model_version.version")
 
     def get_method(self, obj: object) -> str:
-        return METHOD
+        """ "model-inferred", or "llm-rated" for a cold-start rating by Claude (never a questionnaire)."""
+        return LLM_RATED if obj.is_llm else METHOD  # type: ignore[attr-defined]
 
-    def get_interval(self, obj: object) -> list[float]:
+    def get_interval(self, obj: object) -> list[float] | None:
+        """[low, high]; null for an LLM rating not yet validated here (no interval known)."""
+        if not obj.validated_here:  # type: ignore[attr-defined]
+            return None
         return [obj.interval_low, obj.interval_high]  # type: ignore[attr-defined]
 
 

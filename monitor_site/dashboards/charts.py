@@ -27,6 +27,8 @@ class TrajectoryPoint:
     band: str
     model_version: str
     prediction_id: int = 0
+    llm: bool = False  # a cold-start LLM rating, not a trained model's estimate
+    validated: bool = True  # False: an LLM rating not yet validated here (no interval is drawn)
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,16 @@ def trajectory_figure(
         newest = n == len(by_version) - 1
         colour = "49, 99, 176" if newest else "130, 130, 150"
         xs = [p.at for p in series]
+        llm = series[0].llm
+        # A rating not validated here has no interval: its ribbon collapses onto the line.
+        highs = [p.high if p.validated else p.total for p in series]
+        lows = [p.low if p.validated else p.total for p in series]
+        what = "LLM-rated PHQ-9 (cold start, not a trained model" if llm else "Model-inferred PHQ-9 (model"
         data.append(
             {
                 "type": "scatter",
                 "x": xs + xs[::-1],
-                "y": [p.high for p in series] + [p.low for p in series][::-1],
+                "y": highs + lows[::-1],
                 "fill": "toself",
                 "fillcolor": f"rgba({colour}, 0.15)",
                 "line": {"width": 0},
@@ -136,14 +143,27 @@ def trajectory_figure(
                 "x": xs,
                 "y": [p.total for p in series],
                 "mode": "lines+markers",
-                "line": {"color": f"rgb({colour})", "width": 2 if newest else 1},
-                "marker": {"size": 5},
-                "name": f"Model-inferred PHQ-9 (model {version})",
+                "line": {
+                    "color": f"rgb({colour})",
+                    "width": 2 if newest else 1,
+                    "dash": "dash" if llm else "solid",
+                },
+                "marker": {"size": 5, "symbol": "circle-open" if llm else "circle"},
+                "name": f"{what} {version})",
                 "legendgroup": version,
-                "customdata": [[p.low, p.high, p.model_version, p.prediction_id] for p in series],
-                "hovertemplate": "%{x|%d %b %Y %H:%M}<br>Model-inferred total %{y:.1f} "
-                "(interval %{customdata[0]:.1f}–%{customdata[1]:.1f})<br>"
-                "model %{customdata[2]}<br>click for the evidence<extra></extra>",
+                "customdata": [
+                    [
+                        f"{p.low:.1f}–{p.high:.1f}" if p.validated else "not yet validated here",
+                        p.model_version,
+                        "LLM-rated" if llm else "model-inferred",
+                        p.prediction_id,  # index 3: what static/js/charts.js opens on a click
+                    ]
+                    for p in series
+                ],
+                "hovertemplate": "%{x|%d %b %Y %H:%M}<br>"
+                + ("LLM-rated" if llm else "Model-inferred")
+                + " total %{y:.1f} (interval %{customdata[0]})<br>"
+                "model %{customdata[1]}<br>click for the evidence<extra></extra>",
             }
         )
     if questionnaires:

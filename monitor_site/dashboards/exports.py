@@ -43,6 +43,8 @@ class ExportPrediction:
     band: str  # band key
     model_version: str
     backbone: str
+    llm: bool = False  # a cold-start LLM rating (Claude), not a trained model's estimate
+    validated: bool = True  # False: an LLM rating not yet validated here (no interval)
 
     def __post_init__(self) -> None:
         _check_items(self.items)
@@ -66,6 +68,7 @@ def _check_items(items: Sequence[float]) -> None:
 
 
 MODEL_INFERRED = "model-inferred"
+LLM_RATED = "llm-rated"  # cold start: rated by Claude from redacted text; still not a questionnaire answer
 SELF_REPORT = "self-report"
 CSV_HEADER = (
     ["patient", "time", "kind", "total", "band", "interval_low", "interval_high"]
@@ -75,6 +78,10 @@ CSV_HEADER = (
 
 UCUM = "http://unitsofmeasure.org"
 PREDICTION_NOTE = "Model-inferred from conversations; not a questionnaire answer."
+LLM_NOTE = (
+    "Rated by a large language model (Claude) from redacted conversations during a cold start, before a "
+    "trained model was available; not a questionnaire answer."
+)
 # Fixed namespace so fullUrls stay the same across exports: a receiver can de-duplicate re-imports.
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "phq9-monitor/fhir-export")
 # Spreadsheets execute cells starting with these (OWASP "CSV injection").
@@ -100,9 +107,10 @@ def trajectory_csv(
 ) -> str:
     rows: list[tuple[datetime, str, int, list[str | float]]] = []
     for p in predictions:
-        cells: list[str | float] = [round(p.total, 2), band_by_key(p.band).label, round(p.low, 2)]
-        cells += [round(p.high, 2), *(round(v, 2) for v in p.items), p.model_version, _iso(p.window_start)]
-        rows.append((p.at, MODEL_INFERRED, p.id, cells))
+        low, high = (round(p.low, 2), round(p.high, 2)) if p.validated else ("", "")  # none known yet
+        cells: list[str | float] = [round(p.total, 2), band_by_key(p.band).label, low]
+        cells += [high, *(round(v, 2) for v in p.items), p.model_version, _iso(p.window_start)]
+        rows.append((p.at, LLM_RATED if p.llm else MODEL_INFERRED, p.id, cells))
     for q in questionnaires:
         rows.append((q.at, SELF_REPORT, q.id, [q.total, band_for(q.total).label, "", "", *q.items, "", ""]))
     # Oldest first; ties broken by kind then id so the same data always gives the same file.
@@ -198,16 +206,20 @@ def _prediction(p: ExportPrediction, full_url: str, subject: str, device: str) -
     interval = [
         {"code": {"text": f"prediction interval {side}"}, "valueQuantity": _score(value)}
         for side, value in (("low", p.low), ("high", p.high))
+        if p.validated  # an LLM rating not yet validated here has none
     ]
+    note = PREDICTION_NOTE
+    if p.llm:
+        note = LLM_NOTE + ("" if p.validated else " Not yet validated here: no interval.")
     items = [
         {"code": _item_code(i, estimate=True), "valueQuantity": _score(v)} for i, v in enumerate(p.items)
     ]
     resource = _observation_base(subject, band_by_key(p.band).label, estimate=True) | {
         "effectivePeriod": {"start": _iso(p.window_start), "end": _iso(p.at)},
         "valueQuantity": _score(p.total),
-        "method": {"text": MODEL_INFERRED},
+        "method": {"text": LLM_RATED if p.llm else MODEL_INFERRED},
         "device": {"reference": device, "display": f"PHQ-9 estimator {p.model_version}"},
-        "note": [{"text": PREDICTION_NOTE}],
+        "note": [{"text": note}],
         "component": interval + items,
     }
     return _entry(full_url, resource)

@@ -246,6 +246,8 @@ def patient_page_context(
                     p.band,
                     p.model_version.version,
                     p.pk,
+                    llm=p.is_llm,
+                    validated=p.validated_here,
                 )
                 for p in predictions
             ],
@@ -303,6 +305,8 @@ def _export_rows(
             band=p.band,
             model_version=p.model_version.version,
             backbone=p.model_version.backbone,
+            llm=p.is_llm,
+            validated=p.validated_here,
         )
         for p in rows
     ]

@@ -99,7 +99,10 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     intervals = prediction_intervals(prediction_ids=[s.latest_prediction_id for s in summaries if s])
     for row, summary in zip(page, summaries, strict=True):
         row.self_report = reports.get(row.pk)  # type: ignore[attr-defined] # beside the model item-9 flag
-        row.latest_interval = intervals.get(summary.latest_prediction_id) if summary else None  # type: ignore[attr-defined]
+        interval, llm = (
+            intervals.get(summary.latest_prediction_id, (None, False)) if summary else (None, False)
+        )
+        row.latest_interval, row.latest_llm = interval, llm  # type: ignore[attr-defined]
     # The overview describes the scope (my patients or a team), not the row filters below it.
     scope_only = {k: filters[k] for k in ("scope", "team") if filters[k]}
     return render(

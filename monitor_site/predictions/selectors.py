@@ -21,10 +21,16 @@ def prediction_list_for_patient(*, patient: Patient) -> QuerySet[Prediction]:
     )
 
 
-def prediction_intervals(*, prediction_ids: list[int]) -> dict[int, tuple[float, float]]:
-    """prediction id -> (interval low, high), in one query (the triage list's page of latest scores)."""
-    rows = Prediction.objects.filter(pk__in=prediction_ids).values_list("pk", "interval_low", "interval_high")
-    return {pk: (low, high) for pk, low, high in rows}
+def prediction_intervals(*, prediction_ids: list[int]) -> dict[int, tuple[tuple[float, float] | None, bool]]:
+    """prediction id -> (interval (None for an LLM rating not yet validated here), whether it is an LLM
+    rating), in one query (the triage list's page of latest scores)."""
+    rows = Prediction.objects.filter(pk__in=prediction_ids).values_list(
+        "pk", "interval_low", "interval_high", "method", "validated_here"
+    )
+    return {
+        pk: ((low, high) if validated else None, method == Prediction.Method.LLM)
+        for pk, low, high, method, validated in rows
+    }
 
 
 def assessment_list_for_patient(*, patient: Patient) -> QuerySet[Assessment]:

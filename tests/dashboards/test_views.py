@@ -110,7 +110,7 @@ def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(
     ]
     assert figure["data"][0]["fill"] == "toself"  # the interval ribbon
     assert figure["data"][1]["y"] == [8.0, 12.0, 17.0]
-    assert [c[2] for c in figure["data"][1]["customdata"]] == ["v-one"] * 3  # version on hover
+    assert [c[1] for c in figure["data"][1]["customdata"]] == ["v-one"] * 3  # version on hover
     assert figure["data"][2]["y"] == [14] and figure["data"][2]["text"] == ["self-report"]
     shapes = figure["layout"]["shapes"]
     assert sum(1 for s in shapes if s["type"] == "rect") == 5  # the five severity bands

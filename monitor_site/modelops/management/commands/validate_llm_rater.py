@@ -31,8 +31,7 @@ class Command(BaseCommand):
         state = "intervals from now on" if metrics.get("validated") else "not yet validated (too few pairs)"
         self.stdout.write(
             f"{row.version}: {metrics.get('pairs', 0)} questionnaire pair(s) of {metrics.get('patients', 0)} "
-            f"patient(s), MAE {metrics.get('mae')}, r {metrics.get('pearson_r')}; "
-            + state
+            f"patient(s), MAE {metrics.get('mae')}, r {metrics.get('pearson_r')}; " + state
         )
         if options["rate"]:
             self.stdout.write(f"rated {predictions_rate_pending()} session(s)")
