@@ -17,6 +17,7 @@ questionnaire patients, and test metrics at least as good as the rater's on the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -47,6 +48,7 @@ from training.pseudolabel import (
     redacted_bodies,
 )
 
+CHARS_PER_TOKEN = 4  # rule of thumb for English text
 COVERAGE = 0.8  # the interval's target coverage, as for trained models (scoring.calibration)
 QUOTE_JOIN = " … "  # how parse_label joins an item's quotes
 
@@ -247,9 +249,7 @@ class LlmRater:
             interval = validation.calibration.interval(total)
         else:
             interval = (0.0, float(TOTAL_MAX))  # nothing known about its error here yet
-        patient_words = sum(
-            len(t.text.split()) for c in window.conversations for t in c.turns if t.role == "user"
-        )
+        patient_chars = sum(len(t.text) for c in window.conversations for t in c.turns if t.role == "user")
         return WindowScore(
             window_id=window.id,
             total=total,
@@ -258,7 +258,9 @@ class LlmRater:
             band=band_for(total).key,
             model_version=self.version,
             n_chunks=0,
-            n_tokens=patient_words,  # words of patient text: the rater has no tokenizer of its own here
+            # Patient text in tokens, estimated at 4 characters a token (the rater has no tokenizer here):
+            # the same too-little-text guard of the alert rules applies.
+            n_tokens=math.ceil(patient_chars / CHARS_PER_TOKEN),
             evidence=_evidence(label, request, offsets),
             n_turns_left_out=left_out,
         )

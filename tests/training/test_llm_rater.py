@@ -8,10 +8,10 @@ import pytest
 
 from scoring.phq9 import TOTAL_MAX
 from scoring.types import Conversation, LabeledWindow, Turn, Window
+from tests.training.fake_anthropic import client_for, fake_anthropic
 from training.label_validation import ValidationPair
 from training.llm_rater import LlmRater, RaterValidation, first_model_gate, rater_version, validate_rater
 from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
-from tests.training.fake_anthropic import client_for, fake_anthropic
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
@@ -99,7 +99,7 @@ def test_a_rating_before_validation_has_no_interval_and_its_evidence_is_the_quot
     [chunk] = rating.score.evidence
     assert chunk.conversation_id == "sess-1" and chunk.turn_indices == (0,)
     assert chunk.weights[0] == 1.0 and chunk.weights[8] == 1.0 and chunk.weights[2] == 0.0
-    assert rating.score.n_tokens == 15  # words of patient text (7 + 8)
+    assert rating.score.n_tokens == 17  # patient text in tokens, at 4 characters a token: ceil(66 / 4)
 
 
 def test_a_validated_rating_is_mapped_and_carries_the_validated_interval() -> None:
