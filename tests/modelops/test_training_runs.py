@@ -325,3 +325,30 @@ def test_the_run_page_shows_what_the_labels_cost(settings: object) -> None:
         "budget_left": 900_000,
     }
     assert training_run_labelling_cost(counts={}, token_budget=10) is None
+
+
+def test_in_a_cold_start_the_first_model_must_beat_the_llm_rater(
+    clinic: None, settings: object, django_capture_on_commit_callbacks: object
+) -> None:
+    from monitor_site.patients.models import CareTeam
+
+    CareTeam.objects.update(llm_scoring=True)
+    Patient.objects.update(consent_external_processing=True)
+    settings.PSEUDO_LABEL_BATCH_MIN_WINDOWS = 0  # type: ignore[attr-defined]
+    settings.TRAINING_RELABEL_ROUNDS = 0  # type: ignore[attr-defined]
+    with fake_anthropic() as fake:
+        settings.ANTHROPIC_API_KEY = "test-key"  # type: ignore[attr-defined]
+        settings.ANTHROPIC_BASE_URL = fake.base_url  # type: ignore[attr-defined]
+        settings.COLD_START_FIRST_MODEL_MIN_PATIENTS = 1000  # type: ignore[attr-defined]
+        run = _run(django_capture_on_commit_callbacks)
+        assert run.status == "succeeded", run.log
+        assert "first model: the LLM rater rates the" in run.log
+        assert run.decision.startswith("kept as candidate (first model): questionnaires from 8 patient(s)")
+        assert run.model_version.status == "candidate" and not ModelVersion.objects.filter(status="active")
+        settings.COLD_START_FIRST_MODEL_MIN_PATIENTS = 2  # type: ignore[attr-defined]
+        second = _run(django_capture_on_commit_callbacks)
+    assert second.status == "succeeded", second.log
+    # Compared with the rater on the held-out test windows it could rate (the fake rates every one 9).
+    assert "first model vs the LLM rater on" in second.decision
+    promoted = second.decision.split(": ", 1)[1].startswith("promoted")
+    assert (second.model_version.status == "active") == promoted
