@@ -12,8 +12,16 @@ from monitor_site.predictions.models import Prediction
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
-    list_display = ("patient", "window_end", "model_inferred_total", "interval", "band", "model_version")
-    list_filter = ("band", "model_version")
+    list_display = (
+        "patient",
+        "window_end",
+        "model_inferred_total",
+        "interval",
+        "band",
+        "method",
+        "model_version",
+    )
+    list_filter = ("method", "band", "model_version")
     list_select_related = ("patient", "model_version")
     # Items rounded; the evidence (chunk ids and attention weights) is read on the patient page.
     readonly_fields = (
@@ -25,13 +33,13 @@ class PredictionAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).defer("evidence")
 
-    @admin.display(description="total (model-inferred)", ordering="total")
+    @admin.display(description="total (model-inferred or LLM-rated)", ordering="total")
     def model_inferred_total(self, prediction: Prediction) -> str:
         return f"{prediction.total:.1f}"
 
     @admin.display(description="interval")
     def interval(self, prediction: Prediction) -> str:
-        return f"{prediction.interval_low:.1f}–{prediction.interval_high:.1f}"
+        return prediction.interval_label
 
     @admin.display(description="items (model-inferred, 1..9)")
     def rounded_items(self, prediction: Prediction) -> str:
