@@ -1,7 +1,8 @@
 """`python -m training bench`: the speed benchmark behind `make bench`;
 `python -m training benchmark depseverity|depsign`: accuracy on public data (tuned on val, reported on test);
 `python -m training benchmark cross-source`: trained on each source, ranked on the others (and in-domain);
-`python -m training run --config FILE.toml`: the learning loop on JSONL files (see training/run_config.py).
+`python -m training run --config FILE.toml`: the learning loop on JSONL files (see training/run_config.py);
+`python -m training plan --backbone qwen3.5-27b --mode lora --gpu-memory 80GiB`: memory and speed plan.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     cross.add_argument("--out", type=Path, required=True, help="write the JSON report here")
     loop = sub.add_parser("run", help="the learning loop on JSONL files, described by a TOML config")
     loop.add_argument("--config", type=Path, required=True, help="TOML file (see training/run_config.py)")
+    add_plan_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_loop(args.config)
+    if args.command == "plan":
+        return plan(args)
 
     from scoring.backbone import BackboneNotFound
 
@@ -64,6 +69,68 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, BackboneNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def add_plan_parser(sub: Any) -> None:
+    from training.plan import DEFAULT_LORA_RANK, DEFAULT_SEQ_LEN, GPU_TFLOPS, named_configs
+
+    plan = sub.add_parser(
+        "plan",
+        help="memory and speed plan of a training configuration, built on the meta device (no weights)",
+        description="Builds the backbone on PyTorch's meta device (no weights, any machine) and prints its "
+        "parameters, trainable parameters, memory (bf16 weights, fp32 optimizer state, activations per "
+        "micro-batch), the largest micro-batch that fits and the tokens/s the GPU's FLOP rate allows.",
+    )
+    plan.add_argument(
+        "--backbone",
+        required=True,
+        help=f"a shipped config ({', '.join(named_configs())}), a checkpoint directory or a config.json",
+    )
+    plan.add_argument("--mode", default="lora", choices=("heads", "lora", "full"), help="default: lora")
+    plan.add_argument("--gpu-memory", default=None, help="e.g. 80GiB, 141GB (default: the --gpu's memory)")
+    plan.add_argument(
+        "--gpu", default=None, choices=sorted(GPU_TFLOPS), help="its dense bf16 TFLOP/s and memory"
+    )
+    plan.add_argument("--tflops", type=float, default=None, help="dense bf16 TFLOP/s, instead of --gpu")
+    plan.add_argument(
+        "--seq-len",
+        type=int,
+        default=DEFAULT_SEQ_LEN,
+        help=f"tokens per sequence (default {DEFAULT_SEQ_LEN}: the scoring path's chunk length)",
+    )
+    plan.add_argument("--lora-rank", type=int, default=DEFAULT_LORA_RANK, help=f"default {DEFAULT_LORA_RANK}")
+    plan.add_argument(
+        "--lora-targets", default="all-linear", help="all-linear (default) or comma-separated module names"
+    )
+    plan.add_argument(
+        "--no-gradient-checkpointing", action="store_true", help="plan without activation checkpointing"
+    )
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def plan(args: argparse.Namespace) -> int:
+    from training.plan import PlanError, make_plan, parse_memory
+
+    try:
+        targets = (
+            args.lora_targets if args.lora_targets == "all-linear" else tuple(args.lora_targets.split(","))
+        )
+        result = make_plan(
+            args.backbone,
+            mode=args.mode,
+            gpu_memory=parse_memory(args.gpu_memory) if args.gpu_memory else None,
+            gpu=args.gpu,
+            tflops=args.tflops,
+            seq_len=args.seq_len,
+            lora_rank=args.lora_rank,
+            lora_targets=targets,
+            gradient_checkpointing=not args.no_gradient_checkpointing,
+        )
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else result.text())
+    return 0
 
 
 def run_loop(config: Path) -> int:

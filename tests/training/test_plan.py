@@ -1,0 +1,166 @@
+"""The memory plan: exact parameter counts on the meta device, activations within 20% of a measured run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from training.__main__ import main
+from training.plan import (
+    GIB,
+    PlanError,
+    _depth_config,
+    count_parameters,
+    layer_activations,
+    load_text_config,
+    lora_parameters,
+    make_plan,
+    meta_model,
+    micro_batches,
+    parse_memory,
+    require_fit,
+    saved_activation_bytes,
+)
+
+
+def _tiny_config() -> object:
+    from transformers.models.qwen3_5.configuration_qwen3_5 import Qwen3_5TextConfig
+
+    return Qwen3_5TextConfig(
+        vocab_size=1000,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        linear_num_key_heads=2,
+        linear_num_value_heads=4,
+        linear_key_head_dim=16,
+        linear_value_head_dim=16,
+        layer_types=["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+        max_position_embeddings=512,
+        use_cache=False,
+    )
+
+
+def test_the_shipped_27b_config_is_the_published_shape() -> None:
+    config = load_text_config("qwen3.5-27b")
+    assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size) == (64, 5120, 17408)
+    assert (
+        config.layer_types.count("linear_attention") == 48
+        and config.layer_types.count("full_attention") == 16
+    )
+
+
+@pytest.mark.parametrize("name", ["qwen3.5-27b", "qwen3.5-0.8b"])
+def test_the_parameter_formula_equals_the_meta_device_model_exactly(name: str) -> None:
+    config = load_text_config(name)
+    model = meta_model(config)
+    assert all(p.device.type == "meta" for p in model.parameters())  # no weights were allocated
+    assert count_parameters(config) == sum(p.numel() for p in model.parameters())
+
+
+def test_the_parameter_formula_holds_for_a_tiny_config_too() -> None:
+    config = _tiny_config()
+    assert count_parameters(config) == sum(p.numel() for p in meta_model(config).parameters())
+
+
+@pytest.mark.parametrize("targets", ["all-linear", ("q_proj", "v_proj", "in_proj_qkv", "down_proj")])
+def test_lora_trainable_parameters_equal_peft_on_a_real_tiny_model(targets: object) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModel
+
+    config = _tiny_config()
+    planned = lora_parameters(meta_model(config), rank=8, targets=targets)  # type: ignore[arg-type]
+    peft_model = get_peft_model(
+        AutoModel.from_config(config),
+        LoraConfig(r=8, lora_alpha=16, target_modules=targets if isinstance(targets, str) else list(targets)),
+    )
+    assert planned == sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+
+
+def test_the_activation_estimate_is_within_20_percent_of_a_measured_cpu_run() -> None:
+    """The plan traces one layer of each kind on the meta device and scales it; the measurement is a real
+    bf16 forward of the whole tiny model on the CPU with saved-tensor hooks (storages counted once)."""
+    from transformers import AutoModel
+
+    config = _tiny_config()
+    batch, seq_len = 3, 96
+    plan = make_plan(
+        "tiny",
+        config=config,
+        mode="lora",
+        gpu_memory=80 * GIB,
+        seq_len=seq_len,
+        lora_rank=8,
+        gradient_checkpointing=False,
+    )
+    torch.manual_seed(0)
+    real = AutoModel.from_config(config, dtype=torch.bfloat16)
+    measured = saved_activation_bytes(real, batch=batch, seq_len=seq_len, lora=(8, "all-linear"))
+    estimate = plan.activation_bytes_per_sequence * batch
+    assert measured > 0 and abs(estimate - measured) / measured < 0.2, (estimate, measured)
+
+
+def test_one_layer_of_a_kind_is_the_difference_of_depths_one_and_two() -> None:
+    config = _tiny_config()
+    acts = layer_activations(config, seq_len=32, lora=None)
+    four = saved_activation_bytes(meta_model(_depth_config(config, config.layer_types)), batch=1, seq_len=32)
+    scaled = acts.outside + 3 * acts.per_kind["linear_attention"] + acts.per_kind["full_attention"]
+    assert abs(scaled - four) / four < 0.01  # shared tensors (rotary tables) are counted once per trace
+
+
+def test_27b_lora_fits_an_80_gib_gpu_and_full_fine_tuning_does_not() -> None:
+    lora = make_plan("qwen3.5-27b", mode="lora", gpu="h100")
+    assert (
+        lora.fits
+        and lora.micro_batch_sequences >= 1
+        and lora.micro_batch_tokens == 256 * lora.micro_batch_sequences
+    )
+    assert lora.parameters > 25e9 and 50e6 < lora.trainable_parameters < 200e6
+    assert 5_000 < lora.tokens_per_second_ceiling < lora.scoring_tokens_per_second_ceiling
+    full = make_plan("qwen3.5-27b", mode="full", gpu="h200")
+    assert not full.fits and full.micro_batch_sequences == 0
+    with pytest.raises(PlanError, match="does not fit the GPU") as refused:
+        require_fit(full)
+    assert "Plan for qwen3.5-27b" in str(refused.value)  # the plan is in the message
+
+
+def test_the_cli_prints_json_with_the_promised_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["plan", "--backbone", "qwen3.5-0.8b", "--mode", "lora", "--gpu-memory", "24GiB", "--json"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    for key in (
+        "parameters",
+        "trainable_parameters",
+        "fits",
+        "micro_batch_tokens",
+        "tokens_per_second_ceiling",
+    ):
+        assert key in data
+    assert data["fits"] is True and data["gpu_memory_bytes"] == 24 * GIB and data["seq_len"] == 256
+
+
+def test_cli_errors_say_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--backbone", "qwen9-imaginary", "--gpu", "h100"]) == 2
+    assert "give a shipped name" in capsys.readouterr().err
+    assert main(["plan", "--backbone", "qwen3.5-0.8b"]) == 2
+    assert "give --gpu-memory" in capsys.readouterr().err
+
+
+def test_memory_strings() -> None:
+    assert (
+        parse_memory("80GiB") == 80 * GIB
+        and parse_memory("141GB") == 141 * 10**9
+        and parse_memory("80") == 80 * GIB
+    )
+    with pytest.raises(PlanError, match="write it like"):
+        parse_memory("lots")
+
+
+def test_micro_batches_keep_to_the_token_budget() -> None:
+    assert micro_batches([100, 100, 300, 50, 600, 10], 400) == [[0, 1], [2, 3], [4], [5]]

@@ -1,0 +1,461 @@
+"""A memory and speed plan for training a backbone, made before any run and on any machine.
+
+`make_plan` builds the backbone on PyTorch's `meta` device (shapes and dtypes, no weights, no memory), so
+the plan for Qwen3.5-27B runs on a laptop CPU. It gives:
+
+- parameters: counted from the config by formula (`count_parameters`; a test checks it against the meta
+  model exactly), and the trainable ones of the mode (LoRA on the chosen linear projections, or all);
+- memory: bf16 weights; for what trains, fp32 master weights, fp32 gradients and Adam's two moments
+  (16 bytes a parameter); activations per micro-batch, from the tensors autograd saves during a forward
+  pass of the real-width model on the meta device (one traced layer of each kind, scaled to the
+  layer count; with gradient checkpointing, each layer's input plus one layer recomputed at a time);
+  and a fixed reserve for the CUDA context, cuBLAS workspaces and allocator slack;
+- the largest micro-batch (in sequences of `seq_len` tokens) that fits in `gpu_memory`;
+- the tokens per second the GPU's dense bf16 FLOP rate allows, for training and for scoring.
+
+Training refuses a configuration whose plan does not fit (`require_fit`). Published configs of the
+Qwen3.5 sizes ship in training/configs (configuration only, no weights, their source named inside).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+GIB = 1024**3
+# Dense bf16 tensor-core peak without sparsity, from NVIDIA's data sheets (SXM parts).
+GPU_TFLOPS = {"h100": 989.4, "h200": 989.4, "a100": 312.0}
+GPU_MEMORY = {"h100": 80 * GIB, "h200": 141 * 10**9, "a100": 80 * GIB}
+RESERVE_BYTES = 2 * GIB  # CUDA context, cuBLAS workspaces, allocator fragmentation (an assumption)
+OPTIMIZER_BYTES = 16  # per trained parameter: fp32 master weight, fp32 gradient, Adam m and v
+DEFAULT_SEQ_LEN = 256  # the scoring path's chunk length (TrainArgs.max_tokens)
+DEFAULT_LORA_RANK = 16
+LORA_ALL_LINEAR = "all-linear"
+# Qwen3.5 layers take the mask per layer kind; None everywhere = every token is real (no .item() calls,
+# which the meta device cannot answer).
+_NO_MASK = {"full_attention": None, "linear_attention": None}
+
+
+class PlanError(ValueError):
+    pass
+
+
+def named_configs() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.json"))}
+
+
+def load_text_config(spec: str) -> Any:
+    """The text-model config of `spec`: a shipped name (`qwen3.5-27b`), a checkpoint directory or a
+    config.json path. A multimodal config (Qwen3.5 is published as one) gives its `text_config`."""
+    from transformers import AutoConfig
+
+    named = named_configs()
+    path = named.get(spec.lower())
+    if path is None:
+        candidate = Path(spec).expanduser()
+        path = candidate / "config.json" if candidate.is_dir() else candidate
+    if not path.is_file():
+        raise PlanError(
+            f"no config at {spec!r}: give a shipped name ({', '.join(named)}), a checkpoint directory or a "
+            "config.json"
+        )
+    data = json.loads(path.read_text())
+    data.pop("_source", None)
+    if "model_type" not in data:
+        raise PlanError(f"{path}: no model_type, not a Hugging Face config")
+    config = AutoConfig.for_model(**data)
+    text = getattr(config, "text_config", None) or config
+    text.use_cache = False
+    return text
+
+
+def meta_model(config: Any, *, dtype: torch.dtype = torch.bfloat16) -> nn.Module:
+    """The backbone (text model, no LM head) on the meta device: real shapes, no storage."""
+    from transformers import AutoModel
+
+    with torch.device("meta"):
+        return AutoModel.from_config(config, dtype=dtype)
+
+
+def count_parameters(config: Any) -> int:
+    """Parameters of the text model by formula (Qwen3.5 / Qwen3-Next hybrid layers, and plain decoders
+    of the Llama/Qwen family); exact for these (tests/training/test_plan.py)."""
+    h, i, v = config.hidden_size, config.intermediate_size, config.vocab_size
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers
+    heads, kv = config.num_attention_heads, config.num_key_value_heads
+    head_dim = getattr(config, "head_dim", None) or h // heads
+    # Qwen3.5's full attention always gates its output by a second half of q_proj.
+    gated = config.model_type == "qwen3_5_text" or getattr(config, "attn_output_gate", False)
+    gate = 2 if gated else 1
+    norms_qk = 2 * head_dim if config.model_type in ("qwen3_5_text", "qwen3", "qwen3_next") else 0
+    bias = getattr(config, "attention_bias", False)
+    full = (
+        h * heads * head_dim * gate
+        + 2 * h * kv * head_dim
+        + heads * head_dim * h
+        + norms_qk
+        + (heads * head_dim * gate + 2 * kv * head_dim if bias else 0)
+    )
+    linear = 0
+    if "linear_attention" in layer_types:
+        key_dim = config.linear_num_key_heads * config.linear_key_head_dim
+        value_dim = config.linear_num_value_heads * config.linear_value_head_dim
+        n_v = config.linear_num_value_heads
+        conv = 2 * key_dim + value_dim
+        linear = (
+            h * conv  # in_proj_qkv
+            + h * value_dim  # in_proj_z
+            + 2 * h * n_v  # in_proj_b, in_proj_a
+            + conv * config.linear_conv_kernel_dim  # depthwise conv1d
+            + 2 * n_v  # dt_bias, A_log
+            + config.linear_value_head_dim  # gated norm
+            + value_dim * h  # out_proj
+        )
+    per_layer = 3 * h * i + 2 * h  # MLP (gate, up, down) and the two RMSNorms
+    layers = sum(per_layer + (linear if t == "linear_attention" else full) for t in layer_types)
+    return v * h + layers + h  # embeddings, layers, final norm
+
+
+def lora_parameters(model: nn.Module, *, rank: int, targets: tuple[str, ...] | str) -> int:
+    """Trainable LoRA parameters: rank x (in + out) for every targeted nn.Linear ("all-linear": every
+    linear layer of the backbone, as peft's shorthand does)."""
+    total = 0
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.Linear):
+            continue
+        leaf = name.rsplit(".", 1)[-1]
+        if targets == LORA_ALL_LINEAR or leaf in targets:
+            total += rank * (module.in_features + module.out_features)
+    return total
+
+
+def heads_parameters(hidden_size: int) -> int:
+    from scoring.model import ItemHeads
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in ItemHeads(hidden_size).parameters())
+
+
+def _depth_config(config: Any, layer_types: list[str]) -> Any:
+    small = config.__class__.from_dict(config.to_dict())
+    small.num_hidden_layers = len(layer_types)
+    if hasattr(small, "layer_types"):
+        small.layer_types = list(layer_types)
+    small.use_cache = False
+    return small
+
+
+def saved_activation_bytes(
+    model: nn.Module, *, batch: int, seq_len: int, lora: tuple[int, tuple[str, ...] | str] | None = None
+) -> int:
+    """Bytes autograd keeps for backward after one forward of `model` in training mode: every saved
+    tensor once (views counted by their base), weights excluded. Works on the meta device (the plan)
+    and on real tensors (the measurement a test compares it with: storages counted once)."""
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        rank, targets = lora
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=rank,
+                lora_alpha=2 * rank,
+                lora_dropout=0.05,
+                target_modules=targets if targets == LORA_ALL_LINEAR else list(targets),
+            ),
+        )
+    else:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        embeddings = model.get_input_embeddings()
+        if embeddings is not None:
+            embeddings.weight.requires_grad_(True)  # the pass must be differentiable
+    model.train()
+    device = next(model.parameters()).device
+    params = {id(p) for p in model.parameters()}
+    weight_shapes = {(tuple(p.shape), p.dtype) for p in model.parameters()}
+    seen: set[int] = set()
+    kept: list[torch.Tensor] = []  # alive until the end, so that ids are not reused
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        kept.append(t)
+        base = t._base if t._base is not None else t
+        kept.append(base)
+        if id(t) in params or id(base) in params:
+            return t
+        if device.type == "meta":
+            is_weight = (
+                base.dim() <= 2
+                and not base.requires_grad
+                and (tuple(base.shape), base.dtype) in weight_shapes
+            )
+            if is_weight or id(base) in seen:
+                return t
+            seen.add(id(base))
+            total += base.numel() * base.element_size()
+        else:
+            key = t.untyped_storage().data_ptr()
+            if key in seen:
+                return t
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    ids = torch.zeros((batch, seq_len), dtype=torch.long, device=device)
+    kwargs: dict[str, Any] = {"input_ids": ids}
+    if "qwen3_5" in str(getattr(model.config, "model_type", "")):
+        kwargs["attention_mask"] = _NO_MASK
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(**kwargs)
+    return total
+
+
+@dataclass(frozen=True)
+class LayerActivations:
+    """Saved bytes of one sequence of `seq_len` tokens: outside the layers, and per layer kind."""
+
+    outside: int
+    per_kind: dict[str, int]
+
+
+def layer_activations(
+    config: Any, *, seq_len: int, lora: tuple[int, tuple[str, ...] | str] | None
+) -> LayerActivations:
+    """Trace one layer of each kind on the meta device at the real width (depth 1 and 2 of a kind:
+    the difference is one layer), so a 64-layer model costs a few milliseconds."""
+    kinds = sorted(set(getattr(config, "layer_types", None) or ["full_attention"]))
+    per_kind: dict[str, int] = {}
+    outside = 0
+    for kind in kinds:
+        one = saved_activation_bytes(
+            meta_model(_depth_config(config, [kind])), batch=1, seq_len=seq_len, lora=lora
+        )
+        two = saved_activation_bytes(
+            meta_model(_depth_config(config, [kind, kind])), batch=1, seq_len=seq_len, lora=lora
+        )
+        per_kind[kind] = two - one
+        outside = one - per_kind[kind]
+    return LayerActivations(outside=outside, per_kind=per_kind)
+
+
+@dataclass(frozen=True)
+class Plan:
+    backbone: str
+    mode: str
+    dtype: str
+    seq_len: int
+    lora_rank: int
+    lora_targets: str
+    gradient_checkpointing: bool
+    gpu: str
+    gpu_memory_bytes: int
+    tflops: float
+    parameters: int
+    trainable_parameters: int
+    weight_bytes: int
+    optimizer_and_gradient_bytes: int
+    activation_bytes_per_sequence: int
+    reserve_bytes: int
+    free_bytes_for_activations: int
+    micro_batch_sequences: int
+    micro_batch_tokens: int
+    fits: bool
+    flops_per_token_training: float
+    flops_per_token_scoring: float
+    tokens_per_second_ceiling: float
+    scoring_tokens_per_second_ceiling: float
+    why: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def text(self) -> str:
+        g = lambda b: f"{b / GIB:,.1f} GiB"  # noqa: E731
+        lines = [
+            f"Plan for {self.backbone}, mode {self.mode}, {self.dtype}, sequences of {self.seq_len} tokens"
+            + (f", LoRA rank {self.lora_rank} on {self.lora_targets}" if self.mode == "lora" else ""),
+            f"  parameters               {self.parameters:,} ({self.parameters / 1e9:.2f} B)",
+            f"  trainable parameters     {self.trainable_parameters:,} (heads included)",
+            f"  weights ({self.dtype})        {g(self.weight_bytes)}",
+            f"  optimizer + gradients    {g(self.optimizer_and_gradient_bytes)} "
+            "(fp32 master, grad, Adam m, v)",
+            f"  activations / sequence   {g(self.activation_bytes_per_sequence)}"
+            + (" (gradient checkpointing)" if self.gradient_checkpointing else ""),
+            f"  reserve                  {g(self.reserve_bytes)} (CUDA context, workspaces, fragmentation)",
+            f"  GPU memory               {g(self.gpu_memory_bytes)} ({self.gpu})",
+            f"  largest micro-batch      {self.micro_batch_sequences} sequences = "
+            f"{self.micro_batch_tokens:,} tokens",
+            f"  fits                     {'yes' if self.fits else 'NO'}: {self.why}",
+            f"  FLOP ceiling             {self.tokens_per_second_ceiling:,.0f} training tokens/s, "
+            f"{self.scoring_tokens_per_second_ceiling:,.0f} scoring tokens/s at {self.tflops:g} TFLOP/s "
+            f"({self.flops_per_token_training / 1e9:.1f} / {self.flops_per_token_scoring / 1e9:.1f} "
+            "GFLOP a token)",
+        ]
+        return "\n".join(lines)
+
+
+def parse_memory(text: str) -> int:
+    """'80GiB', '141GB', '512MiB', '80' (GiB) -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(GiB|GB|MiB|MB|TiB|TB)?\s*", text)
+    if not match:
+        raise PlanError(f"memory {text!r}: write it like 80GiB, 141GB or 512MiB")
+    unit = {"GiB": GIB, "GB": 10**9, "MiB": 1024**2, "MB": 10**6, "TiB": 1024**4, "TB": 10**12, None: GIB}
+    return int(float(match.group(1)) * unit[match.group(2)])
+
+
+def _attention_flops_per_token(config: Any, seq_len: int) -> float:
+    """Forward FLOPs of attention itself (scores and weighted sum, causal: half the square) and of the
+    linear-attention state updates, per token."""
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    flops = 0.0
+    for kind in layer_types:
+        if kind == "full_attention":
+            flops += 2 * 2 * heads * head_dim * seq_len / 2
+        else:
+            flops += (
+                2
+                * 2
+                * config.linear_num_value_heads
+                * config.linear_key_head_dim
+                * config.linear_value_head_dim
+            )
+    return flops
+
+
+def make_plan(
+    backbone: str,
+    *,
+    mode: str = "lora",
+    gpu_memory: int | None = None,
+    gpu: str | None = None,
+    tflops: float | None = None,
+    seq_len: int = DEFAULT_SEQ_LEN,
+    lora_rank: int = DEFAULT_LORA_RANK,
+    lora_targets: tuple[str, ...] | str = LORA_ALL_LINEAR,
+    gradient_checkpointing: bool = True,
+    config: Any = None,
+) -> Plan:
+    if mode not in ("heads", "lora", "full"):
+        raise PlanError(f"mode must be heads, lora or full, got {mode!r}")
+    if gpu is not None and gpu not in GPU_TFLOPS:
+        raise PlanError(f"--gpu must be one of {', '.join(GPU_TFLOPS)} (or give --tflops)")
+    if seq_len < 1 or lora_rank < 1:
+        raise PlanError("seq_len and lora_rank must be >= 1")
+    memory = gpu_memory if gpu_memory is not None else GPU_MEMORY.get(gpu or "", 0)
+    if memory <= 0:
+        raise PlanError("give --gpu-memory (e.g. 80GiB) or --gpu h100|h200|a100")
+    rate = tflops if tflops is not None else GPU_TFLOPS.get(gpu or "h100", GPU_TFLOPS["h100"])
+    config = config if config is not None else load_text_config(backbone)
+    parameters = count_parameters(config)
+    heads = heads_parameters(config.hidden_size)
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers
+    if mode == "lora":
+        # One layer of each kind on the meta device is enough: LoRA adds the same to every layer of a kind.
+        per_kind = {
+            kind: lora_parameters(
+                meta_model(_depth_config(config, [kind])), rank=lora_rank, targets=lora_targets
+            )
+            for kind in set(layer_types)
+        }
+        trainable = sum(per_kind[kind] for kind in layer_types) + heads
+    elif mode == "full":
+        trainable = parameters + heads
+    else:
+        trainable = heads
+    weight_bytes = 2 * parameters  # bf16
+    optimizer = OPTIMIZER_BYTES * trainable
+    if mode == "heads":
+        # Frozen backbone: chunk vectors are computed without autograd; one layer's working set at a time.
+        acts = layer_activations(config, seq_len=seq_len, lora=None)
+        per_sequence = max(acts.per_kind.values()) + acts.outside
+    else:
+        acts = layer_activations(
+            config, seq_len=seq_len, lora=(lora_rank, lora_targets) if mode == "lora" else None
+        )
+        if gradient_checkpointing:
+            boundary = seq_len * config.hidden_size * 2  # each layer's bf16 input, kept for the recompute
+            per_sequence = acts.outside + len(layer_types) * boundary + max(acts.per_kind.values())
+        else:
+            per_sequence = acts.outside + sum(acts.per_kind[k] for k in layer_types)
+    free = memory - weight_bytes - optimizer - RESERVE_BYTES
+    sequences = max(0, free // per_sequence) if per_sequence > 0 else 0
+    fits = sequences >= 1
+    if fits:
+        why = f"{sequences} sequence(s) of {seq_len} tokens per micro-batch"
+    elif free <= 0:
+        why = (
+            f"weights, optimizer state and reserve need {(memory - free) / GIB:,.1f} GiB, more than "
+            f"{memory / GIB:,.1f} GiB"
+        )
+    else:
+        why = f"not even one sequence of {seq_len} tokens fits beside weights and optimizer state"
+    forward = 2.0 * (parameters - config.vocab_size * config.hidden_size) + _attention_flops_per_token(
+        config, seq_len
+    )
+    passes = {
+        "heads": 1.0,
+        "lora": 3.0 if gradient_checkpointing else 2.0,
+        "full": 4.0 if gradient_checkpointing else 3.0,
+    }
+    training = forward * passes[mode]
+    return Plan(
+        backbone=backbone,
+        mode=mode,
+        dtype="bf16",
+        seq_len=seq_len,
+        lora_rank=lora_rank,
+        lora_targets=lora_targets if isinstance(lora_targets, str) else ",".join(lora_targets),
+        gradient_checkpointing=gradient_checkpointing and mode != "heads",
+        gpu=gpu or ("custom" if tflops else "h100"),
+        gpu_memory_bytes=memory,
+        tflops=rate,
+        parameters=parameters,
+        trainable_parameters=trainable,
+        weight_bytes=weight_bytes,
+        optimizer_and_gradient_bytes=optimizer,
+        activation_bytes_per_sequence=per_sequence,
+        reserve_bytes=RESERVE_BYTES,
+        free_bytes_for_activations=max(0, free),
+        micro_batch_sequences=int(sequences),
+        micro_batch_tokens=int(sequences * seq_len),
+        fits=fits,
+        flops_per_token_training=training,
+        flops_per_token_scoring=forward,
+        tokens_per_second_ceiling=rate * 1e12 / training,
+        scoring_tokens_per_second_ceiling=rate * 1e12 / forward,
+        why=why,
+    )
+
+
+def require_fit(plan: Plan) -> None:
+    """Refuse, with the plan in the message, a training configuration that cannot fit."""
+    if not plan.fits:
+        raise PlanError(f"this training configuration does not fit the GPU:\n{plan.text()}")
+
+
+def micro_batches(lengths: list[int], budget: int) -> list[list[int]]:
+    """Consecutive groups of indices whose lengths sum to at most `budget` (an item longer than the
+    budget goes alone): the micro-batches of one optimiser step."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for i, n in enumerate(lengths):
+        if current and used + n > budget:
+            groups.append(current)
+            current, used = [], 0
+        current.append(i)
+        used += n
+    if current:
+        groups.append(current)
+    return groups
