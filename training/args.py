@@ -45,10 +45,19 @@ class TrainArgs:
         "heads: multi-chunk windows assembled per training window from 2-8 training windows of one band "
         "(the pooling learns from long windows even on single posts); 0 = off",
     )
-    lora_r: int = arg(8, "LoRA rank")
-    lora_alpha: int = arg(16, "LoRA scaling numerator")
+    lora_r: int = arg(16, "LoRA rank")
+    lora_alpha: int = arg(32, "LoRA scaling numerator")
     lora_dropout: float = arg(0.05, "dropout on the LoRA path")
-    lora_target_modules: tuple[str, ...] = arg((), "comma-separated module names; empty = per backbone")
+    lora_target_modules: tuple[str, ...] = arg(
+        (), "comma-separated module names; empty = every linear projection (all-linear)"
+    )
+    steps: int = arg(300, "lora/full: optimiser steps (the step budget; heads use epochs)")
+    warmup_fraction: float = arg(0.06, "lora/full: share of the steps the learning rate warms up over")
+    eval_every: int = arg(0, "lora/full: steps between validations; 0 = once per pass over the data")
+    micro_batch_tokens: int = arg(
+        0, "lora/full: backbone tokens per forward/backward (gradient accumulation); 0 = the plan's on a GPU"
+    )
+    full_max_parameters: int = arg(2_000_000_000, "full fine-tuning is refused for decoders larger than this")
     gradient_checkpointing: bool = arg(False, "recompute activations in backward (less memory)")
     device: str = arg("auto", "auto | cpu | cuda | cuda:N")
     seed: int = arg(13, "seed of the first member (the others count up)")
@@ -67,6 +76,8 @@ class TrainArgs:
             raise ValueError("assemble_windows must be >= 0")
         if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
             raise ValueError("epochs and batch_size must be >= 1, max_tokens >= 16")
+        if self.steps < 1 or not 0 <= self.warmup_fraction < 1 or self.micro_batch_tokens < 0:
+            raise ValueError("steps must be >= 1, warmup_fraction in [0, 1), micro_batch_tokens >= 0")
         self.lora_target_modules = tuple(self.lora_target_modules)
         self.turn_roles = tuple(self.turn_roles)
         if not self.turn_roles or any(r not in ROLES for r in self.turn_roles):

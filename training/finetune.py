@@ -117,6 +117,31 @@ def band_weights(examples: list[LabeledWindow]) -> list[float]:
     return [w / mean for w in raw]
 
 
+def fitting_micro_batch(backbone: Backbone, args: TrainArgs, device: torch.device) -> int:
+    """End-to-end training on a GPU: the memory plan of this backbone and configuration
+    (training/plan.py) for the device's memory; refused, with the plan in the message, when it cannot
+    fit. Returns the micro-batch in tokens (`args.micro_batch_tokens` if set, else the plan's largest);
+    0 elsewhere (heads mode, CPU: one pass per step unless `args.micro_batch_tokens` says otherwise)."""
+    if args.mode == "heads" or device.type != "cuda":
+        return args.micro_batch_tokens
+    from training.plan import make_plan, require_fit
+
+    targets = tuple(args.lora_target_modules) or "all-linear"
+    plan = make_plan(
+        backbone.backbone_id,
+        config=backbone.module.config,
+        mode=args.mode,
+        gpu_memory=torch.cuda.get_device_properties(device).total_memory,
+        seq_len=args.max_tokens,
+        lora_rank=args.lora_r,
+        lora_targets=targets,
+        gradient_checkpointing=True,
+    )
+    require_fit(plan)
+    log.info("training plan: %s", plan.why)
+    return args.micro_batch_tokens or plan.micro_batch_tokens
+
+
 # ---- the whole thing ----------------------------------------------------------------------------------
 def train_ensemble(
     examples: list[LabeledWindow],
@@ -143,7 +168,11 @@ def train_ensemble(
     set_seed(args.seed)
     device = pick_device(args.device)
     if backbone is None:
-        backbone = load_backbone(args.backbone)
+        # On a GPU the frozen base is held in bf16 (LoRA weights stay fp32 masters); full fine-tuning
+        # trains fp32 weights.
+        dtype = torch.bfloat16 if device.type == "cuda" and args.mode != "full" else None
+        backbone = load_backbone(args.backbone, dtype=dtype)
+    micro_batch_tokens = fitting_micro_batch(backbone, args, device)
     view = InputView(roles=args.turn_roles, day_markers=args.day_markers)
     input_manifest = {"max_tokens": args.max_tokens, "input": view.to_dict()}
     chunker = Chunker.for_artifact(backbone.tokenizer, kind=backbone.kind, manifest=input_manifest)
@@ -219,6 +248,7 @@ def train_ensemble(
                     seed,
                     device,
                     member_progress,
+                    micro_batch_tokens=micro_batch_tokens,
                 )
                 if args.mode == "lora":
                     module.save_pretrained(str(member_dir / "adapter"))  # type: ignore[operator]

@@ -12,13 +12,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from scoring.backbone import LORA_TARGETS, Backbone
+from scoring.backbone import LORA_ALL_LINEAR, Backbone
 from scoring.ensemble import token_batches
 from scoring.model import ItemHeads, phq9_loss
 from scoring.phq9 import N_ITEMS, band_for
 from scoring.types import LabeledWindow, Window
 from scoring.windowing import Chunk
 from training.args import TrainArgs
+from training.plan import micro_batches
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]  # (stage, fraction done)
@@ -195,21 +196,73 @@ def train_heads(
 # ---- "lora" / "full": end to end --------------------------------------------------------------------
 def prepare_module(base: nn.Module, args: TrainArgs, kind: str, device: torch.device) -> nn.Module:
     """LoRA wraps the base in place (no second copy of a large model; the caller unloads it after
-    saving the adapter); full fine-tuning trains a copy, so the base stays intact for other members."""
+    saving the adapter); full fine-tuning trains a copy, so the base stays intact for other members,
+    and is refused for a decoder above `full_max_parameters` (that copy and its optimizer state would
+    need ~18 bytes a parameter: use LoRA)."""
+    if args.mode == "full":
+        n = sum(p.numel() for p in base.parameters())
+        if kind == "decoder" and n > args.full_max_parameters:
+            raise ValueError(
+                f"full fine-tuning of a {n / 1e9:.1f}B-parameter decoder is refused (full_max_parameters "
+                f"{args.full_max_parameters / 1e9:.1f}B, TRAINING_FULL_MAX_PARAMETERS): train with mode=lora"
+            )
     module = copy.deepcopy(base) if args.mode == "full" else base
     if args.mode == "lora":
         from peft import LoraConfig, get_peft_model
 
-        targets = list(args.lora_target_modules or LORA_TARGETS[kind])
+        targets = list(args.lora_target_modules) if args.lora_target_modules else LORA_ALL_LINEAR
         config = LoraConfig(
             r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, target_modules=targets
         )
+        # peft keeps the adapter weights in fp32 beside a bf16 base (autocast_adapter_dtype): fp32 masters.
         module = get_peft_model(module, config)
     # On a GPU, decoders always checkpoint activations: memory, not compute, limits their batch.
     checkpointing = args.gradient_checkpointing or (device.type == "cuda" and kind == "decoder")
     if checkpointing and hasattr(module, "gradient_checkpointing_enable"):
         module.gradient_checkpointing_enable()  # type: ignore[operator]
     return module
+
+
+def window_token_cost(chunks: list[Chunk]) -> int:
+    """Tokens one window puts through the backbone (its chunks, as long as the longest: padded)."""
+    return len(chunks) * max((len(c) for c in chunks), default=0)
+
+
+def accumulated_backward(
+    backbone: Backbone,
+    module: nn.Module,
+    heads: ItemHeads,
+    chunked: list[list[Chunk]],
+    targets: Targets,
+    batch: list[int],
+    device: torch.device,
+    micro_batch_tokens: int,
+) -> float:
+    """Gradients of one optimiser step's loss over `batch` (window indices into `chunked`), computed in
+    micro-batches of at most `micro_batch_tokens` backbone tokens (a longer window goes alone; 0 = one
+    pass). The loss is a weighted mean, so each micro-batch's loss is scaled by its share of the batch's
+    weight: the summed gradients equal the full batch's (tests/training/test_members.py). Returns the loss."""
+    weights = targets.weight[torch.tensor(batch)]
+    total_weight = float(weights.sum().clamp(min=1e-8))
+    budget = micro_batch_tokens or sum(window_token_cost(chunked[i]) for i in batch)
+    groups = micro_batches([window_token_cost(chunked[i]) for i in batch], budget)
+    loss_sum = 0.0
+    for group in groups:
+        idx = [batch[g] for g in group]
+        items = forward_windows(backbone, module, heads, [chunked[i] for i in idx], device)
+        share = float(targets.weight[torch.tensor(idx)].sum()) / total_weight
+        loss = targets.loss(items, torch.tensor(idx)) * share
+        loss.backward()
+        loss_sum += float(loss.detach())
+    return loss_sum
+
+
+def warmup_cosine(step: int, *, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then cosine decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def forward_windows(
@@ -257,7 +310,14 @@ def train_end_to_end(
     seed: int,
     device: torch.device,
     progress: Progress,
+    *,
+    micro_batch_tokens: int = 0,
 ) -> tuple[ItemHeads, nn.Module]:
+    """LoRA / full fine-tuning on a step budget (`args.steps` optimiser steps of `args.batch_size`
+    windows, linear warm-up then cosine decay), each step's gradient accumulated over micro-batches of
+    at most `micro_batch_tokens` tokens (0 = `args.micro_batch_tokens`, else the whole step at once);
+    validation every `args.eval_every` steps (0: once per pass over the data), the best state kept,
+    stopped after `args.patience` evaluations without improvement."""
     set_seed(seed)
     module = prepare_module(backbone.module, args, backbone.kind, device).to(device)
     heads = ItemHeads(backbone.hidden_size, pooling=args.pooling, dropout=args.dropout)
@@ -265,47 +325,79 @@ def train_end_to_end(
     heads.to(device)
     params = [p for p in module.parameters() if p.requires_grad] + list(heads.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=args.weight_decay)
+    total_steps = args.steps
+    warmup = max(1, round(total_steps * args.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, total=total_steps, warmup=warmup)
+    )
+    budget = micro_batch_tokens or args.micro_batch_tokens
     # Keep each window's most recent chunks so one step fits in memory.
     clipped = [cs[-args.max_chunks_per_window :] or cs for cs in chunked]
     watch = val_idx or train_idx
-    best, stale = math.inf, 0
+    steps_per_pass = max(1, math.ceil(len(train_idx) / args.batch_size))
+    eval_every = args.eval_every or steps_per_pass
+    best, stale, step, epoch = math.inf, 0, 0, 0
     best_state = (copy.deepcopy(heads.state_dict()), trainable_state(module))
-    for epoch in range(args.epochs):
-        module.train()
-        heads.train()
+    while step < total_steps and stale < args.patience:
         order = list(train_idx)
         random.Random(seed + epoch).shuffle(order)
+        epoch += 1
         for start in range(0, len(order), args.batch_size):
-            batch = order[start : start + args.batch_size]
-            items = forward_windows(backbone, module, heads, [clipped[i] for i in batch], device)
-            loss = targets.loss(items, torch.tensor(batch))
+            module.train()
+            heads.train()
             optimizer.zero_grad()
-            loss.backward()
+            accumulated_backward(
+                backbone,
+                module,
+                heads,
+                clipped,
+                targets,
+                order[start : start + args.batch_size],
+                device,
+                budget,
+            )
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
-        module.eval()
-        heads.eval()
-        with torch.no_grad():
-            preds = torch.cat(
-                [
-                    forward_windows(
-                        backbone, module, heads, [clipped[i] for i in watch[s : s + args.batch_size]], device
-                    )
-                    for s in range(0, len(watch), args.batch_size)
-                ]
-            ).cpu()
-        mae = window_mae(preds, [examples[i] for i in watch])
-        if mae < best - 1e-4:
-            best, stale = mae, 0
-            best_state = (copy.deepcopy(heads.state_dict()), trainable_state(module))
-        else:
-            stale += 1
-        progress("train", (epoch + 1) / args.epochs)
-        if stale >= args.patience:
-            break
+            scheduler.step()
+            step += 1
+            if step % eval_every == 0 or step == total_steps:
+                mae = _validation_mae(backbone, module, heads, clipped, watch, examples, args, device)
+                if mae < best - 1e-4:
+                    best, stale = mae, 0
+                    best_state = (copy.deepcopy(heads.state_dict()), trainable_state(module))
+                else:
+                    stale += 1
+            progress("train", step / total_steps)
+            if step >= total_steps or stale >= args.patience:
+                break
     heads.load_state_dict(best_state[0])
     module.load_state_dict(best_state[1], strict=False)
+    log.info("member seed=%s: %d steps, best validation MAE %.3f", seed, step, best)
     return heads.eval(), module.eval()
+
+
+def _validation_mae(
+    backbone: Backbone,
+    module: nn.Module,
+    heads: ItemHeads,
+    clipped: list[list[Chunk]],
+    watch: list[int],
+    examples: list[LabeledWindow],
+    args: TrainArgs,
+    device: torch.device,
+) -> float:
+    module.eval()
+    heads.eval()
+    with torch.no_grad():
+        preds = torch.cat(
+            [
+                forward_windows(
+                    backbone, module, heads, [clipped[i] for i in watch[s : s + args.batch_size]], device
+                )
+                for s in range(0, len(watch), args.batch_size)
+            ]
+        ).cpu()
+    return window_mae(preds, [examples[i] for i in watch])
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:

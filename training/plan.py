@@ -84,6 +84,9 @@ def meta_model(config: Any, *, dtype: torch.dtype = torch.bfloat16) -> nn.Module
         return AutoModel.from_config(config, dtype=dtype)
 
 
+FORMULA_MODEL_TYPES = ("qwen3_5_text", "qwen3", "qwen2", "llama", "mistral")
+
+
 def count_parameters(config: Any) -> int:
     """Parameters of the text model by formula (Qwen3.5 / Qwen3-Next hybrid layers, and plain decoders
     of the Llama/Qwen family); exact for these (tests/training/test_plan.py)."""
@@ -174,7 +177,7 @@ def saved_activation_bytes(
     else:
         for p in model.parameters():
             p.requires_grad_(False)
-        embeddings = model.get_input_embeddings()
+        embeddings: Any = model.get_input_embeddings()  # type: ignore[operator]
         if embeddings is not None:
             embeddings.weight.requires_grad_(True)  # the pass must be differentiable
     model.train()
@@ -357,7 +360,10 @@ def make_plan(
         raise PlanError("give --gpu-memory (e.g. 80GiB) or --gpu h100|h200|a100")
     rate = tflops if tflops is not None else GPU_TFLOPS.get(gpu or "h100", GPU_TFLOPS["h100"])
     config = config if config is not None else load_text_config(backbone)
-    parameters = count_parameters(config)
+    if config.model_type in FORMULA_MODEL_TYPES:
+        parameters = count_parameters(config)
+    else:  # other architectures (encoders): counted on the meta-device model itself
+        parameters = sum(p.numel() for p in meta_model(config).parameters())
     heads = heads_parameters(config.hidden_size)
     layer_types = getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers
     if mode == "lora":
