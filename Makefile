@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: venv browser services demo seed test faults lint bench bench-model load-set bench-pages loadtest clean
+.PHONY: gpu-check gpu-vendor venv browser services demo seed test faults lint bench bench-model load-set bench-pages loadtest clean
 
 venv: $(STAMP)
 
@@ -63,6 +63,22 @@ lint: venv
 
 # `make bench`: the model (tokens/s) and the clinician pages (ms at p95 on 5,000 patients x 365 days).
 bench: bench-model bench-pages
+
+# On a CUDA machine (< 5 minutes on one 80-141 GB GPU): Qwen3.5-27B of the real shape, random weights, bf16,
+# scoring tokens/s and LoRA steps beside the memory plan -> var/gpu_check.json. Uses the python and torch
+# already installed there (GPU_PYTHON), the repository and var/gpu-vendor (make gpu-vendor) on PYTHONPATH;
+# without CUDA it prints what it would run and exits 0.
+GPU_PYTHON ?= python3
+gpu-check:
+	mkdir -p var
+	PYTHONPATH=.:var/gpu-vendor $(GPU_PYTHON) -m training.bench.gpu_check $(GPU_CHECK_ARGS)
+
+# The pure-Python packages gpu-check needs beyond torch, copied from this venv into var/gpu-vendor (ignored,
+# travels with the tree to a GPU host that has torch but nothing else; compiled ones must match its Python).
+gpu-vendor: venv
+	rm -rf var/gpu-vendor && mkdir -p var/gpu-vendor
+	$(PY) -m pip install --quiet --no-deps --target var/gpu-vendor transformers peft huggingface_hub \
+		safetensors tokenizers regex pyyaml packaging filelock tqdm fsspec accelerate typing_extensions
 
 bench-model: venv
 	mkdir -p var

