@@ -36,7 +36,8 @@ def scoring_tokens_per_second(model: Any, *, seq_len: int, batch_tokens: int, se
     import torch
 
     lengths = sorted(_chunk_lengths(4096, seq_len), reverse=True)  # length-sorted, as scoring batches
-    batches, current = [], []
+    batches: list[list[int]] = []
+    current: list[int] = []
     for n in lengths:
         if current and (len(current) + 1) * current[0] > batch_tokens:
             batches.append(current)
