@@ -229,31 +229,48 @@ def window_token_cost(chunks: list[Chunk]) -> int:
 
 
 def accumulated_backward(
-    backbone: Backbone,
-    module: nn.Module,
-    heads: ItemHeads,
+    model: EndToEnd,
     chunked: list[list[Chunk]],
     targets: Targets,
     batch: list[int],
     device: torch.device,
     micro_batch_tokens: int,
+    *,
+    pad: int = 0,
+    rank: int = 0,
+    world: int = 1,
 ) -> float:
     """Gradients of one optimiser step's loss over `batch` (window indices into `chunked`), computed in
     micro-batches of at most `micro_batch_tokens` backbone tokens (a longer window goes alone; 0 = one
-    pass). The loss is a weighted mean, so each micro-batch's loss is scaled by its share of the batch's
-    weight: the summed gradients equal the full batch's (tests/training/test_members.py). Returns the loss."""
-    weights = targets.weight[torch.tensor(batch)]
-    total_weight = float(weights.sum().clamp(min=1e-8))
-    budget = micro_batch_tokens or sum(window_token_cost(chunked[i]) for i in batch)
-    groups = micro_batches([window_token_cost(chunked[i]) for i in batch], budget)
+    pass). The loss is a weighted mean, so each micro-batch's loss is scaled by its share of the whole
+    batch's weight: the summed gradients equal the full batch's (tests/training/test_members.py).
+
+    Under FSDP (`world` > 1) each rank takes every world-th window of the batch; its losses keep their
+    share of the whole batch's weight and are multiplied by `world`, undoing FSDP's gradient average, so
+    the update is the single-process one. Every rank runs as many micro-batches as the busiest (an idle
+    one runs a pass with zero weight), since each pass gathers parameters from all ranks. Returns this
+    rank's part of the loss."""
+    total_weight = float(targets.weight[torch.tensor(batch)].sum().clamp(min=1e-8))
+    mine = batch[rank::world]
+    budget = micro_batch_tokens or sum(window_token_cost(chunked[i]) for i in mine) or 1
+    groups = [
+        [mine[g] for g in group]
+        for group in micro_batches([window_token_cost(chunked[i]) for i in mine], budget)
+    ]
+    if world > 1:
+        import torch.distributed as dist
+
+        most = torch.tensor([len(groups)])
+        dist.all_reduce(most, op=dist.ReduceOp.MAX)
+        groups += [[]] * (int(most) - len(groups))
     loss_sum = 0.0
-    for group in groups:
-        idx = [batch[g] for g in group]
-        items = forward_windows(backbone, module, heads, [chunked[i] for i in idx], device)
-        share = float(targets.weight[torch.tensor(idx)].sum()) / total_weight
-        loss = targets.loss(items, torch.tensor(idx)) * share
+    for idx in groups:
+        share = float(targets.weight[torch.tensor(idx)].sum()) / total_weight if idx else 0.0
+        run = idx or [batch[0]]  # an idle rank's pass: any window, zero weight
+        items = forward_windows(model, [chunked[i] for i in run], pad, device)
+        loss = targets.loss(items, torch.tensor(run)) * (share * world)
         loss.backward()
-        loss_sum += float(loss.detach())
+        loss_sum += float(loss.detach()) / world
     return loss_sum
 
 
@@ -265,38 +282,58 @@ def warmup_cosine(step: int, *, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+class EndToEnd(nn.Module):
+    """The backbone (or its LoRA / full variant) and the item heads as one module: chunk token ids in,
+    item scores out. One forward through it is what FSDP gathers around (training/distributed.py)."""
+
+    def __init__(self, backbone: Backbone, module: nn.Module, heads: ItemHeads) -> None:
+        super().__init__()
+        self.module = module
+        self.heads = heads
+        self._pool = backbone.pool  # a bound method, not a submodule
+
+    def forward(self, ids: torch.Tensor, attn: torch.Tensor, chunk_counts: list[int]) -> torch.Tensor:
+        device = ids.device
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if device.type == "cuda"
+            else torch.autocast("cpu", enabled=False)
+        )
+        with autocast:
+            vectors = self._pool(self.module, ids, attn).float()  # (N, H)
+        n_chunks = max(chunk_counts)
+        h = vectors.new_zeros((len(chunk_counts), n_chunks, vectors.size(-1)))  # (B, C, H)
+        mask = torch.zeros((len(chunk_counts), n_chunks), dtype=torch.bool, device=device)  # (B, C)
+        pos = 0
+        for row, count in enumerate(chunk_counts):
+            h[row, :count] = vectors[pos : pos + count]
+            mask[row, :count] = True
+            pos += count
+        items, _ = self.heads(h, mask)
+        return items
+
+
 def forward_windows(
-    backbone: Backbone,
-    module: nn.Module,
-    heads: ItemHeads,
-    chunked: list[list[Chunk]],
-    device: torch.device,
+    model: EndToEnd, chunked: list[list[Chunk]], pad: int, device: torch.device
 ) -> torch.Tensor:
+    """Item scores (B, 9) of these windows, each given as its chunks."""
     flat = [c for cs in chunked for c in cs]
-    pad = backbone.tokenizer.pad_token_id or 0
     width = max(len(c) for c in flat)
     ids = torch.full((len(flat), width), pad, dtype=torch.long)  # (N, T)
     attn = torch.zeros((len(flat), width), dtype=torch.long)  # (N, T)
     for row, chunk in enumerate(flat):
         ids[row, : len(chunk)] = torch.tensor(chunk.token_ids)
         attn[row, : len(chunk)] = 1
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else torch.autocast("cpu", enabled=False)
-    )
-    with autocast:
-        vectors = backbone.pool(module, ids.to(device), attn.to(device)).float()  # (N, H)
-    n_chunks = max(len(cs) for cs in chunked)
-    h = vectors.new_zeros((len(chunked), n_chunks, vectors.size(-1)))  # (B, C, H)
-    mask = torch.zeros((len(chunked), n_chunks), dtype=torch.bool, device=device)  # (B, C)
-    pos = 0
-    for row, cs in enumerate(chunked):
-        h[row, : len(cs)] = vectors[pos : pos + len(cs)]
-        mask[row, : len(cs)] = True
-        pos += len(cs)
-    items, _ = heads(h, mask)
-    return items
+    return model(ids.to(device), attn.to(device), [len(cs) for cs in chunked])
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of a torchrun / torch.distributed job; (0, 1) otherwise."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def train_end_to_end(
@@ -317,13 +354,24 @@ def train_end_to_end(
     windows, linear warm-up then cosine decay), each step's gradient accumulated over micro-batches of
     at most `micro_batch_tokens` tokens (0 = `args.micro_batch_tokens`, else the whole step at once);
     validation every `args.eval_every` steps (0: once per pass over the data), the best state kept,
-    stopped after `args.patience` evaluations without improvement."""
+    stopped after `args.patience` evaluations without improvement.
+
+    Inside a torch.distributed job of several processes the model is sharded with FSDP (every decoder
+    layer, then the rest: training/distributed.py) and each step's windows are shared out (see
+    accumulated_backward); the returned module then holds sharded parameters (read them with
+    `full_trainable_state`)."""
     set_seed(seed)
     module = prepare_module(backbone.module, args, backbone.kind, device).to(device)
     heads = ItemHeads(backbone.hidden_size, pooling=args.pooling, dropout=args.dropout)
     heads.init_item_bias(targets.item_means(train_idx))
     heads.to(device)
-    params = [p for p in module.parameters() if p.requires_grad] + list(heads.parameters())
+    model = EndToEnd(backbone, module, heads)
+    rank, size = world()
+    if size > 1:
+        from training.distributed import shard
+
+        shard(model)
+    params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=args.weight_decay)
     total_steps = args.steps
     warmup = max(1, round(total_steps * args.warmup_fraction))
@@ -331,69 +379,58 @@ def train_end_to_end(
         optimizer, lambda step: warmup_cosine(step, total=total_steps, warmup=warmup)
     )
     budget = micro_batch_tokens or args.micro_batch_tokens
+    pad = backbone.tokenizer.pad_token_id or 0
     # Keep each window's most recent chunks so one step fits in memory.
     clipped = [cs[-args.max_chunks_per_window :] or cs for cs in chunked]
     watch = val_idx or train_idx
     steps_per_pass = max(1, math.ceil(len(train_idx) / args.batch_size))
     eval_every = args.eval_every or steps_per_pass
     best, stale, step, epoch = math.inf, 0, 0, 0
-    best_state = (copy.deepcopy(heads.state_dict()), trainable_state(module))
+    best_state = trainable_state(model)
     while step < total_steps and stale < args.patience:
         order = list(train_idx)
         random.Random(seed + epoch).shuffle(order)
         epoch += 1
         for start in range(0, len(order), args.batch_size):
-            module.train()
-            heads.train()
+            model.train()
             optimizer.zero_grad()
+            batch = order[start : start + args.batch_size]
             accumulated_backward(
-                backbone,
-                module,
-                heads,
-                clipped,
-                targets,
-                order[start : start + args.batch_size],
-                device,
-                budget,
+                model, clipped, targets, batch, device, budget, pad=pad, rank=rank, world=size
             )
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
             step += 1
             if step % eval_every == 0 or step == total_steps:
-                mae = _validation_mae(backbone, module, heads, clipped, watch, examples, args, device)
+                mae = _validation_mae(model, clipped, watch, examples, args, pad, device)
                 if mae < best - 1e-4:
                     best, stale = mae, 0
-                    best_state = (copy.deepcopy(heads.state_dict()), trainable_state(module))
+                    best_state = trainable_state(model)
                 else:
                     stale += 1
             progress("train", step / total_steps)
             if step >= total_steps or stale >= args.patience:
                 break
-    heads.load_state_dict(best_state[0])
-    module.load_state_dict(best_state[1], strict=False)
+    model.load_state_dict(best_state, strict=False)
     log.info("member seed=%s: %d steps, best validation MAE %.3f", seed, step, best)
     return heads.eval(), module.eval()
 
 
 def _validation_mae(
-    backbone: Backbone,
-    module: nn.Module,
-    heads: ItemHeads,
+    model: EndToEnd,
     clipped: list[list[Chunk]],
     watch: list[int],
     examples: list[LabeledWindow],
     args: TrainArgs,
+    pad: int,
     device: torch.device,
 ) -> float:
-    module.eval()
-    heads.eval()
+    model.eval()
     with torch.no_grad():
         preds = torch.cat(
             [
-                forward_windows(
-                    backbone, module, heads, [clipped[i] for i in watch[s : s + args.batch_size]], device
-                )
+                forward_windows(model, [clipped[i] for i in watch[s : s + args.batch_size]], pad, device)
                 for s in range(0, len(watch), args.batch_size)
             ]
         ).cpu()
@@ -403,3 +440,10 @@ def _validation_mae(
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
     names = {n for n, p in module.named_parameters() if p.requires_grad}
     return {k: v.detach().clone() for k, v in module.state_dict().items() if k in names}
+
+
+def full_trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The trained parameters as whole CPU tensors, also when FSDP holds them sharded (a collective:
+    every rank calls it)."""
+    state = trainable_state(module)
+    return {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).cpu() for k, v in state.items()}

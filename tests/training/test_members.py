@@ -13,6 +13,7 @@ from tests.tiny_models import tiny_encoder, tiny_qwen3_5
 from training.args import TrainArgs
 from training.finetune import band_weights
 from training.members import (
+    EndToEnd,
     Targets,
     accumulated_backward,
     prepare_module,
@@ -34,7 +35,7 @@ def _setup(backbone_factory: object, n: int = 6) -> tuple:
     module = prepare_module(backbone.module, args, backbone.kind, CPU)
     torch.manual_seed(0)
     heads = ItemHeads(backbone.hidden_size, dropout=0.0)
-    return backbone, module, heads, chunked, targets
+    return EndToEnd(backbone, module, heads), module, heads, chunked, targets
 
 
 def _grads(module: torch.nn.Module, heads: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -44,18 +45,18 @@ def _grads(module: torch.nn.Module, heads: torch.nn.Module) -> dict[str, torch.T
 
 @pytest.mark.parametrize("factory", [tiny_encoder, tiny_qwen3_5])
 def test_accumulated_micro_batch_gradients_equal_the_full_batch_gradient(factory: object) -> None:
-    backbone, module, heads, chunked, targets = _setup(factory)
+    model, module, heads, chunked, targets = _setup(factory)
     batch = list(range(len(chunked)))
     # Deterministic passes (no dropout anywhere: the encoder's own dropout would differ between runs);
     # gradients flow all the same.
     module.eval()
     heads.eval()
-    full_loss = accumulated_backward(backbone, module, heads, chunked, targets, batch, CPU, 0)
+    full_loss = accumulated_backward(model, chunked, targets, batch, CPU, 0)
     full = _grads(module, heads)
     module.zero_grad()
     heads.zero_grad()
     smallest = min(window_token_cost(chunked[i]) for i in batch)
-    accumulated_loss = accumulated_backward(backbone, module, heads, chunked, targets, batch, CPU, smallest)
+    accumulated_loss = accumulated_backward(model, chunked, targets, batch, CPU, smallest)
     accumulated = _grads(module, heads)
     assert full and set(full) == set(accumulated)
     assert any("lora" in name for name in full)  # the adapters do get gradients

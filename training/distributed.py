@@ -1,0 +1,162 @@
+"""LoRA training on several GPUs, in one machine or many: torchrun + PyTorch FSDP (`fully_shard`).
+
+One command, on each machine (here 2 machines of 8 GPUs; on one machine drop the rendezvous options):
+
+    torchrun --nnodes 2 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \\
+        -m training.distributed --config run.toml --out var/member-m0
+
+Every process loads the backbone (bf16 on its GPU) and the same LoRA initialisation; FSDP then shards
+each decoder layer, and the embeddings, final norm and item heads together, across all processes
+(parameters, gradients and the optimizer state of what trains), gathering a layer's weights only for
+its forward and backward. Each optimiser step's windows are shared out between the ranks; each rank's
+loss keeps its share of the step's total weight and FSDP's gradient average is undone, so a step
+updates the weights exactly as one process would (tests/training/test_distributed.py runs 2 processes
+on CPU with gloo and compares with 1). Rank 0 writes the member: the LoRA adapter (peft format), the
+item heads and member.json.
+
+The data are the ground-truth windows of the run config ([data] ground_truth, split by patient into
+training and early-stopping windows as `train_ensemble` does); [train] gives the TrainArgs (mode must
+be lora). Scoring scales differently: one model per Celery worker on the `gpu` queue (README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def shard(model: nn.Module) -> None:
+    """FSDP over `model` (training.members.EndToEnd): each decoder / encoder layer is its own unit, the
+    rest (embeddings, final norm, heads) the root's."""
+    from torch.distributed.fsdp import fully_shard
+
+    for layer in _layers(model):
+        fully_shard(layer)
+    fully_shard(model)
+
+
+def _layers(model: nn.Module) -> list[nn.Module]:
+    """The repeated blocks of a transformer (`layers` of decoders, `encoder.layer` of BERT-likes)."""
+    for name, child in model.named_modules():
+        if isinstance(child, nn.ModuleList) and (name.endswith(".layers") or name.endswith("encoder.layer")):
+            return list(child)
+    return []
+
+
+def init_process_group() -> torch.device:
+    """NCCL on GPUs (one per local rank), gloo on CPUs."""
+    import torch.distributed as dist
+
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
+
+
+def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[str, Any]:
+    """Train one LoRA member from the run config; rank 0 writes it to `out`. Returns its summary."""
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+
+    from scoring.backbone import load_backbone
+    from scoring.windowing import Chunker, InputView
+    from training.args import TrainArgs
+    from training.finetune import band_weights, split_by_group, split_validation
+    from training.members import Targets, full_trainable_state, set_seed, train_end_to_end, world
+    from training.run_config import ConfigError, read_ground_truth
+
+    device = init_process_group()
+    config = tomllib.loads(config_path.read_text())
+    base = config_path.parent
+    args = TrainArgs(**{**config.get("train", {}), "device": str(device)})
+    if args.mode != "lora":
+        raise ConfigError('training.distributed trains LoRA members: set [train] mode = "lora"')
+    examples = read_ground_truth(base / config["data"]["ground_truth"])
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    backbone = load_backbone(
+        str(base / args.backbone) if not args.backbone.startswith("package:") else args.backbone, dtype=dtype
+    )
+    view = InputView(roles=args.turn_roles, day_markers=args.day_markers)
+    chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind, view=view)
+    chunked = chunker.chunk_windows([e.window for e in examples])
+    train_idx, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)
+    stop_idx, _ = split_validation(examples, val_idx)
+    targets = Targets(
+        examples, band_weights(examples) if args.balance_bands else [e.weight for e in examples]
+    )
+    seed = args.seed + 1000 * seed_offset
+    set_seed(seed)
+    heads, module = train_end_to_end(
+        backbone,
+        chunked,
+        targets,
+        train_idx,
+        stop_idx,
+        examples,
+        args,
+        seed,
+        device,
+        lambda stage, fraction: None,
+    )
+    rank, size = world()
+    state = full_trainable_state(nn.ModuleDict({"module": module, "heads": heads}))  # a collective
+    summary = {
+        "windows": len(examples),
+        "train": len(train_idx),
+        "early_stopping": len(stop_idx),
+        "world_size": size,
+    }
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        from peft.utils import get_peft_model_state_dict
+
+        lora = {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
+        adapter = get_peft_model_state_dict(module, state_dict=lora)
+        (out / "adapter").mkdir(exist_ok=True)
+        save_file(
+            {k: v.contiguous() for k, v in adapter.items()},
+            str(out / "adapter" / "adapter_model.safetensors"),
+        )
+        module.peft_config["default"].save_pretrained(str(out / "adapter"))  # type: ignore[operator,index]
+        head_state = {k.removeprefix("heads."): v for k, v in state.items() if k.startswith("heads.")}
+        save_file({k: v.contiguous() for k, v in head_state.items()}, str(out / "heads.safetensors"))
+        (out / "member.json").write_text(json.dumps({"mode": "lora", "seed": seed, **summary}, indent=2))
+    dist.barrier()
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="torchrun ... -m training.distributed", description=__doc__)
+    parser.add_argument(
+        "--config", type=Path, required=True, help="the run config (TOML, training/run_config.py)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="directory rank 0 writes the member to")
+    parser.add_argument("--member", type=int, default=0, help="member number (its seed offset)")
+    args = parser.parse_args(argv)
+    import torch.distributed as dist
+
+    from training.run_config import ConfigError
+
+    try:
+        train_member(args.config, args.out, seed_offset=args.member)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
