@@ -132,13 +132,22 @@ class Ensemble:
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
     def load(
-        cls, directory: str | Path, *, device: str = "auto", cache_entries: int = DEFAULT_CACHE_ENTRIES
+        cls,
+        directory: str | Path,
+        *,
+        device: str = "auto",
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        backbone: Backbone | None = None,
     ) -> Ensemble:
+        """The artifact in `directory`. `backbone`: the already loaded backbone it was trained from (the
+        training process passes its own, so that one process holds one backbone for a whole run); LoRA
+        members are then attached to it in place, and `release()` must give it back afterwards."""
         directory = Path(directory)
         manifest = read_manifest(directory)
         dev = pick_device(device)
         dtype = torch.bfloat16 if dev.type == "cuda" else None
-        backbone = load_backbone(str(manifest["backbone"]["id"]), artifact_dir=directory, dtype=dtype)
+        if backbone is None:
+            backbone = load_backbone(str(manifest["backbone"]["id"]), artifact_dir=directory, dtype=dtype)
         backbone.module.to(dev).eval()
         members: list[Member] = []
         text_members: list[tuple[MemberSpec, LexicalMember]] = []
@@ -178,6 +187,14 @@ class Ensemble:
             cache_entries=cache_entries,
             text_members=text_members,
         )
+
+    def release(self) -> None:
+        """Detach the LoRA layers this ensemble attached to its backbone (peft unload), so a shared
+        backbone is as it came. The ensemble must not score afterwards."""
+        if self.peft_model is not None:
+            self.peft_model.unload()  # type: ignore[operator]
+            self.peft_model = None
+            self.members = []
 
     # ---- encoding --------------------------------------------------------------------------------
     @contextmanager

@@ -127,7 +127,7 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
             {k: v.contiguous() for k, v in adapter.items()},
             str(out / "adapter" / "adapter_model.safetensors"),
         )
-        module.peft_config["default"].save_pretrained(str(out / "adapter"))  # type: ignore[operator,index]
+        module.peft_config["default"].save_pretrained(str(out / "adapter"))  # type: ignore[index,union-attr]
         head_state = {k.removeprefix("heads."): v for k, v in state.items() if k.startswith("heads.")}
         save_file({k: v.contiguous() for k, v in head_state.items()}, str(out / "heads.safetensors"))
         (out / "member.json").write_text(json.dumps({"mode": "lora", "seed": seed, **summary}, indent=2))

@@ -339,10 +339,14 @@ def train_ensemble(
 
         # Blend weights on the early-stopping patients, through the artifact as scoring will load it.
         report("evaluate", 0.0)
-        ensemble = Ensemble.load(tmp, device=str(device))
+        # Through the artifact as scoring will load it, on this process's one backbone (released after).
+        ensemble = Ensemble.load(tmp, device=str(device), backbone=backbone)
         kinds = {str(m["name"]): str(m["mode"]) for m in members}
         if stop_idx and len(members) > 1:
-            per_member = ensemble.member_items([examples[i].window for i in stop_idx])
+            try:
+                per_member = ensemble.member_items([examples[i].window for i in stop_idx])
+            finally:
+                ensemble.release()
             manifest["blend"] = fit_blend(
                 {name: items.sum(-1).numpy() for name, items in per_member.items()},
                 kinds,
@@ -353,9 +357,13 @@ def train_ensemble(
             manifest["blend"] = fit_blend({}, kinds, np.zeros(0), fitted_on="none (no validation patients)")
         write_manifest(tmp, manifest)
         # Calibrate and evaluate through the artifact itself, exactly as scoring will load it.
-        ensemble = Ensemble.load(tmp, device=str(device))
+        ensemble.release()
+        ensemble = Ensemble.load(tmp, device=str(device), backbone=backbone)
         held = calibrate_idx or train_idx
-        scores = ensemble.predict([examples[i].window for i in held])
+        try:
+            scores = ensemble.predict([examples[i].window for i in held])
+        finally:
+            ensemble.release()
         residuals = [s.total - examples[i].total for s, i in zip(scores, held, strict=True)]
         calibration = Calibration.fit(residuals, coverage=args.coverage, predicted=[s.total for s in scores])
         manifest["calibration"] = calibration.to_dict()

@@ -26,7 +26,7 @@ import numpy as np
 
 from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
-from scoring.ensemble import Ensemble
+from scoring.ensemble import Ensemble, WindowScore
 from scoring.phq9 import CASENESS, ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
@@ -158,12 +158,32 @@ def _relabel(
     return out
 
 
-def evaluate(directory: Path, examples: list[LabeledWindow]) -> tuple[dict, list[tuple[str, float, float]]]:
+class _OneShot:
+    """An intermediate model that scores once, then gives its shared backbone back (Ensemble.release):
+    a learning-loop run keeps exactly one backbone in memory (tests/training/test_pipeline.py)."""
+
+    def __init__(self, ensemble: Ensemble) -> None:
+        self.ensemble = ensemble
+
+    def predict(self, windows: list[Window]) -> list[WindowScore]:
+        try:
+            return self.ensemble.predict(windows)
+        finally:
+            self.ensemble.release()
+
+
+def evaluate(
+    directory: Path, examples: list[LabeledWindow], *, backbone: Backbone | None = None
+) -> tuple[dict, list[tuple[str, float, float]]]:
     """Metrics of the artifact in `directory` on `examples`, and the (id, true, predicted) points. With
-    an item-9 flag threshold in the artifact's manifest, `item9_flag` says how it does here."""
-    ensemble = Ensemble.load(directory)
+    an item-9 flag threshold in the artifact's manifest, `item9_flag` says how it does here. `backbone`:
+    the one it was trained from, already loaded (shared, given back afterwards)."""
+    ensemble = Ensemble.load(directory, backbone=backbone)
     threshold = read_manifest(directory).get("item9_flag", {}).get("threshold")
-    scores = ensemble.predict([e.window for e in examples])
+    try:
+        scores = ensemble.predict([e.window for e in examples])
+    finally:
+        ensemble.release()
     metrics = regression_report(
         [e.total for e in examples],
         [s.total for s in scores],
@@ -257,7 +277,7 @@ def run_learning_loop(
     with tempfile.TemporaryDirectory(prefix="phq9-intermediate-") as scratch:
         scratch_dir = Path(scratch)
 
-        def intermediate(extra: list[LabeledWindow]) -> Ensemble:
+        def intermediate(extra: list[LabeledWindow]) -> _OneShot:
             result = train_ensemble(
                 dev,
                 inter_args,
@@ -266,7 +286,8 @@ def run_learning_loop(
                 member_sets=[MemberSet("intermediate", tuple(extra))],
                 vector_cache=vectors,
             )
-            return Ensemble.load(result.artifact_dir)
+            # The run's one backbone scores with it too, and gets it back once it has (_OneShot).
+            return _OneShot(Ensemble.load(result.artifact_dir, backbone=backbone))
 
         # Stage 1
         report("pseudo-label", 0.0)
@@ -378,7 +399,7 @@ def run_learning_loop(
 
     # Evaluation on the held-out test patients, recorded in the artifact.
     report("evaluate", 0.0)
-    test_metrics, points = evaluate(result.artifact_dir, test)
+    test_metrics, points = evaluate(result.artifact_dir, test, backbone=backbone)
     test_metrics["evaluated_on"] = f"held-out test patients ({SPLIT_TEXT[split]})"
     test_metrics["interval_method"] = result.metrics.get("interval_method")
     manifest = read_manifest(result.artifact_dir)

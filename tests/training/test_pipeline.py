@@ -214,3 +214,47 @@ def test_a_time_ordered_split_tests_the_patients_who_started_last() -> None:
     assert split_kind(undated, "auto") == "patient"
     with pytest.raises(ValueError, match="needs a date on every window"):
         split_kind(undated, "time")
+
+
+def test_a_lora_run_holds_exactly_one_backbone_for_the_whole_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intermediate models, cross-fitted re-labels, blend, calibration and the held-out evaluation all
+    run on the one backbone the run loaded; every LoRA layer attached for them is detached again."""
+    import scoring.ensemble
+    import training.finetune
+    import training.pipeline
+    from scoring.backbone import load_backbone
+    from tests.tiny_models import tiny_qwen3_5
+
+    tiny = tiny_qwen3_5()
+    tiny.module.save_pretrained(tmp_path / "qwen")
+    tiny.tokenizer.save_pretrained(tmp_path / "qwen")
+    loaded: list[object] = []
+
+    def counting(*args: object, **kwargs: object) -> object:
+        backbone = load_backbone(*args, **kwargs)  # type: ignore[arg-type]
+        loaded.append(backbone)
+        return backbone
+
+    for module in (scoring.ensemble, training.finetune, training.pipeline):
+        monkeypatch.setattr(module, "load_backbone", counting)
+    train = TrainArgs(
+        backbone=str(tmp_path / "qwen"),
+        mode="lora",
+        members=2,
+        steps=2,
+        patience=2,
+        max_tokens=32,
+        lexical=False,
+    )
+    result = run_learning_loop(
+        make_examples(24, groups=8),
+        _unlabeled(),
+        LoopConfig(train=train, relabel_rounds=1, self_labels=True, relabel_folds=2),
+        tmp_path / "store",
+    )
+    assert result.pseudo_windows == 6  # the intermediate models did label and re-label
+    assert len(loaded) == 1
+    backbone = loaded[0].module  # type: ignore[attr-defined]
+    assert not any(hasattr(m, "lora_A") for m in backbone.modules())  # given back as it came
