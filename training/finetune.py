@@ -117,6 +117,12 @@ def band_weights(examples: list[LabeledWindow]) -> list[float]:
     return [w / mean for w in raw]
 
 
+def base_dtype(args: TrainArgs, device: torch.device) -> torch.dtype | None:
+    """On a GPU the frozen base is held in bf16 (LoRA weights stay fp32 masters, peft's default); full
+    fine-tuning trains fp32 weights; on a CPU, fp32."""
+    return torch.bfloat16 if device.type == "cuda" and args.mode != "full" else None
+
+
 def fitting_micro_batch(backbone: Backbone, args: TrainArgs, device: torch.device) -> int:
     """End-to-end training on a GPU: the memory plan of this backbone and configuration
     (training/plan.py) for the device's memory; refused, with the plan in the message, when it cannot
@@ -168,10 +174,7 @@ def train_ensemble(
     set_seed(args.seed)
     device = pick_device(args.device)
     if backbone is None:
-        # On a GPU the frozen base is held in bf16 (LoRA weights stay fp32 masters); full fine-tuning
-        # trains fp32 weights.
-        dtype = torch.bfloat16 if device.type == "cuda" and args.mode != "full" else None
-        backbone = load_backbone(args.backbone, dtype=dtype)
+        backbone = load_backbone(args.backbone, dtype=base_dtype(args, device))
     micro_batch_tokens = fitting_micro_batch(backbone, args, device)
     view = InputView(roles=args.turn_roles, day_markers=args.day_markers)
     input_manifest = {"max_tokens": args.max_tokens, "input": view.to_dict()}

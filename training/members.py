@@ -368,7 +368,7 @@ def train_end_to_end(
     model = EndToEnd(backbone, module, heads)
     rank, size = world()
     if size > 1:
-        from training.distributed import shard
+        from training.fsdp import shard
 
         shard(model)
     params = [p for p in model.parameters() if p.requires_grad]

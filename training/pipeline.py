@@ -26,12 +26,12 @@ import numpy as np
 
 from scoring.artifact import read_manifest, write_manifest
 from scoring.backbone import Backbone, load_backbone
-from scoring.ensemble import Ensemble, WindowScore
+from scoring.ensemble import Ensemble, WindowScore, pick_device
 from scoring.phq9 import CASENESS, ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
 from training.crossfit import cross_fitted_items
-from training.finetune import MemberSet, TrainResult, train_ensemble
+from training.finetune import MemberSet, TrainResult, base_dtype, train_ensemble
 from training.label_validation import ValidationPair, apply_total_map, fit_total_map, validation_report
 from training.metrics import (
     auc,
@@ -268,7 +268,9 @@ def run_learning_loop(
         f"ground truth: {len(dev)} development windows, {len(test)} held-out test windows "
         f"({len({e.group for e in test})} patients); {len(unlabeled)} unlabeled windows",
     )
-    backbone = backbone or load_backbone(config.train.backbone)
+    backbone = backbone or load_backbone(
+        config.train.backbone, dtype=base_dtype(config.train, pick_device(config.train.device))
+    )
     inter_args = TrainArgs(
         **{**config.train.__dict__, "members": 1, "epochs": config.intermediate_epochs or config.train.epochs}
     )
