@@ -307,8 +307,9 @@ class Ensemble:
         total = round(sum(item_values), 4)
         lo, hi = self.calibration.interval(total)
         evidence = tuple(
-            ChunkEvidence(c.conversation_id, c.turn_indices, tuple(round(float(w), 4) for w in weights[j]))
+            ChunkEvidence(conversation_id, turns, tuple(round(float(w), 4) for w in weights[j]))
             for j, c in enumerate(chunks)
+            for conversation_id, turns in c.spans  # a whole-window chunk points at each conversation
         )
         return WindowScore(
             window_id=window.id,

@@ -1,8 +1,10 @@
 """Turn a window of conversations into backbone-sized token chunks.
 
-Chunks never straddle two conversations and are packed on turn boundaries, so each chunk maps back to
-the turns it came from (used for evidence) and a conversation's chunks are the same in every window
-that contains it (so their embeddings can be cached across overlapping windows).
+Chunks are packed on turn boundaries, so each chunk maps back to the turns it came from (used for
+evidence). By default they never straddle two conversations, so a conversation's chunks are the same in
+every window that contains it (their embeddings are cached across overlapping windows). With a long-
+context decoder the input view may read the whole window as one sequence (`whole_window`): every
+conversation's turns in order, day-marked, split only beyond `max_tokens`.
 """
 
 from __future__ import annotations
@@ -35,13 +37,20 @@ class InputView:
 
     roles: tuple[str, ...] = ("user",)
     day_markers: bool = True
+    whole_window: bool = (
+        False  # one sequence across the window's conversations, chunked only beyond max_tokens
+    )
 
     def __post_init__(self) -> None:
         if not self.roles or any(r not in ROLES for r in self.roles):
             raise ValueError(f"turn roles must be a non-empty subset of {ROLES}, got {self.roles!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"turn_roles": list(self.roles), "day_markers": self.day_markers}
+        return {
+            "turn_roles": list(self.roles),
+            "day_markers": self.day_markers,
+            "whole_window": self.whole_window,
+        }
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> InputView:
@@ -49,7 +58,9 @@ class InputView:
         if not isinstance(data, Mapping):
             return cls(roles=LEGACY_ROLES, day_markers=False)
         return cls(
-            roles=tuple(data.get("turn_roles", LEGACY_ROLES)), day_markers=bool(data.get("day_markers"))
+            roles=tuple(data.get("turn_roles", LEGACY_ROLES)),
+            day_markers=bool(data.get("day_markers")),
+            whole_window=bool(data.get("whole_window", False)),
         )
 
     def turns(self, conversation: Conversation) -> Iterator[tuple[int, str]]:
@@ -118,6 +129,13 @@ class Chunk:
     token_ids: tuple[int, ...]  # including the backbone's special tokens
     conversation_id: str
     turn_indices: tuple[int, ...]  # which turns of the conversation it holds (all or part of each)
+    # A whole-window chunk also holds turns of later conversations: (conversation id, turn indices) each.
+    more: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def spans(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """(conversation id, turn indices) of every conversation the chunk holds turns of."""
+        return ((self.conversation_id, self.turn_indices), *self.more)
 
     @property
     def key(self) -> bytes:
@@ -173,26 +191,39 @@ class Chunker:
         self, conversation: Conversation, turn_ids: list[tuple[int, list[int]]]
     ) -> list[Chunk]:
         """`turn_ids`: (turn index, token ids) of the turns read, in order."""
+        return self.chunk_stream([(conversation.id, index, ids) for index, ids in turn_ids])
+
+    def chunk_stream(self, pieces: list[tuple[str, int, list[int]]]) -> list[Chunk]:
+        """Pack (conversation id, turn index, token ids) in order into chunks: a turn longer than a whole
+        chunk is split, shorter turns are packed whole."""
         chunks: list[Chunk] = []
         ids: list[int] = []
-        turns: list[int] = []
-        for index, piece in turn_ids:
-            # A turn longer than a whole chunk is split; shorter turns are packed whole.
+        spans: list[tuple[str, list[int]]] = []
+
+        def close() -> None:
+            nonlocal ids, spans
+            (first, first_turns), *rest = spans
+            more = tuple((c, tuple(t)) for c, t in rest)
+            chunks.append(Chunk(self._wrap(ids), first, tuple(first_turns), more))
+            ids, spans = [], []
+
+        for conversation_id, index, piece in pieces:
             while len(piece) > self.budget:
                 if ids:
-                    chunks.append(Chunk(self._wrap(ids), conversation.id, tuple(turns)))
-                    ids, turns = [], []
-                chunks.append(Chunk(self._wrap(piece[: self.budget]), conversation.id, (index,)))
+                    close()
+                chunks.append(Chunk(self._wrap(piece[: self.budget]), conversation_id, (index,)))
                 piece = piece[self.budget :]
             if not piece:
                 continue
             if len(ids) + len(piece) > self.budget:
-                chunks.append(Chunk(self._wrap(ids), conversation.id, tuple(turns)))
-                ids, turns = [], []
+                close()
             ids.extend(piece)
-            turns.append(index)
+            if spans and spans[-1][0] == conversation_id:
+                spans[-1][1].append(index)
+            else:
+                spans.append((conversation_id, [index]))
         if ids:
-            chunks.append(Chunk(self._wrap(ids), conversation.id, tuple(turns)))
+            close()
         return chunks
 
     def chunk_windows(self, windows: list[Window]) -> list[list[Chunk]]:
@@ -211,13 +242,17 @@ class Chunker:
         result: list[list[Chunk]] = []
         for window, per_window in zip(windows, read, strict=True):
             window_chunks: list[Chunk] = []
+            stream: list[tuple[str, int, list[int]]] = []
             for conversation, per_conv in zip(window.conversations, per_window, strict=True):
                 n = len(per_conv)
                 pieces = [
-                    (index, ids)
+                    (conversation.id, index, ids)
                     for (index, _), ids in zip(per_conv, encoded[position : position + n], strict=True)
                 ]
-                window_chunks.extend(self.chunk_conversation(conversation, pieces))
+                if self.view.whole_window:
+                    stream.extend(pieces)
+                else:
+                    window_chunks.extend(self.chunk_stream(pieces))
                 position += n
-            result.append(window_chunks)
+            result.append(self.chunk_stream(stream) if self.view.whole_window else window_chunks)
         return result

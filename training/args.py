@@ -28,6 +28,11 @@ class TrainArgs:
         ("user",), "whose turns the model reads: user (the patient's own words, scored) or user,assistant"
     )
     day_markers: bool = arg(True, "mark each new day in the text (turns that carry sent_at)")
+    whole_window: bool = arg(
+        False,
+        "read the 14-day window as one sequence across its conversations (long-context decoders: set "
+        "max_tokens up to the backbone's context), chunked only beyond max_tokens",
+    )
     members: int = arg(2, "transformer ensemble members (different seeds)")
     lexical: bool = arg(True, "add a TF-IDF word/char n-gram + ridge member over the same turns")
     epochs: int = arg(150, "upper bound; early stopping on validation MAE")

@@ -57,7 +57,7 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
     backbone = load_backbone(
         str(base / args.backbone) if not args.backbone.startswith("package:") else args.backbone, dtype=dtype
     )
-    view = InputView(roles=args.turn_roles, day_markers=args.day_markers)
+    view = InputView(roles=args.turn_roles, day_markers=args.day_markers, whole_window=args.whole_window)
     chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind, view=view)
     chunked = chunker.chunk_windows([e.window for e in examples])
     train_idx, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)

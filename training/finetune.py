@@ -176,7 +176,14 @@ def train_ensemble(
     if backbone is None:
         backbone = load_backbone(args.backbone, dtype=base_dtype(args, device))
     micro_batch_tokens = fitting_micro_batch(backbone, args, device)
-    view = InputView(roles=args.turn_roles, day_markers=args.day_markers)
+    if args.whole_window:
+        text_config = getattr(backbone.module.config, "text_config", None) or backbone.module.config
+        context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
+        if context and args.max_tokens > context:
+            raise ValueError(
+                f"max_tokens {args.max_tokens} is beyond the backbone's context ({context} tokens): lower it"
+            )
+    view = InputView(roles=args.turn_roles, day_markers=args.day_markers, whole_window=args.whole_window)
     input_manifest = {"max_tokens": args.max_tokens, "input": view.to_dict()}
     chunker = Chunker.for_artifact(backbone.tokenizer, kind=backbone.kind, manifest=input_manifest)
     sets = member_sets or [MemberSet()] * args.members

@@ -146,3 +146,46 @@ def test_a_window_within_the_budget_is_read_whole() -> None:
     assert window_cut(window) == ([0, 0, 0], 0)
     one_huge = Window(id="w", conversations=(Conversation("c", (Turn("user", "x" * 100_000),)),))
     assert window_cut(one_huge, max_chars=10) == ([0], 0)  # the latest turn is always kept
+
+
+def test_a_whole_window_view_reads_the_conversations_as_one_day_marked_sequence() -> None:
+    day = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    a = Conversation(id="a", turns=(Turn("user", "slept badly", day), Turn("user", "no appetite", day)))
+    b = Conversation(id="b", turns=(Turn("user", "a bit better", day + timedelta(days=1)),))
+    view = InputView(whole_window=True)
+    [chunks] = _chunker(64, view).chunk_windows([Window(id="w", conversations=(a, b))])
+    assert len(chunks) == 1  # one sequence across both sessions
+    assert chunks[0].spans == (("a", (0, 1)), ("b", (0,)))
+    text = minilm_tokenizer().decode(chunks[0].token_ids)
+    assert "2026 - 03 - 02" in text and "2026 - 03 - 03" in text  # each day marked
+    # beyond max_tokens it is chunked, still across conversations and in order
+    small = _chunker(16, view).chunk_windows([Window(id="w", conversations=(a, b))])[0]
+    assert len(small) > 1 and [s for c in small for s in c.spans][-1] == ("b", (0,))
+    assert InputView.from_manifest({"input": view.to_dict()}).whole_window
+
+
+def test_a_whole_window_model_scores_one_sequence_and_its_evidence_names_every_session(
+    tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    from scoring.ensemble import Ensemble
+    from tests.conftest import make_examples
+    from tests.tiny_models import tiny_qwen3_5
+    from training.args import TrainArgs
+    from training.finetune import train_ensemble
+
+    args = TrainArgs(whole_window=True, max_tokens=256, members=1, epochs=2, lexical=False)
+    result = train_ensemble(make_examples(12, groups=4), args, Path(str(tmp_path)), backbone=tiny_qwen3_5())
+    day = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    a = Conversation(id="a", turns=(Turn("user", "slept badly again", day),))
+    b = Conversation(id="b", turns=(Turn("user", "could not get up", day + timedelta(days=1)),))
+    [score] = Ensemble.load(result.artifact_dir, device="cpu").predict([Window(id="w", conversations=(a, b))])
+    assert score.n_chunks == 1 and {e.conversation_id for e in score.evidence} == {"a", "b"}
+    with pytest.raises(ValueError, match="beyond the backbone's context"):
+        train_ensemble(
+            make_examples(12, groups=4),
+            TrainArgs(whole_window=True, max_tokens=4096, members=1, epochs=1),
+            Path(str(tmp_path)),
+            backbone=tiny_qwen3_5(),
+        )
