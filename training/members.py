@@ -218,9 +218,18 @@ def prepare_module(base: nn.Module, args: TrainArgs, kind: str, device: torch.de
         module = get_peft_model(module, config)
     # On a GPU, decoders always checkpoint activations: memory, not compute, limits their batch.
     checkpointing = args.gradient_checkpointing or (device.type == "cuda" and kind == "decoder")
-    if checkpointing and hasattr(module, "gradient_checkpointing_enable"):
-        module.gradient_checkpointing_enable()  # type: ignore[operator]
+    if checkpointing:
+        enable_checkpointing(module)
     return module
+
+
+def enable_checkpointing(module: nn.Module) -> None:
+    """Activation checkpointing per layer (transformers 5 names it activation_checkpointing_enable)."""
+    enable = getattr(module, "activation_checkpointing_enable", None) or getattr(
+        module, "gradient_checkpointing_enable", None
+    )
+    if callable(enable):
+        enable()
 
 
 def window_token_cost(chunks: list[Chunk]) -> int:

@@ -112,3 +112,22 @@ def test_lora_trains_on_a_step_budget_not_epochs() -> None:
         micro_batch_tokens=64,
     )
     assert len(seen) == 5 and seen[-1] == 1.0  # 5 steps (2 passes over 8 windows), whatever `epochs` says
+
+
+def test_lora_masters_stay_fp32_on_a_bf16_base_and_checkpointing_keeps_gradients() -> None:
+    from transformers import AutoModel
+
+    backbone = tiny_qwen3_5()
+    bf16 = AutoModel.from_config(backbone.module.config, dtype=torch.bfloat16)
+    args = TrainArgs(mode="lora", gradient_checkpointing=True, lora_dropout=0.0)
+    module = prepare_module(bf16, args, "decoder", CPU)
+    trained = [p for p in module.parameters() if p.requires_grad]
+    assert trained and all(p.dtype == torch.float32 for p in trained)  # fp32 masters
+    assert all(p.dtype == torch.bfloat16 for p in module.parameters() if not p.requires_grad)
+    ids = torch.randint(0, 100, (2, 16))
+    module.train()
+    hidden = module(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).last_hidden_state
+    hidden.float().pow(2).mean().backward()  # through checkpointed layers
+    lora_b = [p for n, p in module.named_parameters() if "lora_B" in n]
+    # B starts at zero, so A's gradient is zero on the first step; B's is not.
+    assert all(p.grad is not None for p in trained) and all(p.grad.abs().sum() > 0 for p in lora_b)

@@ -78,7 +78,9 @@ def lora_steps(model: Any, *, seq_len: int, micro_batch: int, steps: int) -> dic
     from peft import LoraConfig, get_peft_model
 
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
-    model.gradient_checkpointing_enable()
+    from training.members import enable_checkpointing
+
+    enable_checkpointing(model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
