@@ -267,6 +267,7 @@ class Plan:
     weight_bytes: int
     optimizer_and_gradient_bytes: int
     activation_bytes_per_sequence: int
+    activation_bytes_per_micro_batch: int
     reserve_bytes: int
     free_bytes_for_activations: int
     micro_batch_sequences: int
@@ -293,6 +294,7 @@ class Plan:
             "(fp32 master, grad, Adam m, v)",
             f"  activations / sequence   {g(self.activation_bytes_per_sequence)}"
             + (" (gradient checkpointing)" if self.gradient_checkpointing else ""),
+            f"  activations / micro-batch {g(self.activation_bytes_per_micro_batch)}",
             f"  reserve                  {g(self.reserve_bytes)} (CUDA context, workspaces, fragmentation)",
             f"  GPU memory               {g(self.gpu_memory_bytes)} ({self.gpu})",
             f"  largest micro-batch      {self.micro_batch_sequences} sequences = "
@@ -431,6 +433,7 @@ def make_plan(
         weight_bytes=weight_bytes,
         optimizer_and_gradient_bytes=optimizer,
         activation_bytes_per_sequence=per_sequence,
+        activation_bytes_per_micro_batch=int(sequences * per_sequence),
         reserve_bytes=RESERVE_BYTES,
         free_bytes_for_activations=max(0, free),
         micro_batch_sequences=int(sequences),
