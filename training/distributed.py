@@ -12,7 +12,12 @@ its forward and backward. Each optimiser step's windows are shared out between t
 loss keeps its share of the step's total weight and FSDP's gradient average is undone, so a step
 updates the weights exactly as one process would (tests/training/test_distributed.py runs 2 processes
 on CPU with gloo and compares with 1). Rank 0 writes the member: the LoRA adapter (peft format), the
-item heads and member.json.
+item heads and member.json. Then, in one process:
+
+    python -m training.distributed --config run.toml --assemble var/member-m0 var/member-m1
+
+builds the model artifact from those members in [output] store (the lexical member, blend weights,
+calibration and metrics as `train_ensemble` does them; `train_ensemble(pretrained_members=...)`).
 
 The data are the ground-truth windows of the run config ([data] ground_truth, split by patient into
 training and early-stopping windows as `train_ensemble` does); [train] gives the TrainArgs (mode must
@@ -106,19 +111,48 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
     return summary
 
 
+def assemble(config_path: Path, members: list[Path]) -> Path:
+    """The model artifact from members trained by `train_member`, written to the config's [output] store."""
+    from training.args import TrainArgs
+    from training.finetune import train_ensemble
+    from training.run_config import read_ground_truth
+
+    config = tomllib.loads(config_path.read_text())
+    base = config_path.parent
+    train = dict(config.get("train", {}))
+    if "backbone" in train and not str(train["backbone"]).startswith("package:"):
+        train["backbone"] = str(base / train["backbone"])
+    args = TrainArgs(**{**train, "members": len(members)})
+    examples = read_ground_truth(base / config["data"]["ground_truth"])
+    store = base / config.get("output", {}).get("store", "var/models")
+    return train_ensemble(examples, args, store, pretrained_members=members).artifact_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="torchrun ... -m training.distributed", description=__doc__)
     parser.add_argument(
         "--config", type=Path, required=True, help="the run config (TOML, training/run_config.py)"
     )
-    parser.add_argument("--out", type=Path, required=True, help="directory rank 0 writes the member to")
+    parser.add_argument("--out", type=Path, default=None, help="directory rank 0 writes the member to")
     parser.add_argument("--member", type=int, default=0, help="member number (its seed offset)")
+    parser.add_argument(
+        "--assemble",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="member directories: build the artifact from them",
+    )
     args = parser.parse_args(argv)
     import torch.distributed as dist
 
     from training.run_config import ConfigError
 
     try:
+        if args.assemble:
+            print(assemble(args.config, args.assemble))
+            return 0
+        if args.out is None:
+            raise ConfigError("give --out DIR (where the trained member goes) or --assemble DIR ...")
         train_member(args.config, args.out, seed_offset=args.member)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -117,6 +117,28 @@ def band_weights(examples: list[LabeledWindow]) -> list[float]:
     return [w / mean for w in raw]
 
 
+def take_pretrained_member(sources: list[Path], m: int, seed: int, args: TrainArgs, member_dir: Path) -> int:
+    """Copy member `m` trained by training.distributed into `member_dir`; checks that it is a LoRA member
+    trained with this member's seed. Returns the number of processes that trained it."""
+    if args.mode != "lora":
+        raise ValueError("distributed members are LoRA members: set mode = lora")
+    if m >= len(sources):
+        raise ValueError(f"{len(sources)} trained member(s) given for more members: train member {m} too")
+    source = sources[m]
+    try:
+        info = json.loads((source / "member.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{source}: no member.json; train it with torchrun -m training.distributed") from exc
+    if info.get("seed") != seed:
+        raise ValueError(
+            f"{source} was trained with seed {info.get('seed')}, member {m} needs {seed}: "
+            f"train it with --member {m}"
+        )
+    shutil.copytree(source / "adapter", member_dir / "adapter")
+    shutil.copy2(source / "heads.safetensors", member_dir / "heads.safetensors")
+    return int(info.get("world_size", 1))
+
+
 def base_dtype(args: TrainArgs, device: torch.device) -> torch.dtype | None:
     """On a GPU the frozen base is held in bf16 (LoRA weights stay fp32 masters, peft's default); full
     fine-tuning trains fp32 weights; on a CPU, fp32."""
@@ -159,6 +181,7 @@ def train_ensemble(
     progress: Progress | None = None,
     member_sets: list[MemberSet] | None = None,
     vector_cache: dict[bytes, torch.Tensor] | None = None,
+    pretrained_members: list[Path] | None = None,
 ) -> TrainResult:
     """Train the members, calibrate, evaluate on calibration patients, write the artifact.
 
@@ -167,6 +190,9 @@ def train_ensemble(
     with the same backbone, as the learning loop's repeated trainings do.
     `backbone` overrides `args.backbone` with a module built in memory (tests use tiny random ones);
     it is then saved inside the artifact. The artifact appears in `store_dir` only when complete.
+    `pretrained_members`: LoRA members already trained by `torchrun -m training.distributed` on these
+    examples (one directory per member, in order): they are taken as they are, and the rest (lexical
+    member, blend, calibration, metrics) is done here.
     """
     if len(examples) < 2:
         raise ValueError(f"need at least 2 labeled windows to train, got {len(examples)}")
@@ -241,7 +267,11 @@ def train_ensemble(
 
             member_dir = tmp / "members" / name
             member_dir.mkdir(parents=True)
-            if args.mode == "heads":
+            trained_on = member_set.trained_on
+            if pretrained_members is not None:
+                world = take_pretrained_member(pretrained_members, m, seed, args, member_dir)
+                trained_on += f" (training.distributed, {world} processes)"
+            elif args.mode == "heads":
                 h, mask = stack_windows(combined_chunks, vectors, backbone.hidden_size)
                 heads = train_heads(
                     h, mask, targets, member_train, stop_idx, combined, args, seed, device, member_progress
@@ -265,15 +295,16 @@ def train_ensemble(
                     module.unload()  # type: ignore[operator] # the base, without LoRA layers, for the next member
                 else:
                     save_model(module, str(member_dir / "backbone.safetensors"))
-            save_file(
-                {k: v.contiguous() for k, v in heads.state_dict().items()},
-                str(member_dir / "heads.safetensors"),
-            )
+            if pretrained_members is None:
+                save_file(
+                    {k: v.contiguous() for k, v in heads.state_dict().items()},
+                    str(member_dir / "heads.safetensors"),
+                )
             members.append(
                 {
                     "name": name,
                     "mode": args.mode,
-                    "trained_on": member_set.trained_on,
+                    "trained_on": trained_on,
                     "extra_windows": len(kept_extra),
                     "extra_windows_of_validation_patients_left_out": len(member_set.extra) - len(kept_extra),
                     "assembled_windows": len(member_train) - len(train_idx) - len(kept_extra),

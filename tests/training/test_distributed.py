@@ -75,3 +75,22 @@ def test_two_fsdp_processes_train_the_same_member_as_one(tmp_path: Path) -> None
         for k, v in load_file(run / "two" / "adapter/adapter_model.safetensors").items()
         if "lora_B" in k
     )
+
+    # The member becomes a scoring artifact, in one process.
+    assemble = [sys.executable, "-m", "training.distributed", "--config", str(run / "run.toml"), "--assemble"]
+    done = subprocess.run(
+        [*assemble, str(run / "two")],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    artifact = Path(done.stdout.strip().splitlines()[-1])
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    assert manifest["members"][0]["trained_on"].endswith("(training.distributed, 2 processes)")
+    from scoring.ensemble import Ensemble
+    from tests.conftest import make_window
+
+    assert len(Ensemble.load(artifact, device="cpu").predict([make_window(1, 0.5)])) == 1
