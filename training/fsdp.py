@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 
@@ -33,7 +31,7 @@ def init_process_group() -> torch.device:
 
     cuda = torch.cuda.is_available()
     if cuda:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dist.get_node_local_rank(fallback_rank=0))  # torchrun's LOCAL_RANK
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
     return torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
