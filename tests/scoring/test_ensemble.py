@@ -32,7 +32,7 @@ def test_it_writes_a_complete_manifest(tiny_artifact: Path) -> None:
         ("m1", "heads"),
         ("lexical", "lexical"),
     ]
-    assert manifest["input"] == {"turn_roles": ["user"], "day_markers": True}
+    assert manifest["input"] == {"turn_roles": ["user"], "day_markers": True, "whole_window": False}
     assert set(manifest["blend"]["weights"]) == {"m0", "m1", "lexical"}
     assert sum(manifest["blend"]["weights"].values()) == pytest.approx(1.0, abs=1e-5)
     assert manifest["calibration"]["method"] == "split-conformal"
