@@ -27,7 +27,11 @@ from monitor_site.audit.services import audit_record
 from monitor_site.dashboards.triage import patients_for_triage
 from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
-from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
+from monitor_site.predictions.selectors import (
+    assessment_list_for_patient,
+    prediction_intervals,
+    prediction_list_for_patient,
+)
 
 METHOD = "model-inferred"
 LLM_RATED = "llm-rated"  # a cold-start rating by Claude (monitor_site.dashboards.exports uses the same word)
@@ -46,7 +50,9 @@ class SummaryOut(serializers.Serializer):
     trend = serializers.ListField(child=serializers.FloatField())
 
     def get_method(self, obj: object) -> str:
-        return METHOD
+        """Of the latest score: "llm-rated" for a cold-start LLM rating (set on the page's rows by
+        patient_list), else "model-inferred"."""
+        return LLM_RATED if getattr(obj, "latest_llm", False) else METHOD
 
 
 class PatientOut(serializers.Serializer):
@@ -184,8 +190,17 @@ def patient_list(request: Request) -> Response:
     )
     paginator = PageNumberPagination()
     paginator.page_size = PAGE_SIZE
-    page = paginator.paginate_queryset(rows, request)
+    page = paginator.paginate_queryset(rows, request) or []
+    _mark_llm_summaries(page)
     return paginator.get_paginated_response(PatientOut(page, many=True).data)
+
+
+def _mark_llm_summaries(patients: list[Patient]) -> None:
+    """Which of these patients' latest scores are cold-start LLM ratings (one query), for SummaryOut."""
+    summaries = [s for s in (getattr(p, "summary", None) for p in patients) if s is not None]
+    latest = prediction_intervals(prediction_ids=[s.latest_prediction_id for s in summaries])
+    for summary in summaries:
+        summary.latest_llm = latest.get(summary.latest_prediction_id, (None, False))[1]
 
 
 @extend_schema(
@@ -219,6 +234,7 @@ def patient_trajectory(request: Request, patient_id: str) -> Response:
         prediction_list_for_patient(patient=patient).defer("evidence"), request
     )
     assert paginator.page is not None
+    _mark_llm_summaries([patient])
     body = {
         "patient": patient,
         "count": paginator.page.paginator.count,

@@ -138,6 +138,12 @@ def test_consented_patients_of_a_team_that_chose_it_are_rated_and_it_says_so_eve
         and "Not yet validated here" in observation["note"][0]["text"]
     )
     assert not any("interval" in c["code"].get("text", "") for c in observation["component"])
+    rows = {r["external_id"]: r for r in client.get("/api/v1/patients").json()["results"]}
+    assert rows["anon-7731"]["summary"]["method"] == "llm-rated" and rows["anon-2"]["summary"] is None
+    trajectory = client.get(f"/api/v1/patients/{patient.pk}/trajectory").json()
+    assert trajectory["predictions"][0]["method"] == "llm-rated"
+    assert trajectory["patient"]["summary"]["method"] == "llm-rated"
+    assert trajectory["predictions"][0]["interval"] is None
 
 
 def test_item_9_opens_the_same_urgent_alert_and_the_email_says_who_rated(
