@@ -48,6 +48,35 @@ def _evidence(score: WindowScore) -> list[list[dict]]:
     return per_item
 
 
+def _prediction(
+    session: ConversationSession,
+    window: Window,
+    score: WindowScore,
+    model_version: ModelVersion,
+    **extra: Any,
+) -> Prediction:
+    """The row of one scored window (a trained model's, or with `extra` method and validated_here, an
+    LLM rating's)."""
+    return Prediction(
+        patient_id=session.patient_id,
+        session_id=session.pk,
+        model_version=model_version,
+        window_start=_dated(window.start, window),
+        window_end=_dated(window.end, window),
+        total=score.total,
+        items=list(score.items),
+        interval_low=score.interval[0],
+        interval_high=score.interval[1],
+        band=score.band,
+        n_sessions=len(window.conversations),
+        n_user_turns=window.n_user_turns,
+        n_tokens=score.n_tokens,
+        n_turns_left_out=score.n_turns_left_out,
+        evidence=_evidence(score),
+        **extra,
+    )
+
+
 def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVersion | None = None) -> int:
     """Score these sessions with `model_version` (default: the active one). Returns rows created.
 
@@ -74,24 +103,7 @@ def predictions_score_sessions(*, session_ids: list[int], model_version: ModelVe
     ensemble = ensemble_for(model_version)
     scores = ensemble.predict(windows, batch_tokens=settings.SCORING_BATCH_TOKENS)
     rows = [
-        Prediction(
-            patient_id=s.patient_id,
-            session_id=s.pk,
-            model_version=model_version,
-            window_start=_dated(w.start, w),
-            window_end=_dated(w.end, w),
-            total=score.total,
-            items=list(score.items),
-            interval_low=score.interval[0],
-            interval_high=score.interval[1],
-            band=score.band,
-            n_sessions=len(w.conversations),
-            n_user_turns=w.n_user_turns,
-            n_tokens=score.n_tokens,
-            n_turns_left_out=score.n_turns_left_out,
-            evidence=_evidence(score),
-        )
-        for s, w, score in zip(sessions, windows, scores, strict=True)
+        _prediction(s, w, score, model_version) for s, w, score in zip(sessions, windows, scores, strict=True)
     ]
     created = Prediction.objects.bulk_create(rows, ignore_conflicts=True)
     log.info("scored %d session(s) with model %s", len(created), model_version.version)
@@ -244,25 +256,7 @@ def predictions_rate_sessions(*, session_ids: list[int]) -> int:
         [LabelRequest(w, True, (s.patient.external_id,)) for s, w in zip(sessions, windows, strict=True)]
     )
     rows = [
-        Prediction(
-            patient_id=s.patient_id,
-            session_id=s.pk,
-            model_version=row,
-            window_start=_dated(w.start, w),
-            window_end=_dated(w.end, w),
-            total=r.score.total,
-            items=list(r.score.items),
-            interval_low=r.score.interval[0],
-            interval_high=r.score.interval[1],
-            band=r.score.band,
-            method=Prediction.Method.LLM,
-            validated_here=r.validated,
-            n_sessions=len(w.conversations),
-            n_user_turns=w.n_user_turns,
-            n_tokens=r.score.n_tokens,
-            n_turns_left_out=r.score.n_turns_left_out,
-            evidence=_evidence(r.score),
-        )
+        _prediction(s, w, r.score, row, method=Prediction.Method.LLM, validated_here=r.validated)
         for s, w, r in zip(sessions, windows, ratings, strict=True)
         if r.score is not None
     ]
