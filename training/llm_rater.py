@@ -295,7 +295,6 @@ def first_model_gate(
     groups = [e.group or e.window.id for e in shared]
     model_metrics = regression_report(truth, [candidate[e.window.id] for e in shared])
     rater_metrics = regression_report(truth, [rater[e.window.id] for e in shared])
-    promote, detail = promotion_decision(model_metrics, rater_metrics)
-    detail = detail.replace("active", "LLM rater")
+    promote, detail = promotion_decision(model_metrics, rater_metrics, against="LLM rater")
     n = len(set(groups))
     return promote, f"first model vs the LLM rater on {len(shared)} test windows of {n} patient(s): {detail}"

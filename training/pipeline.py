@@ -465,6 +465,7 @@ def promotion_decision(
     max_auc_drop: float = 0.0,
     paired: PairedPoints | None = None,
     rounds: int = 1000,
+    against: str = "active",
 ) -> tuple[bool, str]:
     """Should the candidate replace the active model? Both are scored on the same held-out test
     patients, whom neither trained on (the split is fixed by patient, see held_out_test_split).
@@ -472,7 +473,8 @@ def promotion_decision(
     With `paired` points: keep the candidate only when it is worse beyond the noise, i.e. when the
     95% patient-level paired bootstrap interval of its MAE minus the active's lies wholly above
     `max_mae_increase`, or that of its AUC@10 minus the active's wholly below -`max_auc_drop`.
-    Without them: the candidate's MAE and AUC@10 must not be worse (each within its tolerance)."""
+    Without them: the candidate's MAE and AUC@10 must not be worse (each within its tolerance).
+    `against` names the model compared with in the decision text (the cold-start gate: "LLM rater")."""
     if active is None:
         return True, "no active model: the candidate is promoted"
     if paired is not None:
@@ -487,8 +489,8 @@ def promotion_decision(
         worse_mae = mae["ci"] is not None and mae["ci"][0] > max_mae_increase
         worse_auc = auc10["ci"] is not None and auc10["ci"][1] < -max_auc_drop
         detail = (
-            f"MAE {candidate['mae']:.3f} vs active {active['mae']:.3f} (difference {_signed(mae)}); "
-            f"AUC@10 {_rounded(candidate.get('auc_at_10'))} vs active {_rounded(active.get('auc_at_10'))} "
+            f"MAE {candidate['mae']:.3f} vs {against} {active['mae']:.3f} (difference {_signed(mae)}); "
+            f"AUC@10 {_rounded(candidate.get('auc_at_10'))} vs {against} {_rounded(active.get('auc_at_10'))} "
             f"(difference {_signed(auc10)}); 95% intervals over {len(set(paired.groups))} held-out patients "
             f"resampled; kept only if worse beyond that noise (MAE by > {max_mae_increase:g}, AUC@10 by > "
             f"{max_auc_drop:g})"
@@ -500,8 +502,8 @@ def promotion_decision(
     c_auc, a_auc = candidate.get("auc_at_10"), active.get("auc_at_10")
     auc_ok = c_auc is None or a_auc is None or c_auc >= a_auc - max_auc_drop
     detail = (
-        f"MAE {candidate['mae']:.3f} vs active {active['mae']:.3f}; "
-        f"AUC@10 {_rounded(c_auc)} vs active {_rounded(a_auc)}"
+        f"MAE {candidate['mae']:.3f} vs {against} {active['mae']:.3f}; "
+        f"AUC@10 {_rounded(c_auc)} vs {against} {_rounded(a_auc)}"
     )
     if mae_ok and auc_ok:
         return True, f"promoted: {detail}"
