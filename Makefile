@@ -73,12 +73,14 @@ gpu-check:
 	mkdir -p var
 	PYTHONPATH=.:var/gpu-vendor $(GPU_PYTHON) -m training.bench.gpu_check $(GPU_CHECK_ARGS)
 
-# The pure-Python packages gpu-check needs beyond torch, copied from this venv into var/gpu-vendor (ignored,
-# travels with the tree to a GPU host that has torch but nothing else; compiled ones must match its Python).
+# The packages gpu-check needs beyond torch, at this venv's versions, installed into var/gpu-vendor (ignored;
+# carry it to a GPU host that has torch but nothing else). transformers, peft and huggingface_hub are pure
+# Python; safetensors, tokenizers, regex and PyYAML are compiled and must match that host's Python.
+GPU_VENDOR_PACKAGES = transformers|peft|huggingface[-_]hub|safetensors|tokenizers|regex|pyyaml|packaging|filelock|tqdm|fsspec|typing[-_]extensions|hf[-_]xet|httpx|httpcore|h11|anyio|sniffio|idna|certifi|typer|click|shellingham
 gpu-vendor: venv
 	rm -rf var/gpu-vendor && mkdir -p var/gpu-vendor
-	$(PY) -m pip install --quiet --no-deps --target var/gpu-vendor transformers peft huggingface_hub \
-		safetensors tokenizers regex pyyaml packaging filelock tqdm fsspec accelerate typing_extensions
+	$(PY) -m pip freeze | grep -iE '^($(GPU_VENDOR_PACKAGES))==' > var/gpu-vendor.txt
+	$(PY) -m pip install --quiet --no-deps --target var/gpu-vendor -r var/gpu-vendor.txt
 
 bench-model: venv
 	mkdir -p var
