@@ -30,9 +30,10 @@ from scoring.ensemble import Ensemble, WindowScore, pick_device
 from scoring.phq9 import CASENESS, ITEM_SELF_HARM
 from scoring.types import LabeledWindow, Window
 from training.args import LoopConfig, TrainArgs
-from training.crossfit import cross_fitted_items
 from training.finetune import MemberSet, TrainResult, base_dtype, train_ensemble
-from training.label_validation import ValidationPair, apply_total_map, fit_total_map, validation_report
+from training.labelling.claude import ClaudeLabeler, LabelingReport, LabelRequest
+from training.labelling.crossfit import cross_fitted_items
+from training.labelling.validation import ValidationPair, apply_total_map, fit_total_map, validation_report
 from training.metrics import (
     auc,
     bootstrap_samples,
@@ -40,7 +41,6 @@ from training.metrics import (
     paired_difference,
     regression_report,
 )
-from training.pseudolabel import ClaudeLabeler, LabelingReport, LabelRequest
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
@@ -67,7 +67,7 @@ class LoopResult:
     test_points: list[tuple[str, float, float]]  # (window id, true total, predicted total)
     labeling: dict
     pseudo_windows: int
-    label_validation: dict = field(default_factory=dict)  # Claude vs questionnaires (label_validation.py)
+    label_validation: dict = field(default_factory=dict)  # Claude vs questionnaires (labelling/validation.py)
     # Window id -> hash of what was sent for a label: lets the caller tie stored labels to their owner
     # (a patient's erasure removes the labels of their windows).
     label_hashes: dict[str, str] = field(default_factory=dict)

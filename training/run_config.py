@@ -27,8 +27,8 @@ from typing import Any
 
 from scoring.types import Conversation, LabeledWindow, Window, turn_from_json
 from training.args import LoopConfig, TrainArgs
+from training.labelling.claude import ClaudeLabeler, FileLabelCache, LabelerConfig, anthropic_client
 from training.pipeline import LoopResult, Unlabeled, run_learning_loop
-from training.pseudolabel import ClaudeLabeler, FileLabelCache, LabelerConfig
 
 
 class ConfigError(ValueError):
@@ -143,11 +143,10 @@ def run_from_config(path: Path) -> tuple[LoopResult, dict]:
     loop = LoopConfig(train=TrainArgs(**train_section), **loop_section)
     labeler = None
     if os.environ.get("ANTHROPIC_API_KEY"):
-        import anthropic
-
-        client = anthropic.Anthropic(base_url=base_url, max_retries=0)
         labeler = ClaudeLabeler(
-            client, LabelerConfig(**labeler_args), FileLabelCache(store / "pseudo_labels.jsonl")
+            anthropic_client(base_url=base_url),
+            LabelerConfig(**labeler_args),
+            FileLabelCache(store / "pseudo_labels.jsonl"),
         )
     lines: list[str] = []
     result = run_learning_loop(ground_truth, unlabeled, loop, store, labeler=labeler, log_line=lines.append)

@@ -13,7 +13,8 @@ class ModelVersion(models.Model):
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
         # Not a trained artifact: the Claude labeller used as the scorer during a cold start
-        # (training/llm_rater.py). Never promoted; its metrics hold its validation against questionnaires.
+        # (training/labelling/rater.py). Never promoted; its metrics hold its validation against
+        # questionnaires.
         RATER = "rater", "LLM rater (cold start)"
 
     version = models.CharField(

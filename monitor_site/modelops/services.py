@@ -30,9 +30,24 @@ from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
 from scoring.cli_args import dataclass_from_settings
 from training.args import LoopConfig, TrainArgs
 from training.finetune import Progress, TrainResult
-from training.label_batches import BatchingLabeler, LabelsPending
-from training.label_validation import ValidationPair
-from training.llm_rater import LlmRater, RaterValidation, first_model_gate, rater_version, validate_rater
+from training.labelling.batches import BatchingLabeler, LabelsPending
+from training.labelling.claude import (
+    PROMPT_VERSION,
+    ClaudeLabel,
+    ClaudeLabeler,
+    LabelerConfig,
+    LabelRequest,
+    anthropic_client,
+    label_from_row,
+)
+from training.labelling.rater import (
+    LlmRater,
+    RaterValidation,
+    first_model_gate,
+    rater_version,
+    validate_rater,
+)
+from training.labelling.validation import ValidationPair
 from training.pipeline import (
     PairedPoints,
     Unlabeled,
@@ -40,14 +55,6 @@ from training.pipeline import (
     promotion_decision,
     remove_artifact,
     run_learning_loop,
-)
-from training.pseudolabel import (
-    PROMPT_VERSION,
-    ClaudeLabel,
-    ClaudeLabeler,
-    LabelerConfig,
-    LabelRequest,
-    label_from_row,
 )
 
 log = logging.getLogger(__name__)
@@ -240,12 +247,9 @@ def _loop_config_dict() -> dict:
 
 
 def _anthropic_client() -> Any:
-    import anthropic
-
-    return anthropic.Anthropic(
+    return anthropic_client(
         api_key=settings.ANTHROPIC_API_KEY,
-        base_url=settings.ANTHROPIC_BASE_URL or None,
-        max_retries=0,
+        base_url=settings.ANTHROPIC_BASE_URL,
         timeout=settings.ANTHROPIC_TIMEOUT,
     )
 
@@ -274,7 +278,7 @@ def _labeler(run: TrainingRun | None = None) -> ClaudeLabeler | None:
 
 
 # Cold start: the Claude labeller as the scorer of consented patients in care teams that chose it, until a
-# trained model is promoted (training/llm_rater.py). Its registry row (status "rater") names the method:
+# trained model is promoted (training/labelling/rater.py). Its registry row (status "rater") names the method:
 # model, prompt version, samples and thinking budget; its metrics hold its validation against this
 # clinic's questionnaires.
 

@@ -27,7 +27,7 @@ from monitor_site.predictions.signals import predictions_stored
 from scoring.ensemble import WindowScore
 from scoring.phq9 import ITEM_SELF_HARM
 from scoring.types import Window
-from training.pseudolabel import LabelRequest
+from training.labelling.claude import LabelRequest
 
 log = logging.getLogger(__name__)
 EVIDENCE_PER_ITEM = 3
@@ -201,9 +201,10 @@ def predictions_score_pending(
 
 
 # Cold start (CareTeam.llm_scoring, off by default): while no trained model is active, the sessions of
-# consented patients in teams that chose it are rated by the Claude labeller (training/llm_rater.py). The
-# ratings are Predictions like any other (method "llm", the rater's registry row as their model version),
-# so the chart, the list and the same alert rules (item 9 included) use them; every page labels them.
+# consented patients in teams that chose it are rated by the Claude labeller
+# (training/labelling/rater.py). The ratings are Predictions like any other (method "llm", the rater's
+# registry row as their model version), so the chart, the list and the same alert rules (item 9
+# included) use them; every page labels them.
 # Network calls: these run on the default queue, never on the gpu worker.
 
 

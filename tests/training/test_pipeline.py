@@ -10,8 +10,8 @@ from tests.conftest import make_examples, make_window
 from tests.tiny_models import tiny_encoder
 from tests.training.fake_anthropic import client_for, fake_anthropic
 from training.args import LoopConfig, TrainArgs
+from training.labelling.claude import ClaudeLabeler, LabelerConfig, MemoryCache
 from training.pipeline import Unlabeled, promotion_decision, run_learning_loop
-from training.pseudolabel import ClaudeLabeler, LabelerConfig, MemoryCache
 
 
 def _config(**kwargs: object) -> LoopConfig:

@@ -374,6 +374,18 @@ class LabelerConfig:
         return params
 
 
+def anthropic_client(
+    *, api_key: str | None = None, base_url: str | None = None, timeout: float | None = None
+) -> Any:
+    """The one place an Anthropic client is made, for the web app and the CLI alike. The SDK's own retries
+    are off (max_retries=0): ClaudeLabeler retries, counts and backs off itself. No key: the SDK reads
+    $ANTHROPIC_API_KEY; no base URL or timeout: the SDK's defaults."""
+    import anthropic
+
+    options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+    return anthropic.Anthropic(api_key=api_key, base_url=base_url or None, max_retries=0, **options)
+
+
 class ClaudeLabeler:
     def __init__(
         self,

@@ -9,9 +9,15 @@ import pytest
 from scoring.phq9 import TOTAL_MAX
 from scoring.types import Conversation, LabeledWindow, Turn, Window
 from tests.training.fake_anthropic import client_for, fake_anthropic
-from training.label_validation import ValidationPair
-from training.llm_rater import LlmRater, RaterValidation, first_model_gate, rater_version, validate_rater
-from training.pseudolabel import ClaudeLabel, ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
+from training.labelling.claude import ClaudeLabel, ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
+from training.labelling.rater import (
+    LlmRater,
+    RaterValidation,
+    first_model_gate,
+    rater_version,
+    validate_rater,
+)
+from training.labelling.validation import ValidationPair
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 

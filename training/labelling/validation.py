@@ -19,7 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
 from scoring.types import LabeledWindow
-from training.pseudolabel import ClaudeLabel
+from training.labelling.claude import ClaudeLabel
 
 
 @dataclass(frozen=True)

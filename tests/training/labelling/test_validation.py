@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from scoring.types import Conversation, LabeledWindow, Turn, Window
-from training.label_validation import ValidationPair, apply_total_map, fit_total_map, validation_report
-from training.pseudolabel import ClaudeLabel
+from training.labelling.claude import ClaudeLabel
+from training.labelling.validation import ValidationPair, apply_total_map, fit_total_map, validation_report
 
 
 def _label(items: list[float], usable: list[bool] | None = None) -> ClaudeLabel:

@@ -6,7 +6,7 @@ import pytest
 
 from scoring.types import Conversation, Turn, Window
 from tests.training.fake_anthropic import FakeAnthropic, client_for, fake_anthropic, tool_message
-from training.pseudolabel import ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
+from training.labelling.claude import ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
 from training.redaction import redact
 
 
@@ -179,7 +179,7 @@ def test_the_prompt_sends_the_items_verbatim_the_answer_options_and_dated_turns(
 def test_quotes_not_in_the_patients_turns_make_that_item_invalid() -> None:
     from types import SimpleNamespace
 
-    from training.pseudolabel import parse_label
+    from training.labelling.claude import parse_label
 
     def message(quotes: list[str]) -> SimpleNamespace:
         items = [{"assessable": True, "score": 2, "quotes": quotes}] + [
@@ -213,7 +213,7 @@ def test_not_assessable_items_are_prorated_and_too_many_leave_no_total(fake: Fak
 
 def test_several_samples_give_a_median_label_whose_confidence_is_their_agreement(fake: FakeAnthropic) -> None:
     from tests.training.fake_anthropic import client_for
-    from training.pseudolabel import ClaudeLabeler, LabelerConfig, MemoryCache
+    from training.labelling.claude import ClaudeLabeler, LabelerConfig, MemoryCache
 
     for scores in ([1] * 9, [1] * 9, [3] * 9):
         fake.ok(scores)
@@ -224,7 +224,7 @@ def test_several_samples_give_a_median_label_whose_confidence_is_their_agreement
 
 
 def test_with_extended_thinking_the_tool_is_required_not_forced() -> None:
-    from training.pseudolabel import LabelerConfig
+    from training.labelling.claude import LabelerConfig
 
     plain = LabelerConfig(model="m").request("text")
     thinking = LabelerConfig(model="m", thinking_budget=2048).request("text")
@@ -237,7 +237,7 @@ def test_with_extended_thinking_the_tool_is_required_not_forced() -> None:
 
 
 def test_the_cache_keys_on_the_prompt_version_and_the_sampling() -> None:
-    from training.pseudolabel import LabelerConfig, window_hash
+    from training.labelling.claude import LabelerConfig, window_hash
 
     one, three = LabelerConfig(model="m"), LabelerConfig(model="m", samples=3)
     assert window_hash("text", one.variant) != window_hash("text", three.variant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scoring.types import Conversation, LabeledWindow, Turn, Window
-from training.crossfit import cross_fitted_items
+from training.labelling.crossfit import cross_fitted_items
 
 
 @dataclass

@@ -9,8 +9,8 @@ import pytest
 
 from scoring.types import Conversation, Turn, Window
 from tests.training.fake_anthropic import FakeAnthropic, client_for, fake_anthropic
-from training.label_batches import batch_collect, batch_submit
-from training.pseudolabel import (
+from training.labelling.batches import batch_collect, batch_submit
+from training.labelling.claude import (
     ClaudeLabeler,
     LabelerConfig,
     LabelRequest,

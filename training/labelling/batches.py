@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.pseudolabel import (
+from training.labelling.claude import (
     ClaudeLabel,
     ClaudeLabeler,
     LabelingReport,

@@ -2,11 +2,11 @@
 
 A clinic with no questionnaires yet has no model worth running. A care team may choose (off by
 default) to have its consented patients' windows rated by the same prompt that makes the pseudo-labels
-(training/pseudolabel.py): the text is redacted with the patient's known identifiers, rated, and the
+(training/labelling/claude.py): the text is redacted with the patient's known identifiers, rated, and the
 rating becomes a prediction that names its method (model and prompt version).
 
 What makes such a rating trustworthy is the clinic's own questionnaires. `validate_rater` compares the
-rater with them (training/label_validation.py): with at least `min_pairs` pairs it keeps the map of
+rater with them (training/labelling/validation.py): with at least `min_pairs` pairs it keeps the map of
 totals (when it helps on held-out patients) and a split-conformal interval from residuals that no
 fitted map has seen (each half of the patients is mapped by the other half's fit). Until then a rating
 carries no interval (the whole scale) and says "not yet validated here".
@@ -28,7 +28,16 @@ from scoring.ensemble import ChunkEvidence, WindowScore
 from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
 from scoring.types import Conversation, LabeledWindow, Window
 from scoring.windowing import MAX_WINDOW_CHARS, window_cut
-from training.label_validation import (
+from training.labelling.claude import (
+    PROMPT_VERSION,
+    ClaudeLabel,
+    ClaudeLabeler,
+    LabelingReport,
+    LabelRequest,
+    quote_found,
+    redacted_bodies,
+)
+from training.labelling.validation import (
     TotalMap,
     ValidationPair,
     fit_total_map,
@@ -38,15 +47,6 @@ from training.label_validation import (
 )
 from training.metrics import regression_report
 from training.pipeline import promotion_decision
-from training.pseudolabel import (
-    PROMPT_VERSION,
-    ClaudeLabel,
-    ClaudeLabeler,
-    LabelingReport,
-    LabelRequest,
-    quote_found,
-    redacted_bodies,
-)
 
 CHARS_PER_TOKEN = 4  # rule of thumb for English text
 COVERAGE = 0.8  # the interval's target coverage, as for trained models (scoring.calibration)
