@@ -1,4 +1,8 @@
-"""The Celery app. Queues: "gpu" (scoring, training; one task at a time per GPU) and "default"."""
+"""The Celery app. Queues: "gpu" (scoring, training; one task at a time per GPU) and "default".
+
+Follow-up work is enqueued explicitly where the writing happens, once its transaction commits
+(`enqueue_on_commit`). A task of an app above the caller in the layer order (docs/architecture.md)
+is named by its dotted path instead of imported, so the call site still says what runs next."""
 
 from __future__ import annotations
 
@@ -17,8 +21,16 @@ app.autodiscover_tasks()
 log = logging.getLogger(__name__)
 
 
+def task_named(name: str) -> Any:
+    """The registered task of this dotted name (every app's tasks module is imported on first use)."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()  # runs autodiscover_tasks: every installed app's tasks.py
+    return app.tasks[name]
+
+
 def enqueue_on_commit(task: Any, *args: Any, fallback: str, catch_up: Any | None = None) -> None:
-    """Queue `task` once the current transaction commits. If the broker is down the error is logged,
+    """Queue `task` (a task, or its dotted name) once the current transaction commits; right away when
+    no transaction is open. If the broker is down the error is logged,
     not raised: the data is already committed and `fallback` (a periodic sweeper) catches up, so an
     API request or a scoring run never fails because Redis restarts.
 
@@ -28,6 +40,11 @@ def enqueue_on_commit(task: Any, *args: Any, fallback: str, catch_up: Any | None
     later in a background thread, standing in for the sweeper the demo does not have."""
     from django.db import transaction
     from kombu.exceptions import OperationalError
+
+    if isinstance(task, str):
+        task = task_named(task)
+    if isinstance(catch_up, str):
+        catch_up = task_named(catch_up)
 
     def send() -> None:
         try:

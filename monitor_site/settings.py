@@ -170,6 +170,9 @@ ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
 # A session more than this many days before a patient's first one is refused (400): it would move the
 # baseline. A new patient's history can be sent in any amount, oldest first.
 SESSION_BACKDATE_LIMIT_DAYS = env.int("SESSION_BACKDATE_LIMIT_DAYS", default=30)
+# alerts_housekeeping evaluates again the patients whose predictions changed within this many minutes,
+# in case the evaluate_alerts task a scoring task enqueued was lost.
+ALERT_EVALUATION_CATCH_UP_MINUTES = env.int("ALERT_EVALUATION_CATCH_UP_MINUTES", default=30)
 # A prediction whose window held fewer tokens of patient text than this opens no alert ("too little text").
 ALERT_MIN_WINDOW_TOKENS = env.int("ALERT_MIN_WINDOW_TOKENS", default=20)
 # The caseload overview counts a patient as overdue after this many days without a session.

@@ -89,7 +89,7 @@ def registered_model(db: None, model_store: Path, tiny_artifact: Path) -> object
     import shutil
 
     from monitor_site.modelops.selectors import forget_loaded_models
-    from monitor_site.modelops.services import model_version_register
+    from monitor_site.modelops.services.registry import model_version_register
 
     forget_loaded_models()
     shutil.copytree(tiny_artifact, model_store / tiny_artifact.name)
@@ -100,7 +100,7 @@ def register_copy(model_store: Path, source_version: str, new_version: str) -> o
     """Register a copy of a stored artifact under another version name (a second model to promote)."""
     import shutil
 
-    from monitor_site.modelops.services import model_version_register
+    from monitor_site.modelops.services.registry import model_version_register
     from scoring.artifact import read_manifest, write_manifest
 
     new_dir = model_store / new_version
@@ -113,7 +113,7 @@ def register_copy(model_store: Path, source_version: str, new_version: str) -> o
 
 @pytest.fixture
 def active_model(registered_model: object, django_capture_on_commit_callbacks: object) -> object:
-    from monitor_site.modelops.services import model_version_promote
+    from monitor_site.modelops.services.registry import model_version_promote
 
     model_version_promote(model_version=registered_model)  # type: ignore[arg-type]
     return registered_model
@@ -129,7 +129,7 @@ def care_team(db: None) -> object:
 @pytest.fixture
 def ingest(care_team: object) -> tuple[object, str]:
     """(IngestToken, raw token) for source "app-a", whose new patients join Team A."""
-    from monitor_site.patients.services import ingest_token_create
+    from monitor_site.patients.services.tokens import ingest_token_create
 
     return ingest_token_create(source_name="app-a", care_team_name="Team A")
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, IngestSource, Patient
 from monitor_site.predictions.models import Prediction
-from monitor_site.predictions.services import trajectory_summaries_refresh
+from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 

@@ -29,7 +29,7 @@ from monitor_site.bench.loadtest_procs import Children, answers_http, free_port,
 from tests.conftest import session_body
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.worker
+pytestmark = [pytest.mark.worker, pytest.mark.faults]
 
 
 # ---- throwaway servers ------------------------------------------------------------------------------
@@ -197,10 +197,10 @@ def test_sessions_arriving_while_redis_restarts_are_all_kept_and_scored_once(
     from django.db import connection
     from django.db.models import Count
 
-    from monitor_site.modelops.services import model_version_promote, model_version_register
+    from monitor_site.modelops.services.registry import model_version_promote, model_version_register
     from monitor_site.patients.models import ConversationSession
     from monitor_site.predictions.models import Prediction
-    from monitor_site.predictions.services import predictions_score_pending
+    from monitor_site.predictions.services.scoring import predictions_score_pending
     from tests.conftest import database_url
 
     if connection.vendor != "postgresql":

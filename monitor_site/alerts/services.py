@@ -169,6 +169,15 @@ def alerts_evaluate_self_report(*, patient_ids: Iterable[int]) -> list[Alert]:
     return opened
 
 
+def alerts_evaluate_recent(*, now: datetime | None = None) -> list[Alert]:
+    """Evaluate the model rules again for every patient whose predictions changed in the last
+    ALERT_EVALUATION_CATCH_UP_MINUTES: the sweeper behind the evaluate_alerts task that the scoring tasks
+    enqueue, should that task be lost (broker down at the moment, worker killed). Idempotent."""
+    since = (now or timezone.now()) - timedelta(minutes=settings.ALERT_EVALUATION_CATCH_UP_MINUTES)
+    patient_ids = TrajectorySummary.objects.filter(updated_at__gte=since).values_list("pk", flat=True)
+    return alerts_evaluate(patient_ids=list(patient_ids))
+
+
 def alerts_check_no_data(*, now: datetime | None = None) -> list[Alert]:
     """Open a "no data" alert for each monitored patient (a care team and at least one session) whose
     last session is older than the rule's days."""

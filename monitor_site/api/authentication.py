@@ -12,7 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from monitor_site.patients.models import IngestToken
-from monitor_site.patients.services import ingest_token_authenticate
+from monitor_site.patients.services.tokens import ingest_token_authenticate
 
 
 class IngestTokenAuthentication(authentication.BaseAuthentication):

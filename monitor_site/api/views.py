@@ -12,10 +12,18 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from monitor_site.alerts.services import alerts_evaluate_self_report
+from monitor_site.alerts.tasks import alerts_notify_enqueue
 from monitor_site.api.errors import PayloadTooLarge, error_response
 from monitor_site.api.serializers import AssessmentIn, AssessmentOut, ErrorOut, SessionIn, SessionOut
 from monitor_site.patients.models import IngestSource, IngestToken
-from monitor_site.patients.services import IngestConflict, IngestRefused, assessment_ingest, session_ingest
+from monitor_site.patients.services.ingest import (
+    IngestConflict,
+    IngestRefused,
+    assessment_ingest,
+    session_ingest,
+)
+from monitor_site.predictions.tasks import session_scoring_enqueue
 
 COMMON_ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Invalid input; `errors` names each bad field."),
@@ -137,6 +145,8 @@ def session_create(request: Request) -> Response:
             errors={exc.field: [exc.message]},
         )
     session = result.obj
+    if result.created:  # scored (or, in a cold start, rated) once the session is committed
+        session_scoring_enqueue(session_id=session.pk)
     body = {
         "id": session.pk,
         "session_id": session.external_id,
@@ -170,6 +180,8 @@ def assessment_create(request: Request) -> Response:
     except IngestConflict as exc:
         return _conflict(exc)
     assessment = result.obj
+    if result.created:  # the patient's own answers: the self-report rules, then their e-mails
+        alerts_notify_enqueue(alerts=alerts_evaluate_self_report(patient_ids=[assessment.patient_id]))
     body = {
         "id": assessment.pk,
         "patient": data["patient"],

@@ -41,7 +41,7 @@ from monitor_site.patients.models import (
     Patient,
 )
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
-from monitor_site.predictions.services import trajectory_summaries_refresh
+from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
 from scoring.cli_args import arg
 
 SOURCE = VERSION = "load-set"

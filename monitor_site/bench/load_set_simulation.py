@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from monitor_site.patients.selectors import WINDOW
-from monitor_site.patients.services import content_hash
-from monitor_site.predictions.services import EVIDENCE_PER_ITEM
+from monitor_site.patients.services.ingest import content_hash
+from monitor_site.predictions.services.rows import EVIDENCE_PER_ITEM
 from scoring.phq9 import ITEM_MAX, ITEM_SELF_HARM, N_ITEMS, TOTAL_MAX, band_for
 
 ASSESSMENT_SHARE, ASSESSMENT_DAYS = 0.4, 28  # patients who fill in questionnaires, and how often

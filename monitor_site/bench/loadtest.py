@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import time
@@ -43,7 +45,7 @@ from monitor_site.bench.loadtest_procs import (
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import ConversationSession, IngestSource, IngestToken, Patient
-from monitor_site.patients.services import ingest_token_create
+from monitor_site.patients.services.tokens import ingest_token_create
 from monitor_site.predictions.models import Prediction
 from scoring.cli_args import arg
 
@@ -342,9 +344,29 @@ def _drain(
             "backlog_at_end": stored - scored,
             "queue_length_at_end": _queue_length(broker_url),
             "bench_model": bench,
+            "claim_ms": claim_durations(log_tail(args.log_dir / "worker.log", 50_000_000)),
         }
     )
     return out
+
+
+CLAIM_LINE = re.compile(r"claim of (\d+) session\(s\) held ([0-9.]+) ms")
+
+
+def claim_durations(worker_log: str) -> dict | None:
+    """How long the scoring claims held their row locks (the worker logs each): median, p95, max in ms,
+    and the mean sessions per claim."""
+    found = [(int(n), float(ms)) for n, ms in CLAIM_LINE.findall(worker_log)]
+    if not found:
+        return None
+    held = sorted(ms for _, ms in found)
+    return {
+        "claims": len(held),
+        "median": round(statistics.median(held), 1),
+        "p95": round(held[min(len(held) - 1, int(0.95 * len(held)))], 1),
+        "max": round(held[-1], 1),
+        "sessions_per_claim": round(sum(n for n, _ in found) / len(found), 1),
+    }
 
 
 def _report(
@@ -444,6 +466,13 @@ def format_report(report: dict) -> str:
             if bench
             else "  make bench-model: no var/bench.json (run `make bench-model` to compare)"
         )
+        claim = sc.get("claim_ms")
+        if claim:
+            lines.append(
+                f"  scoring claim held its row locks: median {claim['median']} ms, p95 {claim['p95']} ms, "
+                f"max {claim['max']} ms over {claim['claims']} claims "
+                f"({claim['sessions_per_claim']} sessions each)"
+            )
     lines.append("")
     ratio = report["goal"]["drain_vs_bench_model"]
     if ratio is not None:

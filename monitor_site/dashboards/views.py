@@ -45,10 +45,10 @@ from monitor_site.dashboards.triage import (
 )
 from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
-from monitor_site.patients.services import clinician_note_create
+from monitor_site.patients.services.notes import clinician_note_create
 from monitor_site.predictions.models import Prediction
 from monitor_site.predictions.selectors import prediction_intervals
-from monitor_site.predictions.services import prediction_feedback_record
+from monitor_site.predictions.services.feedback import prediction_feedback_record
 from scoring.phq9 import BANDS, SELF_HARM_FLAG
 
 PAGE_SIZE = 50

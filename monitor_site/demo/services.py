@@ -14,13 +14,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from monitor_site.alerts.services import alerts_evaluate, alerts_evaluate_self_report
+from monitor_site.alerts.tasks import alerts_notify_enqueue
 from monitor_site.modelops.selectors import model_version_active
-from monitor_site.modelops.services import model_train_from_ground_truth
-from monitor_site.patients.models import Assessment, CareTeam, IngestSource, Patient
+from monitor_site.modelops.services.registry import model_train_from_ground_truth
+from monitor_site.patients.models import CareTeam, IngestSource, Patient
 from monitor_site.patients.selectors import labeled_windows_from_assessments
-from monitor_site.patients.services import assessment_ingest, session_ingest
-from monitor_site.patients.signals import assessments_ingested
-from monitor_site.predictions.services import predictions_score_pending
+from monitor_site.patients.services.ingest import assessment_ingest, session_ingest
+from monitor_site.predictions.services.scoring import predictions_score_pending
 from training.args import TrainArgs
 from training.finetune import Progress
 from training.metrics import regression_report
@@ -93,7 +94,10 @@ def demo_clinic_seed(
             result.lookup_metrics = template_lookup_report(
                 set(trained.manifest.get("test_set", {}).get("windows", []))
             )
-        result.scored = predictions_score_pending(on_batch=score_progress)
+        scored = predictions_score_pending(on_batch=score_progress)
+        # What the scoring task does next (predictions.tasks): the model rules on the patients scored.
+        alerts_notify_enqueue(alerts=alerts_evaluate(patient_ids=scored.patient_ids))
+        result.scored = scored.rows
     # Given after the history is scored: alerts raised on seeded history are recorded without e-mail
     # ("nobody to send to"); alerts on new sessions reach the console.
     for username in DEMO_USERS:
@@ -122,6 +126,8 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
     with transaction.atomic():
         teams = {name: CareTeam.objects.get_or_create(name=name)[0] for name in {p.care_team for p in clinic}}
         source, _ = IngestSource.objects.get_or_create(name=DEMO_SOURCE)
+        # In bulk: nothing is enqueued per row. Sessions are scored once the starter model exists;
+        # the self-report rules read each patient's latest questionnaire (below).
         for patient in clinic:
             for session in patient.sessions:
                 session_ingest(
@@ -130,7 +136,6 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
                     session_external_id=session.external_id,
                     started_at=session.started_at,
                     messages=[{"role": t.role, "text": t.text, "sent_at": t.sent_at} for t in session.turns],
-                    notify=False,  # scored in bulk once the starter model exists
                     is_synthetic=True,
                 )
                 result.sessions += 1
@@ -141,7 +146,6 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
                     completed_at=assessment.completed_at,
                     items=list(assessment.items),
                     is_synthetic=True,
-                    notify=False,  # the rules read each patient's latest questionnaire, below
                 )
                 result.questionnaires += 1
             # Synthetic people: nothing stops their text from going to the labelling model.
@@ -150,9 +154,10 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
             )
         # Self-report rules on each patient's current state (their latest questionnaire) only: crossings
         # in the seeded history are history, not alerts.
-        assessments_ingested.send(
-            sender=Assessment,
-            patient_ids=list(Patient.objects.filter(source=source).values_list("pk", flat=True)),
+        alerts_notify_enqueue(
+            alerts=alerts_evaluate_self_report(
+                patient_ids=list(Patient.objects.filter(source=source).values_list("pk", flat=True))
+            )
         )
     result.patients, result.seeded = len(clinic), True
 

@@ -12,10 +12,12 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.admin_actions import SuperuserActions
-from monitor_site.dashboards.charts import evaluation_figure
+from monitor_site.modelops.figures import evaluation_figure
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.selectors import training_run_labelling_cost
-from monitor_site.modelops.services import TrainingAlreadyRunning, model_version_promote, training_run_request
+from monitor_site.modelops.services.registry import model_version_promote
+from monitor_site.modelops.services.training_runs import TrainingAlreadyRunning, training_run_request
+from monitor_site.modelops.tasks import training_run_enqueue
 
 CARD_LIST_ITEMS = 12  # a long list (per-item figures, files) shows its first values and a count
 
@@ -159,6 +161,7 @@ class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
         except TrainingAlreadyRunning as exc:
             self.message_user(request, f"Not started: {exc}. Wait for it to finish.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:modelops_trainingrun_changelist"))
+        training_run_enqueue(run)
         self.message_user(request, f"Training run #{run.pk} queued on the gpu queue.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:modelops_trainingrun_change", args=[run.pk]))
 

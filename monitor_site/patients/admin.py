@@ -11,7 +11,8 @@ from monitor_site.accounts.admin_actions import SuperuserActions
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
-from monitor_site.patients.services import ingest_token_revoke, patient_erase
+from monitor_site.patients.services.erasure import patient_erase
+from monitor_site.patients.services.tokens import ingest_token_revoke
 
 
 @admin.register(CareTeam)

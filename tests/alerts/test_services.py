@@ -185,6 +185,7 @@ def test_it_emails_the_care_team_without_conversation_text_or_names(
     assert AlertNotification.objects.get().outcome == "sent"
 
 
+@pytest.mark.faults
 def test_it_records_a_refused_email_and_retries_it_later(
     patient: object, version: object, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> None:
@@ -243,8 +244,8 @@ def test_it_audits_acknowledge_and_resolve(patient: object, version: object) -> 
 def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
     active_model: object, ingest: tuple, django_capture_on_commit_callbacks: object
 ) -> None:
-    from monitor_site.patients.services import session_ingest
-    from monitor_site.predictions.services import predictions_score_sessions
+    from monitor_site.patients.services.ingest import session_ingest
+    from monitor_site.predictions.services.scoring import predictions_score_sessions
 
     team = ingest[0].source.default_care_team
     team.members.add(UserFactory(email="team@example.org"))
@@ -257,7 +258,6 @@ def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
         session_external_id="s9",
         started_at=now,
         messages=[{"role": "user", "text": SECRET, "sent_at": now}],
-        notify=False,
     ).obj
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         predictions_score_sessions(session_ids=[session.pk])
@@ -296,7 +296,7 @@ def test_a_score_that_rounds_to_the_line_meets_it(patient: object, version: obje
 
 
 def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patient: object) -> None:
-    from monitor_site.patients.services import assessment_ingest
+    from monitor_site.patients.services.ingest import assessment_ingest
 
     AlertRule.objects.filter(source="model").update(is_active=False)
     completed = timezone.now() - timedelta(days=200)  # whatever its age
@@ -365,6 +365,7 @@ def test_the_item9_rule_uses_the_models_recommended_threshold_unless_overridden(
     assert "Escalation: Call the duty clinician on 020 7946 0000." in body
 
 
+@pytest.mark.faults
 def test_a_mail_server_that_refuses_loses_no_alert(
     patient: object, version: object, settings: object
 ) -> None:

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 
 from monitor_site.alerts.services import alerts_evaluate
 from monitor_site.patients.models import CareTeam, IngestToken
-from monitor_site.patients.services import ingest_token_create
+from monitor_site.patients.services.tokens import ingest_token_create
 from tests.factories import PatientFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -49,7 +49,7 @@ def test_it_refuses_the_same_session_id_with_other_content(api: APIClient) -> No
 
 
 def test_it_keeps_session_ids_apart_per_source(api: APIClient, care_team: object) -> None:
-    from monitor_site.patients.services import ingest_token_create
+    from monitor_site.patients.services.tokens import ingest_token_create
 
     _, raw = ingest_token_create(source_name="app-b")
     other = APIClient()
@@ -144,7 +144,7 @@ def test_it_refuses_a_revoked_token(api: APIClient, ingest: tuple) -> None:
 
 def test_it_refuses_a_token_revoked_through_the_service_at_once(api: APIClient, ingest: tuple) -> None:
     from monitor_site.patients.models import IngestToken
-    from monitor_site.patients.services import ingest_token_revoke
+    from monitor_site.patients.services.tokens import ingest_token_revoke
 
     token, _ = ingest
     assert _post(api, session_body(session_id="s1")).status_code == 201  # now remembered
@@ -158,8 +158,8 @@ def test_it_refuses_a_token_revoked_by_another_process_within_the_cache_time(
 ) -> None:
     import time
 
-    from monitor_site.patients import services
     from monitor_site.patients.models import IngestToken
+    from monitor_site.patients.services import tokens as services
 
     settings.INGEST_TOKEN_CACHE_SECONDS = 5  # type: ignore[attr-defined]
     token, _ = ingest
@@ -192,7 +192,7 @@ def test_it_stores_only_the_hash_of_a_token(ingest: tuple) -> None:
 
 
 def test_it_rolls_back_everything_when_a_write_fails(api: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor_site.patients import services
+    from monitor_site.patients.services import ingest as services
 
     # The session row is written, then the messages' INSERT fails in the database itself.
     monkeypatch.setattr(services, "MESSAGE_INSERT", services.MESSAGE_INSERT.replace("INTO ", "INTO missing_"))

@@ -22,7 +22,7 @@ from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, CareTeam, ConversationSession, Message, Patient
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, TrajectorySummary
-from monitor_site.predictions.services import trajectory_summaries_refresh
+from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
 from scoring.phq9 import band_for
 from tests.factories import CareTeamFactory, ModelVersionFactory, PredictionFactory, UserFactory
 

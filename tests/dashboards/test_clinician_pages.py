@@ -300,7 +300,7 @@ def test_every_model_item9_flag_shows_the_latest_self_report_and_the_escalation_
 def test_self_report_alerts_are_told_apart_in_the_inbox(
     client: Client, clinician: object, team: object
 ) -> None:
-    from monitor_site.patients.services import assessment_ingest
+    from monitor_site.patients.services.ingest import assessment_ingest
 
     patient = PatientFactory(care_team=team, external_id="pt-sr")
     assessment_ingest(
@@ -319,7 +319,7 @@ def test_the_inbox_filters_by_patient_rule_and_team_and_the_list_links_to_a_pati
 ) -> None:
     other = PatientFactory(care_team=team, external_id="pt-other")
     assessment_ingest_items = [3] * 7 + [0, 0]
-    from monitor_site.patients.services import assessment_ingest
+    from monitor_site.patients.services.ingest import assessment_ingest
 
     assessment_ingest(
         source=other.source,
@@ -352,7 +352,7 @@ def test_an_urgent_alert_is_resolved_only_with_a_note(
 def test_the_inbox_groups_alerts_by_patient_urgent_patients_first(
     client: Client, clinician: object, flagged: object, team: object
 ) -> None:
-    from monitor_site.patients.services import assessment_ingest
+    from monitor_site.patients.services.ingest import assessment_ingest
 
     calm = PatientFactory(care_team=team, external_id="pt-calm")
     assessment_ingest(

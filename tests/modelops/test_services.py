@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from monitor_site.modelops.models import ModelVersion
-from monitor_site.modelops.services import model_version_promote, model_version_register
+from monitor_site.modelops.services.registry import model_version_promote, model_version_register
 from scoring.artifact import ArtifactError
 from tests.conftest import register_copy
 

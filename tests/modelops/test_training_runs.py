@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
-from monitor_site.modelops.services import TrainingAlreadyRunning, training_run_request
+from monitor_site.modelops.services.training_runs import TrainingAlreadyRunning, training_run_request
 from monitor_site.modelops.tasks import scheduled_training
 from monitor_site.patients.models import Patient
 from monitor_site.predictions.models import Prediction
@@ -102,13 +102,14 @@ def test_it_runs_one_training_at_a_time(clinic: None) -> None:
     assert TrainingRun.objects.count() == 1
 
 
+@pytest.mark.faults
 def test_a_failed_run_leaves_the_active_model_untouched(
     clinic: None,
     active_model: ModelVersion,
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: object,
 ) -> None:
-    from monitor_site.modelops import services
+    from monitor_site.modelops.services import training_runs as services
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("GPU fell off the bus")
@@ -166,7 +167,7 @@ def test_clinician_feedback_reaches_the_next_run(
 ) -> None:
     settings.TRAINING_SELF_LABELS = True  # type: ignore[attr-defined]  # disputed windows stay out of self-labels
     from monitor_site.patients.models import ConversationSession
-    from monitor_site.predictions.services import prediction_feedback_record
+    from monitor_site.predictions.services.feedback import prediction_feedback_record
     from tests.factories import PredictionFactory
 
     sessions = list(
@@ -183,6 +184,7 @@ def test_clinician_feedback_reaches_the_next_run(
     assert "1 windows a clinician disagreed with are left out of self-labels" in run.log
 
 
+@pytest.mark.faults
 def test_a_claude_outage_mid_run_finishes_cleanly_and_the_next_run_pays_only_for_the_rest(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -220,7 +222,7 @@ def test_in_the_demo_retrain_now_answers_at_once_and_the_run_page_follows_the_ru
     """No worker in the demo: the run goes to a background thread; the POST does not wait for it."""
     import threading
 
-    from monitor_site.modelops import receivers
+    from monitor_site.modelops import tasks
 
     settings.TRAINING_IN_BACKGROUND_THREAD = True  # type: ignore[attr-defined]
     release, ran_in = threading.Event(), []
@@ -229,7 +231,7 @@ def test_in_the_demo_retrain_now_answers_at_once_and_the_run_page_follows_the_ru
         ran_in.append(threading.current_thread().name)
         release.wait(10)
 
-    monkeypatch.setattr(receivers.run_training, "apply", slow_training)
+    monkeypatch.setattr(tasks.run_training, "apply", slow_training)
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         response = client.post("/admin/modelops/trainingrun/retrain/")
@@ -285,7 +287,7 @@ def test_a_run_waits_for_a_labelling_batch_without_holding_a_worker_and_resumes(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
     from monitor_site.celery import app
-    from monitor_site.modelops.services import label_batches_poll
+    from monitor_site.modelops.tasks import poll_label_batches
 
     settings.PSEUDO_LABEL_BATCH_MIN_WINDOWS = 1  # type: ignore[attr-defined]
     with fake_anthropic() as fake:
@@ -297,10 +299,10 @@ def test_a_run_waits_for_a_labelling_batch_without_holding_a_worker_and_resumes(
         assert fake.requests == []  # nothing bought one call at a time
         assert "waiting for Claude labelling batch" in run.log
         with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-            assert label_batches_poll() == 0  # still running
+            assert poll_label_batches() == 0  # still running
         for _ in range(4):  # the validation batch, then the unlabeled windows' batch
             with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-                label_batches_poll()
+                poll_label_batches()
             run.refresh_from_db()
             if run.status != "waiting":
                 break

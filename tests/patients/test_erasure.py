@@ -17,7 +17,7 @@ from monitor_site.patients.models import (
     Patient,
 )
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
-from monitor_site.predictions.services import prediction_feedback_record
+from monitor_site.predictions.services.feedback import prediction_feedback_record
 from tests.factories import AssessmentFactory, PatientFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

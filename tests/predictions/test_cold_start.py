@@ -20,11 +20,13 @@ from django.urls import reverse
 
 from monitor_site.alerts.models import Alert, AlertRule
 from monitor_site.modelops.models import ModelVersion, PseudoLabel
-from monitor_site.modelops.services import llm_rater_validate, model_version_promote
+from monitor_site.modelops.services.cold_start import llm_rater_validate
+from monitor_site.modelops.services.registry import model_version_promote
 from monitor_site.patients.models import CareTeam, ConversationSession, IngestSource, Patient
-from monitor_site.patients.services import assessment_ingest, session_ingest
+from monitor_site.patients.services.ingest import assessment_ingest, session_ingest
 from monitor_site.predictions.models import Prediction
-from monitor_site.predictions.services import predictions_rate_pending
+from monitor_site.predictions.services.ratings import predictions_rate_pending
+from monitor_site.predictions.tasks import session_scoring_enqueue
 from tests.training.fake_anthropic import FakeAnthropic, fake_anthropic, tool_message
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +76,7 @@ def _ingest(
             started_at=at,
             messages=messages,
         )
+        session_scoring_enqueue(session_id=result.obj.pk)
     return result.obj
 
 
@@ -185,7 +188,6 @@ def _questionnaire_patients(capture: object, source: IngestSource, n: int) -> No
                 session_external_id=f"q-{i}-s",
                 started_at=at,
                 messages=[{"role": "user", "text": f"week {i} was rough", "sent_at": at}],
-                notify=False,
             )
         assessment_ingest(
             source=source,
@@ -255,9 +257,9 @@ def test_the_daily_token_budget_leaves_sessions_pending_without_paying_again(
             {"a": "slept badly all week", "b": "feel hopeless most days"}[name],
         )
     assert len(claude.requests) == 1 and Prediction.objects.count() == 1
-    assert predictions_rate_pending() == 0 and len(claude.requests) == 1  # today's budget is spent
+    assert predictions_rate_pending().rows == 0 and len(claude.requests) == 1  # today's budget is spent
     settings.LLM_SCORING_DAILY_TOKEN_BUDGET = 1000  # type: ignore[attr-defined]
-    assert predictions_rate_pending() == 1 and len(claude.requests) == 2
+    assert predictions_rate_pending().rows == 1 and len(claude.requests) == 2
 
 
 def test_a_trained_model_takes_over_and_the_rater_stops(
@@ -270,4 +272,4 @@ def test_a_trained_model_takes_over_and_the_rater_stops(
     _patient(source, "anon-1")
     _ingest(django_capture_on_commit_callbacks, source, "anon-1", "s1", T0)
     assert claude.requests == []
-    assert Prediction.objects.get().method == "model" and predictions_rate_pending() == 0
+    assert Prediction.objects.get().method == "model" and predictions_rate_pending().rows == 0

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor_site.patients.models import ConversationSession, IngestSource
-from monitor_site.patients.services import session_ingest
+from monitor_site.patients.services.ingest import session_ingest
 from monitor_site.predictions.models import Prediction
-from monitor_site.predictions.services import predictions_score_pending, predictions_score_sessions
+from monitor_site.predictions.services.scoring import predictions_score_pending, predictions_score_sessions
 from monitor_site.predictions.tasks import score_session
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,6 @@ def _session(source: IngestSource, ext: str, at: datetime, patient: str = "p1") 
         session_external_id=ext,
         started_at=at,
         messages=messages,
-        notify=False,
     ).obj
 
 
@@ -48,7 +47,7 @@ def test_it_keeps_sessions_unscored_without_an_active_model(
 def test_it_catches_up_when_a_model_is_promoted(
     source: IngestSource, registered_model: object, django_capture_on_commit_callbacks: object
 ) -> None:
-    from monitor_site.modelops.services import model_version_promote
+    from monitor_site.modelops.services.registry import model_version_promote
 
     sessions = [_session(source, f"s{i}", T0 + timedelta(days=i)) for i in range(3)]
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
@@ -107,7 +106,7 @@ def test_it_keeps_history_when_a_new_version_arrives(
     from django.utils import timezone
 
     from monitor_site.modelops.models import ModelVersion
-    from monitor_site.modelops.services import model_version_promote
+    from monitor_site.modelops.services.registry import model_version_promote
     from tests.conftest import register_copy
 
     old = _session(source, "old", T0)
@@ -132,7 +131,7 @@ def test_it_keeps_history_when_a_new_version_arrives(
 
 @pytest.fixture(autouse=True)
 def _no_claims_remembered() -> None:
-    from monitor_site.predictions import services
+    from monitor_site.predictions.services import scoring as services
 
     services._claimed_up_to.clear()
 
@@ -169,7 +168,7 @@ def test_it_leaves_sessions_another_worker_is_scoring_to_that_worker(
     import psycopg
     from django.db import connection
 
-    from monitor_site.predictions.services import predictions_score_session_and_next
+    from monitor_site.predictions.services.scoring import predictions_score_session_and_next
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
@@ -182,12 +181,12 @@ def test_it_leaves_sessions_another_worker_is_scoring_to_that_worker(
         with other.transaction():  # the other worker's claim on the third session
             table = ConversationSession._meta.db_table
             other.execute(f"SELECT id FROM {table} WHERE id = %s FOR NO KEY UPDATE", [sessions[2].pk])
-            assert predictions_score_session_and_next(session_id=sessions[0].pk) == 3
+            assert predictions_score_session_and_next(session_id=sessions[0].pk).rows == 3
             scored = set(Prediction.objects.values_list("session_id", flat=True))
             assert scored == {sessions[0].pk, sessions[1].pk, sessions[3].pk}
     finally:
         other.close()
-    assert predictions_score_session_and_next(session_id=sessions[2].pk) == 1  # claim released
+    assert predictions_score_session_and_next(session_id=sessions[2].pk).rows == 1  # claim released
     assert Prediction.objects.count() == 4
 
 
@@ -196,13 +195,13 @@ def test_a_leftover_task_does_not_rescan_what_this_process_claimed(
 ) -> None:
     """A backlog's leftover tasks start after the last claim: every one of them finds work while
     there is some, and none re-reads the rows already scored."""
-    from monitor_site.predictions import services
+    from monitor_site.predictions.services import scoring as services
 
     batch = 3
     sessions = [_session(source, f"s{i}", T0 + timedelta(hours=i)) for i in range(7)]
-    assert services.predictions_score_session_and_next(session_id=sessions[0].pk, limit=batch) == 3
-    assert services.predictions_score_session_and_next(session_id=sessions[1].pk, limit=batch) == 3
+    assert services.predictions_score_session_and_next(session_id=sessions[0].pk, limit=batch).rows == 3
+    assert services.predictions_score_session_and_next(session_id=sessions[1].pk, limit=batch).rows == 3
     assert services._claimed_up_to[active_model.pk] == sessions[5].pk  # type: ignore[attr-defined]
-    assert services.predictions_score_session_and_next(session_id=sessions[2].pk, limit=batch) == 1
-    assert services.predictions_score_session_and_next(session_id=sessions[3].pk, limit=batch) == 0
+    assert services.predictions_score_session_and_next(session_id=sessions[2].pk, limit=batch).rows == 1
+    assert services.predictions_score_session_and_next(session_id=sessions[3].pk, limit=batch).rows == 0
     assert Prediction.objects.count() == 7

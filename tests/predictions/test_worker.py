@@ -67,7 +67,7 @@ def test_it_scores_a_pushed_session_in_a_real_worker(
 ) -> None:
     from rest_framework.test import APIClient
 
-    from monitor_site.modelops.services import model_version_promote, model_version_register
+    from monitor_site.modelops.services.registry import model_version_promote, model_version_register
 
     app.conf.task_always_eager = False
     shutil.copytree(tiny_artifact, model_store / tiny_artifact.name)
@@ -94,6 +94,7 @@ def test_it_routes_scoring_to_the_gpu_queue() -> None:
         assert task.acks_late is True
 
 
+@pytest.mark.faults
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     model_store: Path, tiny_artifact: Path, ingest: tuple, tmp_path: Path
 ) -> None:
@@ -104,9 +105,10 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 
     from django.db.models import Count
 
-    from monitor_site.modelops.services import model_version_promote, model_version_register
-    from monitor_site.patients.services import session_ingest
-    from monitor_site.predictions.services import predictions_score_pending
+    from monitor_site.modelops.services.registry import model_version_promote, model_version_register
+    from monitor_site.patients.services.ingest import session_ingest
+    from monitor_site.predictions.services.scoring import predictions_score_pending
+    from monitor_site.predictions.tasks import session_scoring_enqueue
 
     if connection.vendor != "postgresql":
         pytest.skip("the worker test needs the PostgreSQL test database")
@@ -119,7 +121,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     start = datetime.now(UTC) - timedelta(days=30)
     for i in range(500):
         at = start + timedelta(hours=i)
-        session_ingest(
+        result = session_ingest(
             source=ingest[0].source,
             patient_external_id=f"p{i % 25}",
             session_external_id=f"s{i}",
@@ -129,6 +131,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
                 {"role": "assistant", "text": "That sounds hard.", "sent_at": at + timedelta(minutes=1)},
             ],
         )
+        session_scoring_enqueue(session_id=result.obj.pk)  # what the ingest edge does
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and Prediction.objects.count() < 60:
         time.sleep(0.2)

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def backfill(apps, schema_editor):
-    from monitor_site.predictions.services import trajectory_summaries_refresh
+    from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
 
     Prediction = apps.get_model("predictions", "Prediction")
     ids = Prediction.objects.values_list("patient_id", flat=True).distinct()

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitor_site.modelops.models import ModelVersion
-from monitor_site.modelops.services import model_version_promote
+from monitor_site.modelops.services.registry import model_version_promote
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from monitor_site.modelops.selectors import model_version_active
-from monitor_site.modelops.services import model_train_from_ground_truth
+from monitor_site.modelops.services.registry import model_train_from_ground_truth
 from scoring.artifact import ArtifactError
 from scoring.backbone import BackboneNotFound
 from scoring.cli_args import add_dataclass_arguments, dataclass_from_options

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from monitor_site.patients.services import ingest_token_create
+from monitor_site.patients.services.tokens import ingest_token_create
 
 
 class Command(BaseCommand):

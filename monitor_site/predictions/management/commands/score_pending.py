@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from monitor_site.modelops.selectors import model_version_active
-from monitor_site.predictions.services import predictions_score_pending
+from monitor_site.predictions.services.scoring import predictions_score_pending
+from monitor_site.predictions.tasks import alerts_evaluation_enqueue
 
 
 class Command(BaseCommand):
@@ -29,4 +30,4 @@ class Command(BaseCommand):
 
         scored = predictions_score_pending(batch_size=options["batch_size"], on_batch=on_batch)
         bar.close()
-        self.stdout.write(f"scored {scored} session(s)")
+        self.stdout.write(f"scored {alerts_evaluation_enqueue(scored)} session(s)")  # then the alert rules

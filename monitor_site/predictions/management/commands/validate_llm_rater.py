@@ -3,8 +3,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from monitor_site.modelops.services import llm_rater_validate, llm_scoring_in_use
-from monitor_site.predictions.services import predictions_rate_pending
+from monitor_site.modelops.services.cold_start import llm_rater_validate, llm_scoring_in_use
+from monitor_site.predictions.tasks import rate_pending
 
 
 class Command(BaseCommand):
@@ -34,4 +34,4 @@ class Command(BaseCommand):
             f"patient(s), MAE {metrics.get('mae')}, r {metrics.get('pearson_r')}; " + state
         )
         if options["rate"]:
-            self.stdout.write(f"rated {predictions_rate_pending()} session(s)")
+            self.stdout.write(f"rated {rate_pending()} session(s)")  # then the alert rules, as the task does

@@ -1,43 +1,24 @@
-"""Writes for patients: ingestion of sessions and questionnaires (idempotent), ingest tokens, notes,
-and erasure of a patient."""
+"""Ingestion of conversation sessions and questionnaires: idempotent, one transaction each, nothing
+half-written. The edge that calls these enqueues what follows (scoring, self-report alerts)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from monitor_site.alerts.models import Alert
-from monitor_site.audit.models import AuditEvent
-from monitor_site.audit.services import audit_record
-from monitor_site.modelops.models import PseudoLabel
-from monitor_site.patients.models import (
-    Assessment,
-    CareTeam,
-    ClinicianNote,
-    ConversationSession,
-    IngestSource,
-    IngestToken,
-    Message,
-    Patient,
-)
-from monitor_site.patients.signals import assessments_ingested, session_ingested
-from monitor_site.patients.text import clinician_text
-from monitor_site.predictions.models import Prediction, PredictionFeedback
+from monitor_site.patients.models import Assessment, ConversationSession, IngestSource, Message, Patient
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=models.Model)
-NOTE_MAX_CHARS = 4000
 
 
 class IngestConflict(Exception):
@@ -210,10 +191,10 @@ def session_ingest(
     session_external_id: str,
     started_at: datetime,
     messages: list[dict],
-    notify: bool = True,
     is_synthetic: bool = False,
 ) -> IngestResult:
-    """Store a session and its messages in one transaction; enqueue scoring after commit.
+    """Store a session and its messages in one transaction. The caller enqueues its scoring when it is
+    new (`result.created`: predictions.tasks.session_scoring_enqueue); a bulk writer scores once at the end.
 
     messages: dicts with role, text, sent_at (aware datetimes), in conversation order.
     The same session id again: the stored session if the content is the same (created=False),
@@ -265,8 +246,6 @@ def session_ingest(
         session_pk, patient_pk = inserted
         _refuse_backdated(patient_pk=patient_pk, session_pk=session_pk, started_at=started_at)
         _messages_insert(session_pk=session_pk, messages=messages)
-        if notify:
-            session_ingested.send(sender=ConversationSession, session_id=session_pk)
     session = ConversationSession(pk=session_pk, source=source, patient_id=patient_pk, **row)
     session._state.adding = False  # a stored row, as if read back: save() updates, never inserts twice
     session._state.db = connection.alias
@@ -280,10 +259,9 @@ def assessment_ingest(
     completed_at: datetime,
     items: list[int],
     is_synthetic: bool = False,
-    notify: bool = True,
 ) -> IngestResult:
-    """Store a questionnaire once; when it is new and `notify`, the self-report alert rules are evaluated
-    (`assessments_ingested`). A bulk writer passes notify=False and sends the signal once at the end."""
+    """Store a questionnaire once. When it is new (`result.created`) the caller evaluates the self-report
+    alert rules (alerts_evaluate_self_report); a bulk writer evaluates once at the end."""
     if len(items) != N_ITEMS or any(not 0 <= int(v) <= ITEM_MAX for v in items):
         raise ValueError(f"items must be {N_ITEMS} integers 0..{ITEM_MAX}")
     digest = content_hash(
@@ -308,107 +286,4 @@ def assessment_ingest(
         conflict_field="completed_at",
         create=create,
     )
-    if result.created and notify:
-        assessments_ingested.send(sender=Assessment, patient_ids=[patient.pk])
     return result
-
-
-def ingest_token_create(*, source_name: str, care_team_name: str | None = None) -> tuple[IngestToken, str]:
-    """A new token for a source (created if new); returns the row and the raw token, shown once."""
-    with transaction.atomic():
-        source, _ = IngestSource.objects.get_or_create(name=source_name)
-        if care_team_name:
-            team, _ = CareTeam.objects.get_or_create(name=care_team_name)
-            if source.default_care_team_id != team.pk:
-                source.default_care_team = team
-                source.save(update_fields=["default_care_team"])
-        raw = IngestToken.generate()
-        token = IngestToken.objects.create(source=source, prefix=raw[:12], token_hash=IngestToken.hash(raw))
-    return token, raw
-
-
-# token hash -> (monotonic expiry, token with its source): valid tokens only, per process.
-_token_cache: dict[str, tuple[float, IngestToken]] = {}
-TOKEN_CACHE_MAX = 1024
-
-
-def ingest_token_authenticate(*, raw: str) -> IngestToken | None:
-    """The active token for this raw bearer value, or None.
-
-    A valid token is remembered by this process for INGEST_TOKEN_CACHE_SECONDS: under load the lookup
-    (a query with two joins) was the largest single cost of an ingest request (`manage.py loadtest`).
-    The price: a token revoked by another process keeps working here for at most that long;
-    `ingest_token_revoke` forgets it at once in its own process. Unknown tokens are never cached, so
-    guessing costs a query each time, as before.
-    """
-    digest = IngestToken.hash(raw)
-    now = time.monotonic()
-    ttl = settings.INGEST_TOKEN_CACHE_SECONDS
-    hit = _token_cache.get(digest) if ttl > 0 else None
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    token = (
-        IngestToken.objects.select_related("source", "source__default_care_team")
-        .filter(token_hash=digest, revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or ttl <= 0:
-        _token_cache.pop(digest, None)
-    else:
-        if len(_token_cache) >= TOKEN_CACHE_MAX:
-            _token_cache.clear()
-        _token_cache[digest] = (now + ttl, token)
-    return token
-
-
-def ingest_token_revoke(*, tokens: models.QuerySet[IngestToken]) -> int:
-    """Revoke these tokens (the already revoked keep their date). Returns how many were revoked.
-    Other web processes refuse them within INGEST_TOKEN_CACHE_SECONDS."""
-    active = tokens.filter(revoked_at__isnull=True)
-    hashes = list(active.values_list("token_hash", flat=True))
-    revoked = active.update(revoked_at=timezone.now())
-    for digest in hashes:
-        _token_cache.pop(digest, None)
-    if revoked:
-        log.info("revoked %d ingest token(s)", revoked)
-    return revoked
-
-
-def clinician_note_create(*, patient: Patient, author: User, text: str) -> ClinicianNote:
-    """A note on the patient, audited (the audit event records that a note was written, not its text)."""
-    text = clinician_text(text, max_chars=NOTE_MAX_CHARS, name="text")
-    if not text:
-        raise ValueError("text: the note is empty")
-    note = ClinicianNote.objects.create(patient=patient, author=author, text=text)
-    audit_record(actor=author, action=AuditEvent.Action.PATIENT_NOTE, obj=note, patient_id=patient.pk)
-    return note
-
-
-# Erasure of one patient (the right to be forgotten): every conversation, message, questionnaire,
-# prediction, pseudo-label, alert (with its e-mail records), note and feedback of the patient goes, in
-# one transaction. What stays is an AuditEvent that says who erased which patient id and how many rows
-# went, with no content and not the pseudonymous external id.
-
-
-def patient_erase(*, patient: Patient, actor: Any) -> dict[str, int]:
-    """Delete the patient and everything derived from them; returns the counts removed."""
-    with transaction.atomic():
-        counts = {
-            "sessions": ConversationSession.objects.filter(patient=patient).count(),
-            "messages": Message.objects.filter(session__patient=patient).count(),
-            "questionnaires": Assessment.objects.filter(patient=patient).count(),
-            "predictions": Prediction.objects.filter(patient=patient).count(),
-            "feedback": PredictionFeedback.objects.filter(prediction__patient=patient).count(),
-            "pseudo_labels": PseudoLabel.objects.filter(patient=patient).count(),
-            "alerts": Alert.objects.filter(patient=patient).count(),
-            "notes": ClinicianNote.objects.filter(patient=patient).count(),
-        }
-        patient_id = patient.pk
-        patient.delete()  # cascades (on_delete=CASCADE); messages go by one fast DELETE per batch of sessions
-        audit_record(
-            actor=actor,
-            action=AuditEvent.Action.PATIENT_ERASE,
-            patient_id=patient_id,
-            detail={"removed": counts},
-        )
-    return counts

@@ -1,0 +1,148 @@
+"""Scoring sessions with the active model: build each session's 14-day window, run the model, store
+Predictions, keep the patients' TrajectorySummary current. The tasks that call these evaluate the alert
+rules next (predictions.tasks)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from monitor_site.modelops.models import ModelVersion
+from monitor_site.modelops.selectors import ensemble_for, model_version_active
+from monitor_site.patients.models import ConversationSession
+from monitor_site.patients.selectors import windows_for
+from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.services.rows import Scored, prediction_row
+from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
+
+log = logging.getLogger(__name__)
+
+
+def predictions_score_sessions(
+    *, session_ids: list[int], model_version: ModelVersion | None = None
+) -> Scored:
+    """Score these sessions with `model_version` (default: the active one): rows created, patients.
+
+    Idempotent: sessions this version already scored are skipped, and the unique constraint on
+    (session, model version) makes a concurrent replay a no-op rather than a duplicate.
+    """
+    model_version = model_version or model_version_active()
+    if model_version is None:
+        log.warning(
+            "no active model: %d session(s) kept unscored; they are scored when a model is promoted "
+            "(manage.py train_model --promote) or by manage.py score_pending",
+            len(session_ids),
+        )
+        return Scored()
+    sessions = list(
+        ConversationSession.objects.filter(pk__in=session_ids)
+        .exclude(predictions__model_version=model_version)
+        .only("pk", "patient_id", "ended_at")
+        .order_by("patient_id", "ended_at")
+    )
+    if not sessions:
+        return Scored()
+    windows = windows_for([(s.patient_id, s.ended_at, str(s.pk)) for s in sessions])
+    ensemble = ensemble_for(model_version)
+    scores = ensemble.predict(windows, batch_tokens=settings.SCORING_BATCH_TOKENS)
+    rows = [
+        prediction_row(s, w, score, model_version)
+        for s, w, score in zip(sessions, windows, scores, strict=True)
+    ]
+    created = Prediction.objects.bulk_create(rows, ignore_conflicts=True)
+    log.info("scored %d session(s) with model %s", len(created), model_version.version)
+    patient_ids = sorted({s.patient_id for s in sessions})
+    trajectory_summaries_refresh(patient_ids=patient_ids)
+    return Scored(len(rows), tuple(patient_ids))
+
+
+# model version id -> the highest session id this process has claimed for it (see below)
+_claimed_up_to: dict[int, int] = {}
+
+
+def predictions_score_session_and_next(*, session_id: int, limit: int | None = None) -> Scored:
+    """Score this session and, in the same batch, the unscored sessions ingested after it (up to
+    `limit`, default SCORING_BATCH_WINDOWS). What the per-session task runs; the claim is committed
+    when this returns, so the task's alert evaluation never holds it.
+
+    One batch per task instead of one window: a backlog drains at the model's batched speed. The
+    batch's sessions are claimed with FOR NO KEY UPDATE SKIP LOCKED until the predictions are
+    committed, so workers never score the same session twice at once; a worker killed mid-batch
+    releases its claim (its connection dies, the transaction rolls back) and the redelivered task
+    takes the batch again. Claiming forwards keeps the query on the primary key.
+
+    When an earlier batch already took this task's session, the claim starts after the last session
+    this process claimed rather than at the task's own: scanning forwards from every leftover task
+    over the rows already scored would cost quadratic time in the backlog, and stopping at once
+    would leave those tasks idle (a backlog drained ~20% slower). A session the skip misses (one
+    another worker held, or one committed late with a lower id) is scored by its own task or by the
+    sweeper, score_pending.
+    """
+    model_version = model_version_active()
+    if model_version is None:
+        return predictions_score_sessions(session_ids=[session_id])  # logs what to do
+    start = session_id
+    if Prediction.objects.filter(session_id=session_id, model_version=model_version).exists():
+        start = max(session_id, _claimed_up_to.get(model_version.pk, 0) + 1)
+    scored = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
+    claimed_at = time.perf_counter()
+    with transaction.atomic():
+        claimed = list(
+            ConversationSession.objects.filter(pk__gte=start)
+            .filter(~Exists(scored))
+            .order_by("pk")
+            .select_for_update(skip_locked=True, no_key=True)
+            .values_list("pk", flat=True)[: limit or settings.SCORING_BATCH_WINDOWS]
+        )
+        if not claimed:
+            return Scored()
+        done = predictions_score_sessions(session_ids=claimed, model_version=model_version)
+    # How long the claim held its row locks (manage.py loadtest reports these): the model and the rows'
+    # INSERT only; alert evaluation follows in its own task.
+    log.info("claim of %d session(s) held %.1f ms", len(claimed), (time.perf_counter() - claimed_at) * 1000)
+    _claimed_up_to[model_version.pk] = max(claimed[-1], _claimed_up_to.get(model_version.pk, 0))
+    return done
+
+
+def sessions_pending(*, model_version: ModelVersion) -> list[int]:
+    """Sessions this version has not scored: every session never scored at all, and the recent ones
+    (SCORING_RESCORE_DAYS) that an older version scored. Older history keeps its older version's
+    scores; nothing is silently rewritten."""
+    by_version = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
+    by_any = Prediction.objects.filter(session=OuterRef("pk"))
+    recent = timezone.now() - timedelta(days=settings.SCORING_RESCORE_DAYS)
+    return list(
+        ConversationSession.objects.filter(~Exists(by_version))
+        .filter(Q(ended_at__gte=recent) | ~Exists(by_any))
+        .order_by("ended_at")
+        .values_list("pk", flat=True)
+    )
+
+
+def predictions_score_pending(
+    *, batch_size: int | None = None, on_batch: Callable[[int, int], None] | None = None
+) -> Scored:
+    """Score every session the active model has not scored yet, in batches."""
+    model_version = model_version_active()
+    if model_version is None:
+        log.warning(
+            "no active model: nothing scored; train and promote one (manage.py train_model --promote)"
+        )
+        return Scored()
+    pending = sessions_pending(model_version=model_version)
+    size = batch_size or settings.SCORING_BATCH_WINDOWS
+    done = Scored()
+    for start in range(0, len(pending), size):
+        done += predictions_score_sessions(
+            session_ids=pending[start : start + size], model_version=model_version
+        )
+        if on_batch:
+            on_batch(min(start + size, len(pending)), len(pending))
+    return done
