@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: gpu-check gpu-vendor venv browser services demo seed test faults lint bench bench-model load-set bench-pages loadtest clean
+.PHONY: gpu-check gpu-vendor venv browser services demo seed test test-fast faults lint bench bench-model load-set bench-pages loadtest clean
 
 venv: $(STAMP)
 
@@ -45,21 +45,22 @@ services:
 test: venv browser services
 	bash tests/with_services.sh $(PY) -m pytest $(PYTEST_ARGS)
 
-# The fault tests alone (they are part of `make test` too): worker SIGKILL, Redis and PostgreSQL
-# restarted under arriving sessions, broker unreachable, Claude and SMTP failing.
-FAULT_TESTS := tests/test_service_restarts.py tests/predictions/test_worker.py tests/predictions/test_broker_down.py \
-	tests/api/test_database_down.py tests/modelops/test_training_runs.py tests/alerts/test_services.py
+# The inner loop (under 3 minutes on 2 cores): everything but the fault tests and the tests marked slow
+# (end-to-end training, real workers and servers, the browser); stops at the first failure.
+test-fast: venv services
+	bash tests/with_services.sh $(PY) -m pytest -q -x -m "not faults and not slow" $(PYTEST_ARGS)
 
+# The fault tests alone (marked `faults`; they are part of `make test` too): worker SIGKILL, Redis and
+# PostgreSQL restarted under arriving sessions, broker and database unreachable, Claude and SMTP failing.
 faults: venv services
-	bash tests/with_services.sh $(PY) -m pytest $(FAULT_TESTS) $(PYTEST_ARGS)
+	bash tests/with_services.sh $(PY) -m pytest -m faults $(PYTEST_ARGS)
 
-# ruff, mypy with the Django and DRF plugins, and no import cycles (the layout tests check the same).
+# ruff, mypy with the Django and DRF plugins, and the layout tests (no import cycles, layering).
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy scoring training monitor_site
-	@if [ -f ../shared/tools/import_cycles.py ]; then python3 ../shared/tools/import_cycles.py .; \
-		else $(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py; fi
+	$(PY) -m pytest -q -p no:cacheprovider $(wildcard tests/test_layout.py tests/test_layering.py)
 
 # `make bench`: the model (tokens/s) and the clinician pages (ms at p95 on 5,000 patients x 365 days).
 bench: bench-model bench-pages
@@ -67,8 +68,9 @@ bench: bench-model bench-pages
 # On a CUDA machine (< 5 minutes on one 80-141 GB GPU): Qwen3.5-27B of the real shape, random weights, bf16,
 # scoring tokens/s and LoRA steps beside the memory plan -> var/gpu_check.json. Uses the python and torch
 # already installed there (GPU_PYTHON), the repository and var/gpu-vendor (make gpu-vendor) on PYTHONPATH;
-# without CUDA it prints what it would run and exits 0.
-GPU_PYTHON ?= python3
+# without CUDA it prints what it would run and exits 0. Where python3 has no torch (a laptop with this
+# project's venv), the venv's python runs it.
+GPU_PYTHON ?= $(shell if python3 -c 'import torch' 2>/dev/null || ! test -x $(PY); then echo python3; else echo $(PY); fi)
 gpu-check:
 	mkdir -p var
 	PYTHONPATH=.:var/gpu-vendor $(GPU_PYTHON) -m training.bench.gpu_check $(GPU_CHECK_ARGS)

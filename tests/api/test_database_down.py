@@ -10,6 +10,8 @@ from rest_framework.test import APIClient
 from monitor_site.patients.models import ConversationSession
 from tests.conftest import session_body
 
+pytestmark = pytest.mark.faults
+
 
 @pytest.mark.django_db(transaction=True)
 def test_the_api_answers_503_while_the_database_is_gone_and_recovers(api: APIClient) -> None:
