@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitor_site.alerts.services import alerts_evaluate, alerts_evaluate_self_report
-from monitor_site.alerts.tasks import alerts_notify_enqueue
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.modelops.services.registry import model_train_from_ground_truth
 from monitor_site.patients.models import CareTeam, IngestSource, Patient
@@ -55,12 +54,14 @@ def demo_clinic_seed(
     args: DemoClinicArgs,
     reset: bool = False,
     train: bool = True,
+    notify: Callable[..., None],
     say: Callable[[str], None] = lambda line: None,
     train_progress: Progress | None = None,
     score_progress: Callable[[int, int], None] | None = None,
 ) -> DemoClinicResult:
     """Write the demo clinic once (again after `reset`), its users, and unless `train` is False a
-    starter model (when none is active) and the scores of every session. Safe to re-run."""
+    starter model (when none is active) and the scores of every session. Safe to re-run. `notify`
+    (alerts.tasks.alerts_notify_enqueue, passed in by the edge) is called with the alerts opened."""
     source = IngestSource.objects.filter(name=DEMO_SOURCE).first()
     result = DemoClinicResult(patients=0)
     if source and reset:
@@ -78,7 +79,7 @@ def demo_clinic_seed(
         )
     else:
         started = time.monotonic()
-        _clinic_write(args, result)
+        _clinic_write(args, result, notify)
         say(
             f"seeded {result.patients} synthetic patients, {result.sessions} sessions, "
             f"{result.questionnaires} questionnaires in {time.monotonic() - started:.0f}s"
@@ -96,7 +97,7 @@ def demo_clinic_seed(
             )
         scored = predictions_score_pending(on_batch=score_progress)
         # What the scoring task does next (predictions.tasks): the model rules on the patients scored.
-        alerts_notify_enqueue(alerts=alerts_evaluate(patient_ids=scored.patient_ids))
+        notify(alerts=alerts_evaluate(patient_ids=scored.patient_ids))
         result.scored = scored.rows
     # Given after the history is scored: alerts raised on seeded history are recorded without e-mail
     # ("nobody to send to"); alerts on new sessions reach the console.
@@ -121,7 +122,7 @@ def template_lookup_report(window_ids: set[str]) -> dict | None:
     )
 
 
-def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
+def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult, notify: Callable[..., None]) -> None:
     clinic = generate_clinic(n_patients=args.patients, weeks=args.weeks, end=timezone.now(), seed=args.seed)
     with transaction.atomic():
         teams = {name: CareTeam.objects.get_or_create(name=name)[0] for name in {p.care_team for p in clinic}}
@@ -154,7 +155,7 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult) -> None:
             )
         # Self-report rules on each patient's current state (their latest questionnaire) only: crossings
         # in the seeded history are history, not alerts.
-        alerts_notify_enqueue(
+        notify(
             alerts=alerts_evaluate_self_report(
                 patient_ids=list(Patient.objects.filter(source=source).values_list("pk", flat=True))
             )

@@ -15,6 +15,7 @@ from monitor_site.alerts.services import (
     alerts_check_no_data,
     alerts_due_for_notification,
     alerts_evaluate,
+    alerts_evaluate_self_report,
 )
 from monitor_site.alerts.tasks import alerts_housekeeping
 from monitor_site.audit.models import AuditEvent
@@ -245,7 +246,7 @@ def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
     active_model: object, ingest: tuple, django_capture_on_commit_callbacks: object
 ) -> None:
     from monitor_site.patients.services.ingest import session_ingest
-    from monitor_site.predictions.services.scoring import predictions_score_sessions
+    from monitor_site.predictions.tasks import score_session
 
     team = ingest[0].source.default_care_team
     team.members.add(UserFactory(email="team@example.org"))
@@ -260,8 +261,64 @@ def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
         messages=[{"role": "user", "text": SECRET, "sent_at": now}],
     ).obj
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-        predictions_score_sessions(session_ids=[session.pk])
+        score_session(session.pk)  # scores, then enqueues evaluate_alerts, which enqueues the e-mail
     assert Alert.objects.filter(patient__external_id="p9").count() == 1
+    assert len(mail.outbox) == 1 and SECRET not in mail.outbox[0].body
+
+
+def _one_session(ingest: tuple, patient: str) -> object:
+    from monitor_site.patients.services.ingest import session_ingest
+
+    team = ingest[0].source.default_care_team
+    team.members.add(UserFactory(email=f"{patient}-team@example.org"))
+    AlertRule.objects.update(is_active=False)
+    AlertRule.objects.create(name="anything scored", kind="threshold", threshold=0, consecutive=1)
+    now = timezone.now()
+    return session_ingest(
+        source=ingest[0].source,
+        patient_external_id=patient,
+        session_external_id=f"s-{patient}",
+        started_at=now,
+        messages=[{"role": "user", "text": SECRET, "sent_at": now}],
+    ).obj
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_evaluates_alerts_only_after_the_scoring_claim_commits(
+    active_model: object, ingest: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alert work never holds the rows the scoring claim locks: it runs once the claim has committed."""
+    from django.db import connection
+
+    from monitor_site.alerts import tasks as alert_tasks
+    from monitor_site.predictions.tasks import score_session
+
+    session = _one_session(ingest, "p10")
+    seen: list[tuple[list[int], bool]] = []
+
+    def evaluate(*, patient_ids: list[int]) -> list[Alert]:
+        seen.append((list(patient_ids), connection.in_atomic_block))
+        return alerts_evaluate(patient_ids=patient_ids)
+
+    monkeypatch.setattr(alert_tasks, "alerts_evaluate", evaluate)
+    assert score_session(session.pk) == 1  # type: ignore[attr-defined]
+    assert seen == [([session.patient_id], False)]  # type: ignore[attr-defined]
+    assert Alert.objects.filter(patient_id=session.patient_id).count() == 1  # type: ignore[attr-defined]
+
+
+def test_housekeeping_evaluates_what_a_lost_evaluation_task_left(
+    active_model: object, ingest: tuple, django_capture_on_commit_callbacks: object
+) -> None:
+    """Predictions stored but their evaluate_alerts task lost (broker down, worker killed): the next
+    alerts_housekeeping opens the alert and sends its e-mail."""
+    from monitor_site.predictions.services.scoring import predictions_score_sessions
+
+    session = _one_session(ingest, "p11")
+    assert predictions_score_sessions(session_ids=[session.pk]).rows == 1  # type: ignore[attr-defined]
+    assert not Alert.objects.exists()  # the service alone evaluates nothing
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        alerts_housekeeping()
+    assert Alert.objects.filter(patient__external_id="p11").count() == 1
     assert len(mail.outbox) == 1 and SECRET not in mail.outbox[0].body
 
 
@@ -298,15 +355,21 @@ def test_a_score_that_rounds_to_the_line_meets_it(patient: object, version: obje
 def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patient: object) -> None:
     from monitor_site.patients.services.ingest import assessment_ingest
 
+    def ingest(completed_at: object, items: list[int]) -> None:
+        """What the ingest edge (api.views.assessment_create) does: store, then the self-report rules."""
+        result = assessment_ingest(
+            source=patient.source,  # type: ignore[attr-defined]
+            patient_external_id=patient.external_id,  # type: ignore[attr-defined]
+            completed_at=completed_at,  # type: ignore[arg-type]
+            items=items,
+        )
+        if result.created:
+            alerts_evaluate_self_report(patient_ids=[result.obj.patient_id])
+
     AlertRule.objects.filter(source="model").update(is_active=False)
     completed = timezone.now() - timedelta(days=200)  # whatever its age
     with_item9 = [3, 3, 3, 2, 2, 3, 2, 2, 1]  # total 21, item 9 answered "several days"
-    assessment_ingest(
-        source=patient.source,
-        patient_external_id=patient.external_id,
-        completed_at=completed,
-        items=with_item9,
-    )
+    ingest(completed, with_item9)
     alerts = Alert.objects.filter(patient=patient).select_related("rule")
     assert sorted(a.rule.name for a in alerts) == sorted(
         [
@@ -324,20 +387,10 @@ def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patien
     assert "the patient's own questionnaire (self-report)" in body and "Model-inferred" not in body
     assert f"Crossing: {completed:%Y-%m-%d}" in body and "Escalation: No escalation step is set" in body
     # an older questionnaire arriving late is not the current state: nothing new
-    assessment_ingest(
-        source=patient.source,
-        patient_external_id=patient.external_id,
-        completed_at=completed - timedelta(days=30),
-        items=[0] * 9,
-    )
+    ingest(completed - timedelta(days=30), [0] * 9)
     assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 4
     # a newer one below every line ends the episodes
-    assessment_ingest(
-        source=patient.source,
-        patient_external_id=patient.external_id,
-        completed_at=completed + timedelta(days=14),
-        items=[0] * 9,
-    )
+    ingest(completed + timedelta(days=14), [0] * 9)
     assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 0
 
 

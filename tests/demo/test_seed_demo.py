@@ -42,16 +42,23 @@ def test_it_gives_the_demo_clinician_patients_to_see(model_store: Path, client: 
 
 
 def test_its_service_reports_what_it_wrote_and_what_a_reset_removed(model_store: Path) -> None:
+    from monitor_site.alerts.tasks import alerts_notify_enqueue
     from monitor_site.demo.services import demo_clinic_seed
     from training.synthetic.clinic import DemoClinicArgs
 
     lines: list[str] = []
-    first = demo_clinic_seed(args=DemoClinicArgs(patients=5, weeks=3), train=False, say=lines.append)
+    first = demo_clinic_seed(
+        args=DemoClinicArgs(patients=5, weeks=3), notify=alerts_notify_enqueue, train=False, say=lines.append
+    )
     assert first.seeded and first.patients == 5 and first.sessions == ConversationSession.objects.count()
     assert first.questionnaires == Assessment.objects.count() and first.scored == 0
-    again = demo_clinic_seed(args=DemoClinicArgs(patients=5, weeks=3), train=False, say=lines.append)
+    again = demo_clinic_seed(
+        args=DemoClinicArgs(patients=5, weeks=3), notify=alerts_notify_enqueue, train=False, say=lines.append
+    )
     assert not again.seeded and again.patients == 5 and again.sessions == 0
-    reset = demo_clinic_seed(args=DemoClinicArgs(patients=4, weeks=3), reset=True, train=False)
+    reset = demo_clinic_seed(
+        args=DemoClinicArgs(patients=4, weeks=3), notify=alerts_notify_enqueue, reset=True, train=False
+    )
     assert reset.removed == 5 and reset.patients == 4 and Patient.objects.count() == 4
     assert any("already seeded" in line for line in lines)
 

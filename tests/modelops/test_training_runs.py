@@ -9,7 +9,7 @@ from django.test import Client
 
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.services.training_runs import TrainingAlreadyRunning, training_run_request
-from monitor_site.modelops.tasks import scheduled_training
+from monitor_site.modelops.tasks import scheduled_training, training_run_enqueue
 from monitor_site.patients.models import Patient
 from monitor_site.predictions.models import Prediction
 from tests.factories import UserFactory
@@ -38,10 +38,12 @@ def clinic(settings: object, model_store: Path, tmp_path: Path) -> None:
 def _run(capture: object, **kwargs: object) -> TrainingRun:
     with capture(execute=True):  # type: ignore[operator]
         run = training_run_request(**kwargs)  # type: ignore[arg-type]
+        training_run_enqueue(run)  # what the edges do (admin, schedule)
     run.refresh_from_db()
     return run
 
 
+@pytest.mark.slow
 def test_without_claude_it_trains_on_questionnaires_only_and_says_so(
     clinic: None, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -53,6 +55,7 @@ def test_without_claude_it_trains_on_questionnaires_only_and_says_so(
     assert set(trained_on) == {"ground_truth"}
 
 
+@pytest.mark.slow
 def test_it_trains_registers_promotes_and_scores(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -73,6 +76,7 @@ def test_it_trains_registers_promotes_and_scores(
     assert "FAILED" not in run.log
 
 
+@pytest.mark.slow
 def test_it_buys_claude_labels_once_and_only_for_consenting_patients(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -134,6 +138,7 @@ def test_it_keeps_a_worse_model_as_a_candidate(
     assert run.report["active_test"]["n"] == run.report["test"]["n"]  # compared on the same windows
 
 
+@pytest.mark.slow
 def test_admins_start_runs_from_the_admin(
     clinic: None, client: Client, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -162,6 +167,7 @@ def test_admins_start_runs_from_the_admin(
     assert promoted.detail["reason"] == f"training run {run.pk}" and promoted.actor is None  # the system
 
 
+@pytest.mark.slow
 def test_clinician_feedback_reaches_the_next_run(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -185,6 +191,7 @@ def test_clinician_feedback_reaches_the_next_run(
 
 
 @pytest.mark.faults
+@pytest.mark.slow
 def test_a_claude_outage_mid_run_finishes_cleanly_and_the_next_run_pays_only_for_the_rest(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -246,6 +253,7 @@ def test_in_the_demo_retrain_now_answers_at_once_and_the_run_page_follows_the_ru
     assert ran_in == [f"training-run-{run.pk}"]
 
 
+@pytest.mark.slow
 def test_the_app_removes_what_it_knows_of_a_patient_from_text_sent_to_claude(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -269,6 +277,7 @@ def test_the_app_removes_what_it_knows_of_a_patient_from_text_sent_to_claude(
         assert not any(i in text for i in ids for text in fake.sent_texts)
 
 
+@pytest.mark.slow
 def test_a_labeller_too_far_from_the_questionnaires_is_not_used(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -283,6 +292,7 @@ def test_a_labeller_too_far_from_the_questionnaires_is_not_used(
     assert run.counts["pseudo_labelled_windows"] == 0
 
 
+@pytest.mark.slow
 def test_a_run_waits_for_a_labelling_batch_without_holding_a_worker_and_resumes(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -329,6 +339,7 @@ def test_the_run_page_shows_what_the_labels_cost(settings: object) -> None:
     assert training_run_labelling_cost(counts={}, token_budget=10) is None
 
 
+@pytest.mark.slow
 def test_in_a_cold_start_the_first_model_must_beat_the_llm_rater(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:

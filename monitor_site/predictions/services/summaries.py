@@ -85,3 +85,4 @@ def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
             },
         )
         written += 1
+    return written

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from monitor_site.alerts.tasks import alerts_notify_enqueue
 from monitor_site.bench.loadtest import LoadtestArgs, format_report, loadtest_run
 from monitor_site.demo.services import demo_clinic_seed
 from monitor_site.modelops.selectors import model_version_active
@@ -35,7 +36,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 "no active model: seeding a small synthetic clinic and training a starter model"
             )
-            demo_clinic_seed(args=DemoClinicArgs(patients=8, weeks=3), say=self.stdout.write)
+            demo_clinic_seed(
+                args=DemoClinicArgs(patients=8, weeks=3), notify=alerts_notify_enqueue, say=self.stdout.write
+            )
         try:
             report = loadtest_run(args=run_args, echo=lambda line: self.stderr.write(line))
         except (ValueError, RuntimeError) as exc:

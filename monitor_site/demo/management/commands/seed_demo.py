@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from monitor_site.alerts.tasks import alerts_notify_enqueue
 from monitor_site.demo.services import DEMO_USERS, demo_clinic_seed
 from scoring.artifact import ArtifactError
 from scoring.backbone import BackboneNotFound
@@ -49,6 +50,7 @@ class Command(BaseCommand):
 
         try:
             result = demo_clinic_seed(
+                notify=alerts_notify_enqueue,
                 args=clinic_args,
                 reset=options["reset"],
                 train=not options["no_train"],
