@@ -58,6 +58,14 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return result.artifact_dir
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/browser drives Chromium: slow, so `make test-fast` leaves it out."""
+    browser_tests = Path(__file__).parent / "browser"
+    for item in items:
+        if browser_tests in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+
+
 # ---- Django side ----------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def _eager_celery() -> object:

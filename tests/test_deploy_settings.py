@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # a child manage.py per test
 SECURITY_VARIABLES = (
     "CACHE_URL",  # shared counters for the throttles and rate limits (accounts.W001)
     "DJANGO_DEBUG",

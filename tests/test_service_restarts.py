@@ -29,7 +29,7 @@ from monitor_site.bench.loadtest_procs import Children, answers_http, free_port,
 from tests.conftest import session_body
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.worker, pytest.mark.faults]
+pytestmark = [pytest.mark.worker, pytest.mark.faults, pytest.mark.slow]
 
 
 # ---- throwaway servers ------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # child processes
 
 
 def test_the_demo_database_uses_wal_and_waits_for_a_lock(tmp_path: Path) -> None:

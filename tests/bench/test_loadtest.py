@@ -24,6 +24,7 @@ def _own_redis_db(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}/12"
 
 
+@pytest.mark.slow
 def test_it_drives_the_api_and_reports_throughput_latency_cpu_and_the_backlog(
     active_model: object, settings: object, tmp_path: Path
 ) -> None:

@@ -62,6 +62,7 @@ def worker(model_store: Path, tmp_path: Path) -> object:
     _stop(proc)
 
 
+@pytest.mark.slow
 def test_it_scores_a_pushed_session_in_a_real_worker(
     model_store: Path, tiny_artifact: Path, ingest: tuple, worker: subprocess.Popen, tmp_path: Path
 ) -> None:
@@ -95,6 +96,7 @@ def test_it_routes_scoring_to_the_gpu_queue() -> None:
 
 
 @pytest.mark.faults
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     model_store: Path, tiny_artifact: Path, ingest: tuple, tmp_path: Path
 ) -> None:

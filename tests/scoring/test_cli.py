@@ -67,6 +67,7 @@ def test_it_names_the_bad_line(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_it_explains_a_missing_file_or_model_in_one_line(tmp_path: Path) -> None:
     src = _write(tmp_path / "in.jsonl", [_conv("a", "hi")])
     for argv, message in [

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -15,6 +16,7 @@ from tests.conftest import make_examples
 from tests.tiny_models import tiny_qwen3_5
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # two torchrun processes
 
 
 def _run_dir(tmp_path: Path) -> Path:
