@@ -192,7 +192,6 @@ def test_clinician_feedback_reaches_the_next_run(
 
 @pytest.mark.faults
 @pytest.mark.slow
-@pytest.mark.faults
 def test_a_claude_outage_mid_run_finishes_cleanly_and_the_next_run_pays_only_for_the_rest(
     clinic: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
