@@ -91,3 +91,9 @@ class LabeledWindow:
                 raise ValueError("each item must lie in 0..3")
         if not 0 <= self.total <= TOTAL_MAX:
             raise ValueError("total must lie in 0..27")
+
+    @property
+    def patient(self) -> str:
+        """Whose window this is, for every split by patient: the group, or the window itself when it has
+        none (a window without a patient is then a patient of its own, never on two sides of a split)."""
+        return self.group or self.window.id

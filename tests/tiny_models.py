@@ -59,3 +59,26 @@ def tiny_qwen3_5(seed: int = 0) -> Backbone:
         eos_token_id=tokenizer.sep_token_id,
     )
     return from_module(AutoModel.from_config(config).eval(), tokenizer, backbone_id="artifact:backbone")
+
+
+def tiny_qwen3_5_config() -> Any:
+    """A tiny Qwen3.5 text config with both layer kinds (three linear-attention, one full), for the
+    memory plan's counts and traces (no weights are built from it here)."""
+    from transformers.models.qwen3_5.configuration_qwen3_5 import Qwen3_5TextConfig
+
+    return Qwen3_5TextConfig(
+        vocab_size=1000,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        linear_num_key_heads=2,
+        linear_num_value_heads=4,
+        linear_key_head_dim=16,
+        linear_value_head_dim=16,
+        layer_types=["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+        max_position_embeddings=512,
+        use_cache=False,
+    )

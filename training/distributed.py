@@ -47,9 +47,10 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
     from scoring.backbone import load_backbone
     from scoring.windowing import Chunker, InputView
     from training.args import TrainArgs
-    from training.finetune import band_weights, split_by_group, split_validation
-    from training.members import Targets, full_trainable_state, set_seed, train_end_to_end, world
+    from training.end_to_end import full_trainable_state, train_end_to_end, world
+    from training.members import MemberTraining, Targets, band_weights, set_seed
     from training.run_config import ConfigError, read_ground_truth
+    from training.splits import split_by_group, split_validation
 
     device = init_process_group()
     config = tomllib.loads(config_path.read_text())
@@ -67,23 +68,19 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
     chunked = chunker.chunk_windows([e.window for e in examples])
     train_idx, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)
     stop_idx, _ = split_validation(examples, val_idx)
-    targets = Targets(
-        examples, band_weights(examples) if args.balance_bands else [e.weight for e in examples]
+    weights = band_weights(examples) if args.balance_bands else [e.weight for e in examples]
+    job = MemberTraining(
+        examples=examples,
+        targets=Targets(examples, weights),
+        train_idx=train_idx,
+        val_idx=stop_idx,
+        args=args,
+        seed=args.seed + 1000 * seed_offset,
+        device=device,
+        progress=lambda stage, fraction: None,
     )
-    seed = args.seed + 1000 * seed_offset
-    set_seed(seed)
-    heads, module = train_end_to_end(
-        backbone,
-        chunked,
-        targets,
-        train_idx,
-        stop_idx,
-        examples,
-        args,
-        seed,
-        device,
-        lambda stage, fraction: None,
-    )
+    set_seed(job.seed)
+    heads, module = train_end_to_end(backbone, chunked, job)
     rank, size = world()
     state = full_trainable_state(nn.ModuleDict({"module": module, "heads": heads}))  # a collective
     summary = {
@@ -106,7 +103,7 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
         module.peft_config["default"].save_pretrained(str(out / "adapter"))  # type: ignore[index,union-attr]
         head_state = {k.removeprefix("heads."): v for k, v in state.items() if k.startswith("heads.")}
         save_file({k: v.contiguous() for k, v in head_state.items()}, str(out / "heads.safetensors"))
-        (out / "member.json").write_text(json.dumps({"mode": "lora", "seed": seed, **summary}, indent=2))
+        (out / "member.json").write_text(json.dumps({"mode": "lora", "seed": job.seed, **summary}, indent=2))
     dist.barrier()
     return summary
 

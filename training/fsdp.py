@@ -8,7 +8,7 @@ from torch import nn
 
 
 def shard(model: nn.Module) -> None:
-    """FSDP over `model` (training.members.EndToEnd): each decoder / encoder layer is its own unit, the
+    """FSDP over `model` (training.end_to_end.EndToEnd): each decoder / encoder layer is its own unit, the
     rest (embeddings, final norm, heads) the root's."""
     from torch.distributed.fsdp import fully_shard
 

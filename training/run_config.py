@@ -27,7 +27,8 @@ from typing import Any
 
 from scoring.types import Conversation, LabeledWindow, Window, turn_from_json
 from training.args import LoopConfig, TrainArgs
-from training.labelling.claude import ClaudeLabeler, FileLabelCache, LabelerConfig, anthropic_client
+from training.labelling.cache import FileLabelCache
+from training.labelling.claude import ClaudeLabeler, LabelerConfig, anthropic_client
 from training.pipeline import LoopResult, Unlabeled, run_learning_loop
 
 

@@ -10,23 +10,9 @@ from scoring.types import LabeledWindow
 from tests.conftest import make_examples, make_window
 from tests.tiny_models import tiny_encoder, tiny_qwen3_5
 from training.args import TrainArgs
-from training.finetune import band_weights, split_by_group, train_ensemble
+from training.finetune import train_ensemble
 from training.metrics import regression_report
-
-
-def test_it_splits_by_patient_never_by_window() -> None:
-    examples = make_examples(40, groups=10)
-    train, val = split_by_group(examples, val_fraction=0.2, seed=1)
-    assert {examples[i].group for i in train}.isdisjoint({examples[i].group for i in val})
-    assert len({examples[i].group for i in val}) == 2 and len(train) + len(val) == 40
-
-
-def test_it_weights_rare_bands_up() -> None:
-    examples = make_examples(8)
-    common = [e for e in examples if e.total == 0] * 6
-    rare = [e for e in examples if e.total == 27]
-    weights = band_weights(common + rare)
-    assert weights[-1] > weights[0]
+from training.splits import split_by_group
 
 
 @pytest.mark.parametrize("mode", ["heads", "lora", "full"])
@@ -154,7 +140,7 @@ def test_it_leaves_out_extra_windows_of_validation_patients(tmp_path: Path) -> N
 
 
 def test_it_early_stops_and_calibrates_on_different_patients(tmp_path: Path) -> None:
-    from training.finetune import split_validation
+    from training.splits import split_validation
 
     examples = make_examples(24, groups=8)
     _, val_idx = split_by_group(examples, val_fraction=0.5, seed=13)
@@ -174,33 +160,6 @@ def test_it_early_stops_and_calibrates_on_different_patients(tmp_path: Path) -> 
     assert data["early_stopping_and_calibration_patients"] == "separate"
     assert data["early_stopping_windows"] + data["calibration_windows"] == data["validation_windows"]
     assert result.manifest["calibration"]["n"] == data["calibration_windows"] == result.metrics["n"]
-
-
-def test_assembled_windows_come_from_training_patients_of_one_band_with_the_mean_label() -> None:
-    from scoring.phq9 import band_for
-    from scoring.windowing import Chunker
-    from tests.tiny_models import minilm_tokenizer
-    from training.finetune import split_by_group
-    from training.members import assemble_windows
-
-    examples = make_examples(40, groups=10)
-    chunked = Chunker(minilm_tokenizer(), max_tokens=32, kind="encoder").chunk_windows(
-        [e.window for e in examples]
-    )
-    train_idx, val_idx = split_by_group(examples, val_fraction=0.3, seed=1)
-    made, made_chunks = assemble_windows(examples, chunked, train_idx, per_window=0.5, max_chunks=6, seed=3)
-    assert len(made) == round(0.5 * len(train_idx)) == len(made_chunks)
-    by_id = {e.window.id: e for e in examples}
-    val_ids = {examples[i].window.id for i in val_idx}
-    val_keys = {c.key for i in val_idx for c in chunked[i]} - {c.key for i in train_idx for c in chunked[i]}
-    for window, chunks in zip(made, made_chunks, strict=True):
-        parts = [by_id[i] for i in window.meta["parts"]]
-        assert 2 <= len(parts) <= 8 and not set(window.meta["parts"]) & val_ids  # no validation text
-        assert not {c.key for c in chunks} & val_keys and 1 <= len(chunks) <= 6
-        assert len({band_for(p.total).key for p in parts}) == 1
-        assert window.total == pytest.approx(sum(p.total for p in parts) / len(parts))
-        assert window.items is not None and window.group == "assembled"
-    assert sum(len(c) > 1 for c in made_chunks) > len(made_chunks) / 2  # mostly multi-chunk
 
 
 def test_the_manifest_counts_the_assembled_windows(tiny_artifact: Path) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,9 @@ from tests.conftest import make_examples, make_window
 from tests.tiny_models import tiny_encoder
 from tests.training.fake_anthropic import client_for, fake_anthropic
 from training.args import LoopConfig, TrainArgs
-from training.labelling.claude import ClaudeLabeler, LabelerConfig, MemoryCache
-from training.pipeline import Unlabeled, promotion_decision, run_learning_loop
+from training.labelling.cache import MemoryCache
+from training.labelling.claude import ClaudeLabeler, LabelerConfig
+from training.pipeline import Unlabeled, run_learning_loop
 
 
 def _config(**kwargs: object) -> LoopConfig:
@@ -86,47 +86,8 @@ def test_it_needs_enough_patients_for_a_held_out_test(tmp_path: Path) -> None:
         run_learning_loop(make_examples(4, groups=2), [], _config(), tmp_path, backbone=tiny_encoder())
 
 
-def test_it_promotes_only_a_model_that_is_not_worse() -> None:
-    active = {"mae": 3.0, "auc_at_10": 0.85}
-    assert promotion_decision({"mae": 2.9, "auc_at_10": 0.86}, active)[0]
-    assert not promotion_decision({"mae": 3.1, "auc_at_10": 0.90}, active)[0]
-    ok, reason = promotion_decision({"mae": 2.5, "auc_at_10": 0.80}, active)
-    assert not ok and "kept as candidate" in reason
-    assert promotion_decision(
-        {"mae": 3.05, "auc_at_10": 0.84}, active, max_mae_increase=0.1, max_auc_drop=0.02
-    )[0]
-    assert promotion_decision({"mae": 9.0, "auc_at_10": None}, None)[0]
-
-
-def test_it_keeps_each_patient_on_the_same_side_as_data_grows() -> None:
-    from training.pipeline import held_out_test_split
-
-    small = make_examples(40, groups=20)
-    big = make_examples(120, groups=60)
-    _, test_small = held_out_test_split(small, fraction=0.2)
-    _, test_big = held_out_test_split(big, fraction=0.2)
-    small_test = {small[i].group for i in test_small}
-    big_test = {big[i].group for i in test_big}
-    assert small_test and small_test == {g for g in big_test if g in {e.group for e in small}}
-    assert 0.05 < len(big_test) / 60 < 0.4
-    dev, test = held_out_test_split(make_examples(6, groups=3), fraction=0.01)
-    assert len({make_examples(6, groups=3)[i].group for i in test}) == 1 and len(dev) == 4
-
-
-def test_it_always_keeps_two_patients_for_development() -> None:
-    """Whatever the ids hash to (a test once failed when three of four patients hashed to the test side)."""
-    from training.pipeline import held_out_test_split
-
-    for offset in range(40):
-        examples = make_examples(8, groups=4)
-        for e in examples:
-            object.__setattr__(e, "group", f"patient-{offset}-{e.group}")
-        dev, test = held_out_test_split(examples, fraction=0.9)
-        assert len({examples[i].group for i in dev}) == 2 and len({examples[i].group for i in test}) == 2
-
-
 def test_it_never_trains_or_labels_a_held_out_test_patients_unlabeled_windows(tmp_path: Path) -> None:
-    from training.pipeline import held_out_test_split, split_kind
+    from training.splits import held_out_test_split, split_kind
 
     examples = make_examples(24, groups=8)
     _, test_idx = held_out_test_split(examples, fraction=0.2, kind=split_kind(examples, "auto"))
@@ -154,66 +115,12 @@ def test_it_never_trains_or_labels_a_held_out_test_patients_unlabeled_windows(tm
     )
 
 
-def test_it_keeps_a_candidate_only_when_it_is_worse_beyond_the_noise() -> None:
-    import numpy as np
-
-    from training.pipeline import PairedPoints
-
-    rng = np.random.default_rng(3)
-    truth = rng.uniform(0, 27, 60)
-    active = truth + rng.normal(0, 2.5, 60)
-    groups = [f"p{i}" for i in range(60)]
-
-    def decide(candidate: np.ndarray) -> tuple[bool, str]:
-        metrics = {
-            "mae": float(np.abs(candidate - truth).mean()),
-            "auc_at_10": None,
-        }
-        active_metrics = {"mae": float(np.abs(active - truth).mean()), "auc_at_10": None}
-        paired = PairedPoints(list(truth), list(candidate), list(active), groups)
-        return promotion_decision(metrics, active_metrics, paired=paired, rounds=300)
-
-    a_hair_worse = active + 0.05  # MAE differs by noise only: promoted
-    ok, reason = decide(a_hair_worse)
-    assert ok and "95% CI" in reason and "60 held-out patients" in reason
-    clearly_worse = truth + 3 * np.sign(active - truth) + (active - truth)  # every error 3 points larger
-    ok, reason = decide(clearly_worse)
-    assert not ok and reason.startswith("kept as candidate")
-
-
 def test_it_recommends_an_item9_threshold_and_measures_it_on_test(tmp_path: Path) -> None:
     config = LoopConfig(train=TrainArgs(members=1, epochs=2, patience=2, val_fraction=0.5), relabel_rounds=0)
     result = run_learning_loop(make_examples(120, groups=40), [], config, tmp_path, backbone=tiny_encoder())
     flag = read_manifest(result.train.artifact_dir)["item9_flag"]
     assert flag["threshold"] is not None and flag["positives"] >= 10 and flag["recall"] >= 0.9
     assert flag["test"]["threshold"] == flag["threshold"] and flag["test"]["n"] == result.test_metrics["n"]
-
-
-def test_a_time_ordered_split_tests_the_patients_who_started_last() -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from scoring.types import LabeledWindow
-    from training.pipeline import held_out_test_split, split_kind
-
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    examples = []
-    for p in range(10):  # patient p starts on day 10 * p and has three windows a week apart
-        for w in range(3):
-            end = start + timedelta(days=10 * p + 7 * w)
-            examples.append(
-                LabeledWindow(window=make_window(100 * p + w, 0.5, end=end), total=9.0, group=f"p{p}")
-            )
-    assert split_kind(examples, "auto") == "time"
-    dev, test = held_out_test_split(examples, fraction=0.2, kind="time")
-    assert {examples[i].group for i in test} == {"p8", "p9"}
-    assert len(dev) == 24 and not {examples[i].group for i in dev} & {"p8", "p9"}
-    # undated windows fall back to the patient hash; asking for time on them is a clear error
-    undated = [
-        LabeledWindow(window=replace(e.window, end=None), total=e.total, group=e.group) for e in examples
-    ]
-    assert split_kind(undated, "auto") == "patient"
-    with pytest.raises(ValueError, match="needs a date on every window"):
-        split_kind(undated, "time")
 
 
 def test_a_lora_run_holds_exactly_one_backbone_for_the_whole_loop(

@@ -78,7 +78,7 @@ def lora_steps(model: Any, *, seq_len: int, micro_batch: int, steps: int) -> dic
     from peft import LoraConfig, get_peft_model
 
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
-    from training.members import enable_checkpointing
+    from training.end_to_end import enable_checkpointing
 
     enable_checkpointing(model)
     model.train()

@@ -16,18 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.labelling.claude import (
-    ClaudeLabel,
-    ClaudeLabeler,
-    LabelingReport,
-    LabelRequest,
-    MalformedLabel,
-    combine_samples,
-    parse_label,
-    patient_turns,
-    render_for_labelling,
-    window_hash,
-)
+from training.labelling.claude import ClaudeLabeler, LabelingReport
+from training.labelling.label import ClaudeLabel, MalformedLabel, combine_samples, parse_label
+from training.labelling.prompt import LabelRequest, patient_turns, render_for_labelling, window_hash
 
 log = logging.getLogger(__name__)
 

@@ -1,136 +1,37 @@
 """Stage 1 of the learning loop: PHQ-9 pseudo-labels from Claude, with structured tool output.
 
 Before anything is sent: windows of patients without consent to external processing are skipped, and
-the text is redacted (training/redaction.py). Every label is kept in a cache keyed by the hash of what
-was sent and the model id, so a crashed or repeated run never pays twice. Rate limits (429), server
+the text is redacted (training/redaction.py) and rendered (training/labelling/prompt.py); the answer is
+read and checked in training/labelling/label.py. Every label is kept in a cache keyed by the hash of
+what was sent and the model id (training/labelling/cache.py), so a crashed or repeated run never pays
+twice. Rate limits (429), server
 errors (5xx), timeouts and dropped connections are retried with exponential backoff, then the window
 is marked failed and labelling goes on. A token budget per run stops labelling cleanly when reached.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from scoring.phq9 import ANSWER_OPTIONS, ITEM_MAX, ITEM_QUESTIONS, N_ITEMS, QUESTION_STEM
-from scoring.types import Window
-from training.redaction import redact
+from training.labelling.cache import LabelCache
+from training.labelling.label import ClaudeLabel, MalformedLabel, combine_samples, parse_label
+from training.labelling.prompt import (
+    TOOL,
+    TOOL_NAME,
+    LabelRequest,
+    patient_turns,
+    render_for_labelling,
+    system_prompt,
+    window_hash,
+)
 
 log = logging.getLogger(__name__)
-PROMPT_VERSION = "phq9-v2"  # part of the cache key: a new prompt means new labels
 DEFAULT_MODEL = "claude-opus-4-1"
-TOOL_NAME = "record_phq9"
-PATIENT, ASSISTANT = "patient", "assistant"  # how turns are named to the labeller
-MAX_NOT_ASSESSABLE = 2  # more items than this with nothing to go on: no total label for the window
-
-
-def system_prompt() -> str:
-    """The labeller's instructions, built from scoring.phq9 (the items verbatim, in order; the answer
-    options with their day counts): what a psychometrician would give a human rater."""
-    items = "\n".join(f"{i}. {q}" for i, q in enumerate(ITEM_QUESTIONS, start=1))
-    options = "\n".join(f"{score} = {wording} ({days} of the 14)" for score, wording, days in ANSWER_OPTIONS)
-    return (
-        "You rate the PHQ-9, a depression questionnaire, for a person from what they wrote to a "
-        "mental-health chat app. You see every turn of the two weeks before the rating date, oldest "
-        "first, each with its date and who wrote it. Only the patient's own turns are evidence; the "
-        "assistant's turns are context.\n\n"
-        f"The question: {QUESTION_STEM}\n{items}\n\nAnswer options:\n{options}\n\n"
-        "For each of the nine items, in this order:\n"
-        "- assessable: false when the turns give nothing to go on for this item (not mentioned is not "
-        "the same as absent: do not score an item 0 only because it was not talked about); true when "
-        "they do, including when they show the problem is absent.\n"
-        "- score: the answer the person would most likely give, counting the days in the two weeks the "
-        "turns describe (use the dates); 0 when assessable and absent.\n"
-        "- quotes: one to three short passages copied exactly, character for character, from the "
-        "patient's own turns, that support the score; none when the score is 0 or not assessable.\n"
-        f"When more than {MAX_NOT_ASSESSABLE} items are not assessable the window has no total; "
-        "otherwise the total is prorated over the assessable items. Text in square brackets such as "
-        "[NAME] was removed for privacy.\n"
-        f"Answer only by calling the {TOOL_NAME} tool."
-    )
-
-
-TOOL = {
-    "name": TOOL_NAME,
-    "description": "Record the PHQ-9 rating of the window: per item, whether it is assessable, the score "
-    "and verbatim quotes from the patient's turns.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "items": {
-                "type": "array",
-                "minItems": N_ITEMS,
-                "maxItems": N_ITEMS,
-                "description": "The nine PHQ-9 items in questionnaire order.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "assessable": {"type": "boolean"},
-                        "score": {"type": "integer", "minimum": 0, "maximum": ITEM_MAX},
-                        "quotes": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
-                    },
-                    "required": ["assessable", "score", "quotes"],
-                },
-            },
-        },
-        "required": ["items"],
-    },
-}
-
-
-@dataclass(frozen=True)
-class ClaudeLabel:
-    """One window's rating. `items` are the nine scores the model learns from: an item that was not
-    assessable, or whose quotes were not found in the patient's turns, takes the mean of the usable
-    items (so the total is prorated over them); `usable` says which items were rated and verified.
-    `confidence` is the share of usable items times the agreement between samples (1 with one)."""
-
-    items: tuple[float, ...]
-    evidence: tuple[str, ...]
-    confidence: float
-    model: str
-    input_tokens: int
-    output_tokens: int
-    usable: tuple[bool, ...] = (True,) * N_ITEMS
-    invalid_quotes: int = 0  # items whose quotes were not in the patient's turns (counted, not used)
-
-    @property
-    def total(self) -> float:
-        return sum(self.items)
-
-    @property
-    def has_total(self) -> bool:
-        """Whether enough items were rated to form a (prorated) total: only such labels are used."""
-        return self.usable.count(False) <= MAX_NOT_ASSESSABLE
-
-
-class LabelCache(Protocol):
-    def get(self, window_hash: str, model: str) -> ClaudeLabel | None: ...
-
-    def put(self, window_hash: str, label: ClaudeLabel) -> None: ...
-
-
-class MemoryCache:
-    def __init__(self) -> None:
-        self.labels: dict[tuple[str, str], ClaudeLabel] = {}
-
-    def get(self, window_hash: str, model: str) -> ClaudeLabel | None:
-        return self.labels.get((window_hash, model))
-
-    def put(self, window_hash: str, label: ClaudeLabel) -> None:
-        self.labels[(window_hash, label.model)] = label
-
-
-@dataclass(frozen=True)
-class LabelRequest:
-    window: Window
-    consent_external: bool  # the patient allows processing by an external model
-    names: tuple[str, ...] = ()  # known names to redact
 
 
 @dataclass
@@ -178,158 +79,8 @@ class LabelingReport:
         return data
 
 
-class MalformedLabel(ValueError):
-    pass
-
-
 class LabelingAborted(RuntimeError):
     """The API refused us outright (bad key, no permission): nothing more can be labelled."""
-
-
-SEPARATOR = "\n\u00b6\u00b6\n"  # between turn bodies while redacting: nothing a pattern can match
-
-
-def redacted_bodies(request: LabelRequest) -> list[str]:
-    """The window's turn texts as sent, oldest first, one conversation after another: redacted together
-    (a name found in one turn is removed from all of them)."""
-    turns = [t for c in request.window.conversations for t in c.turns]
-    return redact(SEPARATOR.join(t.text.strip() for t in turns), names=request.names).split(SEPARATOR)
-
-
-def render_for_labelling(request: LabelRequest) -> str:
-    """Every turn, oldest first, one conversation after another, each with its date and who wrote it
-    (the text redacted, see redacted_bodies)."""
-    bodies = redacted_bodies(request)
-    lines = [f"Rating date: {request.window.end:%Y-%m-%d}"] if request.window.end else []
-    position = 0
-    for conversation in request.window.conversations:
-        lines.append("--- conversation ---")
-        for turn in conversation.turns:
-            when = f"{turn.sent_at:%Y-%m-%d %a %H:%M}" if turn.sent_at else "date unknown"
-            who = PATIENT if turn.role == "user" else ASSISTANT
-            lines.append(f"[{when}] {who}: {bodies[position]}")
-            position += 1
-    return "\n".join(lines)
-
-
-def quote_found(quote: str, text: str) -> bool:
-    """Whether `quote` is in `text`, spaces and quote marks aside (how quotes are verified)."""
-    return _normalised(quote) in _normalised(text)
-
-
-def patient_turns(text: str) -> str:
-    """The patient's turns of a rendered window (what quotes must come from), one a line."""
-    marker = f"] {PATIENT}: "
-    return "\n".join(line.split(marker, 1)[1] for line in text.splitlines() if marker in line)
-
-
-def window_hash(text: str, model: str) -> str:
-    return hashlib.sha256(f"{PROMPT_VERSION}\n{model}\n{text}".encode()).hexdigest()
-
-
-def _normalised(text: str) -> str:
-    return " ".join(text.replace("’", "'").replace("“", '"').replace("”", '"').split()).lower()
-
-
-def parse_label(message: Any, model: str, *, patient_text: str = "") -> ClaudeLabel:
-    """The tool call in a Messages API response -> ClaudeLabel, or MalformedLabel saying what is wrong.
-
-    An item scored above 0 counts only with quotes found verbatim (spaces and quote marks aside) in
-    `patient_text`; one whose quotes are not there is invalid: counted, and treated as not assessable."""
-    blocks = [b for b in getattr(message, "content", []) if getattr(b, "type", "") == "tool_use"]
-    block = next((b for b in blocks if b.name == TOOL_NAME), None)
-    if block is None:
-        raise MalformedLabel(f"no {TOOL_NAME} tool call in the response")
-    data = block.input if isinstance(block.input, dict) else {}
-    items = data.get("items")
-    if not isinstance(items, list) or len(items) != N_ITEMS:
-        raise MalformedLabel(f"expected {N_ITEMS} items, got {items!r:.80}")
-    haystack = _normalised(patient_text)
-    scores: list[float] = []
-    usable: list[bool] = []
-    evidence: list[str] = []
-    invalid = 0
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise MalformedLabel(f"item {i + 1}: expected an object")
-        score, assessable, quotes = item.get("score"), item.get("assessable"), item.get("quotes", [])
-        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= ITEM_MAX:
-            raise MalformedLabel(f"item {i + 1}: score must be an integer 0..3, got {score!r}")
-        if not isinstance(assessable, bool):
-            raise MalformedLabel(f"item {i + 1}: assessable must be true or false, got {assessable!r}")
-        if not isinstance(quotes, list) or not all(isinstance(q, str) for q in quotes):
-            raise MalformedLabel(f"item {i + 1}: quotes must be a list of strings")
-        quotes = [q for q in quotes if q.strip()]
-        verified = all(_normalised(q) in haystack for q in quotes) and (score == 0 or bool(quotes))
-        if assessable and not verified:
-            invalid += 1
-        scores.append(score)
-        usable.append(assessable and verified)
-        evidence.append(" … ".join(q[:200] for q in quotes)[:500])
-    usage = getattr(message, "usage", None)
-    return _imputed(
-        scores,
-        usable,
-        evidence,
-        model=model,
-        agreement=1.0,
-        invalid=invalid,
-        input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
-        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
-    )
-
-
-def _imputed(
-    scores: list[float],
-    usable: list[bool],
-    evidence: list[str],
-    *,
-    model: str,
-    agreement: float,
-    invalid: int,
-    input_tokens: int,
-    output_tokens: int,
-) -> ClaudeLabel:
-    """A label whose unusable items take the mean of the usable ones (the total prorated over them)."""
-    rated = [s for s, ok in zip(scores, usable, strict=True) if ok]
-    fill = sum(rated) / len(rated) if rated else 0.0
-    return ClaudeLabel(
-        items=tuple(round(float(s) if ok else fill, 4) for s, ok in zip(scores, usable, strict=True)),
-        evidence=tuple(evidence),
-        confidence=round(agreement * len(rated) / N_ITEMS, 4),
-        model=model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        usable=tuple(usable),
-        invalid_quotes=invalid,
-    )
-
-
-def combine_samples(samples: list[ClaudeLabel]) -> ClaudeLabel:
-    """Several ratings of one window -> one label: per item the median of the samples that could rate
-    it (usable when most could); confidence = usable share x agreement (1 - mean item SD / 1.5)."""
-    if len(samples) == 1:
-        return samples[0]
-    scores, usable = [], []
-    spread = []
-    for i in range(N_ITEMS):
-        rated = sorted(s.items[i] for s in samples if s.usable[i])
-        usable.append(len(rated) * 2 > len(samples))
-        scores.append(rated[len(rated) // 2] if rated else 0.0)
-        if len(rated) > 1:
-            mean = sum(rated) / len(rated)
-            spread.append((sum((r - mean) ** 2 for r in rated) / len(rated)) ** 0.5)
-    agreement = max(0.0, 1.0 - (sum(spread) / len(spread) / 1.5 if spread else 0.0))
-    return _imputed(
-        scores,
-        usable,
-        list(samples[0].evidence),
-        model=samples[0].model,
-        agreement=agreement,
-        invalid=sum(s.invalid_quotes for s in samples),
-        input_tokens=sum(s.input_tokens for s in samples),
-        output_tokens=sum(s.output_tokens for s in samples),
-    )
 
 
 @dataclass
@@ -489,43 +240,3 @@ def _retry_after(exc: Exception) -> float:
         return float(response.headers.get("retry-after", 0)) if response is not None else 0.0
     except (TypeError, ValueError):
         return 0.0
-
-
-def label_from_row(row: Mapping[str, Any]) -> ClaudeLabel:
-    """A stored label (a JSONL line, a PseudoLabel row's fields) -> ClaudeLabel; rows from before
-    `usable` was kept count every item as usable."""
-    return ClaudeLabel(
-        items=tuple(float(v) for v in row["items"]),
-        evidence=tuple(row.get("evidence", ())),
-        confidence=float(row["confidence"]),
-        model=row["model"],
-        input_tokens=int(row.get("input_tokens", 0)),
-        output_tokens=int(row.get("output_tokens", 0)),
-        usable=tuple(row.get("usable") or (True,) * N_ITEMS),
-        invalid_quotes=int(row.get("invalid_quotes", 0)),
-    )
-
-
-class FileLabelCache:
-    """Labels kept in a JSONL file (one label a line), for runs outside the web app."""
-
-    def __init__(self, path: Any) -> None:
-        from pathlib import Path
-
-        self.path = Path(path)
-        self.labels: dict[tuple[str, str], ClaudeLabel] = {}
-        if self.path.is_file():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    label = label_from_row(row)
-                    self.labels[(row["window_hash"], label.model)] = label
-
-    def get(self, window_hash: str, model: str) -> ClaudeLabel | None:
-        return self.labels.get((window_hash, model))
-
-    def put(self, window_hash: str, label: ClaudeLabel) -> None:
-        self.labels[(window_hash, label.model)] = label
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as handle:  # appended at once: a crash loses at most the label in flight
-            handle.write(json.dumps({"window_hash": window_hash, **asdict(label)}) + "\n")

@@ -11,8 +11,9 @@ totals (when it helps on held-out patients) and a split-conformal interval from 
 fitted map has seen (each half of the patients is mapped by the other half's fit). Until then a rating
 carries no interval (the whole scale) and says "not yet validated here".
 
-The first trained model replaces the rater only through its own gate (`first_model_decision`): enough
-questionnaire patients, and test metrics at least as good as the rater's on the same test windows.
+The first trained model replaces the rater only through its own gate (`first_model_gate` in
+training/promotion.py): enough questionnaire patients, and test metrics at least as good as the rater's
+on the same test windows.
 """
 
 from __future__ import annotations
@@ -26,17 +27,11 @@ import numpy as np
 from scoring.calibration import Calibration
 from scoring.ensemble import ChunkEvidence, WindowScore
 from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
-from scoring.types import Conversation, LabeledWindow, Window
+from scoring.types import Conversation, Window
 from scoring.windowing import MAX_WINDOW_CHARS, window_cut
-from training.labelling.claude import (
-    PROMPT_VERSION,
-    ClaudeLabel,
-    ClaudeLabeler,
-    LabelingReport,
-    LabelRequest,
-    quote_found,
-    redacted_bodies,
-)
+from training.labelling.claude import ClaudeLabeler, LabelingReport
+from training.labelling.label import ClaudeLabel, quote_found
+from training.labelling.prompt import PROMPT_VERSION, LabelRequest, redacted_bodies
 from training.labelling.validation import (
     TotalMap,
     ValidationPair,
@@ -45,8 +40,6 @@ from training.labelling.validation import (
     patient_half,
     validation_report,
 )
-from training.metrics import regression_report
-from training.pipeline import promotion_decision
 
 CHARS_PER_TOKEN = 4  # rule of thumb for English text
 COVERAGE = 0.8  # the interval's target coverage, as for trained models (scoring.calibration)
@@ -264,37 +257,3 @@ class LlmRater:
             evidence=_evidence(label, request, offsets),
             n_turns_left_out=left_out,
         )
-
-
-def first_model_gate(
-    *,
-    questionnaire_patients: int,
-    min_patients: int,
-    test: list[LabeledWindow],
-    candidate: dict[str, float],
-    rater: dict[str, float],
-) -> tuple[bool, str]:
-    """Whether the first trained model may replace the LLM rater: questionnaires from at least
-    `min_patients` patients, and on the held-out test windows the rater could rate (`rater`: window id
-    -> its total; `candidate`: window id -> the model's) an MAE no higher and an AUC at >= 10 no lower
-    than the rater's. Without any window rated by both, the comparison cannot be made: not promoted."""
-    if questionnaire_patients < min_patients:
-        return False, (
-            f"kept as candidate (first model): questionnaires from {questionnaire_patients} patient(s), "
-            f"the first model needs {min_patients} (COLD_START_FIRST_MODEL_MIN_PATIENTS); the LLM rater "
-            "goes on scoring"
-        )
-    shared = [e for e in test if e.window.id in rater and e.window.id in candidate]
-    if not shared:
-        return False, (
-            "kept as candidate (first model): none of the held-out test windows could be rated by the LLM "
-            "rater (no consented test patient), so the model cannot be shown to be at least as good; "
-            "promote it in the admin if you accept it"
-        )
-    truth = [e.total for e in shared]
-    groups = [e.group or e.window.id for e in shared]
-    model_metrics = regression_report(truth, [candidate[e.window.id] for e in shared])
-    rater_metrics = regression_report(truth, [rater[e.window.id] for e in shared])
-    promote, detail = promotion_decision(model_metrics, rater_metrics, against="LLM rater")
-    n = len(set(groups))
-    return promote, f"first model vs the LLM rater on {len(shared)} test windows of {n} patient(s): {detail}"

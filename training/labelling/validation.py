@@ -19,7 +19,10 @@ from sklearn.isotonic import IsotonicRegression
 
 from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
 from scoring.types import LabeledWindow
-from training.labelling.claude import ClaudeLabel
+from training.args import LoopConfig
+from training.labelling.claude import ClaudeLabeler, LabelingReport
+from training.labelling.label import ClaudeLabel
+from training.labelling.prompt import LabelRequest
 
 
 @dataclass(frozen=True)
@@ -138,3 +141,36 @@ def apply_total_map(example: LabeledWindow, total_map: Callable[[float], float])
     scale = mapped / example.total
     items = tuple(min(float(ITEM_MAX), v * scale) for v in example.items)
     return replace(example, total=sum(items), items=items)
+
+
+def validate_labeller(
+    labeler: ClaudeLabeler, dev: list[LabeledWindow], config: LoopConfig, *, say: Callable[[str], None]
+) -> tuple[dict, Callable[[float], float] | None, bool, LabelingReport]:
+    """Claude's labels against the questionnaires of consented development windows: the report, the
+    map of its totals (or None), whether its labels may be used at all, and what labelling them cost.
+    `say` gets the line for the run's log."""
+    sample = [e for e in dev if e.meta.get("consent_external") and e.items is not None]
+    sample = sample[: config.label_validation_windows]
+    if not sample:
+        say("labeller not validated: no consented development window with a questionnaire")
+        return {"pairs": 0}, None, True, LabelingReport()
+    validating = labeler.label([LabelRequest(e.window, True, tuple(e.meta.get("names", ()))) for e in sample])
+    labels = validating.labels
+    pairs = [
+        ValidationPair(labels[e.window.id], e.total, e.items, e.group)
+        for e in sample
+        if e.window.id in labels
+    ]
+    check = validation_report(pairs)
+    total_map, calibration = fit_total_map(pairs, min_pairs=config.label_calibration_min_pairs)
+    check["calibration"] = calibration
+    trusted = "mae" not in check or check["mae"] <= config.label_max_mae
+    check["used"] = trusted
+    say(
+        f"labeller vs questionnaires on {check['with_total']} of {check['pairs']} windows: "
+        f"MAE {check.get('mae', '-')}, bias {check.get('bias', '-')}, r {check.get('pearson_r', '-')}, "
+        f"band agreement {check.get('band_agreement', '-')}, not assessable {check['not_assessable_share']}; "
+        f"map of totals {'applied' if calibration['applied'] else 'not applied: ' + calibration['why']}"
+        + ("" if trusted else f"; MAE above {config.label_max_mae}: Claude's pseudo-labels are NOT used")
+    )
+    return check, total_map, trusted, validating

@@ -18,15 +18,11 @@ from monitor_site.modelops.services.labelling import DatabaseLabelCache, labelli
 from monitor_site.patients.models import CareTeam
 from monitor_site.patients.selectors import labeled_windows_from_assessments
 from scoring.cli_args import dataclass_from_settings
-from training.labelling.claude import PROMPT_VERSION, ClaudeLabeler, LabelerConfig, LabelRequest
-from training.labelling.rater import (
-    LlmRater,
-    RaterValidation,
-    first_model_gate,
-    rater_version,
-    validate_rater,
-)
+from training.labelling.claude import ClaudeLabeler, LabelerConfig
+from training.labelling.prompt import PROMPT_VERSION, LabelRequest
+from training.labelling.rater import LlmRater, RaterValidation, rater_version, validate_rater
 from training.labelling.validation import ValidationPair
+from training.promotion import first_model_gate
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +133,7 @@ def first_model_gate_decide(
         )
         rated = {e.window.id: r.score.total for e, r in zip(consented, ratings, strict=True) if r.score}
     return first_model_gate(
-        questionnaire_patients=len({e.group or e.window.id for e in ground_truth}),
+        questionnaire_patients=len({e.patient for e in ground_truth}),
         min_patients=settings.COLD_START_FIRST_MODEL_MIN_PATIENTS,
         test=test,
         candidate={i: p for i, _, p in result.test_points},

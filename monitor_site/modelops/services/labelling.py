@@ -13,13 +13,8 @@ from monitor_site.modelops.models import PseudoLabel, TrainingRun
 from scoring.cli_args import dataclass_from_settings
 from training.args import LoopConfig, TrainArgs
 from training.labelling.batches import BatchingLabeler
-from training.labelling.claude import (
-    ClaudeLabel,
-    ClaudeLabeler,
-    LabelerConfig,
-    anthropic_client,
-    label_from_row,
-)
+from training.labelling.claude import ClaudeLabeler, LabelerConfig, anthropic_client
+from training.labelling.label import ClaudeLabel, label_from_row
 
 log = logging.getLogger(__name__)
 

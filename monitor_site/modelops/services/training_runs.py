@@ -36,15 +36,10 @@ from monitor_site.patients.selectors import (
     windows_for,
 )
 from monitor_site.predictions.selectors import reviewed_window_requests
+from training.evaluation import evaluate
 from training.labelling.batches import LabelsPending
-from training.pipeline import (
-    PairedPoints,
-    Unlabeled,
-    evaluate,
-    promotion_decision,
-    remove_artifact,
-    run_learning_loop,
-)
+from training.pipeline import Unlabeled, remove_artifact, run_learning_loop
+from training.promotion import PairedPoints, promotion_decision
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +226,7 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         active_metrics, active_points = evaluate(model_version_dir(active), test)
         # result.test_points and active_points follow the order of `test` (the loop's held-out windows)
         candidate_points = {i: p for i, _, p in result.test_points}
-        groups = {e.window.id: e.group or e.window.id for e in test}
+        groups = {e.window.id: e.patient for e in test}
         paired = PairedPoints(
             truth=[t for _, t, _ in active_points],
             candidate=[candidate_points[i] for i, _, _ in active_points],

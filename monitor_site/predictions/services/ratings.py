@@ -25,7 +25,7 @@ from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction
 from monitor_site.predictions.services.rows import Scored, prediction_row
 from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
-from training.labelling.claude import LabelRequest
+from training.labelling.prompt import LabelRequest
 
 log = logging.getLogger(__name__)
 

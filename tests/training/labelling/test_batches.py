@@ -10,14 +10,9 @@ import pytest
 from scoring.types import Conversation, Turn, Window
 from tests.training.fake_anthropic import FakeAnthropic, client_for, fake_anthropic
 from training.labelling.batches import batch_collect, batch_submit
-from training.labelling.claude import (
-    ClaudeLabeler,
-    LabelerConfig,
-    LabelRequest,
-    MemoryCache,
-    render_for_labelling,
-    window_hash,
-)
+from training.labelling.cache import MemoryCache
+from training.labelling.claude import ClaudeLabeler, LabelerConfig
+from training.labelling.prompt import LabelRequest, render_for_labelling, window_hash
 
 
 @pytest.fixture

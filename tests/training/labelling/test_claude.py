@@ -6,7 +6,9 @@ import pytest
 
 from scoring.types import Conversation, Turn, Window
 from tests.training.fake_anthropic import FakeAnthropic, client_for, fake_anthropic, tool_message
-from training.labelling.claude import ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
+from training.labelling.cache import MemoryCache
+from training.labelling.claude import ClaudeLabeler, LabelerConfig
+from training.labelling.prompt import LabelRequest
 from training.redaction import redact
 
 
@@ -176,29 +178,6 @@ def test_the_prompt_sends_the_items_verbatim_the_answer_options_and_dated_turns(
     assert "Rating date: 2026-03-03" in text
 
 
-def test_quotes_not_in_the_patients_turns_make_that_item_invalid() -> None:
-    from types import SimpleNamespace
-
-    from training.labelling.claude import parse_label
-
-    def message(quotes: list[str]) -> SimpleNamespace:
-        items = [{"assessable": True, "score": 2, "quotes": quotes}] + [
-            {"assessable": True, "score": 0, "quotes": []}
-        ] * 8
-        block = SimpleNamespace(type="tool_use", name="record_phq9", input={"items": items})
-        return SimpleNamespace(content=[block], usage=None)
-
-    patient = "I have no interest in anything\nI feel awful"
-    good = parse_label(message(["no interest in  anything"]), "m", patient_text=patient)
-    assert good.usable[0] and good.items[0] == 2 and good.invalid_quotes == 0
-    invented = parse_label(message(["I stopped going to the gym"]), "m", patient_text=patient)
-    assert not invented.usable[0] and invented.invalid_quotes == 1
-    unquoted = parse_label(message([]), "m", patient_text=patient)  # a score above 0 needs evidence
-    assert not unquoted.usable[0]
-    # From the assistant's turns only: not the patient's words.
-    assert not parse_label(message(["That sounds hard"]), "m", patient_text=patient).usable[0]
-
-
 def test_not_assessable_items_are_prorated_and_too_many_leave_no_total(fake: FakeAnthropic) -> None:
     fake.ok([2, None, 2, 2, None, 2, 2, 2, 0])
     fake.ok([2, None, None, None, 2, 2, 2, 2, 0])
@@ -213,7 +192,8 @@ def test_not_assessable_items_are_prorated_and_too_many_leave_no_total(fake: Fak
 
 def test_several_samples_give_a_median_label_whose_confidence_is_their_agreement(fake: FakeAnthropic) -> None:
     from tests.training.fake_anthropic import client_for
-    from training.labelling.claude import ClaudeLabeler, LabelerConfig, MemoryCache
+    from training.labelling.cache import MemoryCache
+    from training.labelling.claude import ClaudeLabeler, LabelerConfig
 
     for scores in ([1] * 9, [1] * 9, [3] * 9):
         fake.ok(scores)
@@ -237,7 +217,8 @@ def test_with_extended_thinking_the_tool_is_required_not_forced() -> None:
 
 
 def test_the_cache_keys_on_the_prompt_version_and_the_sampling() -> None:
-    from training.labelling.claude import LabelerConfig, window_hash
+    from training.labelling.claude import LabelerConfig
+    from training.labelling.prompt import window_hash
 
     one, three = LabelerConfig(model="m"), LabelerConfig(model="m", samples=3)
     assert window_hash("text", one.variant) != window_hash("text", three.variant)

@@ -1,4 +1,5 @@
-"""The cold-start LLM rater: validation against questionnaires, ratings as scores, the first-model gate."""
+"""The cold-start LLM rater: validation against questionnaires, ratings as scores (its gate against the first
+trained model: tests/training/test_promotion.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scoring.phq9 import TOTAL_MAX
-from scoring.types import Conversation, LabeledWindow, Turn, Window
+from scoring.types import Conversation, Turn, Window
 from tests.training.fake_anthropic import client_for, fake_anthropic
-from training.labelling.claude import ClaudeLabel, ClaudeLabeler, LabelerConfig, LabelRequest, MemoryCache
-from training.labelling.rater import (
-    LlmRater,
-    RaterValidation,
-    first_model_gate,
-    rater_version,
-    validate_rater,
-)
+from training.labelling.cache import MemoryCache
+from training.labelling.claude import ClaudeLabeler, LabelerConfig
+from training.labelling.label import ClaudeLabel
+from training.labelling.prompt import LabelRequest
+from training.labelling.rater import LlmRater, RaterValidation, rater_version, validate_rater
 from training.labelling.validation import ValidationPair
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -144,37 +142,3 @@ def test_a_flooded_window_is_cut_like_a_models_and_evidence_keeps_original_turn_
     [chunk] = rating.score.evidence  # the first turn sent, at its index in the whole conversation
     left_out = rating.score.n_turns_left_out  # the first turn kept may be the assistant's (odd index)
     assert chunk.turn_indices[0] == left_out + left_out % 2
-
-
-def _test_windows(n_patients: int) -> list[LabeledWindow]:
-    return [
-        LabeledWindow(_window(f"t{i}", ["text"]), total=float(4 * (i % 6)), group=f"patient-{i}")
-        for i in range(n_patients)
-    ]
-
-
-def test_the_first_model_needs_enough_questionnaire_patients() -> None:
-    test = _test_windows(6)
-    truth = {e.window.id: e.total for e in test}
-    ok, why = first_model_gate(
-        questionnaire_patients=10, min_patients=30, test=test, candidate=truth, rater=truth
-    )
-    assert not ok and "questionnaires from 10 patient(s), the first model needs 30" in why
-
-
-def test_the_first_model_must_be_at_least_as_good_as_the_rater_on_the_same_windows() -> None:
-    test = _test_windows(6)
-    truth = {e.window.id: e.total for e in test}
-    off_by_3 = {k: v + 3 for k, v in truth.items()}
-    ok, why = first_model_gate(
-        questionnaire_patients=40, min_patients=30, test=test, candidate=truth, rater=off_by_3
-    )
-    assert ok and why.startswith("first model vs the LLM rater on 6 test windows of 6 patient(s): promoted")
-    ok, why = first_model_gate(
-        questionnaire_patients=40, min_patients=30, test=test, candidate=off_by_3, rater=truth
-    )
-    assert not ok and "kept as candidate" in why and "LLM rater" in why
-    ok, why = first_model_gate(
-        questionnaire_patients=40, min_patients=30, test=test, candidate=truth, rater={}
-    )
-    assert not ok and "cannot be shown to be at least as good" in why

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from scoring.types import Conversation, LabeledWindow, Turn, Window
-from training.labelling.claude import ClaudeLabel
+from training.labelling.label import ClaudeLabel
 from training.labelling.validation import ValidationPair, apply_total_map, fit_total_map, validation_report
 
 

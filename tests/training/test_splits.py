@@ -1,0 +1,72 @@
+"""Splits by patient: development and held-out test patients, training and validation, early stopping
+and calibration."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import make_examples, make_window
+from training.splits import split_by_group
+
+
+def test_it_splits_by_patient_never_by_window() -> None:
+    examples = make_examples(40, groups=10)
+    train, val = split_by_group(examples, val_fraction=0.2, seed=1)
+    assert {examples[i].group for i in train}.isdisjoint({examples[i].group for i in val})
+    assert len({examples[i].group for i in val}) == 2 and len(train) + len(val) == 40
+
+
+def test_it_keeps_each_patient_on_the_same_side_as_data_grows() -> None:
+    from training.splits import held_out_test_split
+
+    small = make_examples(40, groups=20)
+    big = make_examples(120, groups=60)
+    _, test_small = held_out_test_split(small, fraction=0.2)
+    _, test_big = held_out_test_split(big, fraction=0.2)
+    small_test = {small[i].group for i in test_small}
+    big_test = {big[i].group for i in test_big}
+    assert small_test and small_test == {g for g in big_test if g in {e.group for e in small}}
+    assert 0.05 < len(big_test) / 60 < 0.4
+    dev, test = held_out_test_split(make_examples(6, groups=3), fraction=0.01)
+    assert len({make_examples(6, groups=3)[i].group for i in test}) == 1 and len(dev) == 4
+
+
+def test_it_always_keeps_two_patients_for_development() -> None:
+    """Whatever the ids hash to (a test once failed when three of four patients hashed to the test side)."""
+    from training.splits import held_out_test_split
+
+    for offset in range(40):
+        examples = make_examples(8, groups=4)
+        for e in examples:
+            object.__setattr__(e, "group", f"patient-{offset}-{e.group}")
+        dev, test = held_out_test_split(examples, fraction=0.9)
+        assert len({examples[i].group for i in dev}) == 2 and len({examples[i].group for i in test}) == 2
+
+
+def test_a_time_ordered_split_tests_the_patients_who_started_last() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scoring.types import LabeledWindow
+    from training.splits import held_out_test_split, split_kind
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    examples = []
+    for p in range(10):  # patient p starts on day 10 * p and has three windows a week apart
+        for w in range(3):
+            end = start + timedelta(days=10 * p + 7 * w)
+            examples.append(
+                LabeledWindow(window=make_window(100 * p + w, 0.5, end=end), total=9.0, group=f"p{p}")
+            )
+    assert split_kind(examples, "auto") == "time"
+    dev, test = held_out_test_split(examples, fraction=0.2, kind="time")
+    assert {examples[i].group for i in test} == {"p8", "p9"}
+    assert len(dev) == 24 and not {examples[i].group for i in dev} & {"p8", "p9"}
+    # undated windows fall back to the patient hash; asking for time on them is a clear error
+    undated = [
+        LabeledWindow(window=replace(e.window, end=None), total=e.total, group=e.group) for e in examples
+    ]
+    assert split_kind(undated, "auto") == "patient"
+    with pytest.raises(ValueError, match="needs a date on every window"):
+        split_kind(undated, "time")

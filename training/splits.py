@@ -1,0 +1,98 @@
+"""Splits by patient, never by window: a patient's windows always land on one side.
+
+- `held_out_test_split`: the learning loop's development and held-out test patients, fixed for a run
+  (time-ordered when every window is dated, else by a hash of the patient's id);
+- `split_by_group`: training and validation patients within development;
+- `split_validation`: the validation patients shared out between early stopping and calibration.
+
+A window's patient is `LabeledWindow.patient`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+
+from scoring.types import LabeledWindow
+
+TEST_SALT = "phq9-held-out-test-v1"
+SPLITS = ("auto", "time", "patient")
+SPLIT_TEXT = {
+    "time": "time-ordered: the patients who started last",
+    "patient": "patients fixed by a hash of their id (undated windows)",
+}
+
+
+def _hash_position(group: str) -> float:
+    return int(hashlib.sha256(f"{TEST_SALT}:{group}".encode()).hexdigest()[:8], 16) / 2**32
+
+
+def split_kind(examples: list[LabeledWindow], requested: str) -> str:
+    """'time' or 'patient': `auto` is time-ordered when every window is dated, by patient hash otherwise."""
+    if requested not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {requested!r}")
+    dated = all(e.window.end is not None for e in examples)
+    if requested == "time" and not dated:
+        raise ValueError("a time-ordered split needs a date on every window (turns with sent_at)")
+    return "time" if requested == "time" or (requested == "auto" and dated) else "patient"
+
+
+def held_out_test_split(
+    examples: list[LabeledWindow], *, fraction: float, kind: str = "patient"
+) -> tuple[list[int], list[int]]:
+    """(development, test) indices, by patient. At least one patient is tested, at least two develop.
+
+    kind "time": the test patients are the ones who started last (their first window is the latest),
+    so a model is judged on patients who came after everyone it learnt from, as in deployment. A
+    patient's start never moves, so as data grows earlier test patients join development and the new
+    ones are tested: still patients neither the active nor the candidate version trained on.
+    kind "patient": a patient's side is fixed by a hash of their id, so it stays the same from run to
+    run as data grows (for undated data)."""
+    groups = sorted({e.patient for e in examples})
+    if kind == "time":
+        first: dict[str, object] = {}
+        for e in examples:
+            g = e.patient
+            first[g] = min(first[g], e.window.end) if g in first else e.window.end  # type: ignore[call-overload]
+        # latest start first; ties by hash so the order never depends on input order
+        order = sorted(groups, key=lambda g: (first[g], _hash_position(g)), reverse=True)
+        n_test = min(
+            max(1 if len(groups) >= 3 else 0, round(len(groups) * fraction)), max(len(groups) - 2, 0)
+        )
+        test_groups = set(order[:n_test])
+    else:
+        test_groups = {g for g in groups if _hash_position(g) < fraction}
+        if not test_groups and len(groups) >= 3:
+            test_groups = {min(groups, key=_hash_position)}
+        if len(groups) - len(test_groups) < 2:  # few patients: keep the lowest-hash ones as the test side
+            test_groups = set(sorted(test_groups, key=_hash_position)[: max(len(groups) - 2, 0)])
+    dev = [i for i, e in enumerate(examples) if e.patient not in test_groups]
+    test = [i for i, e in enumerate(examples) if e.patient in test_groups]
+    return dev, test
+
+
+def split_by_group(
+    examples: list[LabeledWindow], *, val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices of train and validation examples; a patient's windows all land on one side."""
+    groups = sorted({e.patient for e in examples})
+    random.Random(seed).shuffle(groups)
+    n_val = math.ceil(len(groups) * val_fraction) if len(groups) > 1 and val_fraction > 0 else 0
+    val_groups = set(groups[:n_val])
+    train = [i for i, e in enumerate(examples) if e.patient not in val_groups]
+    val = [i for i, e in enumerate(examples) if e.patient in val_groups]
+    return train, val
+
+
+def split_validation(examples: list[LabeledWindow], val_idx: list[int]) -> tuple[list[int], list[int]]:
+    """(early-stopping, calibration) indices: the validation patients shared out alternately, so the
+    patients that chose the epoch are not the ones that size the prediction interval and give the
+    validation metrics. With a single validation patient both roles fall to them (said in the manifest)."""
+    groups = sorted({examples[i].patient for i in val_idx})
+    if len(groups) < 2:
+        return val_idx, val_idx
+    stop_groups = set(groups[0::2])
+    stop = [i for i in val_idx if examples[i].patient in stop_groups]
+    calibrate = [i for i in val_idx if examples[i].patient not in stop_groups]
+    return stop, calibrate
