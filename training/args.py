@@ -3,7 +3,9 @@
 `TrainArgs`: how one ensemble is trained (training/finetune.py). `LoopConfig`: the learning loop around
 it (training/pipeline.py). The CLIs build their options from these fields (scoring/cli_args.py), the web
 app fills them from settings named TRAINING_<FIELD>, and a TOML run config names them in [train] and
-[loop]. The arguments are saved beside the weights in the artifact's manifest.
+[loop]. The arguments are saved beside the weights in the artifact's manifest. The defaults here are the
+only ones: the web app's settings hold a TRAINING_<FIELD> only when the environment sets it
+(monitor_site/modelops/training_settings.py).
 """
 
 from __future__ import annotations

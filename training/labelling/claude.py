@@ -85,6 +85,9 @@ class LabelingAborted(RuntimeError):
 
 @dataclass
 class LabelerConfig:
+    """How Claude labels. The web app fills it from PSEUDO_LABEL_<FIELD> settings, which the environment
+    sets or not: these defaults are the only ones (monitor_site/modelops/training_settings.py)."""
+
     model: str = DEFAULT_MODEL
     max_retries: int = 4  # per window, for 429 / 5xx / timeouts / connection errors
     backoff_seconds: float = 2.0  # doubled after each retry, capped at 60 s (Retry-After wins if larger)

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.services.labelling import DatabaseLabelCache, labelling_client
+from monitor_site.modelops.training_settings import options_from_settings, training_setting
 from monitor_site.patients.models import CareTeam
 from monitor_site.patients.selectors import labeled_windows_from_assessments
-from scoring.cli_args import dataclass_from_settings
 from training.labelling.claude import ClaudeLabeler, LabelerConfig
 from training.labelling.prompt import PROMPT_VERSION, LabelRequest
 from training.labelling.rater import LlmRater, RaterValidation, rater_version, validate_rater
@@ -41,7 +41,7 @@ def llm_rater(*, source: str, token_budget: int | None = None) -> tuple[ModelVer
     without an Anthropic key. New ratings are stored as PseudoLabels of `source` (never paid twice)."""
     if not settings.ANTHROPIC_API_KEY:
         return None
-    config = dataclass_from_settings(LabelerConfig, settings, prefix="PSEUDO_LABEL_")
+    config = options_from_settings(LabelerConfig, prefix="PSEUDO_LABEL_")
     if token_budget is not None:
         config.token_budget = max(0, token_budget)
     row, _ = ModelVersion.objects.get_or_create(
@@ -66,10 +66,11 @@ def llm_rater(*, source: str, token_budget: int | None = None) -> tuple[ModelVer
 def llm_rater_paused(row: ModelVersion) -> str:
     """Why the rater may not score (its validated MAE is above TRAINING_LABEL_MAX_MAE), or ""."""
     mae = row.metrics.get("mae")
-    if row.metrics.get("validated") and mae is not None and mae > settings.TRAINING_LABEL_MAX_MAE:
+    max_mae = training_setting("TRAINING_LABEL_MAX_MAE")
+    if row.metrics.get("validated") and mae is not None and mae > max_mae:
         return (
             f"its MAE against this clinic's questionnaires is {mae:.2f}, above TRAINING_LABEL_MAX_MAE "
-            f"({settings.TRAINING_LABEL_MAX_MAE:g}): LLM scoring is paused"
+            f"({max_mae:g}): LLM scoring is paused"
         )
     return ""
 

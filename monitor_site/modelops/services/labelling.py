@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from monitor_site.modelops.models import PseudoLabel, TrainingRun
-from scoring.cli_args import dataclass_from_settings
+from monitor_site.modelops.training_settings import options_from_settings, training_setting
 from training.args import LoopConfig, TrainArgs
 from training.labelling.batches import BatchingLabeler
 from training.labelling.claude import ClaudeLabeler, LabelerConfig, anthropic_client
@@ -62,14 +62,16 @@ class DatabaseLabelCache:
 
 def loop_config() -> LoopConfig:
     """TRAINING_<FIELD> settings fill the TrainArgs and LoopConfig fields of the same name."""
-    train = dataclass_from_settings(TrainArgs, settings, prefix="TRAINING_")
-    return dataclass_from_settings(LoopConfig, settings, prefix="TRAINING_", train=train)
+    train = options_from_settings(TrainArgs, prefix="TRAINING_")
+    return options_from_settings(LoopConfig, prefix="TRAINING_", train=train)
 
 
 def loop_config_dict() -> dict:
     config = asdict(loop_config())
-    config["pseudo_label_model"] = settings.PSEUDO_LABEL_MODEL if settings.ANTHROPIC_API_KEY else None
-    config["token_budget"] = settings.PSEUDO_LABEL_TOKEN_BUDGET
+    config["pseudo_label_model"] = (
+        training_setting("PSEUDO_LABEL_MODEL") if settings.ANTHROPIC_API_KEY else None
+    )
+    config["token_budget"] = training_setting("PSEUDO_LABEL_TOKEN_BUDGET")
     return config
 
 
@@ -87,7 +89,7 @@ def labeler_for_run(run: TrainingRun | None = None) -> ClaudeLabeler | None:
     waits for it without holding a worker (`label_batches_poll` finds it ended) and keeps its id to resume."""
     if not settings.ANTHROPIC_API_KEY:
         return None
-    config = dataclass_from_settings(LabelerConfig, settings, prefix="PSEUDO_LABEL_")
+    config = options_from_settings(LabelerConfig, prefix="PSEUDO_LABEL_")
     if not settings.PSEUDO_LABEL_BATCH_MIN_WINDOWS or run is None:
         return ClaudeLabeler(labelling_client(), config, DatabaseLabelCache())
 

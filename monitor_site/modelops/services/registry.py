@@ -15,6 +15,7 @@ from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 from monitor_site.celery import enqueue_on_commit
 from monitor_site.modelops.models import ModelVersion
+from monitor_site.modelops.training_settings import training_setting
 from monitor_site.patients.selectors import labeled_windows_from_assessments
 from scoring.artifact import ArtifactError, read_manifest, set_active_pointer
 from training.args import LoopConfig, TrainArgs
@@ -103,8 +104,8 @@ def model_train_from_ground_truth(
         )
     config = LoopConfig(
         train=args,
-        test_fraction=settings.TRAINING_TEST_FRACTION,
-        split=settings.TRAINING_SPLIT,
+        test_fraction=training_setting("TRAINING_TEST_FRACTION"),
+        split=training_setting("TRAINING_SPLIT"),
         relabel_rounds=0,
     )
     result = run_learning_loop(examples, [], config, Path(settings.MODEL_STORE_DIR), progress=progress).train
