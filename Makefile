@@ -60,7 +60,7 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy scoring training monitor_site
-	$(PY) -m pytest -q -p no:cacheprovider $(wildcard tests/test_layout.py tests/test_layering.py)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py tests/test_layering.py
 
 # `make bench`: the model (tokens/s) and the clinician pages (ms at p95 on 5,000 patients x 365 days).
 bench: bench-model bench-pages
