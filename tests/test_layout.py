@@ -1,6 +1,6 @@
-"""The layout rules of ARCHITECTURE.md and STYLE.md, checked on the source tree:
-no import cycles (function-level imports included), services and selectors never import tasks,
-measuring tools only in the bench packages, every PHQ-9 fact only in scoring/phq9.py."""
+"""The layout rules of docs/architecture.md and STYLE.md, checked on the source tree: no import cycles
+(function-level imports included), measuring tools only in the bench packages, every PHQ-9 fact only in
+scoring/phq9.py. The layer order, and that services never import tasks: tests/test_layering.py."""
 
 from __future__ import annotations
 
@@ -66,17 +66,6 @@ def test_it_has_no_import_cycles() -> None:
         if module not in state:
             visit(module, [])
     assert cycles == []
-
-
-def test_services_and_selectors_never_import_tasks() -> None:
-    offenders = []
-    for module, path in _modules().items():
-        if path.stem in ("services", "selectors"):
-            offenders += [
-                f"{module} imports {n}" for n in _imports(path, module) if n.split(".")[-1] == "tasks"
-            ]
-            offenders += [f"{module} imports {n}" for n in _imports(path, module) if ".tasks." in n]
-    assert offenders == []
 
 
 def test_product_apps_hold_no_measuring_tools() -> None:

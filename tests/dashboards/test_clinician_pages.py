@@ -297,18 +297,26 @@ def test_every_model_item9_flag_shows_the_latest_self_report_and_the_escalation_
     assert "Escalation: Call the duty clinician on 020 7946 0000." in page
 
 
+def _questionnaire(patient: object, items: list[int]) -> None:
+    """A questionnaire as the ingest edge takes it (api.views.assessment_create): stored, then the
+    self-report rules."""
+    from monitor_site.alerts.services import alerts_evaluate_self_report
+    from monitor_site.patients.services.ingest import assessment_ingest
+
+    result = assessment_ingest(
+        source=patient.source,  # type: ignore[attr-defined]
+        patient_external_id=patient.external_id,  # type: ignore[attr-defined]
+        completed_at=timezone.now(),
+        items=items,
+    )
+    alerts_evaluate_self_report(patient_ids=[result.obj.patient_id])
+
+
 def test_self_report_alerts_are_told_apart_in_the_inbox(
     client: Client, clinician: object, team: object
 ) -> None:
-    from monitor_site.patients.services.ingest import assessment_ingest
-
     patient = PatientFactory(care_team=team, external_id="pt-sr")
-    assessment_ingest(
-        source=patient.source,
-        patient_external_id="pt-sr",
-        completed_at=timezone.now(),
-        items=[3] * 7 + [0, 0],
-    )
+    _questionnaire(patient, [3] * 7 + [0, 0])
     inbox = client.get("/alerts/").content.decode()
     assert "self-report</span> <strong>Self-report: PHQ-9 at or above 20 (severe)</strong>" in inbox
     assert "self-reported PHQ-9 21" in inbox
@@ -319,14 +327,7 @@ def test_the_inbox_filters_by_patient_rule_and_team_and_the_list_links_to_a_pati
 ) -> None:
     other = PatientFactory(care_team=team, external_id="pt-other")
     assessment_ingest_items = [3] * 7 + [0, 0]
-    from monitor_site.patients.services.ingest import assessment_ingest
-
-    assessment_ingest(
-        source=other.source,
-        patient_external_id="pt-other",
-        completed_at=timezone.now(),
-        items=assessment_ingest_items,
-    )
+    _questionnaire(other, assessment_ingest_items)
     assert f'href="/alerts/?patient={flagged.pk}"' in client.get("/").content.decode()
     mine = client.get("/alerts/", {"patient": flagged.pk}).content.decode()
     assert "pt-urgent" in mine and "pt-other" not in mine
@@ -352,15 +353,8 @@ def test_an_urgent_alert_is_resolved_only_with_a_note(
 def test_the_inbox_groups_alerts_by_patient_urgent_patients_first(
     client: Client, clinician: object, flagged: object, team: object
 ) -> None:
-    from monitor_site.patients.services.ingest import assessment_ingest
-
     calm = PatientFactory(care_team=team, external_id="pt-calm")
-    assessment_ingest(
-        source=calm.source,
-        patient_external_id="pt-calm",
-        completed_at=timezone.now(),
-        items=[2] * 6 + [0] * 3,
-    )
+    _questionnaire(calm, [2] * 6 + [0] * 3)
     response = client.get("/alerts/", {"group": "patient"})
     groups = response.context["groups"]
     assert [g.external_id for g in groups] == ["pt-urgent", "pt-calm"]  # urgent first, one row each
