@@ -21,7 +21,7 @@ calibration and metrics as `train_ensemble` does them; `train_ensemble(pretraine
 
 The data are the ground-truth windows of the run config ([data] ground_truth, split by patient into
 training and early-stopping windows as `train_ensemble` does); [train] gives the TrainArgs (mode must
-be lora). Scoring scales differently: one model per Celery worker on the `gpu` queue (README).
+be lora). Scoring scales differently: one model per Celery worker on the `gpu` queue (docs/deploying.md).
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ INPUT_CHOICE = (
     "replies come from another product's model and carry none of the patient's symptoms (in the "
     "synthetic clinic they once leaked the label). Measured 2026-12-02 on the synthetic clinic "
     "(time-ordered split, 5 test patients, 3 seeds): user-only vs user+assistant MAE 3.54 vs 3.33, "
-    "r 0.79 vs 0.80, AUC@10 0.89 vs 0.99, no difference these patients can show (README)."
+    "r 0.79 vs 0.80, AUC@10 0.89 vs 0.99, no difference these patients can show (docs/benchmarks.md)."
 )
 
 
