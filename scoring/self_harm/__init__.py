@@ -1,0 +1,232 @@
+"""The self-harm risk-language detector (PHQ-9 item 9), run beside the score on every window.
+
+It reads the patient's turns sentence by sentence and scores each sentence 0..1 for a statement of the
+patient's own current or recent thoughts of being better off dead, of death as a way out, of suicide or
+of hurting themselves, or of self-harm acts. Two parts a reviewer can inspect, combined in one logistic
+formula whose weights are in `scoring/data/self_harm_head.json` (numbers only; `training/self_harm.py`
+writes them):
+
+    z = strength[expression kind] + sum(cue weights of the expression's clause) + model_weight * head(e)
+    sentence score = sigmoid(z)
+
+- the lexicon (`expressions.py`, `cues.py` here): risk expressions ("strong", "passive", "topic" words,
+  "anaphora") and cues (negated, other_person, past_over, hypothetical, topic_question, idiom,
+  hyperbole, context, first_person, recent);
+- the sentence model: logistic regression over the packaged MiniLM sentence embedding `e`
+  (mean-pooled, L2-normalised), run only on the sentences the lexicon selects (any expression or topic
+  word, unless its lexicon part alone is below `embed_floor`), so it costs a few short sentences per
+  window, never a pass over every sentence.
+
+A window's score is its highest sentence score; it fires at `threshold`. Assistant turns are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from scoring.self_harm.cues import Hit, find_hits, normalise, split_sentences
+from scoring.types import Window
+
+log = logging.getLogger(__name__)
+
+DETECTOR_VERSION = "self-harm-0.1"
+HEAD_FILE = "self_harm_head.json"
+MAX_EVIDENCE = 5
+MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model (about 128 tokens)
+
+
+@dataclass(frozen=True)
+class RiskSentence:
+    conversation_id: str  # Conversation.id of the window's conversation (a session id in the web app)
+    turn: int  # index of the turn in that conversation's turns (all roles counted)
+    start: int  # character span of the sentence in that turn's text
+    end: int
+    text: str
+    sent_at: datetime | None
+    score: float  # 0..1
+    cue: str  # the lexicon expression / reason that fired, for reviewers (never shown to patients)
+
+
+@dataclass(frozen=True)
+class Detection:
+    score: float  # the window's score = max sentence score (0.0 when nothing matched)
+    fired: bool  # score >= the detector's threshold
+    evidence: tuple[RiskSentence, ...]  # the sentences at or above threshold, most recent first, at most 5
+    version: str
+
+
+@dataclass(frozen=True)
+class _Scored:
+    score: float
+    cue: str
+
+
+class SentenceEncoder:
+    """The packaged MiniLM, mean-pooled and L2-normalised: one vector per sentence. Loaded on first use."""
+
+    def __init__(self, backbone_id: str) -> None:
+        self.backbone_id = backbone_id
+        self._backbone: Any = None
+
+    def encode(self, sentences: Sequence[str]) -> list[list[float]]:
+        import torch
+
+        from scoring.backbone import load_backbone
+
+        if self._backbone is None:
+            self._backbone = load_backbone(self.backbone_id)
+            self._backbone.module.eval()
+        tokenizer = self._backbone.tokenizer
+        vectors: list[list[float]] = []
+        with torch.inference_mode():
+            for i in range(0, len(sentences), 64):
+                batch = tokenizer(
+                    [s[:MAX_SENTENCE_CHARS] for s in sentences[i : i + 64]],
+                    padding=True,
+                    truncation=True,
+                    max_length=128,
+                    return_tensors="pt",
+                )
+                pooled = self._backbone.embed(batch["input_ids"], batch["attention_mask"])  # (N, H)
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                vectors.extend(pooled.tolist())
+        return vectors
+
+
+class SelfHarmDetector:
+    def __init__(self, config: dict[str, Any], *, encoder: SentenceEncoder | None = None) -> None:
+        self.config = config
+        self.threshold = float(config["threshold"])
+        self.version = str(config.get("version", DETECTOR_VERSION))
+        self.strength: dict[str, float] = {k: float(v) for k, v in config["strength"].items()}
+        self.cue_weights: dict[str, float] = {k: float(v) for k, v in config["cues"].items()}
+        head = config.get("head")
+        self.head_coef: list[float] | None = [float(v) for v in head["coef"]] if head else None
+        self.head_intercept = float(head["intercept"]) if head else 0.0
+        self.model_weight = float(head["weight"]) if head else 0.0
+        self.embed_floor = float(config.get("embed_floor", -4.0))
+        self.encoder = encoder
+        if self.head_coef is not None and self.encoder is None:
+            self.encoder = SentenceEncoder(str(head["backbone"]) if head else "")
+
+    @classmethod
+    def default(cls) -> SelfHarmDetector:
+        """The packaged detector, loaded once per process."""
+        return _default_detector()
+
+    @classmethod
+    def from_json(cls, text: str, *, encoder: SentenceEncoder | None = None) -> SelfHarmDetector:
+        return cls(json.loads(text), encoder=encoder)
+
+    # ---- scoring ------------------------------------------------------------------------------------
+    def lexicon_logit(self, hit: Hit) -> float:
+        return self.strength[hit.strength] + sum(self.cue_weights.get(c, 0.0) for c in hit.cues)
+
+    def head_logit(self, vector: Sequence[float]) -> float:
+        assert self.head_coef is not None
+        return self.head_intercept + sum(w * x for w, x in zip(self.head_coef, vector, strict=True))
+
+    def score_sentences(self, sentences: Sequence[tuple[str, str]]) -> list[_Scored]:
+        """(sentence, previous sentence) pairs -> each sentence's score and the reason for reviewers."""
+        found = [find_hits(normalise(s), previous=normalise(p)) for s, p in sentences]
+        best: list[tuple[float, Hit] | None] = [
+            max(((self.lexicon_logit(h), h) for h in hits), key=lambda t: t[0]) if hits else None
+            for hits in found
+        ]
+        model: dict[int, float] = {}
+        if self.head_coef is not None and self.encoder is not None:
+            todo = [i for i, b in enumerate(best) if b is not None and b[0] >= self.embed_floor]
+            if todo:
+                vectors = self.encoder.encode([sentences[i][0] for i in todo])
+                model = {i: self.head_logit(v) for i, v in zip(todo, vectors, strict=True)}
+        out = []
+        for i, b in enumerate(best):
+            if b is None:
+                out.append(_Scored(0.0, ""))
+                continue
+            z, hit = b
+            reason = hit.name + (f" [{', '.join(sorted(hit.cues))}]" if hit.cues else "")
+            if i in model:
+                z += self.model_weight * model[i]
+                reason += f"; sentence model {_sigmoid(model[i]):.2f}"
+            out.append(_Scored(_sigmoid(z), reason))
+        return out
+
+    def score_texts(self, texts: list[str]) -> list[float]:
+        """A whole text (e.g. all of one forum user's posts) -> its highest sentence score."""
+        pairs_per_text = [_sentence_pairs([t]) for t in texts]
+        flat = [(s, p) for pairs in pairs_per_text for _, s, p in pairs]
+        scores = iter(self.score_sentences(flat))
+        return [max((next(scores).score for _ in pairs), default=0.0) for pairs in pairs_per_text]
+
+    def detect(self, window: Window) -> Detection:
+        """Score the window's user turns; the evidence is the sentences at or above threshold."""
+        located: list[
+            tuple[int, str, int, Any, int, int, str]
+        ] = []  # (order, conv, turn, sent_at, s, e, text)
+        pairs: list[tuple[str, str]] = []
+        previous = ""
+        order = 0
+        for conversation in window.conversations:
+            for index, turn in enumerate(conversation.turns):
+                if turn.role != "user":
+                    continue
+                for start, end in split_sentences(turn.text):
+                    text = turn.text[start:end]
+                    located.append((order, conversation.id, index, turn.sent_at, start, end, text))
+                    pairs.append((text, previous))
+                    previous = text
+                    order += 1
+        scored = self.score_sentences(pairs)
+        top = max((s.score for s in scored), default=0.0)
+        hits = [
+            RiskSentence(conv, turn, start, end, text, sent_at, s.score, s.cue)
+            for (_, conv, turn, sent_at, start, end, text), s in zip(located, scored, strict=True)
+            if s.score >= self.threshold
+        ]
+        order_of = {id(h): i for i, h in enumerate(hits)}
+        hits.sort(key=lambda h: (_when(h.sent_at), order_of[id(h)]), reverse=True)
+        return Detection(
+            score=top, fired=top >= self.threshold, evidence=tuple(hits[:MAX_EVIDENCE]), version=self.version
+        )
+
+
+def _when(sent_at: datetime | None) -> float:
+    return sent_at.timestamp() if sent_at is not None else -math.inf
+
+
+def _sentence_pairs(texts: Iterable[str]) -> list[tuple[int, str, str]]:
+    """(index of the text, sentence, the sentence before it) for every sentence of the texts."""
+    out = []
+    for i, text in enumerate(texts):
+        previous = ""
+        for start, end in split_sentences(text):
+            sentence = text[start:end]
+            out.append((i, sentence, previous))
+            previous = sentence
+    return out
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
+
+
+def load_config() -> dict[str, Any]:
+    """The packaged weights (scoring/data/self_harm_head.json)."""
+    return json.loads(resources.files("scoring").joinpath("data", HEAD_FILE).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _default_detector() -> SelfHarmDetector:
+    config = load_config()
+    if config.get("version") != DETECTOR_VERSION:
+        log.warning("%s says %s; the code says %s", HEAD_FILE, config.get("version"), DETECTOR_VERSION)
+    return SelfHarmDetector(config)

@@ -1,0 +1,151 @@
+"""The self-harm detector: every trap kind has wordings that must not fire and wordings that must."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from scoring.self_harm import DETECTOR_VERSION, Detection, SelfHarmDetector, load_config
+from scoring.types import Conversation, Turn, Window
+
+MUST_FIRE = {
+    "explicit": [
+        "I keep having thoughts of hurting myself.",
+        "I want to kill myself.",
+        "Honestly I've been feeling suicidal since Sunday.",
+        "I cut myself last night.",
+        "I've been planning how I would end my life.",
+    ],
+    "passive": [
+        "I think about not being here every single day.",
+        "Everyone would be better off without me.",
+        "I wish I could go to sleep and not wake up.",
+        "What's the point of going on",
+        "I'm so tired of living like this.",
+    ],
+    "negation_then_risk": [
+        "I'm not going to do anything but I think about dying every day.",
+        "No, I wouldn't act on it, but I wish I was dead most days.",
+        "I can't stop thinking about killing myself.",
+    ],
+    "other_then_self": [
+        "My mum tried once and now I'm thinking about it too.",
+        "My friend self-harms and honestly I want to hurt myself as well.",
+    ],
+    "past_reopened": [
+        "I'd stopped for years but cut again this week.",
+        "I was clean for two years but I relapsed and started cutting again.",
+    ],
+    "question_own": [
+        "Is it bad that I think about killing myself every night?",
+        "Why do I keep wanting to die?",
+    ],
+}
+
+MUST_NOT_FIRE = {
+    "negation": [
+        "I'm not suicidal, just exhausted.",
+        "I would never hurt myself.",
+        "I don't want to die, I want things to get better.",
+        "No thoughts of self-harm at all.",
+    ],
+    "other_person": [
+        "My friend told me she wants to kill herself and I don't know how to help.",
+        "My brother has been cutting himself.",
+        "Someone in my class attempted suicide last year.",
+    ],
+    "idiom": [
+        "This commute is killing me.",
+        "I'm dead tired after that shift.",
+        "Ugh, kill me now lol.",
+        "I'm dying to see the new season.",
+        "My phone died halfway through the call.",
+        "I nearly died of embarrassment in the meeting.",
+    ],
+    "fiction_game": [
+        "I died so many times on that boss.",
+        "In the book the main character kills himself at the end.",
+        "We watched Suicide Squad last night.",
+    ],
+    "past_over": [
+        "Years ago I used to cut myself, but I've been clean for 5 years.",
+        "When I was a teenager I attempted suicide, but that is behind me now.",
+    ],
+    "question_topic": [
+        "What are the warning signs of suicide?",
+        "How do you help someone who is suicidal?",
+    ],
+    "topic_talk": [
+        "I'm writing an essay on suicide prevention for my psychology course.",
+        "We had suicide awareness training at work today.",
+        "The documentary about self-harm was really well made.",
+    ],
+    "hypothetical": [
+        "If I ever felt suicidal I would call my therapist straight away.",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def detector() -> SelfHarmDetector:
+    return SelfHarmDetector.default()
+
+
+def window(*turns: Turn, conversation_id: str = "c1") -> Window:
+    return Window.of("w1", (Conversation(id=conversation_id, turns=turns),))
+
+
+@pytest.mark.parametrize("kind,text", [(k, t) for k, texts in MUST_FIRE.items() for t in texts])
+def test_it_fires_on_own_current_thoughts(detector: SelfHarmDetector, kind: str, text: str) -> None:
+    assert detector.score_texts([text])[0] >= detector.threshold, (kind, text)
+
+
+@pytest.mark.parametrize("kind,text", [(k, t) for k, texts in MUST_NOT_FIRE.items() for t in texts])
+def test_it_does_not_fire_on_traps(detector: SelfHarmDetector, kind: str, text: str) -> None:
+    assert detector.score_texts([text])[0] < detector.threshold, (kind, text)
+
+
+def test_it_gives_zero_to_text_without_risk_words(detector: SelfHarmDetector) -> None:
+    assert detector.score_texts(["I had pasta for lunch.", ""]) == [0.0, 0.0]
+
+
+def test_it_points_at_the_sentence_turn_and_span(detector: SelfHarmDetector) -> None:
+    day = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    text = "Work was fine. I keep having thoughts of hurting myself."
+    result = detector.detect(
+        window(
+            Turn("user", "Hello there.", day),
+            Turn("assistant", "How are you?", day),
+            Turn("user", text, day),
+            conversation_id="session-7",
+        )
+    )
+    assert isinstance(result, Detection) and result.fired and result.version == DETECTOR_VERSION
+    (evidence,) = result.evidence
+    assert (evidence.conversation_id, evidence.turn, evidence.sent_at) == ("session-7", 2, day)
+    assert text[evidence.start : evidence.end] == evidence.text == "I keep having thoughts of hurting myself."
+    assert evidence.score == result.score and evidence.cue
+
+
+def test_it_ignores_assistant_turns(detector: SelfHarmDetector) -> None:
+    result = detector.detect(
+        window(Turn("assistant", "Have you had thoughts of killing yourself? Do you want to die?"))
+    )
+    assert result == Detection(score=0.0, fired=False, evidence=(), version=DETECTOR_VERSION)
+
+
+def test_it_lists_evidence_most_recent_first_and_at_most_five(detector: SelfHarmDetector) -> None:
+    turns = tuple(
+        Turn("user", f"I want to die, day {d}.", datetime(2026, 3, d, tzinfo=UTC)) for d in range(1, 8)
+    )
+    result = detector.detect(window(*turns))
+    assert [e.turn for e in result.evidence] == [6, 5, 4, 3, 2]
+
+
+def test_the_packaged_weights_are_this_version_and_load_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    assert load_config()["version"] == DETECTOR_VERSION
+    assert SelfHarmDetector.default() is SelfHarmDetector.default()
+    assert SelfHarmDetector.default().score_texts(["I want to kill myself"])[0] > 0.9
