@@ -140,12 +140,17 @@ def load_ensemble(model_dir: Path, device: str) -> Ensemble:
 def predict(args: PredictArgs) -> int:
     from tqdm import tqdm
 
+    from scoring.item9 import item9_assess, item9_record
+    from scoring.phq9 import ITEM_SELF_HARM
+    from scoring.self_harm import SelfHarmDetector
+
     windows = read_windows(args.input)
     out_path = args.output
     check_output(out_path)
     check_device(args.device)
     model_dir = resolve_model_dir(args.model, store=args.model_store)
     ensemble = load_ensemble(model_dir, args.device)
+    detector = SelfHarmDetector.default()
     tmp = out_path.with_name(out_path.name + ".partial")
     try:
         with (
@@ -154,7 +159,13 @@ def predict(args: PredictArgs) -> int:
         ):
             for start in range(0, len(windows), args.batch_size):
                 batch = windows[start : start + args.batch_size]
-                for score in ensemble.predict(batch):
+                for window, score in zip(batch, ensemble.predict(batch), strict=True):
+                    # The item-9 flag by the same code as the web app (without the self-report source).
+                    item9 = item9_assess(
+                        detection=detector.detect(window),
+                        model_item9_value=score.items[ITEM_SELF_HARM],
+                        manifest=ensemble.manifest,
+                    )
                     record = {
                         "id": score.window_id,
                         "phq9_total": score.total,
@@ -163,6 +174,7 @@ def predict(args: PredictArgs) -> int:
                         "band": score.band,
                         "model_version": score.model_version,
                         "method": "model-inferred",
+                        **item9_record(item9),
                     }
                     out.write(json.dumps(record) + "\n")
                 bar.update(len(batch))

@@ -82,17 +82,28 @@ class AlertRule(models.Model):
         return self.name
 
     def is_met(
-        self, scored: Prediction | Assessment, *, baseline: float | None, item9_threshold: float | None = None
+        self,
+        scored: Prediction | Assessment,
+        *,
+        baseline: float | None,
+        item9_threshold: float | None = None,
+        model_item9_flags: bool = True,
     ) -> bool:
         """Whether one prediction (or questionnaire, for self-report rules) meets the condition (not used
         for no_data). `item9_threshold`: the threshold in force for a self_harm rule (see
-        `effective_threshold`), else the rule's own."""
+        `effective_threshold`), else the rule's own. On a prediction a self_harm rule is met by the
+        self-harm detector alone, or by the model's item 9 unless `model_item9_flags` is False (a model
+        trained on totals only: its item values carry no item information)."""
         total = self.crossing_score(scored)
         if self.kind == self.Kind.THRESHOLD:
             return reaches(total, self.threshold)  # the band's rounding: 14.5 reaches 15
         if self.kind == self.Kind.DETERIORATION:
             return baseline is not None and reaches(total - baseline, self.threshold)
         if self.kind == self.Kind.SELF_HARM:
+            if isinstance(scored, Prediction) and scored.risk_language:
+                return True
+            if isinstance(scored, Prediction) and not model_item9_flags:
+                return False
             line = self.threshold if item9_threshold is None else item9_threshold
             return float(scored.items[ITEM_SELF_HARM]) >= line
         return False
@@ -118,6 +129,14 @@ class AlertRule(models.Model):
         return self.threshold, "the rule's own" + (
             " (admin override)" if self.kind == self.Kind.SELF_HARM else ""
         )
+
+
+# What raised an item-9 flag, as alerts, e-mails and pages say it (scoring.item9.SOURCES).
+ITEM9_SOURCE_LABELS = {
+    "detector": "risk language in the patient's messages",
+    "model": "the model-inferred item 9",
+    "self-report": "the patient's own questionnaire",
+}
 
 
 class Alert(models.Model):
@@ -153,6 +172,12 @@ class Alert(models.Model):
     )
     band = models.CharField(max_length=32, blank=True)
     self_harm_item = models.FloatField(null=True, blank=True)
+    item9_sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Item-9 alerts: what raised the flag ('detector': risk language in the patient's "
+        "messages; 'model': the model's item 9; 'self-report': the patient's own answer).",
+    )
     baseline = models.FloatField(null=True, blank=True)
     opened_at = models.DateTimeField(default=timezone.now, db_index=True)
     episode_ended_at = models.DateTimeField(
@@ -200,6 +225,11 @@ class Alert(models.Model):
         hours = settings.ALERT_MAX_AGE_HOURS
         return bool(hours and self.crossed_at and self.opened_at - self.crossed_at > timedelta(hours=hours))
 
+    @property
+    def item9_sources_label(self) -> str:
+        """Why an item-9 flag was raised, in general terms (never the text that fired)."""
+        return " and ".join(ITEM9_SOURCE_LABELS.get(s, s) for s in self.item9_sources)
+
     def summary(self) -> str:
         """One line for inboxes and e-mails: numbers, band and rule only."""
         if self.rule.kind == AlertRule.Kind.NO_DATA:
@@ -214,6 +244,8 @@ class Alert(models.Model):
             parts.append(f"({band_by_key(self.band).label.lower()})")
         if self.rule.kind == AlertRule.Kind.SELF_HARM and self.self_harm_item is not None:
             parts.append(f"· item 9 = {self.self_harm_item:.1f} of 3")
+        if self.item9_sources:
+            parts.append(f"· flagged by {self.item9_sources_label}")
         if self.rule.kind == AlertRule.Kind.DETERIORATION and self.baseline is not None:
             parts.append(f"· baseline {self.baseline:.1f}")
         return " ".join(p for p in parts if p)

@@ -30,6 +30,7 @@ from monitor_site.audit.services import audit_record
 from monitor_site.patients.models import Assessment, ConversationSession, Patient
 from monitor_site.patients.text import clinician_text
 from monitor_site.predictions.models import Prediction, TrajectorySummary
+from scoring.item9 import model_item9
 from scoring.phq9 import ITEM_SELF_HARM, band_for
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def _open_alert(
     prediction: Prediction | None = None,
     assessment: Assessment | None = None,
     baseline: float | None = None,
+    item9_sources: list[str] | None = None,
 ) -> Alert | None:
     scored = prediction or assessment
     crossed_at = prediction.window_end if prediction else assessment.completed_at if assessment else None
@@ -58,9 +60,18 @@ def _open_alert(
                 self_harm_item=float(scored.items[ITEM_SELF_HARM]) if scored else None,
                 baseline=baseline,
                 crossed_at=crossed_at,
+                item9_sources=item9_sources or [],
             )
     except IntegrityError:
         return None
+
+
+def _item9_sources(prediction: Prediction, line: float, model_flags: bool) -> list[str]:
+    """What raised an item-9 flag on this prediction (scoring.item9.SOURCES names)."""
+    sources = ["detector"] if prediction.risk_language else []
+    if model_flags and prediction.self_harm_item >= line:
+        sources.append("model")
+    return sources
 
 
 def model_item9_threshold(prediction: Prediction) -> float | None:
@@ -96,8 +107,8 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
         Alert.objects.filter(
             patient_id=patient_id, rule__in=no_data_rules, episode_ended_at__isnull=True
         ).filter(opened_at__lt=latest.window_end).update(episode_ended_at=timezone.now())
-        if not rules or latest.too_little_text:
-            continue  # a window with too little patient text opens and closes nothing (the page says so)
+        if not rules:
+            continue
         need = max(r.consecutive for r in rules)
         # The series of the model that made the latest prediction: versions are never mixed in a run.
         series = list(
@@ -111,15 +122,32 @@ def alerts_evaluate(*, patient_ids: Iterable[int]) -> list[Alert]:
             a.rule_id: a for a in Alert.objects.filter(patient_id=patient_id, episode_ended_at__isnull=True)
         }
         item9 = model_item9_threshold(latest)
+        # A model trained on totals only: its item 9 carries no item information and never flags.
+        model_flags = model_item9(latest.model_version.manifest or {}).threshold is not None
         for rule in rules:
-            recent = series[: max(rule.consecutive, 1)]
-            if len(recent) < rule.consecutive:
+            self_harm = rule.kind == AlertRule.Kind.SELF_HARM
+            if self_harm and latest.risk_language:
+                recent = [latest]  # risk language opens the item-9 episode at once, however short the text
+            elif latest.too_little_text:
+                continue  # a window with too little patient text opens and closes nothing (the page says so)
+            else:
+                recent = series[: max(rule.consecutive, 1)]
+            if len(recent) < rule.consecutive and not (self_harm and latest.risk_language):
                 continue
             line, _ = rule.effective_threshold(item9)
-            met = [rule.is_met(p, baseline=summary.baseline_total, item9_threshold=line) for p in recent]
+            met = [
+                rule.is_met(
+                    p, baseline=summary.baseline_total, item9_threshold=line, model_item9_flags=model_flags
+                )
+                for p in recent
+            ]
             if all(met) and rule.pk not in episodes:
                 alert = _open_alert(
-                    rule=rule, patient_id=patient_id, prediction=latest, baseline=summary.baseline_total
+                    rule=rule,
+                    patient_id=patient_id,
+                    prediction=latest,
+                    baseline=summary.baseline_total,
+                    item9_sources=_item9_sources(latest, line, model_flags) if self_harm else [],
                 )
                 if alert is not None:
                     opened.append(alert)
@@ -158,7 +186,11 @@ def alerts_evaluate_self_report(*, patient_ids: Iterable[int]) -> list[Alert]:
             if rule.is_met(latest, baseline=baseline):
                 if rule.pk not in episodes:
                     alert = _open_alert(
-                        rule=rule, patient_id=patient_id, assessment=latest, baseline=baseline
+                        rule=rule,
+                        patient_id=patient_id,
+                        assessment=latest,
+                        baseline=baseline,
+                        item9_sources=["self-report"] if rule.kind == AlertRule.Kind.SELF_HARM else [],
                     )
                     if alert is not None:
                         opened.append(alert)

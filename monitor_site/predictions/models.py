@@ -45,6 +45,18 @@ class Prediction(models.Model):
         default=0, help_text="The window's oldest turns beyond its text budget, not read by the model."
     )
     evidence = models.JSONField(default=list, help_text="Per item, the chunks that most informed it.")
+    # Item 9 from the self-harm risk-language detector (scoring/self_harm.py), run on every scored window.
+    risk_language = models.BooleanField(
+        default=False, help_text="The self-harm risk-language detector fired on a patient sentence."
+    )
+    risk_score = models.FloatField(null=True, blank=True, help_text="The detector's window score, 0..1.")
+    risk_evidence = models.JSONField(
+        default=list,
+        help_text="The sentences that fired, most recent first: session, turn, text, sent_at, score.",
+    )
+    detector_version = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="The detector version that read this window."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -100,6 +112,9 @@ class TrajectorySummary(models.Model):
     latest_total = models.FloatField(null=True, db_index=True)
     latest_band = models.CharField(max_length=32, blank=True, db_index=True)
     latest_self_harm = models.FloatField(null=True)
+    latest_risk_language = models.BooleanField(
+        default=False, help_text="The self-harm detector fired on the latest prediction's window."
+    )
     latest_at = models.DateTimeField(null=True)
     baseline_total = models.FloatField(
         null=True, help_text="Mean model-inferred total over the first 14 days of monitoring."

@@ -18,6 +18,7 @@ from monitor_site.predictions.services.ratings import (
 )
 from monitor_site.predictions.services.rows import Scored
 from monitor_site.predictions.services.scoring import (
+    predictions_reflag_pending,
     predictions_score_pending,
     predictions_score_session_and_next,
 )
@@ -41,7 +42,9 @@ def score_session(session_id: int) -> int:
 
 @shared_task(acks_late=True, soft_time_limit=3300, time_limit=3600)
 def score_pending() -> int:
-    return alerts_evaluation_enqueue(predictions_score_pending())
+    """The sweeper (every 10 minutes, and after a promotion): sessions the active model has not scored,
+    then recent windows a new self-harm detector version has not read."""
+    return alerts_evaluation_enqueue(predictions_score_pending() + predictions_reflag_pending())
 
 
 @shared_task(acks_late=True, soft_time_limit=900, time_limit=960, max_retries=3, default_retry_delay=60)

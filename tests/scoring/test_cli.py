@@ -31,9 +31,55 @@ def test_it_scores_a_jsonl_file(tiny_artifact: Path, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", "b"]
     for r in rows:
-        assert set(r) == {"id", "phq9_total", "items", "interval", "band", "model_version", "method"}
+        assert set(r) == {
+            "id",
+            "phq9_total",
+            "items",
+            "interval",
+            "band",
+            "model_version",
+            "method",
+            "item9_flag",
+            "item9_sources",
+            "item9_evidence",
+            "item9_model_validated",
+            "detector_version",
+        }
         assert len(r["items"]) == 9 and r["interval"][0] <= r["phq9_total"] <= r["interval"][1]
         assert r["method"] == "model-inferred" and r["model_version"] == tiny_artifact.name
+
+
+def test_each_line_carries_the_item9_flag_with_the_sentences_that_fired(
+    tiny_artifact: Path, tmp_path: Path
+) -> None:
+    """The contract: item9_flag, item9_sources and item9_evidence (turn index into the line's turns, the
+    sentence, sent_at when given), by the same code as the web app."""
+    from scoring.self_harm import DETECTOR_VERSION
+
+    risky = {
+        "id": "r",
+        "turns": [
+            {"role": "assistant", "text": "How have the last two weeks been?"},
+            {
+                "role": "user",
+                "text": "Work is fine. I keep thinking about killing myself.",
+                "sent_at": "2026-12-01T10:00:00Z",
+            },
+        ],
+    }
+    src = _write(tmp_path / "in.jsonl", [json.dumps(risky), _conv("calm", "this commute is killing me lol")])
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", "--model", str(tiny_artifact), "--input", str(src), "--output", str(out)]) == 0
+    rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert rows["r"]["item9_flag"] is True and "detector" in rows["r"]["item9_sources"]
+    evidence = rows["r"]["item9_evidence"][0]
+    assert (
+        evidence["turn"] == 1
+        and "killing myself" in evidence["text"]
+        and evidence["sent_at"].startswith("2026-12-01")
+    )
+    assert "detector" not in rows["calm"]["item9_sources"] and rows["calm"]["item9_evidence"] == []
+    assert rows["r"]["detector_version"] == DETECTOR_VERSION
 
 
 def test_it_resolves_the_active_model_from_the_store(tiny_artifact: Path, tmp_path: Path) -> None:

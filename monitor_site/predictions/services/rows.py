@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from scoring.self_harm import Detection, SelfHarmDetector
+
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import ConversationSession
 from monitor_site.predictions.models import Prediction
@@ -51,7 +53,7 @@ def prediction_row(
     **extra: Any,
 ) -> Prediction:
     """The row of one scored window (a trained model's, or with `extra` method and validated_here, an
-    LLM rating's)."""
+    LLM rating's), with what the self-harm detector read in it."""
     return Prediction(
         patient_id=session.patient_id,
         session_id=session.pk,
@@ -68,8 +70,33 @@ def prediction_row(
         n_tokens=score.n_tokens,
         n_turns_left_out=score.n_turns_left_out,
         evidence=evidence_of(score),
+        **risk_fields(detect_self_harm(window)),
         **extra,
     )
+
+
+def detect_self_harm(window: Window) -> Detection:
+    return SelfHarmDetector.default().detect(window)
+
+
+def risk_fields(detection: Detection) -> dict[str, Any]:
+    """The Prediction fields that hold a detection (the sentences stay in the database, as the messages
+    do; never in logs or e-mails)."""
+    return {
+        "risk_language": detection.fired,
+        "risk_score": round(detection.score, 4),
+        "risk_evidence": [
+            {
+                "session": s.conversation_id,
+                "turn": s.turn,
+                "text": s.text,
+                "sent_at": s.sent_at.isoformat() if s.sent_at else None,
+                "score": round(s.score, 4),
+            }
+            for s in detection.evidence
+        ],
+        "detector_version": detection.version,
+    }
 
 
 def dated(moment: datetime | None, window: Window) -> datetime:

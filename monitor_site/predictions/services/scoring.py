@@ -19,8 +19,9 @@ from monitor_site.modelops.selectors import ensemble_for, model_version_active
 from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction
-from monitor_site.predictions.services.rows import Scored, prediction_row
+from monitor_site.predictions.services.rows import Scored, detect_self_harm, prediction_row, risk_fields
 from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
+from scoring.self_harm import DETECTOR_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -145,4 +146,37 @@ def predictions_score_pending(
         )
         if on_batch:
             on_batch(min(start + size, len(pending)), len(pending))
+    return done
+
+
+RISK_FIELDS = ["risk_language", "risk_score", "risk_evidence", "detector_version"]
+
+
+def predictions_reflag_pending(*, batch_size: int | None = None) -> Scored:
+    """Read again with the current self-harm detector the recent windows (SCORING_RESCORE_DAYS) that
+    another detector version read, or none: a new detector re-flags recent history the way a promotion
+    re-scores it. Only the detector's fields change; the model's scores stay. Returns rows updated."""
+    since = timezone.now() - timedelta(days=settings.SCORING_RESCORE_DAYS)
+    stale = list(
+        Prediction.objects.filter(window_end__gte=since)
+        .exclude(detector_version=DETECTOR_VERSION)
+        .order_by("pk")
+        .only("pk", "patient_id", "window_end")
+    )
+    size = batch_size or settings.SCORING_BATCH_WINDOWS
+    done = Scored()
+    for start in range(0, len(stale), size):
+        batch = stale[start : start + size]
+        windows = windows_for([(p.patient_id, p.window_end, str(p.pk)) for p in batch])
+        for prediction, window in zip(batch, windows, strict=True):
+            for name, value in risk_fields(detect_self_harm(window)).items():
+                setattr(prediction, name, value)
+        Prediction.objects.bulk_update(
+            batch, ["risk_language", "risk_score", "risk_evidence", "detector_version"]
+        )
+        patient_ids = sorted({p.patient_id for p in batch})
+        trajectory_summaries_refresh(patient_ids=patient_ids)
+        done = done + Scored(len(batch), tuple(patient_ids))
+    if done.rows:
+        log.info("re-read %d recent window(s) with self-harm detector %s", done.rows, DETECTOR_VERSION)
     return done

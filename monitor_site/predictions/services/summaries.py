@@ -75,6 +75,7 @@ def trajectory_summaries_refresh(*, patient_ids: Iterable[int]) -> int:
                 "latest_total": latest.total,
                 "latest_band": latest.band,
                 "latest_self_harm": float(latest.items[ITEM_SELF_HARM]),
+                "latest_risk_language": latest.risk_language,
                 "latest_at": latest.window_end,
                 "baseline_total": round(baseline, 2),
                 "baseline_from": first,
