@@ -11,7 +11,7 @@ writes them):
 
 - the lexicon (`expressions.py`, `cues.py` here): risk expressions ("strong", "passive", "topic" words,
   "anaphora") and cues (negated, other_person, past_over, hypothetical, topic_question, idiom,
-  hyperbole, context, first_person, recent);
+  laughter, hyperbole, context, first_person, recent);
 - the sentence model: logistic regression over the packaged MiniLM sentence embedding `e`
   (mean-pooled, L2-normalised), run only on the sentences the lexicon selects (any expression or topic
   word, unless its lexicon part alone is below `embed_floor`), so it costs a few short sentences per
@@ -37,10 +37,12 @@ from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-0.1"
+DETECTOR_VERSION = "self-harm-0.2"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
-MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model (about 128 tokens)
+MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
+MAX_SENTENCE_TOKENS = 128
+ENCODE_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -85,19 +87,23 @@ class SentenceEncoder:
             self._backbone = load_backbone(self.backbone_id)
             self._backbone.module.eval()
         tokenizer = self._backbone.tokenizer
-        vectors: list[list[float]] = []
+        # Shortest first, so a batch pads to about its own length, not to the longest sentence's.
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        vectors: list[list[float]] = [[] for _ in sentences]
         with torch.inference_mode():
-            for i in range(0, len(sentences), 64):
+            for i in range(0, len(order), ENCODE_BATCH):
+                rows = order[i : i + ENCODE_BATCH]
                 batch = tokenizer(
-                    [s[:MAX_SENTENCE_CHARS] for s in sentences[i : i + 64]],
+                    [sentences[r][:MAX_SENTENCE_CHARS] for r in rows],
                     padding=True,
                     truncation=True,
-                    max_length=128,
+                    max_length=MAX_SENTENCE_TOKENS,
                     return_tensors="pt",
                 )
                 pooled = self._backbone.embed(batch["input_ids"], batch["attention_mask"])  # (N, H)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                vectors.extend(pooled.tolist())
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)  # (N, H)
+                for r, vector in zip(rows, pooled.tolist(), strict=True):
+                    vectors[r] = vector
         return vectors
 
 

@@ -13,7 +13,8 @@ the cues then say whether the patient speaks of their own current thoughts or ac
 - hypotheticals ("if I ever felt suicidal, ..."); questions about the topic with no first person
   ("what are the signs of suicide?"), while first-person and rhetorical questions stay risk
   ("is it bad that I think about killing myself?", "what's the point of going on?");
-- idioms and hyperbole ("this is killing me", "dead tired", "kill me now lol");
+- idioms, laughter and hyperbole ("this is killing me", "dead tired", "kill me now lol", "so
+  boring I could die");
 - talk about the topic: fiction, games, media, work, study ("the character kills himself", "I died
   ten times on that boss", "my essay on suicide prevention").
 """
@@ -25,96 +26,99 @@ from dataclasses import dataclass
 
 from scoring.self_harm.expressions import ANAPHORA, ATTEMPT_TOPIC, EXPRESSIONS
 
-# ---- cues ------------------------------------------------------------------------------------------
+# ---- cues (patterns run on normalised text: lower case, no apostrophes) ------------------------------
 NEGATION = re.compile(
-    r"\b(?:not|no|never|don'?t|dont|do not|doesn'?t|didn'?t|won'?t|wouldn'?t|isn'?t|aren'?t|wasn'?t|"
-    r"haven'?t|hasn'?t|nor|without|neither|nothing like|stopped|quit|no longer|no more)\b"
+    r"\b(?:not|no|never|dont|do not|doesnt|didnt|wont|wouldnt|isnt|arent|wasnt|havent|hasnt|hadnt|cant|"
+    r"cannot|couldnt|shouldnt|nor|without|neither|nothing like|no longer|no more|nobody)\b"
 )
 # Negations of something else than the risk: "I can't stop thinking about dying".
 NEGATION_EXCEPTIONS = re.compile(
-    r"\b(?:can'?t|cannot|couldn'?t|won'?t|doesn'?t|don'?t) (?:stop|help|shake|escape|get rid of|seem to stop|"
-    r"get (?:it|this|the thought|them) out|go away|leave)|\b(?:don'?t|do not|didn'?t) (?:know|understand|"
-    r"think i can|see)\b|\bnot (?:sure|just|only|even|gonna lie|going to lie)\b|\bno matter\b|"
-    r"\bnothing but\b|"
-    r"\bno one (?:knows|understands|cares)\b|\bnot going to (?:do|act)\b"
+    r"(?:cant|cannot|couldnt|wont|doesnt|dont|do not) (?:stop|help|shake|escape|get rid of|seem to stop|"
+    r"get (?:it|this|the thought|them) out|go away|leave|control)|(?:dont|do not|didnt) (?:know|understand|"
+    r"think i can|see why|care)|not (?:sure|just|only|even|gonna lie|going to lie|going to (?:do|act)|"
+    r"gonna (?:do|act))|no matter|nothing but|no one (?:knows|understands|cares)|nobody (?:knows|cares|"
+    r"understands)|(?:i )?(?:dont|do not|didnt) (?:have|want) (?:anyone|anybody|friends)"
 )
 DENIAL_AFTER = re.compile(
-    r"\b(?:i said no|i told (?:her|him|them) no|and i (?:don'?t|do not)\b|which i (?:don'?t|do not)\b|"
-    r"not anymore|any ?more\?? no\b)"
+    r"^[^.?!]{0,40}?\b(?:i said no|i told (?:her|him|them) no|and i (?:dont|do not)\b|which i (?:dont|do not)"
+    r"\b|i never (?:have|would|will)|not anymore|- no\b|(?:has|have) never crossed my mind|"
+    r"never crossed my mind|"
+    r"(?:isnt|is not|not) something i)"
 )
-FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|myself|mine)\b")
+FIRST_PERSON = re.compile(r"\b(?:i|im|ive|id|ill|me|my|myself|mine)\b")
 OTHER_PERSON = re.compile(
-    r"\b(?:he|she|they|he's|she's|they're|his|her|their|him|them|himself|herself|themselves|you|you're|"
-    r"your|yourself|u|someone|somebody|anyone|people|person|everyone|friend|friends|mum|mom|mother|dad|"
-    r"father|brother|sister|son|daughter|wife|husband|partner|boyfriend|girlfriend|bf|gf|cousin|aunt|uncle|"
-    r"grandma|grandpa|grandmother|grandfather|classmate|coworker|colleague|patient|patients|client|"
-    r"clients|character|kid|kids|student|students|teen|teens|teenagers?|guy|girl|man|woman|neighbou?r)\b"
+    r"\b(?:he|she|they|hes|shes|theyre|his|her|their|him|them|himself|herself|themselves|you|youre|your|"
+    r"yourself|u|ur|someone|somebody|anyone|people|person|everyone|friend|friends|mum|mom|mother|dad|father|"
+    r"brother|sister|son|daughter|wife|husband|partner|boyfriend|girlfriend|bf|gf|cousin|aunt|uncle|grandma|"
+    r"grandpa|grandmother|grandfather|classmate|coworker|colleague|roommate|patient|patients|client|clients|"
+    r"character|kid|kids|child|student|students|teen|teens|teenagers?|guy|girl|man|woman|neighbou?r|"
+    r"narrator|hero|protagonist)\b"
 )
-REPORTED = re.compile(
-    r"\b(?:told|tells|telling|asked|asks|asking|ask|tell) (?:me|us)? ?(?:to|if|whether)\b|\btold me to\b"
-)
+REPORTED = re.compile(r"\b(?:told|tells|telling|asked|asks|asking|ask|tell) (?:me |us )?(?:to|if|whether)\b")
 PAST = re.compile(
-    r"\b(?:years? ago|months ago|long time ago|when i was (?:a |in |younger|little|\d)|in (?:high|middle) "
-    r"school|as a (?:teen|teenager|kid|child)|back then|back in|in the past|used to|at (?:\d\d|fifteen|"
-    r"sixteen|seventeen|fourteen|thirteen)|in (?:19|20)\d\d)\b"
+    r"\b(?:years? ago|months ago|(?:a )?long time ago|ages ago|when i was (?:a |in |younger|little|at |\d)|"
+    r"in (?:high|middle|secondary) school|(?:at|in) (?:university|uni|college)|as a (?:teen|teenager|kid|"
+    r"child)|back then|back in|in the past|used to|at (?:\d\d|thirteen|fourteen|fifteen|sixteen|seventeen)|"
+    r"in (?:19|20)\d\d|i was once|there was a time|at one point|as a \w+ (?:year old|student))\b"
 )
 OVER = re.compile(
-    r"\b(?:clean (?:for|since)|\d+ (?:years?|months?) clean|haven'?t (?:\w+ )?(?:since|in (?:years|months))|"
-    r"not anymore|no longer|any ?more|(?:i'm|im|i am) (?:past|over) (?:that|it)|(?:got|get|getting) (?:help|"
-    r"better|through it)|recovered|behind me|those (?:days|thoughts) are (?:gone|over)|stopped|"
-    r"doing (?:much )?"
-    r"better now|survived|proud of how far)\b"
+    r"\b(?:clean (?:for|since)|\d+ (?:years?|months?) clean|(?:havent|hasnt|never) (?:\w+ ){0,3}(?:since|in "
+    r"(?:years|months|a long time)|again)|not anymore|no longer|(?:im|i am) (?:past|over) (?:that|it)|(?:got|"
+    r"get|getting|found) (?:help|better|through it|treatment)|recovered|recovery|behind me|(?:are|is) "
+    r"(?:long )?(?:gone|over)|stopped|doing (?:much |a lot )?better|good place|survived|glad i (?:survived|"
+    r"didnt|am alive|lived)|proud|changed everything|have a (?:family|life) i love|grateful)\b"
 )
 RECENT = re.compile(
-    r"\b(?:again|lately|recently|these days|this (?:week|month|morning|evening|weekend)|last (?:night|week|"
-    r"few days|couple of days)|yesterday|today|tonight|right now|now|every (?:day|night|morning|single day)|"
-    r"all the time|constantly|keep|keeps|still|anymore|nowadays|currently|past (?:two|few|2) weeks)\b"
+    r"\b(?:again|lately|recently|these days|this (?:week|month|morning|evening|weekend|year)|last (?:night|"
+    r"week|few days|couple of days|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|yesterday|today|tonight|right now|"
+    r"every (?:day|night|morning|single day)|all the time|constantly|keep|keeps|still|anymore|nowadays|"
+    r"currently|past (?:two|few|2|couple of) (?:weeks|days)|since (?:monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|last week)|came back|are back|is back|its back)\b"
 )
 HYPOTHETICAL = re.compile(
-    r"\b(?:if|in case|suppose|supposing|imagine|hypothetically|what if|whether|would you|should someone)\b"
+    r"\b(?:if|in case|suppose|supposing|imagine|hypothetically|what if|would you|should someone|"
+    r"whenever someone)\b"
 )
 HYPOTHETICAL_EXCEPTIONS = re.compile(
-    r"\bif i'?m (?:being )?honest\b|\bif that makes sense\b|\bas if\b|\beven if\b"
-)
-# Questions that ask about the topic and not about the asker's own state; first-person and rhetorical
-# questions ("what's the point of going on?") are risk and are not caught by this cue.
-QUESTION_WORDS = re.compile(
-    r"^\s*(?:what|how|why|when|where|who|which|is|are|do|does|did|can|could|should|would|will|have|has)\b"
+    r"if (?:im |i am )?(?:being )?honest|if that makes sense|as if|even if|if i died|if i (?:was|were) "
+    r"(?:gone|dead|not here)|if i (?:wasnt|werent) (?:here|around|alive)|if i (?:didnt|never) wake"
 )
 IDIOMS = re.compile(
-    r"\b(?:(?:is|are|was|it's|its|this|that|they're|you're|heat|job|work|commute|week|exam|class|boss|"
-    r"feet|back|legs) (?:is |are )?(?:literally |absolutely |honestly )?killing me|"
-    r"kill(?:s|ed)? me now|just kill me|"
-    r"shoot me now|dead (?:tired|beat|serious|on|set|end|line|lines|ringer|weight|easy|last)|deadline\w*|"
-    r"dying (?:to|for|of (?:laughter|boredom|embarrassment|thirst|hunger|curiosity))|to die for|"
-    r"die (?:of|from) (?:laughter|laughing|embarrassment|boredom|cringe|shame)|died (?:laughing|of laughter|"
-    r"of embarrassment|inside)|(?:bored|scared|frightened|worried|sick|tired) to death|over my dead body|"
-    r"drop dead|killed it|killing it|kill(?:ing)? (?:time|the vibe|the mood|it|two birds)|"
-    r"kill for (?:a|some)|"
-    r"(?:phone|battery|laptop|car|plant|plants|conversation|wifi|internet) "
-    r"(?:is |was |has |just )?(?:died|dead|"
-    r"dying)|i'm dead\b|im dead\b|i'm dying\b(?= *(?:lol|lmao|haha|😂|💀))|dying laughing|could (?:just )?die"
-    r" (?:of|from)|would die (?:for|without)|dead to me|beat a dead horse|dead or alive|suicide (?:squad|"
-    r"mission|run|runs|drills?|doors?|burn|king|forest)|to death\b|kill(?:er|ers) (?:app|feature|deal|"
-    r"workout|track)|mortified|embarrass\w*)"
+    r"\b(?:(?:is|are|was|its|this|that|theyre|youre|heat|job|work|commute|week|exam|class|boss|feet|back|"
+    r"legs|shoes|deadline|suspense|hangover) (?:is |are )?(?:literally |absolutely |honestly |really |so )?"
+    r"killing me|kill(?:s|ed)? me now|just kill me|shoot me now|dead (?:tired|beat|serious|on|set|end|line|"
+    r"lines|ringer|weight|easy|last|inside)|deadline\w*|dying (?:to|for|of (?:laughter|boredom|embarrassment|"
+    r"thirst|hunger|curiosity))|to die for|die (?:of|from) (?:laughter|laughing|embarrassment|boredom|"
+    r"cringe|shame)|died (?:laughing|of laughter|of embarrassment|inside)|(?:bored|scared|frightened|"
+    r"worried|sick|tired) to death|over my dead body|drop dead|killed it|killing it|kill(?:ing)? (?:time|"
+    r"the vibe|the mood|two birds|my (?:brother|sister|mum|mom|dad|boss|husband|wife|partner|roommate|"
+    r"flatmate|friend))|kill for (?:a|some)|(?:joke|that) killed me|(?:phone|battery|laptop|car|plants?|"
+    r"conversation|wifi|internet|flowers|goldfish|fish|hamster|dog|cat) (?:is |was |has |have |just |all )?"
+    r"(?:died|dead|dying)|im dead|im dying(?= *(?:lol|lmao|haha|😂|💀))|dying laughing|could (?:just )?die "
+    r"(?:of|from)|would die (?:for|without)|dead to me|dead horse|dead or alive|suicide (?:squad|mission|run|"
+    r"runs|drills?|doors?|burn|king|forest|shot)|to death\b|death of me|rather die than|kill myself lol|"
+    r"killer (?:app|feature|deal|workout|track)|dying (?:my|her|his) hair|dyed|mortified)"
 )
-LAUGHTER = re.compile(r"(?:\b(?:lol|lmao|lmfao|rofl|haha\w*|jk|just kidding|kidding)\b|😂|🤣|💀|😅|:\))")
+LAUGHTER = re.compile(r"(?:\b(?:lol|lmao|lmfao|rofl|haha\w*|jk|just kidding|kidding|xd)\b|😂|🤣|💀|😅|:\))")
+SERIOUS = re.compile(r"\b(?:not (?:even )?joking|not kidding|seriously|i mean it|for real|honestly)\b")
 HYPERBOLE = re.compile(
-    r"\bso (?:boring|embarrassing|awkward|cringe|cringy|bored|hungry|full|hot|cold|annoyed|"
-    r"bad at)\b|\b(?:meeting|homework|exam|exams|traffic|mondays?|lecture|maths?|taxes|queue|hangover)\b"
+    r"\bso (?:boring|embarrassing|awkward|cringe|cringy|bored|hungry|full|hot|cold|annoyed)\b|\b(?:meeting|"
+    r"meetings|homework|exam|exams|traffic|mondays?|lecture|maths?|taxes|queue|hangover|party|dress|song)\b"
 )
 CONTEXT = re.compile(
-    r"\b(?:essay|paper|thesis|dissertation|research|study|studying|studies|class|course|module|lecture|"
-    r"seminar|project|homework|assignment|training|workshop|article|documentary|podcast|movie|movies|film|"
-    r"films|show|series|episode|season|book|books|novel|chapter|story|stories|character|characters|plot|"
-    r"song|songs|lyrics|album|game|games|gaming|level|boss|respawn\w*|player|players|match|raid|quest|npc|"
-    r"minecraft|fortnite|news|headline|headlines|statistics|stats|rates?|awareness|prevention|campaign|"
-    r"hotline|volunteer\w*|shift|ward|my job|at work|the clinic|the hospital|nurse|doctor|therapist|"
-    r"counsel+or|colleague|coworker|trial|survey|data|presentation|poem|poems|fanfic|script|scene|"
-    r"in real life|irl|playthrough|anime|manga|comic|tv)\b"
+    r"\b(?:essay|paper|thesis|dissertation|research|researching suicide|study|studying|studies|class|course|"
+    r"module|lecture|seminar|project|homework|assignment|training|workshop|article|documentary|podcast|"
+    r"movie|movies|film|films|show|series|episode|season|book|books|novel|chapter|story|stories|character|"
+    r"characters|plot|storyline|narrator|song|songs|lyrics|album|game|games|gaming|level|boss|respawn\w*|"
+    r"player|players|match|raid|quest|npc|minecraft|fortnite|news|headline|headlines|statistics|stats|rates?|"
+    r"awareness|prevention|campaign|hotline|volunteer\w*|shift|shifts|ward|my job|at work|the clinic|the "
+    r"hospital|nurse|counsell?or|colleague|coworker|trial|survey|data|presentation|poem|poems|fanfic|script|"
+    r"scene|playthrough|anime|manga|comic|tv|d&d|dnd|mystery|charity|risk assessment|history)\b"
 )
 CLAUSE_BREAK = re.compile(
-    r"[,;:()]|\s[-–—]\s|\b(?:but|though|although|yet|however|except|whereas|while|and now|so now|and then)\b"
+    r"[,;:()]|\s[-–—]\s|\b(?:but|though|although|yet|however|except|whereas|while|and now|so now|and then|"
+    r"and honestly|and i|because)\b"
 )
 SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
@@ -131,8 +135,8 @@ class Hit:
 
 
 def normalise(text: str) -> str:
-    """Lower case with typographic apostrophes made plain; the same length as `text`, so spans carry over."""
-    return text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    """Lower case without apostrophes ("Don’t" -> "dont"): the text every pattern here runs on."""
+    return text.lower().replace("\u2019", "").replace("\u2018", "").replace("'", "")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -161,7 +165,9 @@ def _cues(sentence: str, start: int, end: int, strength: str) -> frozenset[str]:
     before, clause, after = sentence[c0:start], sentence[c0:c1], sentence[end:]
     expression = sentence[start:end]
     cues: set[str] = set()
-    negations = [m for m in NEGATION.finditer(before) if not NEGATION_EXCEPTIONS.match(before, m.start())]
+    negations = [
+        m for m in NEGATION.finditer(before) if not NEGATION_EXCEPTIONS.match(sentence, c0 + m.start())
+    ]
     if negations or DENIAL_AFTER.search(after):
         cues.add("negated")
     persons = [(m.start(), "other") for m in OTHER_PERSON.finditer(before)]
@@ -175,14 +181,20 @@ def _cues(sentence: str, start: int, end: int, strength: str) -> frozenset[str]:
         cues.add("past_over")
     if RECENT.search(sentence):
         cues.add("recent")
-    hypo = [m for m in HYPOTHETICAL.finditer(before) if not HYPOTHETICAL_EXCEPTIONS.match(before, m.start())]
+    hypo = [
+        m
+        for m in HYPOTHETICAL.finditer(before)
+        if not HYPOTHETICAL_EXCEPTIONS.match(sentence, c0 + m.start())
+    ]
     if hypo:
         cues.add("hypothetical")
     if sentence.rstrip().endswith("?") and "first_person" not in cues and strength != "passive":
         cues.add("topic_question")
     if IDIOMS.search(sentence) and _overlaps_idiom(sentence, start, end):
         cues.add("idiom")
-    if LAUGHTER.search(sentence) or HYPERBOLE.search(clause):
+    if LAUGHTER.search(sentence) and not SERIOUS.search(sentence):
+        cues.add("laughter")
+    if HYPERBOLE.search(clause):
         cues.add("hyperbole")
     if CONTEXT.search(clause):
         cues.add("context")

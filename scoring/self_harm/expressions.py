@@ -1,160 +1,169 @@
 """The self-harm detector's risk expressions: what a patient may write when stating thoughts of death,
-suicide or self-harm. Each expression has a name (shown to reviewers as the cue that fired) and a kind,
-whose weight is in `scoring/data/self_harm_head.json`; `scoring/self_harm/cues.py` qualifies each match.
+suicide or self-harm.
+
+Each expression has a name (shown to reviewers as the cue that fired) and a kind whose weight is in
+`scoring/data/self_harm_head.json`; `cues.py` then qualifies each match by its clause. Patterns run on
+`cues.normalise`d text: lower case, apostrophes removed ("don't" -> "dont", "I'm" -> "im"), so one
+pattern covers "don't", "dont" and "don’t".
+
+Kinds:
+- "strong": an explicit statement of suicidal thought, intent, plan or attempt, or of self-harm;
+- "passive": a passive wish to be dead, death as a way out, reasons for living gone or held onto;
+- "topic": words about death or self-harm that are risk only in context (the sentence model reads them);
+- "anaphora": "thinking about it too" after a risk mention in the same or the previous sentence.
 """
 
 from __future__ import annotations
 
 import re
 
-# ---- risk expressions: (name, strength, pattern) ---------------------------------------------------
-# "strong": an explicit statement of suicidal thought, intent or self-harm in the first person or with no
-# subject; "passive": passive death wishes and death as a way out; "topic": words about death or
-# self-harm that are risk only in context (the sentence model reads these).
-_I = r"(?:i|i'm|im|i've|ive|i'd|id|i'll)"
-_BE = r"(?:be|being|been|was|were|am|is|are|feel|feeling|felt)"
+_I = r"(?:i|im|ive|id|ill)"
+_NOT = r"(?:not|never|dont|didnt|do not|no longer)"
+
+STRONG: dict[str, str] = {
+    "kill myself": r"\b(?:kill(?:ing|ed|s)?|off(?:ing)?|end(?:ing|ed)?) my ?self\b|\bkms\b",
+    "suicidal": r"\bsuicidal\b|\bsuicid\w* (?:thoughts?|ideation|urges?|feelings?|plans?|notes?|attempts?)\b",
+    "suicide, mine": r"\b(?:commit(?:ting)?|attempt(?:ing|ed)?|contemplat\w*|consider\w*|tried) suicide\b",
+    "end my life": r"\b(?:end(?:ing|ed)?|tak(?:e|ing)|took) my (?:own )?life\b|\bunaliv\w*",
+    "method": (
+        r"\b(?:hang(?:ing)? my ?self|slit(?:ting)? my (?:wrists?|throat)|(?:jump(?:ing)?|"
+        r"throw(?:ing)? my ?self)"
+        r" (?:off|from) (?:a|the|my) (?:bridge|building|roof|cliff|balcony)|(?:jump(?:ing)?|step(?:ping)?|"
+        r"throw(?:ing)? my ?self) in front of (?:a|the) (?:train|bus|car|truck|lorry)|"
+        r"(?:how many|enough) (?:pills|tablets|paracetamol)|(?:saving|hoarding|stockpiling) (?:up )?(?:my )?"
+        r"(?:pills|tablets|meds|medication)|(?:bought|got|have) (?:a|the) (?:rope|noose)|"
+        r"crash(?:ing)? (?:my|the) car on purpose|swerv\w* (?:into|in front of|off)|(?:ways|how) to (?:die|"
+        r"end it|end my "
+        r"life|overdose)|(?:attempted|tried) (?:it )?again)\b"
+    ),
+    "overdose": (
+        r"\b(?:overdos\w*|od(?:d|ed)? on|took (?:a bunch|a handful|all) of (?:my )?(?:pills|tablets))\b"
+    ),
+    "want to die": (
+        r"\b(?:(?:want(?:ed|s|ing)?|wish(?:ed|ing)?|ready|going|plan(?:ning)?|try(?:ing)?|deserve) (?:to|"
+        r"i could|"
+        r"i would|id)|wanna|gonna) (?:just )?(?:die|be dead|not be alive|not exist|not be here)\b"
+    ),
+    "wish I were dead": (
+        r"\bwish(?:ed|ing)? (?:that )?i (?:was|were|could be|had) (?:dead|gone|never (?:been )?born)\b|"
+        r"\bwish id never been born\b"
+    ),
+    "better off dead": (
+        r"\bbetter off (?:dead|gone|without me|if i (?:was|were|wasnt|werent)\b)|"
+        r"\b(?:worth more|better) dead\b|\b(?:better|happier|easier|relieved) (?:off )?(?:without me|"
+        r"if i (?:was|were) gone|if i (?:just )?(?:wasnt|werent) (?:here|around|alive)|if i died)\b"
+    ),
+    "no one would care if I died": (
+        r"\bno ?(?:one|body) would (?:care|notice|miss me)(?: if i (?:died|was gone|disappeared))?\b|"
+        r"\bno ?(?:one|body) would (?:even )?(?:notice|care) if i\b"
+    ),
+    "hurt myself": (
+        r"\b(?:hurt(?:ing|s)?|harm(?:ing|ed|s)?|punish(?:ing|ed)?|injur\w*|burn(?:ing|ed|t)?|cut(?:ting|s)?|"
+        r"scratch(?:ing|ed)?|hit(?:ting)?|starv\w*|bang(?:ing|ed)? my head) my ?self\b"
+    ),
+    "self-harm": r"\bself[- ]?harm\w*|\bself[- ]?injur\w*|\bsh urges?\b|\burges? to (?:cut|hurt|harm|burn)\b",
+    "cutting": (
+        r"\bbang(?:ed|ing)? my head (?:against|on|into)\b|\b(?:hid|hide|hiding|bought|keep|kept) (?:the |my |"
+        r"some |a )?"
+        r"(?:razor ?blades?|razors|blades?)\b|\b(?:long sleeves|hide (?:my |the )?(?:cuts|scars|arms))\b|"
+        r"\bdeserve (?:the )?pain\b|\b(?:cut|cutting|cuts|slashed|burned|burnt|scratched) (?:again|my "
+        r"(?:arms?|wrists?|legs?|thighs?|skin|"
+        r"stomach|hips?|body))\b|\b(?:started|start|relapsed (?:into|and)|back to|went back to) cutting\b|"
+        r"\bcutting again\b|\b(?:fresh|new) (?:cuts|scars|wounds)\b|\brazor blades? (?:so|to) (?:i|cut)\b|"
+        r"\buntil (?:it|they|my \w+) (?:bled|bleeds?|bruised)\b"
+    ),
+}
+
+PASSIVE: dict[str, str] = {
+    "relapse": (
+        r"\brelaps(?:e|ed|ing)\b(?! (?:on|into|with|to) (?:drink|alcohol|drug|smok|weed|gambl|vap|booze))"
+    ),
+    "dont want to live": (
+        rf"\b{_NOT} (?:want|wanna|wish) (?:to )?(?:live|be alive|be here|exist|wake up|go on|keep going|"
+        r"carry on|be around)\b"
+    ),
+    "not wake up": (
+        r"\b(?:not|never|wont|dont|didnt) (?:to )?wake (?:up)?\b|\bsleep (?:forever|and never)\b|"
+        r"\bnever wake up\b"
+    ),
+    "not being here": (
+        r"\b(?:not being|not be|no longer be|stop being) (?:here|around|alive)\b|\bstop(?:ped)? existing\b|"
+        r"\bcease to exist\b|\bdisappear (?:forever|for good|permanently)\b|\bwont be (?:here|around) "
+        r"(?:much longer|by|for)\b|\b(?:dont|do not) think (?:ill|i will|i can) (?:be here|be around|make it|"
+        r"last|"
+        r"survive|hold on)\b|\bnot (?:be|being) alive (?:much )?(?:longer|by)\b"
+    ),
+    "tired of living": r"\b(?:tired|sick|done|exhausted) (?:of|with) (?:living|life|being alive|existing)\b",
+    "no reason to live": (
+        r"\b(?:no|nothing|no point|no reason) (?:reason )?(?:for me )?(?:to|in|for) (?:live|living|go on|"
+        r"going on|stay "
+        r"alive|staying alive|be here|being here|living for|keep living|keep going)\b|\bnothing (?:left )?to "
+        r"live for\b|\b(?:had|have) to live for\b|\b(?:isnt|not|never) worth living\b|"
+        r"\bworth living anymore\b"
+    ),
+    "reasons keeping me alive": (
+        r"\b(?:only (?:reason|thing)|all thats) (?:i(?:m| am) still (?:here|alive)|keeping me (?:alive|here)|"
+        r"stopping me|holding me back|that keeps me (?:alive|here|going)|i havent)\b|\bkeeping me alive\b|"
+        r"\b(?:couldnt|cant|could not) bring my ?self to\b"
+    ),
+    "whats the point of going on": (
+        r"\b(?:whats|what is) the point (?:of|in) (?:me )?(?:living|going on|being alive|being here|staying "
+        r"alive|carrying on|waking up|existing|life|it all|anything anymore)\b|\bwhy (?:should|would) i "
+        r"(?:keep (?:living|going)|stay alive|go on|carry on)\b"
+    ),
+    "cant go on": (
+        r"\b(?:cant|cannot|dont want to|unable to) (?:go on|keep going|keep living|do this anymore|take it "
+        r"anymore|carry on)\b"
+    ),
+    "end it all": (
+        r"\b(?:to|just|gonna|wanna|could|should|will|ill|might|and|i) "
+        r"end (?:it|things|everything)(?: all)?\b|"
+        r"\bend it all\b|\bending (?:it|things|everything)\b|\bmake it (?:all )?stop (?:for good|forever)\b"
+    ),
+    "thoughts of death": (
+        r"\b(?:think|thinking|thought|thoughts|dream\w*|fantasi[sz]\w*|obsess\w*) (?:about|of) (?:my own )?"
+        r"(?:dying|death|being dead|suicide|killing|hurting|harming|ending|not being|my funeral|not existing"
+        r"|jumping|overdosing|cutting|funeral)\b|\bmy own funeral\b"
+    ),
+    "wish to die": (
+        r"\b(?:welcome death|rather (?:be )?(?:dead|die)|(?:could|would|should) just die|want (?:it|this|"
+        r"everything) (?:all )?to (?:end|stop) (?:for good|forever|permanently)|death (?:would be|is|sounds) "
+        r"(?:a relief|peaceful|the only|my only|the answer|better)|dying sounds|only way out|no way out|"
+        r"(?:suicide|death|dying|ending it) (?:is|feels like|seems like|seems) (?:the|my) only "
+        r"(?:option|way|answer|solution)|"
+        r"die with dignity|"
+        r"hope (?:i|a \w+) (?:get|gets) hit by|"
+        r"(?:wouldnt|would not) mind (?:dying|if (?:i died|a \w+ hit me))|"
+        r"(?:dont|do not) see my ?self (?:being )?(?:alive|here|around))\b"
+    ),
+    "burden": r"\b(?:im|i am) (?:just )?(?:a|such a) burden\b",
+    "goodbye": (
+        r"\b(?:goodbye (?:letter|note)s?|(?:wrote|writing|write) (?:a |my )?(?:goodbye|suicide|last) "
+        r"(?:letter|note)s?|giv(?:e|ing|en) (?:away )?my (?:things|stuff|belongings) (?:away )?)\b"
+    ),
+}
+
+TOPIC: dict[str, str] = {
+    "death words": (
+        r"\b(?:die|dies|died|dying|dead|death|deaths|kill|killed|killing|suicide|suicides|pills|rope|noose|"
+        r"razor|blades?|bridge|bleed\w*|blood|wrists?|funeral|grave|gone forever|alive|overdoses|scars?|"
+        r"harm|hurt|end (?:it|things|everything)|not here)\b"
+    ),
+}
+
 EXPRESSIONS: tuple[tuple[str, str, str], ...] = (
-    # suicide, stated
-    ("kill myself", "strong", r"\b(?:kill(?:ing|ed|s)?|off(?:ing)?|end(?:ing)?) my ?self\b"),
-    ("kms", "strong", r"\bkms\b"),
-    ("suicidal", "strong", r"\bsuicidal\b"),
-    (
-        "suicide, mine",
-        "strong",
-        r"\b(?:commit(?:ting)?|attempt(?:ing|ed)?|contemplat\w*|consider\w*) suicide\b",
-    ),
-    ("suicide thoughts", "strong", r"\bsuicid\w* (?:thoughts?|ideation|urges?|feelings?|plans?|notes?)\b"),
-    ("end my life", "strong", r"\b(?:end(?:ing|ed)?|tak(?:e|ing)|took) my (?:own )?life\b"),
-    ("unalive", "strong", r"\bunaliv\w*\b"),
-    (
-        "method",
-        "strong",
-        r"\b(?:hang(?:ing)? my ?self|slit(?:ting)? my (?:wrists?|throat)|jump(?:ing)? off (?:a|the) "
-        r"(?:bridge|building|roof|cliff)|jump(?:ing)? in front of (?:a|the) (?:train|bus|car|truck))\b",
-    ),
-    ("overdose", "strong", r"\b(?:overdos\w*|od(?:'d|ed)? on)\b"),
-    (
-        "want to die",
-        "strong",
-        r"\b(?:want(?:ed|s|ing)?|wanna|wish(?:ed|ing)?|ready|going|plan(?:ning)?|try(?:ing)?)"
-        r" (?:to|i could|i would|i'd) (?:just )?(?:die|be dead|not be alive|not exist)\b",
-    ),
-    (
-        "wish I were dead",
-        "strong",
-        r"\bwish(?:ed|ing)? (?:that )?i (?:was|were|could be) (?:dead|gone|never born)\b",
-    ),
-    (
-        "better off dead",
-        "strong",
-        r"\bbetter off (?:dead|gone|without me|if i (?:was|were|wasn't|weren't)\b)",
-    ),
-    (
-        "better without me",
-        "strong",
-        r"\b(?:better|happier|easier) (?:off )?(?:without me|if i (?:was|were) gone|"
-        r"if i (?:wasn't|weren't) (?:here|around|alive)|if i died)\b",
-    ),
-    (
-        "no one would care if I died",
-        "strong",
-        r"\bno ?(?:one|body) would (?:care|notice|miss me)(?: if i (?:died|"
-        r"was gone|disappeared))?\b",
-    ),
-    # self-harm, stated
-    (
-        "hurt myself",
-        "strong",
-        r"\b(?:hurt(?:ing|s)?|harm(?:ing|ed|s)?|punish(?:ing|ed)?|injur\w*|burn(?:ing|ed|t)?|"
-        r"cut(?:ting|s)?|scratch(?:ing|ed)?|hit(?:ting)?|starv\w*) my ?self\b",
-    ),
-    ("self-harm", "strong", r"\bself[- ]?harm\w*|\bself[- ]?injur\w*|\bsh urges?\b"),
-    (
-        "cutting",
-        "strong",
-        r"\b(?:cut|cutting|cuts|scars?|slashed) (?:again|my (?:arms?|wrists?|legs?|thighs?|skin|"
-        r"stomach|hips?))\b|\b(?:started|start|relapsed (?:into|and)|back to) cutting\b|\bcutting again\b",
-    ),
-    ("relapse", "passive", r"\brelaps(?:e|ed|ing)\b"),
-    # passive wishes and death as a way out
-    (
-        "don't want to live",
-        "passive",
-        r"\b(?:don'?t|do not|didn'?t|no longer) (?:want|wanna|wish) (?:to )?(?:live|be "
-        r"alive|be here|exist|wake up|go on|keep going|carry on)\b",
-    ),
-    (
-        "not wake up",
-        "passive",
-        r"\b(?:not|never|didn'?t|don'?t) (?:to )?wake (?:up)?\b|\bsleep (?:forever|and never)\b",
-    ),
-    (
-        "not being here",
-        "passive",
-        r"\b(?:not being|not be|no longer be|stop being) (?:here|around|alive)\b|"
-        r"\bstop(?:ped)? existing\b|\bcease to exist\b|\bdisappear (?:forever|for good|permanently)\b",
-    ),
-    (
-        "tired of living",
-        "passive",
-        r"\b(?:tired|sick|done) (?:of|with) (?:living|life|being alive|existing)\b",
-    ),
-    (
-        "no reason to live",
-        "passive",
-        r"\b(?:no|nothing|no point|no reason) (?:reason )?(?:to|in|for) "
-        r"(?:live|living|go on|going on|stay alive|staying alive|be here|being here|living for)\b|"
-        r"\bnothing (?:left )?to live for\b",
-    ),
-    (
-        "what's the point of going on",
-        "passive",
-        r"\b(?:what'?s|what is|whats) the point (?:of|in) (?:living|going on|"
-        r"being alive|being here|staying alive|carrying on|waking up|existing|life|it all|"
-        r"anything anymore)\b",
-    ),
-    (
-        "can't go on",
-        "passive",
-        r"\b(?:can'?t|cannot|don'?t want to|unable to) (?:go on|keep going|keep living|"
-        r"do this anymore|take it anymore|carry on)\b",
-    ),
-    ("end it all", "passive", r"\bend(?:ing)? it(?: all)?\b|\bend everything\b|\bmake it (?:all )?stop\b"),
-    (
-        "thoughts of death",
-        "passive",
-        r"\b(?:think|thinking|thought|thoughts|dream\w*|fantasi[sz]\w*) (?:about|of) "
-        r"(?:dying|death|being dead|suicide|killing|hurting|harming|ending|not being|"
-        r"my funeral|not existing)\b",
-    ),
-    (
-        "wish to die",
-        "passive",
-        r"\b(?:welcome death|rather (?:be )?(?:dead|die)|(?:could|would|should) just die|"
-        r"want (?:it|this|everything) (?:all )?to (?:end|stop)(?: for good| forever| permanently)?)\b",
-    ),
-    ("burden", "passive", r"\b(?:i'm|i am|im) (?:just )?(?:a|such a) burden\b"),
-    (
-        "goodbye",
-        "passive",
-        r"\b(?:goodbye (?:letter|note)s?|(?:wrote|writing|write) (?:a |my )?(?:goodbye|suicide|"
-        r"last) (?:letter|note)s?|giv(?:e|ing) away my (?:things|stuff))\b",
-    ),
-    # topic words: risk only in context; the sentence model decides
-    (
-        "death words",
-        "topic",
-        r"\b(?:die|dies|died|dying|dead|death|deaths|kill|killed|killing|suicide|suicides|"
-        r"pills|rope|noose|razor|blades?|bridge|bleed\w*|blood|wrists?|funeral|grave|"
-        r"gone forever|alive|overdoses)\b",
-    ),
+    *((name, "strong", pattern) for name, pattern in STRONG.items()),
+    *((name, "passive", pattern) for name, pattern in PASSIVE.items()),
+    *((name, "topic", pattern) for name, pattern in TOPIC.items()),
 )
 
 # An expression that points back at a risk mention of the same or the previous sentence:
 # "my mum tried once and now I'm thinking about it too".
 ANAPHORA = re.compile(
-    rf"\b{_I} (?:am |have been |been |was |keep |started |start )?(?:thinking|thought|considering|"
-    r"tempted|planning|doing|done) (?:about |of )?(?:it|that|doing (?:it|that|the same)|the same(?: thing)?)"
-    r"(?: too| as well| also)?\b|\b(?:me too|so have i|so do i|i want to too|i've started too|i have too)\b"
+    rf"\b{_I} (?:am |have been |been |was |keep |started |start |do |did )?(?:thinking|thought|considering|"
+    r"consider|tempted|planning|doing|done|did|do|want) (?:about |of |to do )?"
+    r"(?:it|that|doing (?:it|that|the "
+    r"same)|the same(?: thing)?)(?: too| as well| also| again| my ?self)?\b|\b(?:me too|so have i|so do i|"
+    r"i want to too|ive started too|i have too|i started too|i do too|because i do)\b"
 )
-ATTEMPT_TOPIC = re.compile(r"\b(?:tried|attempt\w*)\b")
+ATTEMPT_TOPIC = re.compile(r"\b(?:tried|attempt\w*|did it|cuts?|overdosed)\b")
