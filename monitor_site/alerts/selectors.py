@@ -8,7 +8,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
-from monitor_site.alerts.models import Alert, AlertNotification
+from monitor_site.alerts.models import Alert, AlertNotification, AlertRule
 from monitor_site.patients.models import Assessment
 from monitor_site.patients.selectors import patient_list_for_user
 from scoring.phq9 import ITEM_SELF_HARM
@@ -133,3 +133,13 @@ def latest_self_reports(*, patient_ids: list[int]) -> dict[int, SelfReport]:
             item9 = int(items[ITEM_SELF_HARM])
             out[patient_id] = SelfReport(total=total, item9=item9, completed_at=completed_at)
     return out
+
+
+def item9_rule_in_force() -> AlertRule | None:
+    """The active item-9 rule on predictions (kind self_harm, source model), the most sensitive when
+    there are several; None: the rule is switched off and no model or risk-language flag opens an alert."""
+    return (
+        AlertRule.objects.filter(kind=AlertRule.Kind.SELF_HARM, source=AlertRule.Source.MODEL, is_active=True)
+        .order_by("threshold", "pk")
+        .first()
+    )

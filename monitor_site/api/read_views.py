@@ -79,6 +79,11 @@ class PredictionOut(serializers.Serializer):
     interval = serializers.SerializerMethodField()
     band = serializers.CharField()
     model_version = serializers.CharField(source="model_version.version")
+    risk_language = serializers.BooleanField(
+        help_text="The self-harm risk-language detector fired on a patient sentence of this window (the "
+        "sentences are shown on the patient page, not here)."
+    )
+    detector_version = serializers.CharField(help_text="The detector that read this window; empty: none did.")
 
     def get_method(self, obj: object) -> str:
         """ "model-inferred", or "llm-rated" for a cold-start rating by Claude (never a questionnaire)."""
@@ -130,6 +135,11 @@ class AlertOut(serializers.Serializer):
     urgent = serializers.BooleanField()
     status = serializers.CharField()
     summary = serializers.CharField()
+    item9_sources = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Item-9 alerts: what raised the flag ("detector": risk language in the patient\'s '
+        'messages, "model": the model-inferred item 9, "self-report": the patient\'s own answer).',
+    )
     opened_at = serializers.DateTimeField()
 
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitor_site.alerts.models import Alert, EscalationStep
+from monitor_site.alerts.selectors import item9_rule_in_force
 from monitor_site.dashboards.charts import (
     EventMark,
     QuestionnairePoint,
@@ -31,12 +32,13 @@ from monitor_site.dashboards.exports import (
     fhir_bundle,
     trajectory_csv,
 )
+from monitor_site.dashboards.item9 import Item9Display, item9_for_prediction, item9_patient_context
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
-from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, SELF_HARM_FLAG, change_status, item_answer
+from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, change_status, item_answer
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,20 @@ def score_explanation(prediction: Prediction, previous: Prediction | None) -> di
     }
 
 
-def evidence_for(prediction: Prediction, previous: Prediction | None = None) -> list[dict]:
+def evidence_for(
+    prediction: Prediction, previous: Prediction | None = None, *, item9: Item9Display | None = None
+) -> list[dict]:
     """Per item: label, model-inferred value, the answer it rounds to, its change since `previous`, and
-    the top chunks with the user's messages in them."""
+    the top chunks with the user's messages in them. Item 9 also carries the window's own flag (`item9`,
+    computed here with the rule in force when not given): the sentences the risk-language detector fired
+    on, shown first, and the label of a model item 9 its card does not validate."""
+    if item9 is None:
+        item9 = item9_for_prediction(
+            prediction,
+            manifest=prediction.model_version.manifest or {},
+            self_report=None,
+            rule=item9_rule_in_force(),
+        )
     window = windows_for([(prediction.patient_id, prediction.window_end, "evidence")])[0]
     turns = {c.id: c.turns for c in window.conversations}
     items = []
@@ -171,7 +184,9 @@ def evidence_for(prediction: Prediction, previous: Prediction | None = None) -> 
                 "value": value,
                 "answer": item_answer(value),
                 "change": value - float(previous.items[i]) if previous is not None else None,
-                "flag": i == ITEM_SELF_HARM and value >= SELF_HARM_FLAG,
+                "flag": i == ITEM_SELF_HARM and item9.flag,
+                "risk": item9.evidence if i == ITEM_SELF_HARM else (),
+                "model_label": item9.model_label if i == ITEM_SELF_HARM else "",
                 "chunks": chunks,
             }
         )
@@ -225,12 +240,19 @@ def patient_page_context(
     )
     previous = week_before(selected, series) if selected else None
     events = patient_events(patient=patient, series=series, assessments=assessments)
+    alerts = list(
+        Alert.objects.filter(patient=patient)
+        .exclude(status=Alert.Status.RESOLVED)
+        .select_related("rule", "acknowledged_by", "prediction")
+    )
+    item9 = item9_patient_context(latest=latest, selected=selected, assessments=assessments, alerts=alerts)
     return {
+        **item9,
         "patient": patient,
         "latest": latest,
         "selected": selected,
         "selected_is_latest": selected is not None and selected == latest,
-        "evidence": evidence_for(selected, previous) if selected else [],
+        "evidence": evidence_for(selected, previous, item9=item9["item9_selected"]) if selected else [],
         "explanation": score_explanation(selected, previous) if selected else None,
         "feedback": feedback,
         "summary": summary,
@@ -273,11 +295,7 @@ def patient_page_context(
         "assessments": assessments[::-1][:10],
         "escalation": EscalationStep.current_text(),
         "n_predictions": n_predictions,
-        "alerts": list(
-            Alert.objects.filter(patient=patient)
-            .exclude(status=Alert.Status.RESOLVED)
-            .select_related("rule", "acknowledged_by", "prediction")
-        ),
+        "alerts": alerts,
         "events": events,
         "notes": list(patient.notes.select_related("author")[:20]),
         "now": timezone.now(),

@@ -24,11 +24,18 @@ from monitor_site.alerts.selectors import (
     alert_list_for_user,
     alert_patient_order,
     alerts_grouped,
+    item9_rule_in_force,
     latest_self_reports,
 )
 from monitor_site.alerts.services import alert_acknowledge, alert_resolve
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
+from monitor_site.dashboards.item9 import (
+    RULE_OFF_NOTICE,
+    item9_for_alerts,
+    item9_for_latest,
+    latest_predictions,
+)
 from monitor_site.dashboards.selectors import (
     demo_setup_status,
     patient_csv,
@@ -47,9 +54,8 @@ from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
 from monitor_site.patients.services.notes import clinician_note_create
 from monitor_site.predictions.models import Prediction
-from monitor_site.predictions.selectors import prediction_intervals
 from monitor_site.predictions.services.feedback import prediction_feedback_record
-from scoring.phq9 import BANDS, SELF_HARM_FLAG
+from scoring.phq9 import BANDS
 
 PAGE_SIZE = 50
 
@@ -95,14 +101,21 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     reports = latest_self_reports(patient_ids=[p.pk for p in page])
-    summaries = [getattr(p, "summary", None) for p in page]
-    intervals = prediction_intervals(prediction_ids=[s.latest_prediction_id for s in summaries if s])
-    for row, summary in zip(page, summaries, strict=True):
-        row.self_report = reports.get(row.pk)  # type: ignore[attr-defined] # beside the model item-9 flag
-        interval, llm = (
-            intervals.get(summary.latest_prediction_id, (None, False)) if summary else (None, False)
+    latest = latest_predictions(
+        prediction_ids=[p.summary.latest_prediction_id for p in page if getattr(p, "summary", None)]
+    )
+    rule = item9_rule_in_force()
+    item9 = item9_for_latest(patient_ids=[p.pk for p in page], latest=latest, self_reports=reports, rule=rule)
+    for row in page:
+        prediction = latest.get(row.pk)
+        row.self_report = reports.get(row.pk)  # type: ignore[attr-defined] # beside the model item 9, always
+        row.item9 = item9[row.pk]  # type: ignore[attr-defined]
+        row.latest_interval = (  # type: ignore[attr-defined] # none for an LLM rating not yet validated here
+            (prediction.interval_low, prediction.interval_high)
+            if prediction and prediction.validated_here
+            else None
         )
-        row.latest_interval, row.latest_llm = interval, llm  # type: ignore[attr-defined]
+        row.latest_llm = bool(prediction and prediction.is_llm)  # type: ignore[attr-defined]
     # The overview describes the scope (my patients or a team), not the row filters below it.
     scope_only = {k: filters[k] for k in ("scope", "team") if filters[k]}
     return render(
@@ -121,7 +134,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "scopes": SCOPES,
             "teams": teams,
             "any_synthetic": any(p.is_synthetic for p in page),
-            "self_harm_flag": SELF_HARM_FLAG,
+            "item9_rule_off": RULE_OFF_NOTICE if rule is None else "",
             "demo_setup": demo_setup_status(),
         },
     )
@@ -165,7 +178,7 @@ def patient_report(request: HttpRequest, patient_id: int) -> HttpResponse:
     with_evidence = request.GET.get("evidence") == "1"
     context = patient_page_context(patient=patient, user=user_signed_in(request.user), selected_id=None)
     if not with_evidence:
-        context["evidence"] = [{**item, "chunks": []} for item in context["evidence"]]
+        context["evidence"] = [{**item, "chunks": [], "risk": ()} for item in context["evidence"]]
     audit_record(
         actor=request.user,
         action=AuditEvent.Action.PATIENT_EXPORT,
@@ -279,8 +292,11 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
         page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
         shown = list(page)
     reports = latest_self_reports(patient_ids=[a.patient_id for a in shown])
+    rule = item9_rule_in_force()
+    item9 = item9_for_alerts(shown, rule=rule)
     for a in shown:
         a.self_report = reports.get(a.patient_id)  # type: ignore[attr-defined]
+        a.item9 = item9.get(a.pk)  # type: ignore[attr-defined] # item-9 alerts: sources, sentences first
     context = {
         "page": page,
         "groups": groups,
@@ -290,6 +306,7 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
         "rules": AlertRule.objects.order_by("source", "name"),
         "teams": user.care_teams.order_by("name"),
         "escalation": EscalationStep.current_text() if any(a.urgent for a in shown) else "",
+        "item9_rule_off": RULE_OFF_NOTICE if rule is None else "",
     }
     return render(request, "dashboards/alert_inbox.html", context)
 

@@ -20,18 +20,28 @@ class PredictionAdmin(admin.ModelAdmin):
         "band",
         "method",
         "model_version",
+        "detector_version",
+        "risk_language",
     )
-    list_filter = ("method", "band", "model_version")
+    list_filter = ("method", "band", "risk_language", "model_version", "detector_version")
     list_select_related = ("patient", "model_version")
-    # Items rounded; the evidence (chunk ids and attention weights) is read on the patient page.
+    # Items rounded; the evidence (chunk ids and attention weights) and the sentences the self-harm
+    # detector fired on (conversation text) are read on the care-team-scoped patient page, not here.
     readonly_fields = (
-        *(f.name for f in Prediction._meta.fields if f.name not in ("id", "items", "evidence")),
+        *(
+            name
+            for f in Prediction._meta.fields
+            if f.name not in ("id", "items", "evidence", "risk_evidence", "detector_version")
+            # the detector's version beside the model's: both say what read this window
+            for name in ((f.name, "detector_version") if f.name == "model_version" else (f.name,))
+        ),
+        "risk_sentences",
         "rounded_items",
     )
     fields = readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).defer("evidence")
+        return super().get_queryset(request).defer("evidence", "risk_evidence")
 
     @admin.display(description="total (model-inferred or LLM-rated)", ordering="total")
     def model_inferred_total(self, prediction: Prediction) -> str:
@@ -40,6 +50,11 @@ class PredictionAdmin(admin.ModelAdmin):
     @admin.display(description="interval")
     def interval(self, prediction: Prediction) -> str:
         return prediction.interval_label
+
+    @admin.display(description="risk-language sentences")
+    def risk_sentences(self, prediction: Prediction) -> str:
+        n = len(prediction.risk_evidence)
+        return f"{n} (read them on the patient page)" if n else "none"
 
     @admin.display(description="items (model-inferred, 1..9)")
     def rounded_items(self, prediction: Prediction) -> str:
