@@ -51,6 +51,18 @@ class Item9:
     detector_version: str
 
 
+def item9_sources(
+    *, detector_fired: bool, model_value: float | None, model: ModelItem9, self_report_item9: int | None
+) -> tuple[str, ...]:
+    """Which sources flag, in the order of SOURCES: the one union every surface uses."""
+    fired = {
+        "detector": detector_fired,
+        "model": model.threshold is not None and model_value is not None and model_value >= model.threshold,
+        "self-report": self_report_item9 is not None and self_report_item9 >= 1,
+    }
+    return tuple(s for s in SOURCES if fired[s])
+
+
 def item9_assess(
     *,
     detection: Detection,
@@ -58,18 +70,17 @@ def item9_assess(
     manifest: dict,
     self_report_item9: int | None = None,
     rule_value: float = RULE_VALUE,
+    use_card: bool = True,
 ) -> Item9:
     """The flag from every source. `model_item9_value` None: no model scored the window (an LLM rating
     passes its item 9 with a manifest of its own)."""
-    model = model_item9(manifest, rule_value=rule_value)
-    fired = {
-        "detector": detection.fired,
-        "model": model.threshold is not None
-        and model_item9_value is not None
-        and model_item9_value >= model.threshold,
-        "self-report": self_report_item9 is not None and self_report_item9 >= 1,
-    }
-    sources = tuple(s for s in SOURCES if fired[s])
+    model = model_item9(manifest, rule_value=rule_value, use_card=use_card)
+    sources = item9_sources(
+        detector_fired=detection.fired,
+        model_value=model_item9_value,
+        model=model,
+        self_report_item9=self_report_item9,
+    )
     return Item9(
         flag=bool(sources),
         sources=sources,

@@ -4,6 +4,7 @@ The flag is the union of three sources (scoring/item9.py says why):
 - risk language: the self-harm detector fired on a patient sentence of the window ("detector");
 - model-inferred: the model's item 9 reaches the line `scoring.item9.model_item9` gives for its card
   and the item-9 rule in force; never for a model trained on totals only ("model");
+(the union itself is `scoring.item9.item9_sources`, which the batch CLI uses too)
 - self-report: the patient's own latest questionnaire answered item 9 >= 1 ("self-report").
 
 The sentences that fired are conversation text: they are shown on the care-team-scoped pages (patient
@@ -23,7 +24,7 @@ from monitor_site.alerts.selectors import SelfReport, item9_rule_in_force
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment
 from monitor_site.predictions.models import Prediction
-from scoring.item9 import RULE_VALUE, SOURCES, ModelItem9, model_item9
+from scoring.item9 import RULE_VALUE, SOURCES, ModelItem9, item9_sources, model_item9
 from scoring.phq9 import ITEM_SELF_HARM
 
 # How the pages name each source (scoring.item9.SOURCES); e-mails use alerts.models.ITEM9_SOURCE_LABELS.
@@ -86,12 +87,12 @@ def item9_display(
         rule_value=rule.threshold if rule else RULE_VALUE,
         use_card=rule.use_model_threshold if rule else True,
     )
-    fired = {
-        "detector": risk_language,
-        "model": model.threshold is not None and model_value is not None and model_value >= model.threshold,
-        "self-report": self_report is not None and self_report.item9 >= 1,
-    }
-    sources = tuple(s for s in SOURCES if fired[s])
+    sources = item9_sources(
+        detector_fired=risk_language,
+        model_value=model_value,
+        model=model,
+        self_report_item9=self_report.item9 if self_report else None,
+    )
     return Item9Display(
         flag=bool(sources),
         sources=sources,
