@@ -1,6 +1,8 @@
 """`python -m training bench`: the speed benchmark behind `make bench`;
 `python -m training benchmark depseverity|depsign`: accuracy on public data (tuned on val, reported on test);
 `python -m training benchmark cross-source`: trained on each source, ranked on the others (and in-domain);
+`python -m training benchmark self-harm`: the self-harm detector on cssrs test and the hard cases;
+`python -m training self-harm`: train the self-harm detector's sentence model (scoring/data/);
 `python -m training run --config FILE.toml`: the learning loop on JSONL files (see training/run_config.py);
 `python -m training plan --backbone qwen3.5-27b --mode lora --gpu-memory 80GiB`: memory and speed plan.
 """
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_dataclass_arguments(cross, cross_source.CrossSourceArgs)
     cross.add_argument("--out", type=Path, required=True, help="write the JSON report here")
+    add_self_harm_parsers(sub, datasets)
     loop = sub.add_parser("run", help="the learning loop on JSONL files, described by a TOML config")
     loop.add_argument("--config", type=Path, required=True, help="TOML file (see training/run_config.py)")
     add_plan_parser(sub)
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_loop(args.config)
     if args.command == "plan":
         return plan(args)
+    if args.command == "self-harm" or getattr(args, "dataset", None) == "self-harm":
+        return self_harm(args)
 
     from scoring.backbone import BackboneNotFound
 
@@ -69,6 +74,56 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, BackboneNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def add_self_harm_parsers(sub: Any, datasets: Any) -> None:
+    from scoring.cli_args import add_dataclass_arguments
+    from training.bench.self_harm import SelfHarmBenchArgs
+    from training.self_harm import SelfHarmTrainArgs
+
+    bench = datasets.add_parser(
+        "self-harm",
+        help="self-harm detector: cssrs test AUC beside TF-IDF + LR, and the hard-case conversations",
+    )
+    add_dataclass_arguments(bench, SelfHarmBenchArgs)
+    bench.add_argument(
+        "--out", type=Path, default=Path("var/self-harm.json"), help="write the JSON report here"
+    )
+    fit = sub.add_parser(
+        "self-harm",
+        help="train the self-harm detector's sentence model on the written sentences (and cssrs train)",
+    )
+    add_dataclass_arguments(fit, SelfHarmTrainArgs)
+
+
+def self_harm(args: argparse.Namespace) -> int:
+    """`self-harm` (train the detector's sentence model) and `benchmark self-harm`."""
+    from scoring.backbone import BackboneNotFound
+    from scoring.cli_args import dataclass_from_options
+    from training.bench import self_harm as bench
+    from training.self_harm import SelfHarmTrainArgs, train
+
+    if args.command == "benchmark":
+        bench_args = dataclass_from_options(bench.SelfHarmBenchArgs, args)
+        return benchmark_to_file(
+            lambda progress: bench.run(bench_args, progress=progress),
+            bench.format_report,
+            "self-harm",
+            args.out,
+        )
+    try:
+        train_args = dataclass_from_options(SelfHarmTrainArgs, args)
+        config = train(train_args)
+    except (ValueError, BackboneNotFound, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    chosen = next(c for c in config["training"]["weight_choices"] if c["weight"] == config["head"]["weight"])
+    print(
+        f"wrote {train_args.out} ({config['version']}): sentence-model weight {config['head']['weight']}, "
+        f"threshold {config['threshold']}, cssrs val AUC {chosen['cssrs_val_auc']:.3f}, written sentences "
+        f"(cross-validated) accuracy {chosen['own_cv_accuracy']:.3f}"
+    )
+    return 0
 
 
 def add_plan_parser(sub: Any) -> None:

@@ -37,7 +37,7 @@ from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-0.2"
+DETECTOR_VERSION = "self-harm-1.0"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
 MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
@@ -140,13 +140,18 @@ class SelfHarmDetector:
         assert self.head_coef is not None
         return self.head_intercept + sum(w * x for w, x in zip(self.head_coef, vector, strict=True))
 
+    def best_hit(self, sentence: str, previous: str = "") -> tuple[float, Hit] | None:
+        """The sentence's expression with the highest lexicon logit, and that logit; None without any."""
+        hits = find_hits(normalise(sentence), previous=normalise(previous))
+        return max(((self.lexicon_logit(h), h) for h in hits), key=lambda t: t[0]) if hits else None
+
+    def lexicon_part(self, sentence: str, previous: str = "") -> float | None:
+        best = self.best_hit(sentence, previous)
+        return best[0] if best else None
+
     def score_sentences(self, sentences: Sequence[tuple[str, str]]) -> list[_Scored]:
         """(sentence, previous sentence) pairs -> each sentence's score and the reason for reviewers."""
-        found = [find_hits(normalise(s), previous=normalise(p)) for s, p in sentences]
-        best: list[tuple[float, Hit] | None] = [
-            max(((self.lexicon_logit(h), h) for h in hits), key=lambda t: t[0]) if hits else None
-            for hits in found
-        ]
+        best = [self.best_hit(s, p) for s, p in sentences]
         model: dict[int, float] = {}
         if self.head_coef is not None and self.encoder is not None:
             todo = [i for i, b in enumerate(best) if b is not None and b[0] >= self.embed_floor]
@@ -168,7 +173,7 @@ class SelfHarmDetector:
 
     def score_texts(self, texts: list[str]) -> list[float]:
         """A whole text (e.g. all of one forum user's posts) -> its highest sentence score."""
-        pairs_per_text = [_sentence_pairs([t]) for t in texts]
+        pairs_per_text = [sentence_pairs([t]) for t in texts]
         flat = [(s, p) for pairs in pairs_per_text for _, s, p in pairs]
         scores = iter(self.score_sentences(flat))
         return [max((next(scores).score for _ in pairs), default=0.0) for pairs in pairs_per_text]
@@ -209,7 +214,7 @@ def _when(sent_at: datetime | None) -> float:
     return sent_at.timestamp() if sent_at is not None else -math.inf
 
 
-def _sentence_pairs(texts: Iterable[str]) -> list[tuple[int, str, str]]:
+def sentence_pairs(texts: Iterable[str]) -> list[tuple[int, str, str]]:
     """(index of the text, sentence, the sentence before it) for every sentence of the texts."""
     out = []
     for i, text in enumerate(texts):

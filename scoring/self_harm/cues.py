@@ -43,7 +43,7 @@ DENIAL_AFTER = re.compile(
     r"^[^.?!]{0,40}?\b(?:i said no|i told (?:her|him|them) no|and i (?:dont|do not)\b|which i (?:dont|do not)"
     r"\b|i never (?:have|would|will)|not anymore|- no\b|(?:has|have) never crossed my mind|"
     r"never crossed my mind|"
-    r"(?:isnt|is not|not) something i)"
+    r"(?:isnt|is not|not) something i|(?:is|are) (?:not|never) (?:the|a|an) (?:answer|way|option|solution))"
 )
 FIRST_PERSON = re.compile(r"\b(?:i|im|ive|id|ill|me|my|myself|mine)\b")
 OTHER_PERSON = re.compile(
@@ -97,7 +97,9 @@ IDIOMS = re.compile(
     r"conversation|wifi|internet|flowers|goldfish|fish|hamster|dog|cat) (?:is |was |has |have |just |all )?"
     r"(?:died|dead|dying)|im dead|im dying(?= *(?:lol|lmao|haha|😂|💀))|dying laughing|could (?:just )?die "
     r"(?:of|from)|would die (?:for|without)|dead to me|dead horse|dead or alive|suicide (?:squad|mission|run|"
-    r"runs|drills?|doors?|burn|king|forest|shot)|to death\b|death of me|rather die than|kill myself lol|"
+    r"runs|drills?|doors?|burn|king|forest|shot)|kill(?:ed|ing) my ?self (?:all day|working|at work|"
+    r"at the gym|"
+    r"laughing|to (?:finish|get|make|pay))|to death\b|death of me|rather die than|kill myself lol|"
     r"killer (?:app|feature|deal|workout|track)|dying (?:my|her|his) hair|dyed|mortified)"
 )
 LAUGHTER = re.compile(r"(?:\b(?:lol|lmao|lmfao|rofl|haha\w*|jk|just kidding|kidding|xd)\b|😂|🤣|💀|😅|:\))")
@@ -227,7 +229,7 @@ def find_hits(sentence: str, *, previous: str = "") -> list[Hit]:
         for m in ANAPHORA.finditer(sentence):
             if not any(m.start() < e and s < m.end() for s, e in taken):
                 cues = _cues(sentence, m.start(), m.end(), "anaphora") - {"other_person"}
-                hits.append(Hit("thinking about it too", "anaphora", m.start(), m.end(), cues))
+                hits.append(Hit("refers back to a risk mention", "anaphora", m.start(), m.end(), cues))
     return hits
 
 

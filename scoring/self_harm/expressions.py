@@ -22,7 +22,13 @@ _NOT = r"(?:not|never|dont|didnt|do not|no longer)"
 
 STRONG: dict[str, str] = {
     "kill myself": r"\b(?:kill(?:ing|ed|s)?|off(?:ing)?|end(?:ing|ed)?) my ?self\b|\bkms\b",
-    "suicidal": r"\bsuicidal\b|\bsuicid\w* (?:thoughts?|ideation|urges?|feelings?|plans?|notes?|attempts?)\b",
+    # "suicidal" about oneself; "suicidal people", "suicidal thoughts are common" are topic words below
+    "suicidal": (
+        r"\b(?:im|i am|ive been|i was|i feel|i felt|feel|feeling|felt|get|getting|been|become|became|so|very|"
+        r"really|actively|passively|quite|pretty|extremely) suicidal\b|\bsuicidal (?:again|lately|today|"
+        r"tonight|right now|these days|every)\b|\bmy suicid\w*\b|\bsuicid\w* (?:thoughts?|urges?|feelings?) "
+        r"(?:are|have been|came|come|keep|won|again)\b|\bi (?:have|get|keep having|am having|had) suicid\w*"
+    ),
     "suicide, mine": r"\b(?:commit(?:ting)?|attempt(?:ing|ed)?|contemplat\w*|consider\w*|tried) suicide\b",
     "end my life": r"\b(?:end(?:ing|ed)?|tak(?:e|ing)|took) my (?:own )?life\b|\bunaliv\w*",
     "method": (
@@ -40,9 +46,9 @@ STRONG: dict[str, str] = {
         r"\b(?:overdos\w*|od(?:d|ed)? on|took (?:a bunch|a handful|all) of (?:my )?(?:pills|tablets))\b"
     ),
     "want to die": (
-        r"\b(?:(?:want(?:ed|s|ing)?|wish(?:ed|ing)?|ready|going|plan(?:ning)?|try(?:ing)?|deserve) (?:to|"
+        r"\b(?:(?:want(?:ed|s|ing)?|wish(?:ed|ing)?|ready|plan(?:ning)?|try(?:ing)?|deserve) (?:to|"
         r"i could|"
-        r"i would|id)|wanna|gonna) (?:just )?(?:die|be dead|not be alive|not exist|not be here)\b"
+        r"i would|id)|wanna) (?:just )?(?:die|be dead|not be alive|not exist|not be here)\b"
     ),
     "wish I were dead": (
         r"\bwish(?:ed|ing)? (?:that )?i (?:was|were|could be|had) (?:dead|gone|never (?:been )?born)\b|"
@@ -61,26 +67,30 @@ STRONG: dict[str, str] = {
         r"\b(?:hurt(?:ing|s)?|harm(?:ing|ed|s)?|punish(?:ing|ed)?|injur\w*|burn(?:ing|ed|t)?|cut(?:ting|s)?|"
         r"scratch(?:ing|ed)?|hit(?:ting)?|starv\w*|bang(?:ing|ed)? my head) my ?self\b"
     ),
-    "self-harm": r"\bself[- ]?harm\w*|\bself[- ]?injur\w*|\bsh urges?\b|\burges? to (?:cut|hurt|harm|burn)\b",
+    "self-harm": (
+        r"\b(?:i|ive|im|i am|been|started|start|keep|my|again|to|still) (?:self[- ]?harm\w*|"
+        r"self[- ]?injur\w*)|"
+        r"\bself[- ]?harm\w* (?:is the only|helps me|makes me feel)|\bself[- ]?harm(?:ed|ing)? (?:again|"
+        r"lately|today|last|this|every)\b|\bsh urges?\b|\burges? to "
+        r"(?:cut|hurt|harm|burn|self)"
+    ),
     "cutting": (
         r"\bbang(?:ed|ing)? my head (?:against|on|into)\b|\b(?:hid|hide|hiding|bought|keep|kept) (?:the |my |"
         r"some |a )?"
         r"(?:razor ?blades?|razors|blades?)\b|\b(?:long sleeves|hide (?:my |the )?(?:cuts|scars|arms))\b|"
         r"\bdeserve (?:the )?pain\b|\b(?:cut|cutting|cuts|slashed|burned|burnt|scratched) (?:again|my "
         r"(?:arms?|wrists?|legs?|thighs?|skin|"
-        r"stomach|hips?|body))\b|\b(?:started|start|relapsed (?:into|and)|back to|went back to) cutting\b|"
+        r"stomach|hips?|body))\b|\b(?:started|start|relapsed (?:into|and)|back to|"
+        r"went back to) cutting\b|\brelapsed and cut\b|"
         r"\bcutting again\b|\b(?:fresh|new) (?:cuts|scars|wounds)\b|\brazor blades? (?:so|to) (?:i|cut)\b|"
         r"\buntil (?:it|they|my \w+) (?:bled|bleeds?|bruised)\b"
     ),
 }
 
 PASSIVE: dict[str, str] = {
-    "relapse": (
-        r"\brelaps(?:e|ed|ing)\b(?! (?:on|into|with|to) (?:drink|alcohol|drug|smok|weed|gambl|vap|booze))"
-    ),
     "dont want to live": (
         rf"\b{_NOT} (?:want|wanna|wish) (?:to )?(?:live|be alive|be here|exist|wake up|go on|keep going|"
-        r"carry on|be around)\b"
+        r"carry on)\b"
     ),
     "not wake up": (
         r"\b(?:not|never|wont|dont|didnt) (?:to )?wake (?:up)?\b|\bsleep (?:forever|and never)\b|"
@@ -103,12 +113,14 @@ PASSIVE: dict[str, str] = {
     ),
     "reasons keeping me alive": (
         r"\b(?:only (?:reason|thing)|all thats) (?:i(?:m| am) still (?:here|alive)|keeping me (?:alive|here)|"
-        r"stopping me|holding me back|that keeps me (?:alive|here|going)|i havent)\b|\bkeeping me alive\b|"
-        r"\b(?:couldnt|cant|could not) bring my ?self to\b"
+        r"stopping me|holding me back|that keeps me (?:alive|here|going)|i havent|i didnt|i dont)\b|"
+        r"\bkeeping me alive\b|"
+        r"\b(?:couldnt|cant|could not) bring my ?self to (?:kill|end|jump|go through with|actually do it|"
+        r"do it)\b"
     ),
     "whats the point of going on": (
         r"\b(?:whats|what is) the point (?:of|in) (?:me )?(?:living|going on|being alive|being here|staying "
-        r"alive|carrying on|waking up|existing|life|it all|anything anymore)\b|\bwhy (?:should|would) i "
+        r"alive|carrying on|waking up|existing)\b|\bwhy (?:should|would) i "
         r"(?:keep (?:living|going)|stay alive|go on|carry on)\b"
     ),
     "cant go on": (
@@ -128,10 +140,12 @@ PASSIVE: dict[str, str] = {
     "wish to die": (
         r"\b(?:welcome death|rather (?:be )?(?:dead|die)|(?:could|would|should) just die|want (?:it|this|"
         r"everything) (?:all )?to (?:end|stop) (?:for good|forever|permanently)|death (?:would be|is|sounds) "
-        r"(?:a relief|peaceful|the only|my only|the answer|better)|dying sounds|only way out|no way out|"
+        r"(?:a relief|peaceful|the only|my only|the answer|better)|dying sounds|no way out|"
         r"(?:suicide|death|dying|ending it) (?:is|feels like|seems like|seems) (?:the|my) only "
-        r"(?:option|way|answer|solution)|"
-        r"die with dignity|"
+        r"(?:option|way|way out|answer|solution)|"
+        r"die with dignity|death wish|(?:not brave enough|too (?:scared|afraid|much of a coward)|(?:dont|"
+        r"do not) "
+        r"have the (?:guts|courage|balls)) to (?:end it|end my|kill|die|do it|go through)|"
         r"hope (?:i|a \w+) (?:get|gets) hit by|"
         r"(?:wouldnt|would not) mind (?:dying|if (?:i died|a \w+ hit me))|"
         r"(?:dont|do not) see my ?self (?:being )?(?:alive|here|around))\b"
@@ -147,7 +161,7 @@ TOPIC: dict[str, str] = {
     "death words": (
         r"\b(?:die|dies|died|dying|dead|death|deaths|kill|killed|killing|suicide|suicides|pills|rope|noose|"
         r"razor|blades?|bridge|bleed\w*|blood|wrists?|funeral|grave|gone forever|alive|overdoses|scars?|"
-        r"harm|hurt|end (?:it|things|everything)|not here)\b"
+        r"harm|hurt|end (?:it|things|everything)|not here|suicidal|self[- ]?harm\w*|self[- ]?injur\w*)\b"
     ),
 }
 
@@ -160,10 +174,17 @@ EXPRESSIONS: tuple[tuple[str, str, str], ...] = (
 # An expression that points back at a risk mention of the same or the previous sentence:
 # "my mum tried once and now I'm thinking about it too".
 ANAPHORA = re.compile(
-    rf"\b{_I} (?:am |have been |been |was |keep |started |start |do |did )?(?:thinking|thought|considering|"
-    r"consider|tempted|planning|doing|done|did|do|want) (?:about |of |to do )?"
+    rf"\b{_I} (?:am |have been |been |was |keep |started |start )?(?:thinking|thought|considering|"
+    r"consider|tempted|planning|want) (?:about |of |to do )?"
     r"(?:it|that|doing (?:it|that|the "
     r"same)|the same(?: thing)?)(?: too| as well| also| again| my ?self)?\b|\b(?:me too|so have i|so do i|"
-    r"i want to too|ive started too|i have too|i started too|i do too|because i do)\b"
+    r"i want to too|ive started too|i have too|i started too|i do too|because i do)\b|\b(?:did|done|doing|do|"
+    rf"started|start|starting) (?:it|that|doing it) again\b|\b{_I} relaps(?:e|ed|ing)\b|"
+    r"\b(?:going to|gonna|planning to|plan to|ready to|want to|about to) (?:do it|go through with it)\b|"
+    r"\b(?:planning|plan|decided) (?:how|when|where) (?:id|i would|ill|i will|to) do it\b|\bi (?:have|made|"
+    r"got) a plan\b"
 )
-ATTEMPT_TOPIC = re.compile(r"\b(?:tried|attempt\w*|did it|cuts?|overdosed)\b")
+ATTEMPT_TOPIC = re.compile(
+    r"\b(?:tried|attempt\w*|cuts?|cutting|overdosed|self[- ]?harm\w*|scars?|"
+    r"blades?|clean (?:for|since))\b"
+)
