@@ -163,10 +163,15 @@ def user_auc(scores: np.ndarray, owner: np.ndarray, labels: np.ndarray) -> float
     return float(roc_auc_score(labels, best))
 
 
-def train(args: SelfHarmTrainArgs, *, progress: Callable[[str, float], None] | None = None) -> dict:
+def train(
+    args: SelfHarmTrainArgs,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    encoder: SentenceEncoder | None = None,
+) -> dict:
     """Fit the head, choose its weight and the threshold, write `args.out`; returns what was written."""
     say = progress or (lambda stage, fraction: None)
-    encoder = SentenceEncoder(args.backbone)
+    encoder = encoder or SentenceEncoder(args.backbone)
     lexicon_only = SelfHarmDetector(lexicon_config())
     own = load_sentences()
     own_y = np.array([s.label for s in own])

@@ -189,6 +189,9 @@ class SelfHarmDetector:
         for conversation in window.conversations:
             for index, turn in enumerate(conversation.turns):
                 if turn.role != "user":
+                    # Read only as context: a patient's "yes" answers the assistant's question before it.
+                    spans = split_sentences(turn.text)
+                    previous = turn.text[spans[-1][0] : spans[-1][1]] if spans else previous
                     continue
                 for start, end in split_sentences(turn.text):
                     text = turn.text[start:end]

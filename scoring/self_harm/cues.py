@@ -33,7 +33,9 @@ NEGATION = re.compile(
 )
 # Negations of something else than the risk: "I can't stop thinking about dying".
 NEGATION_EXCEPTIONS = re.compile(
-    r"(?:cant|cannot|couldnt|wont|doesnt|dont|do not) (?:stop|help|shake|escape|get rid of|seem to stop|"
+    r"(?:cant|cannot|dont|do not) see (?:a|any|another|other) (?:way|option|choice|solution)|no other "
+    r"(?:way|option|choice)|(?:cant|cannot|couldnt|wont|doesnt|dont|do not) (?:stop|help|shake|escape|"
+    r"get rid of|seem to stop|"
     r"get (?:it|this|the thought|them) out|go away|leave|control)|(?:dont|do not|didnt) (?:know|understand|"
     r"think i can|see why|care)|not (?:sure|just|only|even|gonna lie|going to lie|going to (?:do|act)|"
     r"gonna (?:do|act))|no matter|nothing but|no one (?:knows|understands|cares)|nobody (?:knows|cares|"
@@ -81,7 +83,8 @@ HYPOTHETICAL = re.compile(
     r"whenever someone)\b"
 )
 HYPOTHETICAL_EXCEPTIONS = re.compile(
-    r"if (?:im |i am )?(?:being )?honest|if that makes sense|as if|even if|if i died|if i (?:was|were) "
+    r"in case (?:im|i am) not (?:here|around)|if (?:im |i am )?(?:being )?honest|if that makes sense|as if|"
+    r"even if|if i died|if i (?:was|were) "
     r"(?:gone|dead|not here)|if i (?:wasnt|werent) (?:here|around|alive)|if i (?:didnt|never) wake"
 )
 IDIOMS = re.compile(
@@ -121,6 +124,19 @@ CONTEXT = re.compile(
 CLAUSE_BREAK = re.compile(
     r"[,;:()]|\s[-–—]\s|\b(?:but|though|although|yet|however|except|whereas|while|and now|so now|and then|"
     r"and honestly|and i|because)\b"
+)
+# A question about the patient's own risk (the assistant's screening question, or anyone's), and a yes to it:
+# "Have you had thoughts of ending your life?" - "Yes, most days."
+RISK_QUESTION = re.compile(
+    r"\b(?:kill(?:ing)? your ?self|hurt(?:ing)? your ?self|harm(?:ing)? your ?self|"
+    r"end(?:ing)? your (?:own )?life|"
+    r"suicid\w*|self[- ]?harm\w*|better off dead|(?:wish|wished|wishing) you (?:were|was) dead|(?:want|"
+    r"wanted|"
+    r"wanting) to die|not (?:be|being) (?:here|alive)|dying|death)"
+)
+ANSWER_YES = re.compile(
+    r"\W*(?:yes|yeah|yep|yup|yea|ya|i have|i do|i am|i did|sometimes|often|a lot|every day|most days|all the "
+    r"time|constantly|kind of|kinda|a little|maybe|i think so|more than|honestly(?:,)? yes|tbh yes)\b"
 )
 SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
@@ -224,6 +240,14 @@ def find_hits(sentence: str, *, previous: str = "") -> list[Hit]:
             hits.append(
                 Hit(name, strength, m.start(), m.end(), _cues(sentence, m.start(), m.end(), strength))
             )
+    if previous.rstrip().endswith("?") and RISK_QUESTION.search(previous):
+        answer = ANSWER_YES.match(sentence)
+        if answer and not any(s < answer.end() for s, _ in taken):
+            cues = _cues(sentence, answer.start(), answer.end(), "anaphora") - {
+                "other_person",
+                "topic_question",
+            }
+            hits.append(Hit("yes to a question about risk", "anaphora", answer.start(), answer.end(), cues))
     topic = hits or ATTEMPT_TOPIC.search(sentence) or any(True for _ in _risk_mentions(previous))
     if topic:
         for m in ANAPHORA.finditer(sentence):

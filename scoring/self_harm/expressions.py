@@ -38,12 +38,17 @@ STRONG: dict[str, str] = {
         r"throw(?:ing)? my ?self) in front of (?:a|the) (?:train|bus|car|truck|lorry)|"
         r"(?:how many|enough) (?:pills|tablets|paracetamol)|(?:saving|hoarding|stockpiling) (?:up )?(?:my )?"
         r"(?:pills|tablets|meds|medication)|(?:bought|got|have) (?:a|the) (?:rope|noose)|"
-        r"crash(?:ing)? (?:my|the) car on purpose|swerv\w* (?:into|in front of|off)|(?:ways|how) to (?:die|"
+        r"crash(?:ing)? (?:my|the) car on purpose|(?:pills|rope|tablets|meds|blade) (?:is |are )?(?:ready|"
+        r"saved|"
+        r"hidden)|swerv\w* (?:into|in front of|off)|(?:ways|how) to (?:die|"
         r"end it|end my "
         r"life|overdose)|(?:attempted|tried) (?:it )?again)\b"
     ),
     "overdose": (
-        r"\b(?:overdos\w*|od(?:d|ed)? on|took (?:a bunch|a handful|all) of (?:my )?(?:pills|tablets))\b"
+        r"\b(?:overdos\w*|od(?:d|ed)? on|(?:take|taking|took|swallow\w*) (?:all|a bunch|a handful|"
+        r"the whole \w+)"
+        r"(?: of)? (?:my |the )?(?:pills|tablets|meds|medication)|took (?:a bunch|a handful|"
+        r"all) of (?:my )?(?:pills|tablets))\b"
     ),
     "want to die": (
         r"\b(?:(?:want(?:ed|s|ing)?|wish(?:ed|ing)?|ready|plan(?:ning)?|try(?:ing)?|deserve) (?:to|"
@@ -83,17 +88,21 @@ STRONG: dict[str, str] = {
         r"stomach|hips?|body))\b|\b(?:started|start|relapsed (?:into|and)|back to|"
         r"went back to) cutting\b|\brelapsed and cut\b|"
         r"\bcutting again\b|\b(?:fresh|new) (?:cuts|scars|wounds)\b|\brazor blades? (?:so|to) (?:i|cut)\b|"
-        r"\buntil (?:it|they|my \w+) (?:bled|bleeds?|bruised)\b"
+        r"\buntil (?:it|they|my \w+) (?:bled|bleeds?|bruised)\b|\b(?:covered in|full of) (?:fresh |"
+        r"new )?(?:cuts|scars|"
+        r"burns)\b"
     ),
 }
 
 PASSIVE: dict[str, str] = {
     "dont want to live": (
-        rf"\b{_NOT} (?:want|wanna|wish) (?:to )?(?:live|be alive|be here|exist|wake up|go on|keep going|"
-        r"carry on)\b"
+        rf"\b{_NOT} (?:really |even |actually |honestly )?(?:want|wanna|wish) (?:to )?"
+        r"(?:live|be alive|be here|"
+        r"exist|wake up|go on|keep going|carry on)\b"
     ),
     "not wake up": (
-        r"\b(?:not|never|wont|dont|didnt) (?:to )?wake (?:up)?\b|\bsleep (?:forever|and never)\b|"
+        r"\b(?:not|never|wont|dont|didnt|wouldnt|couldnt) (?:to )?wake (?:up)?\b|\bsleep (?:forever|"
+        r"and never)\b|"
         r"\bnever wake up\b"
     ),
     "not being here": (
@@ -138,7 +147,8 @@ PASSIVE: dict[str, str] = {
         r"|jumping|overdosing|cutting|funeral)\b|\bmy own funeral\b"
     ),
     "wish to die": (
-        r"\b(?:welcome death|rather (?:be )?(?:dead|die)|(?:could|would|should) just die|want (?:it|this|"
+        r"\b(?:want (?:it|this|everything|life) (?:all )?to be over|welcome death|rather (?:be )?(?:dead|"
+        r"die)|(?:could|would|should) just die|want (?:it|this|"
         r"everything) (?:all )?to (?:end|stop) (?:for good|forever|permanently)|death (?:would be|is|sounds) "
         r"(?:a relief|peaceful|the only|my only|the answer|better)|dying sounds|no way out|"
         r"(?:suicide|death|dying|ending it) (?:is|feels like|seems like|seems) (?:the|my) only "
@@ -153,14 +163,16 @@ PASSIVE: dict[str, str] = {
     "burden": r"\b(?:im|i am) (?:just )?(?:a|such a) burden\b",
     "goodbye": (
         r"\b(?:goodbye (?:letter|note)s?|(?:wrote|writing|write) (?:a |my )?(?:goodbye|suicide|last) "
-        r"(?:letter|note)s?|giv(?:e|ing|en) (?:away )?my (?:things|stuff|belongings) (?:away )?)\b"
+        r"(?:letter|note)s?|(?:letters?|notes?) (?:to|for) (?:my |the )?\w+ in case|in case (?:im|i am) not "
+        r"(?:here|around)|giv(?:e|ing|en) (?:away )?my (?:things|stuff|belongings) (?:away )?)\b"
     ),
 }
 
 TOPIC: dict[str, str] = {
     "death words": (
         r"\b(?:die|dies|died|dying|dead|death|deaths|kill|killed|killing|suicide|suicides|pills|rope|noose|"
-        r"razor|blades?|bridge|bleed\w*|blood|wrists?|funeral|grave|gone forever|alive|overdoses|scars?|"
+        r"razor|blades?|bridge|(?:train )?tracks|ledge|bleed\w*|blood|wrists?|funeral|grave|gone forever|"
+        r"alive|overdoses|scars?|"
         r"harm|hurt|end (?:it|things|everything)|not here|suicidal|self[- ]?harm\w*|self[- ]?injur\w*)\b"
     ),
 }
@@ -182,7 +194,7 @@ ANAPHORA = re.compile(
     rf"started|start|starting) (?:it|that|doing it) again\b|\b{_I} relaps(?:e|ed|ing)\b|"
     r"\b(?:going to|gonna|planning to|plan to|ready to|want to|about to) (?:do it|go through with it)\b|"
     r"\b(?:planning|plan|decided) (?:how|when|where) (?:id|i would|ill|i will|to) do it\b|\bi (?:have|made|"
-    r"got) a plan\b"
+    r"got) a plan\b|\bhow easy it would be\b"
 )
 ATTEMPT_TOPIC = re.compile(
     r"\b(?:tried|attempt\w*|cuts?|cutting|overdosed|self[- ]?harm\w*|scars?|"

@@ -16,6 +16,8 @@ MUST_FIRE = {
         "Honestly I've been feeling suicidal since Sunday.",
         "I cut myself last night.",
         "I've been planning how I would end my life.",
+        "I've been hoarding my meds for when I finally do it.",
+        "Been having suicidal thoughts again.",
     ],
     "passive": [
         "I think about not being here every single day.",
@@ -23,23 +25,32 @@ MUST_FIRE = {
         "I wish I could go to sleep and not wake up.",
         "What's the point of going on",
         "I'm so tired of living like this.",
+        "Honestly I don't want to be here anymore.",
+        "Nobody would even notice if I was gone.",
     ],
     "negation_then_risk": [
         "I'm not going to do anything but I think about dying every day.",
         "No, I wouldn't act on it, but I wish I was dead most days.",
         "I can't stop thinking about killing myself.",
+        "I'm safe tonight, but I keep wishing I was dead.",
     ],
     "other_then_self": [
         "My mum tried once and now I'm thinking about it too.",
         "My friend self-harms and honestly I want to hurt myself as well.",
+        "My cousin overdosed last year and lately I've been considering doing the same.",
     ],
     "past_reopened": [
         "I'd stopped for years but cut again this week.",
         "I was clean for two years but I relapsed and started cutting again.",
+        "I used to self-harm in school and this week I did it again.",
     ],
     "question_own": [
         "Is it bad that I think about killing myself every night?",
         "Why do I keep wanting to die?",
+        "Why should I keep living?",
+    ],
+    "serious_despite_laughter": [
+        "lol I'm not joking, I want to kill myself.",
     ],
 }
 
@@ -49,11 +60,15 @@ MUST_NOT_FIRE = {
         "I would never hurt myself.",
         "I don't want to die, I want things to get better.",
         "No thoughts of self-harm at all.",
+        "Suicide has never crossed my mind.",
+        "I have never wanted to end my life.",
     ],
     "other_person": [
         "My friend told me she wants to kill herself and I don't know how to help.",
         "My brother has been cutting himself.",
         "Someone in my class attempted suicide last year.",
+        "My dad keeps saying everyone would be better off without him.",
+        "She told me she wished she was dead.",
     ],
     "idiom": [
         "This commute is killing me.",
@@ -62,27 +77,41 @@ MUST_NOT_FIRE = {
         "I'm dying to see the new season.",
         "My phone died halfway through the call.",
         "I nearly died of embarrassment in the meeting.",
+        "This meeting is so boring I want to die lol.",
+        "I'd rather die than sing karaoke.",
+        "I'll kill my brother if he reads my diary.",
     ],
     "fiction_game": [
         "I died so many times on that boss.",
         "In the book the main character kills himself at the end.",
         "We watched Suicide Squad last night.",
+        "My character keeps dying on the last level of the game.",
+        "The song is about a girl who wants to die.",
     ],
     "past_over": [
         "Years ago I used to cut myself, but I've been clean for 5 years.",
         "When I was a teenager I attempted suicide, but that is behind me now.",
+        "I haven't self-harmed in years and I'm proud of that.",
     ],
     "question_topic": [
         "What are the warning signs of suicide?",
         "How do you help someone who is suicidal?",
+        "What is the suicide rate among men?",
     ],
     "topic_talk": [
         "I'm writing an essay on suicide prevention for my psychology course.",
         "We had suicide awareness training at work today.",
         "The documentary about self-harm was really well made.",
+        "I'm a nurse and we admitted two overdoses on my shift.",
     ],
     "hypothetical": [
         "If I ever felt suicidal I would call my therapist straight away.",
+        "In case I ever feel like hurting myself, I have a crisis number.",
+    ],
+    "everyday_low_mood": [
+        "I feel empty and exhausted all the time.",
+        "I cut my hair and my hours got cut too.",
+        "My grandmother died last month and I miss her.",
     ],
 }
 
@@ -126,6 +155,24 @@ def test_it_points_at_the_sentence_turn_and_span(detector: SelfHarmDetector) -> 
     assert (evidence.conversation_id, evidence.turn, evidence.sent_at) == ("session-7", 2, day)
     assert text[evidence.start : evidence.end] == evidence.text == "I keep having thoughts of hurting myself."
     assert evidence.score == result.score and evidence.cue
+
+
+def test_it_reads_a_yes_to_the_assistants_question_about_risk(detector: SelfHarmDetector) -> None:
+    asked = Turn("assistant", "Thank you for telling me. Have you had thoughts of ending your life?")
+    yes = detector.detect(window(Turn("user", "Everything is grey."), asked, Turn("user", "Yes, most days.")))
+    no = detector.detect(window(Turn("user", "Everything is grey."), asked, Turn("user", "No, never.")))
+    assert yes.fired and [e.turn for e in yes.evidence] == [2] and not no.fired
+
+
+def test_it_reads_a_reference_back_to_the_patients_previous_sentence(detector: SelfHarmDetector) -> None:
+    turns = (
+        Turn("user", "My sister tried to kill herself in May."),
+        Turn("user", "Now I'm considering it too."),
+    )
+    result = detector.detect(window(*turns))
+    assert result.fired and [(e.turn, e.text) for e in result.evidence] == [
+        (1, "Now I'm considering it too.")
+    ]
 
 
 def test_it_ignores_assistant_turns(detector: SelfHarmDetector) -> None:
