@@ -172,6 +172,7 @@ def train(
     """Fit the head, choose its weight and the threshold, write `args.out`; returns what was written."""
     say = progress or (lambda stage, fraction: None)
     encoder = encoder or SentenceEncoder(args.backbone)
+    splits = {s: load_cssrs(args.data_dir, s) for s in ("train", "val")} if args.data_dir is not None else {}
     lexicon_only = SelfHarmDetector(lexicon_config())
     own = load_sentences()
     own_y = np.array([s.label for s in own])
@@ -181,9 +182,9 @@ def train(
     xs, ys, ws = [own_x], [own_y], [np.ones(len(own))]
     val = None
     trained_on = {"own_sentences": len(own), "cssrs_train_candidates": 0}
-    if args.data_dir is not None:
+    if splits:
         say("embed cssrs train candidates", 0.15)
-        users = load_cssrs(args.data_dir, "train")
+        users = splits["train"]
         c = candidates(lexicon_only, [t for t, _ in users])
         labels = np.array([y for _, y in users])
         xs.append(np.asarray(encoder.encode(c.texts)))
@@ -191,7 +192,7 @@ def train(
         ws.append(np.full(len(c.texts), args.cssrs_weight))
         trained_on["cssrs_train_candidates"] = len(c.texts)
         say("embed cssrs val candidates", 0.55)
-        val_users = load_cssrs(args.data_dir, "val")
+        val_users = splits["val"]
         vc = candidates(lexicon_only, [t for t, _ in val_users])
         val = (vc, np.asarray(encoder.encode(vc.texts)), np.array([y for _, y in val_users]))
     say("fit", 0.8)

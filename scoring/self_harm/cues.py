@@ -224,41 +224,48 @@ def _overlaps_idiom(sentence: str, start: int, end: int) -> bool:
 
 
 _COMPILED = tuple((name, strength, re.compile(pattern)) for name, strength, pattern in EXPRESSIONS)
+# Every expression at once: most sentences hold none, and one scan rules them out.
+ANY_EXPRESSION = re.compile("|".join(f"(?:{pattern})" for _, _, pattern in EXPRESSIONS))
 
 
 def find_hits(sentence: str, *, previous: str = "") -> list[Hit]:
     """The risk expressions of one sentence (already normalised), each with its clause's cues; an
-    expression inside a longer one found first is left out. `previous` is the sentence before, for
-    anaphora."""
+    expression inside a longer one found first is left out. `previous` is the sentence before (the
+    patient's, or the assistant's question), for answers and references back."""
     hits: list[Hit] = []
     taken: list[tuple[int, int]] = []
-    for name, strength, pattern in _COMPILED:
-        for m in pattern.finditer(sentence):
-            if any(m.start() < e and s < m.end() for s, e in taken):
-                continue
-            taken.append((m.start(), m.end()))
-            hits.append(
-                Hit(name, strength, m.start(), m.end(), _cues(sentence, m.start(), m.end(), strength))
-            )
+
+    def add(name: str, strength: str, start: int, end: int, drop: frozenset[str] = frozenset()) -> None:
+        taken.append((start, end))
+        hits.append(Hit(name, strength, start, end, _cues(sentence, start, end, strength) - drop))
+
+    def free(start: int, end: int) -> bool:
+        return not any(start < e and s < end for s, e in taken)
+
+    if ANY_EXPRESSION.search(sentence):
+        for name, strength, pattern in _COMPILED:
+            for m in pattern.finditer(sentence):
+                if free(m.start(), m.end()):
+                    add(name, strength, m.start(), m.end())
     if previous.rstrip().endswith("?") and RISK_QUESTION.search(previous):
         answer = ANSWER_YES.match(sentence)
-        if answer and not any(s < answer.end() for s, _ in taken):
-            cues = _cues(sentence, answer.start(), answer.end(), "anaphora") - {
-                "other_person",
-                "topic_question",
-            }
-            hits.append(Hit("yes to a question about risk", "anaphora", answer.start(), answer.end(), cues))
-    topic = hits or ATTEMPT_TOPIC.search(sentence) or any(True for _ in _risk_mentions(previous))
-    if topic:
+        if answer and free(answer.start(), answer.end()):
+            drop = frozenset({"other_person", "topic_question"})
+            add("yes to a question about risk", "anaphora", answer.start(), answer.end(), drop)
+    if ANAPHORA.search(sentence) and (hits or ATTEMPT_TOPIC.search(sentence) or _mentions_risk(previous)):
         for m in ANAPHORA.finditer(sentence):
-            if not any(m.start() < e and s < m.end() for s, e in taken):
-                cues = _cues(sentence, m.start(), m.end(), "anaphora") - {"other_person"}
-                hits.append(Hit("refers back to a risk mention", "anaphora", m.start(), m.end(), cues))
+            if free(m.start(), m.end()):
+                add(
+                    "refers back to a risk mention",
+                    "anaphora",
+                    m.start(),
+                    m.end(),
+                    frozenset({"other_person"}),
+                )
     return hits
 
 
-def _risk_mentions(sentence: str) -> list[str]:
-    if not sentence:
-        return []
-    found = [name for name, _, pattern in _COMPILED if pattern.search(sentence)]
-    return found + (["attempt"] if ATTEMPT_TOPIC.search(sentence) else [])
+def _mentions_risk(sentence: str) -> bool:
+    return bool(sentence) and (
+        ATTEMPT_TOPIC.search(sentence) is not None or bool(ANY_EXPRESSION.search(sentence))
+    )

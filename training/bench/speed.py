@@ -4,6 +4,8 @@ Raw forward: the backbone alone on full-length chunks (every token real), in tok
 Full path: `Ensemble.predict` on 14-day windows of the synthetic clinic, one window per patient so no
 chunk repeats: chunking, tokenisation, padding, every member's backbone pass, heads, calibration.
 The goal: full-path tokens/s >= 80% of raw tokens/s divided by the number of ensemble members.
+Beside it, the self-harm detector on the same windows: CPU ms per window and its share of each model's
+CPU time per window (goal: under 10%).
 Reported as medians of `repeats` runs; the embedding cache is cleared before each full-path run.
 """
 
@@ -21,6 +23,7 @@ import torch
 
 from scoring.backbone import DEFAULT_BACKBONE, Backbone, load_backbone
 from scoring.ensemble import Ensemble
+from scoring.self_harm.cues import split_sentences
 from scoring.types import Conversation, LabeledWindow, Window
 from scoring.windowing import Chunker
 from training.args import TrainArgs
@@ -92,12 +95,13 @@ def raw_forward(backbone: Backbone, windows: list[Window], args: BenchArgs) -> t
 def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
     ensemble = Ensemble.load(artifact, device="cpu")
     ensemble.predict(windows[:2], batch_tokens=args.batch_tokens)  # warm-up
-    timings, tokens = [], 0
+    timings, cpu, tokens = [], [], 0
     for _ in range(args.repeats):
         ensemble.cache.clear()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         scores = ensemble.predict(windows, batch_tokens=args.batch_tokens)
         timings.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         tokens = sum(s.n_tokens for s in scores)
     seconds = statistics.median(timings)
     passes = len({m.variant for m in ensemble.members})
@@ -118,6 +122,43 @@ def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
         "seconds": seconds,
         "tokens_per_s": tokens / seconds,
         "windows_per_s": len(windows) / seconds,
+        "cpu_ms_per_window": 1000 * statistics.median(cpu) / len(windows),
+    }
+
+
+def self_harm_detector(windows: list[Window], repeats: int) -> dict:
+    """The self-harm detector (scoring/self_harm) on the same windows, median CPU and wall ms per window.
+    Its sentence model runs only on the sentences its lexicon selects; `embedded` counts them."""
+    from scoring.self_harm import SelfHarmDetector
+
+    detector = SelfHarmDetector.default()
+    detector.detect(windows[0])  # warm-up: loads the lexicon's patterns and the sentence encoder
+    cpu, wall = [], []
+    for _ in range(repeats):
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        for window in windows:
+            detector.detect(window)
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start_wall)
+    sentences = [
+        (t.text[a:b], "")
+        for w in windows
+        for c in w.conversations
+        for t in c.turns
+        if t.role == "user"
+        for a, b in split_sentences(t.text)
+    ]
+    embedded = sum(
+        1
+        for s, p in sentences
+        if (z := detector.lexicon_part(s, p)) is not None and z >= detector.embed_floor
+    )
+    return {
+        "version": detector.version,
+        "cpu_ms_per_window": 1000 * statistics.median(cpu) / len(windows),
+        "wall_ms_per_window": 1000 * statistics.median(wall) / len(windows),
+        "sentences": len(sentences),
+        "embedded": embedded,
     }
 
 
@@ -155,6 +196,7 @@ def run(args: BenchArgs) -> dict:
         "raw_forward": {"tokens": raw_tokens, "tokens_per_s": raw_tps},
         "ensembles": {},
         "demo_clinic": demo_clinic_generation(args.repeats),
+        "self_harm": self_harm_detector(windows, args.repeats),
     }
     # A small labelled set so each ensemble is a real trained artifact (speed does not depend on fit).
     train = [
@@ -179,6 +221,10 @@ def run(args: BenchArgs) -> dict:
             stats["ratio_vs_raw"] = stats["tokens_per_s"] / raw_tps
             stats["ratio_vs_raw_per_member"] = stats["tokens_per_s"] / (raw_tps / args.members)
             stats["goal_met"] = stats["ratio_vs_raw_per_member"] >= 0.8
+            # The detector runs beside every score: its CPU time as a share of this model's (goal < 10%).
+            stats["self_harm_cpu_ratio"] = (
+                report["self_harm"]["cpu_ms_per_window"] / stats["cpu_ms_per_window"]
+            )
             report["ensembles"][mode] = stats
     return report
 
@@ -204,6 +250,18 @@ def format_report(report: dict) -> str:
                 f"{mode}: of which the lexical member {s['text_members_ms_per_window']:.2f} ms/window "
                 f"({s['text_members_ms_per_window'] * s['windows_per_s'] / 1000:.0%} of the scoring time)"
             )
+    harm = report["self_harm"]
+    lines.append(
+        f"\nself-harm detector {harm['version']}: {harm['cpu_ms_per_window']:.2f} CPU ms/window "
+        f"({harm['wall_ms_per_window']:.2f} ms wall; {harm['embedded']} of {harm['sentences']} patient "
+        "sentences embedded)"
+    )
+    for mode, s in report["ensembles"].items():
+        lines.append(
+            f"  vs the {mode} model's {s['cpu_ms_per_window']:.1f} CPU ms/window: "
+            f"{s['self_harm_cpu_ratio']:.1%} "
+            f"(goal < 10%: {'met' if s['self_harm_cpu_ratio'] < 0.1 else 'NOT met'})"
+        )
     clinic = report["demo_clinic"]
     lines.append(
         f"\ndemo clinic generator: {clinic['patients']} patients x {clinic['weeks']} weeks, "

@@ -1,0 +1,101 @@
+"""Training the self-harm detector's sentence model (training/self_harm.py), on a made-up cssrs-like set
+and a hashing stand-in for MiniLM, so the test is fast and needs no data from ../shared."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from scoring.self_harm import DETECTOR_VERSION, SelfHarmDetector, SentenceEncoder
+from training.__main__ import main
+from training.self_harm import THRESHOLDS, SelfHarmTrainArgs, load_cssrs, load_sentences, train
+
+# Made-up users (never text from the public set): the positive ones state their own risk.
+POSITIVE_POSTS = [
+    "I want to die. Nothing helps anymore.",
+    "Last night I cut myself again. I hate this.",
+    "I keep thinking about killing myself. Work is awful.",
+    "Everyone would be better off without me. I am so tired.",
+]
+NEGATIVE_POSTS = [
+    "Please reach out, you matter. Suicide is never the answer.",
+    "My friend wants to die and I am trying to help her.",
+    "Exams are killing me. I slept badly.",
+    "I watched a documentary about suicide prevention. It was good.",
+]
+
+
+def write_cssrs(root: Path, *, splits: Sequence[str] = ("train", "val", "test"), marker: str = "") -> Path:
+    """A cssrs-like folder under root: per split, two users of each of the five labels."""
+    folder = root / "cssrs"
+    folder.mkdir(parents=True)
+    for split in splits:
+        with (folder / f"{split}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "text", "label"])
+            for i, label in enumerate(["Ideation", "Behavior", "Attempt", "Ideation"]):
+                writer.writerow([f"{split}-p{i}", f"{POSITIVE_POSTS[i]} {marker}", label])
+            for i, label in enumerate(["Supportive", "Indicator", "Supportive", "Indicator"]):
+                writer.writerow([f"{split}-n{i}", f"{NEGATIVE_POSTS[i]} {marker}", label])
+    return root
+
+
+class HashingEncoder(SentenceEncoder):
+    """A stand-in for MiniLM: hashed words, L2-normalised (same interface, no model to load)."""
+
+    DIM = 64
+
+    def __init__(self) -> None:
+        super().__init__("hashing")
+
+    def encode(self, sentences: Sequence[str]) -> list[list[float]]:
+        out = []
+        for sentence in sentences:
+            vector = [0.0] * self.DIM
+            for word in sentence.lower().split():
+                vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.DIM] += 1.0
+            norm = sum(v * v for v in vector) ** 0.5 or 1.0
+            out.append([v / norm for v in vector])
+        return out
+
+
+def test_the_written_sentences_load_with_both_labels() -> None:
+    sentences = load_sentences()
+    assert len(sentences) >= 200 and {s.label for s in sentences} == {0, 1}
+
+
+def test_it_reads_cssrs_labels_as_item9(tmp_path: Path) -> None:
+    users = load_cssrs(write_cssrs(tmp_path), "train")
+    assert [label for _, label in users] == [1, 1, 1, 1, 0, 0, 0, 0]
+
+
+def test_it_writes_weights_the_detector_loads_and_no_text_of_the_data(tmp_path: Path) -> None:
+    data = write_cssrs(tmp_path / "data", splits=("train", "val"), marker="zebracorn")
+    out = tmp_path / "head.json"
+    config = train(SelfHarmTrainArgs(data_dir=data, out=out), encoder=HashingEncoder())
+    written = out.read_text(encoding="utf-8")
+    assert json.loads(written) == config and "zebracorn" not in written
+    assert config["version"] == DETECTOR_VERSION and config["threshold"] in THRESHOLDS
+    assert len(config["head"]["coef"]) == HashingEncoder.DIM and config["head"]["weight"] > 0
+    assert config["training"]["trained_on"]["cssrs_train_candidates"] > 0
+    detector = SelfHarmDetector(config, encoder=HashingEncoder())
+    high, low = detector.score_texts(["I want to kill myself.", "This exam is killing me."])
+    assert high >= detector.threshold > low
+
+
+def test_it_trains_on_the_written_sentences_alone(tmp_path: Path) -> None:
+    config = train(SelfHarmTrainArgs(out=tmp_path / "head.json"), encoder=HashingEncoder())
+    assert config["training"]["trained_on"]["cssrs_train_candidates"] == 0
+    assert config["training"]["args"]["data_dir"] is None
+
+
+def test_the_cli_says_what_to_do_when_cssrs_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["self-harm", "--data-dir", str(tmp_path), "--out", str(tmp_path / "h.json")]) == 2
+    assert "--data-dir" in capsys.readouterr().err
