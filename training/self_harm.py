@@ -143,8 +143,8 @@ class Candidates:
 def candidates(detector: SelfHarmDetector, texts: list[str], *, all_sentences: bool = False) -> Candidates:
     """Candidates of every text; `all_sentences` keeps every sentence (the written ones are all wanted)."""
     out_texts, logits, owner = [], [], []
-    for index, sentence, previous in sentence_pairs(texts) if not all_sentences else _whole(texts):
-        z = detector.lexicon_part(sentence, previous)
+    for index, sentence, previous, following in sentence_pairs(texts) if not all_sentences else _whole(texts):
+        z = detector.lexicon_part(sentence, previous, following)
         if all_sentences or (z is not None and z >= detector.embed_floor):
             out_texts.append(sentence)
             logits.append(z if z is not None else -10.0)
@@ -152,8 +152,8 @@ def candidates(detector: SelfHarmDetector, texts: list[str], *, all_sentences: b
     return Candidates(out_texts, np.asarray(logits, dtype=np.float64), np.asarray(owner, dtype=np.int64))
 
 
-def _whole(texts: list[str]) -> list[tuple[int, str, str]]:
-    return [(i, t, "") for i, t in enumerate(texts)]
+def _whole(texts: list[str]) -> list[tuple[int, str, str, str]]:
+    return [(i, t, "", "") for i, t in enumerate(texts)]
 
 
 def user_auc(scores: np.ndarray, owner: np.ndarray, labels: np.ndarray) -> float:

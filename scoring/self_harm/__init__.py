@@ -37,7 +37,7 @@ from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-1.1"
+DETECTOR_VERSION = "self-harm-1.2"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
 MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
@@ -140,18 +140,18 @@ class SelfHarmDetector:
         assert self.head_coef is not None
         return self.head_intercept + sum(w * x for w, x in zip(self.head_coef, vector, strict=True))
 
-    def best_hit(self, sentence: str, previous: str = "") -> tuple[float, Hit] | None:
+    def best_hit(self, sentence: str, previous: str = "", following: str = "") -> tuple[float, Hit] | None:
         """The sentence's expression with the highest lexicon logit, and that logit; None without any."""
-        hits = find_hits(normalise(sentence), previous=normalise(previous))
+        hits = find_hits(normalise(sentence), previous=normalise(previous), following=normalise(following))
         return max(((self.lexicon_logit(h), h) for h in hits), key=lambda t: t[0]) if hits else None
 
-    def lexicon_part(self, sentence: str, previous: str = "") -> float | None:
-        best = self.best_hit(sentence, previous)
+    def lexicon_part(self, sentence: str, previous: str = "", following: str = "") -> float | None:
+        best = self.best_hit(sentence, previous, following)
         return best[0] if best else None
 
-    def score_sentences(self, sentences: Sequence[tuple[str, str]]) -> list[_Scored]:
-        """(sentence, previous sentence) pairs -> each sentence's score and the reason for reviewers."""
-        best = [self.best_hit(s, p) for s, p in sentences]
+    def score_sentences(self, sentences: Sequence[tuple[str, str, str]]) -> list[_Scored]:
+        """(sentence, the one before, the one after) -> each sentence's score and the reason for reviewers."""
+        best = [self.best_hit(s, p, f) for s, p, f in sentences]
         model: dict[int, float] = {}
         if self.head_coef is not None and self.encoder is not None:
             todo = [i for i, b in enumerate(best) if b is not None and b[0] >= self.embed_floor]
@@ -174,7 +174,7 @@ class SelfHarmDetector:
     def score_texts(self, texts: list[str]) -> list[float]:
         """A whole text (e.g. all of one forum user's posts) -> its highest sentence score."""
         pairs_per_text = [sentence_pairs([t]) for t in texts]
-        flat = [(s, p) for pairs in pairs_per_text for _, s, p in pairs]
+        flat = [(s, p, f) for pairs in pairs_per_text for _, s, p, f in pairs]
         scores = iter(self.score_sentences(flat))
         return [max((next(scores).score for _ in pairs), default=0.0) for pairs in pairs_per_text]
 
@@ -183,7 +183,7 @@ class SelfHarmDetector:
         located: list[
             tuple[int, str, int, Any, int, int, str]
         ] = []  # (order, conv, turn, sent_at, s, e, text)
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str, str]] = []
         previous = ""
         order = 0
         for conversation in window.conversations:
@@ -193,10 +193,12 @@ class SelfHarmDetector:
                     spans = split_sentences(turn.text)
                     previous = turn.text[spans[-1][0] : spans[-1][1]] if spans else previous
                     continue
-                for start, end in split_sentences(turn.text):
+                spans = split_sentences(turn.text)
+                for k, (start, end) in enumerate(spans):
                     text = turn.text[start:end]
+                    following = turn.text[spans[k + 1][0] : spans[k + 1][1]] if k + 1 < len(spans) else ""
                     located.append((order, conversation.id, index, turn.sent_at, start, end, text))
-                    pairs.append((text, previous))
+                    pairs.append((text, previous, following))
                     previous = text
                     order += 1
         scored = self.score_sentences(pairs)
@@ -217,15 +219,15 @@ def _when(sent_at: datetime | None) -> float:
     return sent_at.timestamp() if sent_at is not None else -math.inf
 
 
-def sentence_pairs(texts: Iterable[str]) -> list[tuple[int, str, str]]:
-    """(index of the text, sentence, the sentence before it) for every sentence of the texts."""
+def sentence_pairs(texts: Iterable[str]) -> list[tuple[int, str, str, str]]:
+    """(index of the text, sentence, the sentence before it, the one after it) for every sentence."""
     out = []
     for i, text in enumerate(texts):
-        previous = ""
-        for start, end in split_sentences(text):
-            sentence = text[start:end]
-            out.append((i, sentence, previous))
-            previous = sentence
+        sentences = [text[a:b] for a, b in split_sentences(text)]
+        for k, sentence in enumerate(sentences):
+            previous = sentences[k - 1] if k else ""
+            following = sentences[k + 1] if k + 1 < len(sentences) else ""
+            out.append((i, sentence, previous, following))
     return out
 
 

@@ -61,14 +61,19 @@ PAST = re.compile(
     r"\b(?:years? ago|months ago|(?:a )?long time ago|ages ago|when i was (?:a |in |younger|little|at |\d)|"
     r"in (?:high|middle|secondary) school|(?:at|in) (?:university|uni|college)|as a (?:teen|teenager|kid|"
     r"child)|back then|back in|in the past|used to|at (?:\d\d|thirteen|fourteen|fifteen|sixteen|seventeen)|"
-    r"in (?:19|20)\d\d|i was once|there was a time|at one point|as a \w+ (?:year old|student))\b"
+    r"in (?:19|20)\d\d|i was once|there was a time|at one point|as a \w+ (?:year old|student)|"
+    r"(?:a )?decades? ago|"
+    r"long ago|(?:years|a decade|decades|months|a long time|ages) since|since i (?:last|was (?:a |\d))|in my "
+    r"(?:early |late |mid )?(?:teens|twenties|thirties|forties|20s|30s))\b"
 )
 OVER = re.compile(
     r"\b(?:clean (?:for|since)|\d+ (?:years?|months?) clean|(?:havent|hasnt|never) (?:\w+ ){0,3}(?:since|in "
     r"(?:years|months|a long time)|again)|not anymore|no longer|(?:im|i am) (?:past|over) (?:that|it)|(?:got|"
     r"get|getting|found) (?:help|better|through it|treatment)|recovered|recovery|behind me|(?:are|is) "
-    r"(?:long )?(?:gone|over)|stopped|doing (?:much |a lot )?better|good place|survived|glad i (?:survived|"
-    r"didnt|am alive|lived)|proud|changed everything|have a (?:family|life) i love|grateful)\b"
+    r"(?:long )?(?:gone|over)|stopped|doing (?:much |a lot )?better|(?:good|better|safe) place|survived|"
+    r"glad i (?:survived|"
+    r"didnt|am alive|lived)|proud|changed everything|have a (?:family|life) i love|grateful)\b|"
+    r"\b(?:im|i am|feeling|i feel) (?:doing )?(?:much |a lot |so much |way )?better\b"
 )
 RECENT = re.compile(
     r"\b(?:again|lately|recently|these days|this (?:week|month|morning|evening|weekend|year)|last (?:night|"
@@ -77,6 +82,24 @@ RECENT = re.compile(
     r"every (?:day|night|morning|single day)|all the time|constantly|keep|keeps|still|anymore|nowadays|"
     r"currently|past (?:two|few|2|couple of) (?:weeks|days)|since (?:monday|tuesday|wednesday|thursday|"
     r"friday|saturday|sunday|last week)|came back|are back|is back|its back)\b"
+)
+# Recency that reopens a past act ("I'd stopped for years but cut again this week"); frequency words
+# ("all the time") do not: "I used to think about dying all the time" stays in the past.
+REOPEN = re.compile(
+    r"\b(?:again|lately|recently|this (?:week|month|morning|evening|weekend)|last (?:night|week|few days|"
+    r"couple of days|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday)|yesterday|today|tonight|right now|still|came back|are back|"
+    r"is back|its back|relaps\w*)\b"
+)
+# A following sentence that says it is over now ("I self-harmed for years. I stopped in 2015.").
+OVER_NOW = re.compile(
+    r"\b(?:(?:im|i am) (?:doing )?(?:much |a lot |so much |way )?better|in a (?:good|better|safe) place|"
+    r"(?:that|it|"
+    r"this) (?:part of my life |time )?(?:is|was) (?:over|behind me|a long time ago|in the past)|(?:those|"
+    r"the|"
+    r"these) (?:thoughts|urges|feelings) (?:have|are|went) (?:gone|passed|away)|havent (?:\w+ ){0,3}since|"
+    r"(?:stopped|quit) (?:in|years|months|a long|ages)|\d+ years? clean|recovered|in recovery|doing great|"
+    r"(?:grateful|glad|happy) (?:to be|im|i am) alive|never (?:again|going back))\b"
 )
 HYPOTHETICAL = re.compile(
     r"\b(?:if|in case|suppose|supposing|imagine|hypothetically|what if|would you|should someone|"
@@ -178,7 +201,7 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     return (before[-1] if before else 0), (after.start() if after else len(sentence))
 
 
-def _cues(sentence: str, start: int, end: int, strength: str) -> frozenset[str]:
+def _cues(sentence: str, start: int, end: int, strength: str, following: str = "") -> frozenset[str]:
     c0, c1 = _clause(sentence, start, end)
     before, clause, after = sentence[c0:start], sentence[c0:c1], sentence[end:]
     expression = sentence[start:end]
@@ -195,7 +218,8 @@ def _cues(sentence: str, start: int, end: int, strength: str) -> frozenset[str]:
         cues.add("other_person")
     if own or (persons and max(persons)[1] == "self") or FIRST_PERSON.search(clause):
         cues.add("first_person")
-    if (PAST.search(sentence) or OVER.search(sentence)) and not RECENT.search(clause):
+    over = PAST.search(sentence) or OVER.search(sentence) or OVER_NOW.search(following)
+    if over and not REOPEN.search(clause):
         cues.add("past_over")
     if RECENT.search(sentence):
         cues.add("recent")
@@ -228,16 +252,17 @@ _COMPILED = tuple((name, strength, re.compile(pattern)) for name, strength, patt
 ANY_EXPRESSION = re.compile("|".join(f"(?:{pattern})" for _, _, pattern in EXPRESSIONS))
 
 
-def find_hits(sentence: str, *, previous: str = "") -> list[Hit]:
+def find_hits(sentence: str, *, previous: str = "", following: str = "") -> list[Hit]:
     """The risk expressions of one sentence (already normalised), each with its clause's cues; an
     expression inside a longer one found first is left out. `previous` is the sentence before (the
-    patient's, or the assistant's question), for answers and references back."""
+    patient's, or the assistant's question), for answers and references back; `following` the next one
+    of the same turn, which may say that what this one tells is over."""
     hits: list[Hit] = []
     taken: list[tuple[int, int]] = []
 
     def add(name: str, strength: str, start: int, end: int, drop: frozenset[str] = frozenset()) -> None:
         taken.append((start, end))
-        hits.append(Hit(name, strength, start, end, _cues(sentence, start, end, strength) - drop))
+        hits.append(Hit(name, strength, start, end, _cues(sentence, start, end, strength, following) - drop))
 
     def free(start: int, end: int) -> bool:
         return not any(start < e and s < end for s, e in taken)

@@ -42,7 +42,15 @@ STRONG: dict[str, str] = {
         r"saved|"
         r"hidden)|swerv\w* (?:into|in front of|off)|(?:ways|how) to (?:die|"
         r"end it|end my "
-        r"life|overdose)|(?:attempted|tried) (?:it )?again)\b"
+        r"life|overdose)|(?:attempted|tried) (?:it )?again|lethal (?:dose|amount)|"
+        r"how much (?:of )?(?:my )?\w+ "
+        r"(?:would|it would) (?:take|kill|be lethal)|(?:looking up|looked up|researching|researched|googling|"
+        r"googled|"
+        r"searching) (?:suicide |painless |lethal )?(?:methods|ways to die|how to die|how many|how much)|"
+        r"(?:stockpil|hoard)\w* (?:my |up )?(?:\w+ )?(?:prescription|meds|medication|pills|tablets)|"
+        r"(?:know|worked out|figured out) (?:exactly )?how (?:id|i would|ill|i will|im going to) (?:do it|"
+        r"kill|"
+        r"end it))\b"
     ),
     "overdose": (
         r"\b(?:overdos\w*|od(?:d|ed)? on|(?:take|taking|took|swallow\w*) (?:all|a bunch|a handful|"
@@ -78,6 +86,19 @@ STRONG: dict[str, str] = {
         r"\bself[- ]?harm\w* (?:is the only|helps me|makes me feel)|\bself[- ]?harm(?:ed|ing)? (?:again|"
         r"lately|today|last|this|every)\b|\bsh urges?\b|\burges? to "
         r"(?:cut|hurt|harm|burn|self)"
+    ),
+    "self-harm act": (
+        r"\b(?:carv(?:ed|ing|e) (?:\w+ )?(?:into )?my|made my ?self bleed|(?:bit|bite|"
+        r"biting) my (?:\w+ )?(?:until|"
+        r"till)|"
+        r"reopen(?:ed|ing)? (?:my |the )?(?:old )?(?:scars|wounds|cuts)|took a (?:blade|razor|knife) to my|"
+        r"slipped up and "
+        r"(?:cut|hurt)|(?:want|wanna|need|urge|urges) to cut(?! (?:my (?!arm|wrist|leg|thigh|skin|self)|back|"
+        r"down|ties|off|the|it|costs|a|"
+        r"out|"
+        r"class|school|people|him|her|them))|(?:hit|hitting|punched|punching|slammed|burned|burnt|bit|"
+        r"scratched|"
+        r"cut|hurt|bruised) (?:my ?self|my \w+)(?: \w+){0,6} on purpose)\b"
     ),
     "cutting": (
         r"\bbang(?:ed|ing)? my head (?:against|on|into)\b|\b(?:hid|hide|hiding|bought|keep|kept) (?:the |my |"
@@ -160,6 +181,23 @@ PASSIVE: dict[str, str] = {
         r"(?:wouldnt|would not) mind (?:dying|if (?:i died|a \w+ hit me))|"
         r"(?:dont|do not) see my ?self (?:being )?(?:alive|here|around))\b"
     ),
+    "death as a way out": (
+        r"\b(?:death|dying|being dead|suicide|not being alive|not existing|killing my ?self|ending it) (?:is|"
+        r"would "
+        r"be|feels like|seems like|seems|sounds like|looks like) (?:the|my|an?) (?:only |easy |"
+        r"best )?(?:escape|way "
+        r"out|answer|solution|relief|release|option)|\b(?:death|dying|being dead|killing my ?self|suicide) "
+        r"would (?:honestly |just |really )?(?:solve|fix|end|stop|be easier|be better|be a relief)|"
+        r"\bsee (?:death|dying|suicide) as\b|"
+        r"\bif i (?:were|was) dead,? i (?:wouldnt|would not|wont|could)\b|\b(?:would|"
+        r"will) (?:all )?be over if i "
+        r"(?:just )?(?:died|was dead|were dead|was gone|were gone)\b|\b(?:rather|prefer to|"
+        r"prefer) (?:to )?not (?:to )?(?:exist|be "
+        r"alive|be here)\b|\bwant out of (?:this|my) life\b|\bcheck(?:ed|ing)? out for good\b|\bonly way "
+        r"(?:this|it) (?:ends|stops)\b|\b(?:permanent|final) (?:way out|escape|sleep)\b|"
+        r"\ba way out,? "
+        r"(?:permanently|for good|forever)\b|\b(?:dying|death) is the answer\b"
+    ),
     "burden": r"\b(?:im|i am) (?:just )?(?:a|such a) burden\b",
     "goodbye": (
         r"\b(?:goodbye (?:letter|note)s?|(?:wrote|writing|write) (?:a |my )?(?:goodbye|suicide|last) "
@@ -194,9 +232,13 @@ ANAPHORA = re.compile(
     rf"started|start|starting) (?:it|that|doing it) again\b|\b{_I} relaps(?:e|ed|ing)\b|"
     r"\b(?:going to|gonna|planning to|plan to|ready to|want to|about to) (?:do it|go through with it)\b|"
     r"\b(?:planning|plan|decided) (?:how|when|where) (?:id|i would|ill|i will|to) do it\b|\bi (?:have|made|"
-    r"got) a plan\b|\bhow easy it would be\b"
+    r"got) a plan\b|\bhow easy it would be\b|\b(?:picked|chosen|chose|set) (?:a|the) (?:date|day)\b|\b(?:got|"
+    r"have) it (?:all )?planned\b|\bworked out (?:which|where|when)\b|\b(?:written|wrote|writing|"
+    r"write) (?:a |"
+    r"my )?(?:note|letter)s?\b|\b(?:broke|lost|ended) my (?:clean )?streak\b"
 )
 ATTEMPT_TOPIC = re.compile(
     r"\b(?:tried|attempt\w*|cuts?|cutting|overdosed|self[- ]?harm\w*|scars?|"
-    r"blades?|clean (?:for|since))\b"
+    r"blades?|clean (?:for|since)|(?:\d+|one|two|three|four|five|six|a few|several|many) (?:years?|months?|"
+    r"weeks?|days?) clean|clean streak)\b"
 )

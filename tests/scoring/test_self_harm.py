@@ -27,6 +27,16 @@ MUST_FIRE = {
         "I'm so tired of living like this.",
         "Honestly I don't want to be here anymore.",
         "Nobody would even notice if I was gone.",
+        "Death feels like the only escape.",
+        "It would all be over if I just died.",
+    ],
+    "plan_or_means": [
+        "I've been researching how much of my medication would be lethal.",
+        "I've been looking up methods online.",
+    ],
+    "self_harm_act": [
+        "I took a blade to my wrist yesterday.",
+        "I hit my head against the wall on purpose.",
     ],
     "negation_then_risk": [
         "I'm not going to do anything but I think about dying every day.",
@@ -92,6 +102,8 @@ MUST_NOT_FIRE = {
         "Years ago I used to cut myself, but I've been clean for 5 years.",
         "When I was a teenager I attempted suicide, but that is behind me now.",
         "I haven't self-harmed in years and I'm proud of that.",
+        "I self-harmed for years. I stopped in 2015 and I'm doing great.",
+        "It's been a decade since I last hurt myself.",
     ],
     "question_topic": [
         "What are the warning signs of suicide?",
@@ -173,6 +185,16 @@ def test_it_reads_a_reference_back_to_the_patients_previous_sentence(detector: S
     assert result.fired and [(e.turn, e.text) for e in result.evidence] == [
         (1, "Now I'm considering it too.")
     ]
+
+
+def test_it_reads_a_plan_after_a_risk_mention_and_not_alone(detector: SelfHarmDetector) -> None:
+    after = detector.detect(
+        window(Turn("user", "I keep thinking about suicide."), Turn("user", "I've picked a date."))
+    )
+    alone = detector.detect(
+        window(Turn("user", "I went to the dentist."), Turn("user", "I've picked a date."))
+    )
+    assert [e.turn for e in after.evidence] == [1, 0] and not alone.fired
 
 
 def test_it_ignores_assistant_turns(detector: SelfHarmDetector) -> None:
