@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -30,7 +31,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from scoring.backbone import DEFAULT_BACKBONE
-from scoring.self_harm import DETECTOR_VERSION, HEAD_FILE, SelfHarmDetector, SentenceEncoder, sentence_pairs
+from scoring.self_harm import (
+    DETECTOR_VERSION,
+    HEAD_FILE,
+    SelfHarmDetector,
+    SentenceEncoder,
+    aggregate,
+    sentence_pairs,
+)
 
 SENTENCES_FILE = Path(__file__).with_name("self_harm_sentences.tsv")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "scoring" / "data" / HEAD_FILE
@@ -45,10 +53,10 @@ LABEL_MAPPING = (
 # cue that says "not the patient's own current risk" pulls it below any threshold the training picks.
 STRENGTH = {"strong": 2.5, "passive": 1.8, "anaphora": 1.8, "topic": -1.5}
 CUES = {
-    "negated": -4.0,
-    "other_person": -4.0,
-    "past_over": -3.5,
-    "hypothetical": -3.0,
+    "negated": -4.5,
+    "other_person": -4.5,
+    "past_over": -4.5,
+    "hypothetical": -3.5,
     "topic_question": -3.0,
     "idiom": -6.0,
     "laughter": -3.0,
@@ -58,7 +66,12 @@ CUES = {
     "recent": 0.3,
 }
 EMBED_FLOOR = -4.0  # lexicon logit under which a sentence is not worth the sentence model's time
-MODEL_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
+MODEL_WEIGHTS = (0.5, 1.0, 1.5)
+TOPIC_STRENGTHS = (-1.0, -0.5, 0.0)  # the lexicon part of a topic word alone: the sentence model decides
+AGGREGATES: tuple[dict[str, Any], ...] = (
+    {"method": "max"},
+    *({"method": "noisy_or", "k": k} for k in (2, 3, 5, 10)),
+)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.3, 0.71, 0.05))
 
 
@@ -71,8 +84,8 @@ class SelfHarmTrainArgs:
         },
     )
     out: Path = field(default=DEFAULT_OUT, metadata={"help": "where to write the detector's weights"})
-    c: float = field(default=0.3, metadata={"help": "inverse L2 strength of the logistic regression"})
-    cssrs_weight: float = field(default=0.1, metadata={"help": "sample weight of a cssrs sentence (own: 1)"})
+    c: float = field(default=3.0, metadata={"help": "inverse L2 strength of the logistic regression"})
+    cssrs_weight: float = field(default=0.3, metadata={"help": "sample weight of a cssrs sentence (own: 1)"})
     backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "sentence encoder (mean-pooled)"})
     seed: int = field(default=13, metadata={"help": "seed of the cross-validation folds"})
 
@@ -127,6 +140,7 @@ def lexicon_config(threshold: float = 0.5) -> dict:
         "strength": STRENGTH,
         "cues": CUES,
         "embed_floor": EMBED_FLOOR,
+        "aggregate": {"method": "max"},
         "head": None,
     }
 
@@ -138,29 +152,40 @@ class Candidates:
     texts: list[str]
     lexicon: np.ndarray  # (N,)
     owner: np.ndarray  # (N,) index of the user (or sentence) each comes from
+    topic: np.ndarray  # (N,) True where the best expression is a topic word (its strength is tuned)
 
 
 def candidates(detector: SelfHarmDetector, texts: list[str], *, all_sentences: bool = False) -> Candidates:
     """Candidates of every text; `all_sentences` keeps every sentence (the written ones are all wanted)."""
-    out_texts, logits, owner = [], [], []
+    out_texts, logits, owner, topic = [], [], [], []
     for index, sentence, previous, following in sentence_pairs(texts) if not all_sentences else _whole(texts):
-        z = detector.lexicon_part(sentence, previous, following)
-        if all_sentences or (z is not None and z >= detector.embed_floor):
+        best = detector.best_hit(sentence, previous, following)
+        if all_sentences or (best is not None and best[0] >= detector.embed_floor):
             out_texts.append(sentence)
-            logits.append(z if z is not None else -10.0)
+            logits.append(best[0] if best is not None else -10.0)
             owner.append(index)
-    return Candidates(out_texts, np.asarray(logits, dtype=np.float64), np.asarray(owner, dtype=np.int64))
+            topic.append(best is not None and best[1].strength == "topic")
+    return Candidates(
+        out_texts,
+        np.asarray(logits, dtype=np.float64),
+        np.asarray(owner, dtype=np.int64),
+        np.asarray(topic, dtype=bool),
+    )
 
 
 def _whole(texts: list[str]) -> list[tuple[int, str, str, str]]:
     return [(i, t, "", "") for i, t in enumerate(texts)]
 
 
-def user_auc(scores: np.ndarray, owner: np.ndarray, labels: np.ndarray) -> float:
-    """AUC over users of their highest candidate logit (users with none rank lowest)."""
-    best = np.full(len(labels), -1e9)
-    np.maximum.at(best, owner, scores)
-    return float(roc_auc_score(labels, best))
+def user_auc(z: np.ndarray, owner: np.ndarray, labels: np.ndarray, how: dict | None = None) -> float:
+    """AUC over users of their candidates' logits `z` aggregated as the detector's `score_texts` does
+    (users with none score 0)."""
+    probs = 1.0 / (1.0 + np.exp(-z))
+    per_user: list[list[float]] = [[] for _ in labels]
+    for user, p in zip(owner, probs, strict=True):
+        per_user[user].append(float(p))
+    scores = [aggregate(ps, how or {"method": "max"}) for ps in per_user]
+    return float(roc_auc_score(labels, scores))
 
 
 def train(
@@ -207,21 +232,37 @@ def train(
         keep[fit_rows] = True
         fold = LogisticRegression(C=args.c, max_iter=5000).fit(x[keep], y[keep], sample_weight=w[keep])
         oof[held] = fold.decision_function(own_x[held])
-    lexicon_accuracy = float(((own_c.lexicon > 0) == own_y).mean())
+    lexicon_accuracy = _balanced_accuracy(own_c.lexicon, own_y, 0.5)
+    val_head = head.decision_function(val[1]) if val is not None else None
     choices = []
-    for weight in MODEL_WEIGHTS:
-        accuracy = float(((own_c.lexicon + weight * oof > 0) == own_y).mean())
-        auc = (
-            user_auc(val[0].lexicon + weight * head.decision_function(val[1]), val[0].owner, val[2])
-            if val is not None
-            else 0.0
-        )
-        choices.append({"weight": weight, "own_cv_accuracy": accuracy, "cssrs_val_auc": auc})
-    allowed = [c for c in choices if c["own_cv_accuracy"] >= lexicon_accuracy] or choices
-    best = max(allowed, key=lambda c: (c["cssrs_val_auc"], c["own_cv_accuracy"]))
-    z = own_c.lexicon + best["weight"] * oof
+    for topic_strength in TOPIC_STRENGTHS:
+        own_lex = own_c.lexicon + own_c.topic * (topic_strength - STRENGTH["topic"])
+        for weight in MODEL_WEIGHTS:
+            accuracy = _balanced_accuracy(own_lex + weight * oof, own_y, 0.5)
+            auc = 0.0
+            if val is not None and val_head is not None:
+                val_lex = val[0].lexicon + val[0].topic * (topic_strength - STRENGTH["topic"])
+                auc = user_auc(val_lex + weight * val_head, val[0].owner, val[2])
+            choices.append(
+                {"topic": topic_strength, "weight": weight, "own_cv_accuracy": accuracy, "cssrs_val_auc": auc}
+            )
+    # The written sentences first (own CV balanced accuracy to two decimals), cssrs val AUC breaks ties.
+    best = max(choices, key=lambda c: (round(c["own_cv_accuracy"], 2), c["cssrs_val_auc"]))
+    own_lex = own_c.lexicon + own_c.topic * (best["topic"] - STRENGTH["topic"])
+    z = own_lex + best["weight"] * oof
     threshold = max(THRESHOLDS, key=lambda t: (_balanced_accuracy(z, own_y, t), -t))
     config = lexicon_config(threshold)
+    config["strength"] = {**STRENGTH, "topic": best["topic"]}
+    aggregates = []
+    if val is not None and val_head is not None:
+        val_z = (
+            val[0].lexicon + val[0].topic * (best["topic"] - STRENGTH["topic"]) + best["weight"] * val_head
+        )
+        aggregates = [
+            {**how, "cssrs_val_auc": user_auc(val_z, val[0].owner, val[2], how)} for how in AGGREGATES
+        ]
+        chosen = max(aggregates, key=lambda a: a["cssrs_val_auc"])
+        config["aggregate"] = {k: v for k, v in chosen.items() if k != "cssrs_val_auc"}
     config["head"] = {
         "backbone": args.backbone,
         "pooling": "mean, L2-normalised",
@@ -235,6 +276,7 @@ def train(
         "label_mapping": LABEL_MAPPING,
         "lexicon_only_own_accuracy": lexicon_accuracy,
         "weight_choices": choices,
+        "aggregate_choices": aggregates,
         "threshold_chosen_on": "balanced accuracy of out-of-fold scores of the written sentences",
     }
     if args.data_dir is None:

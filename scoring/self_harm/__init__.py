@@ -17,7 +17,9 @@ writes them):
   word, unless its lexicon part alone is below `embed_floor`), so it costs a few short sentences per
   window, never a pass over every sentence.
 
-A window's score is its highest sentence score; it fires at `threshold`. Assistant turns are never read.
+A window's score is its highest sentence score; it fires at `threshold`. `score_texts` (a forum user's
+posts, cssrs) may combine the highest few sentence scores instead (`aggregate`). Assistant turns are
+never read.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-1.2"
+DETECTOR_VERSION = "self-harm-1.3"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
 MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
@@ -119,6 +121,7 @@ class SelfHarmDetector:
         self.head_intercept = float(head["intercept"]) if head else 0.0
         self.model_weight = float(head["weight"]) if head else 0.0
         self.embed_floor = float(config.get("embed_floor", -4.0))
+        self.aggregate: dict[str, Any] = dict(config.get("aggregate") or {"method": "max"})
         self.encoder = encoder
         if self.head_coef is not None and self.encoder is None:
             self.encoder = SentenceEncoder(str(head["backbone"]) if head else "")
@@ -172,11 +175,13 @@ class SelfHarmDetector:
         return out
 
     def score_texts(self, texts: list[str]) -> list[float]:
-        """A whole text (e.g. all of one forum user's posts) -> its highest sentence score."""
+        """A whole text (e.g. all of one forum user's posts) -> one score from its sentence scores, by the
+        config's `aggregate` (chosen on cssrs val): "max", or "noisy_or" of the `k` highest (how much a
+        user writes about their own risk counts, not only the single strongest sentence)."""
         pairs_per_text = [sentence_pairs([t]) for t in texts]
         flat = [(s, p, f) for pairs in pairs_per_text for _, s, p, f in pairs]
         scores = iter(self.score_sentences(flat))
-        return [max((next(scores).score for _ in pairs), default=0.0) for pairs in pairs_per_text]
+        return [aggregate([next(scores).score for _ in pairs], self.aggregate) for pairs in pairs_per_text]
 
     def detect(self, window: Window) -> Detection:
         """Score the window's user turns; the evidence is the sentences at or above threshold."""
@@ -229,6 +234,16 @@ def sentence_pairs(texts: Iterable[str]) -> list[tuple[int, str, str, str]]:
             following = sentences[k + 1] if k + 1 < len(sentences) else ""
             out.append((i, sentence, previous, following))
     return out
+
+
+def aggregate(scores: Sequence[float], how: dict[str, Any]) -> float:
+    """Sentence scores -> one text score: "max", or "noisy_or" of the k highest, 1 - prod(1 - p)."""
+    if not scores:
+        return 0.0
+    if how.get("method", "max") == "max":
+        return max(scores)
+    top = sorted(scores, reverse=True)[: int(how.get("k", 3))]
+    return 1.0 - math.prod(1.0 - p for p in top)
 
 
 def _sigmoid(z: float) -> float:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from scoring.self_harm.expressions import ANAPHORA, ATTEMPT_TOPIC, EXPRESSIONS
+from scoring.self_harm.expressions import ANAPHORA, ATTEMPT_TOPIC, EXPRESSIONS, WIDE_NET
 
 # ---- cues (patterns run on normalised text: lower case, no apostrophes) ------------------------------
 NEGATION = re.compile(
@@ -250,6 +250,8 @@ def _overlaps_idiom(sentence: str, start: int, end: int) -> bool:
 _COMPILED = tuple((name, strength, re.compile(pattern)) for name, strength, pattern in EXPRESSIONS)
 # Every expression at once: most sentences hold none, and one scan rules them out.
 ANY_EXPRESSION = re.compile("|".join(f"(?:{pattern})" for _, _, pattern in EXPRESSIONS))
+# The same without the wide net of risk-topic words ("a plan", "a date"): what a reference back may refer to.
+RISK_MENTION = re.compile("|".join(f"(?:{p})" for name, _, p in EXPRESSIONS if name != WIDE_NET))
 
 
 def find_hits(sentence: str, *, previous: str = "", following: str = "") -> list[Hit]:
@@ -267,17 +269,20 @@ def find_hits(sentence: str, *, previous: str = "", following: str = "") -> list
     def free(start: int, end: int) -> bool:
         return not any(start < e and s < end for s, e in taken)
 
-    if ANY_EXPRESSION.search(sentence):
+    selected = ANY_EXPRESSION.search(sentence) is not None
+    if selected:
         for name, strength, pattern in _COMPILED:
-            for m in pattern.finditer(sentence):
-                if free(m.start(), m.end()):
-                    add(name, strength, m.start(), m.end())
+            if strength != "topic":
+                for m in pattern.finditer(sentence):
+                    if free(m.start(), m.end()):
+                        add(name, strength, m.start(), m.end())
     if previous.rstrip().endswith("?") and RISK_QUESTION.search(previous):
         answer = ANSWER_YES.match(sentence)
         if answer and free(answer.start(), answer.end()):
             drop = frozenset({"other_person", "topic_question"})
             add("yes to a question about risk", "anaphora", answer.start(), answer.end(), drop)
-    if ANAPHORA.search(sentence) and (hits or ATTEMPT_TOPIC.search(sentence) or _mentions_risk(previous)):
+    risky = any(h.strength != "topic" for h in hits) or _mentions_risk(sentence)
+    if ANAPHORA.search(sentence) and (risky or ATTEMPT_TOPIC.search(sentence) or _mentions_risk(previous)):
         for m in ANAPHORA.finditer(sentence):
             if free(m.start(), m.end()):
                 add(
@@ -287,10 +292,16 @@ def find_hits(sentence: str, *, previous: str = "", following: str = "") -> list
                     m.end(),
                     frozenset({"other_person"}),
                 )
+    if selected:  # topic words last: an expression or a reference back over the same words wins
+        for name, strength, pattern in _COMPILED:
+            if strength == "topic":
+                for m in pattern.finditer(sentence):
+                    if free(m.start(), m.end()):
+                        add(name, strength, m.start(), m.end())
     return hits
 
 
 def _mentions_risk(sentence: str) -> bool:
     return bool(sentence) and (
-        ATTEMPT_TOPIC.search(sentence) is not None or bool(ANY_EXPRESSION.search(sentence))
+        ATTEMPT_TOPIC.search(sentence) is not None or bool(RISK_MENTION.search(sentence))
     )

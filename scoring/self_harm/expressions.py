@@ -59,7 +59,7 @@ STRONG: dict[str, str] = {
         r"all) of (?:my )?(?:pills|tablets))\b"
     ),
     "want to die": (
-        r"\b(?:(?:want(?:ed|s|ing)?|wish(?:ed|ing)?|ready|plan(?:ning)?|try(?:ing)?|deserve) (?:to|"
+        r"\b(?:(?:want(?:ed|s|ing)?|wish(?:ed|ing)?|ready|plan(?:ning)?|try(?:ing)?|deserve|do want) (?:to|"
         r"i could|"
         r"i would|id)|wanna) (?:just )?(?:die|be dead|not be alive|not exist|not be here)\b"
     ),
@@ -111,7 +111,10 @@ STRONG: dict[str, str] = {
         r"\bcutting again\b|\b(?:fresh|new) (?:cuts|scars|wounds)\b|\brazor blades? (?:so|to) (?:i|cut)\b|"
         r"\buntil (?:it|they|my \w+) (?:bled|bleeds?|bruised)\b|\b(?:covered in|full of) (?:fresh |"
         r"new )?(?:cuts|scars|"
-        r"burns)\b"
+        r"burns)\b|\b(?:till|until) (?:they|it|my \w+) (?:bled|bleed|bruised|split)\b|"
+        r"\b(?:on purpose|deliberately) (?:hurt|cut|burn|hit|punch)\w* (?:my|the wall)|"
+        r"\b(?:hurt|cut|burn|hit|punch)\w* (?:my ?self|my \w+|the wall|a wall|walls)(?: \w+){0,5},? "
+        r"(?:on purpose|deliberately)\b"
     ),
 }
 
@@ -199,6 +202,16 @@ PASSIVE: dict[str, str] = {
         r"(?:permanently|for good|forever)\b|\b(?:dying|death) is the answer\b"
     ),
     "burden": r"\b(?:im|i am) (?:just )?(?:a|such a) burden\b",
+    # 1.3: more wordings of death as a way out, of a life given up on and of putting things in order
+    "given up on living": (
+        r"\b(?:giv(?:e|en|ing)|gave) up on (?:living|life|being alive|staying alive)\b|\bbeing gone would\b|"
+        r"\bsleep(?:ing)? forever\b|\b(?:cant|cannot|dont|do not) see my ?self (?:making it|getting|living) "
+        r"(?:to|through|past)\b|\bpainless (?:ways?|way) to (?:go|die|end)\b|\bwont be (?:here|around) "
+        r"(?:to|for|anymore|any more)\b|\b(?:put(?:ting)?|tid(?:y|ying)|sort(?:ing)?) (?:up )?my affairs\b|"
+        r"\bpoint (?:of|in) (?:even )?(?:living|being alive|existing)\b|\bsomething (?:bad )?(?:happens|"
+        r"would happen|to happen) to me so\b|\b(?:only|still) here (?:because|for) (?:of )?\w+\b|"
+        r"\b(?:car|bus|truck|lorry|train) would (?:just )?hit me\b|\bone way (?:this|it) (?:ends|will end)\b"
+    ),
     "goodbye": (
         r"\b(?:goodbye (?:letter|note)s?|(?:wrote|writing|write) (?:a |my )?(?:goodbye|suicide|last) "
         r"(?:letter|note)s?|(?:letters?|notes?) (?:to|for) (?:my |the )?\w+ in case|in case (?:im|i am) not "
@@ -206,12 +219,33 @@ PASSIVE: dict[str, str] = {
     ),
 }
 
+WIDE_NET = "risk topic words"
 TOPIC: dict[str, str] = {
     "death words": (
         r"\b(?:die|dies|died|dying|dead|death|deaths|kill|killed|killing|suicide|suicides|pills|rope|noose|"
         r"razor|blades?|bridge|(?:train )?tracks|ledge|bleed\w*|blood|wrists?|funeral|grave|gone forever|"
         r"alive|overdoses|scars?|"
         r"harm|hurt|end (?:it|things|everything)|not here|suicidal|self[- ]?harm\w*|self[- ]?injur\w*)\b"
+    ),
+    # A wide, cheap net of risk-topic words and phrases: nothing here is risk by itself, but a sentence
+    # holding one is worth the sentence model's time (death as a way out, plans and means, relapse).
+    WIDE_NET: (
+        r"\b(?:ending (?:it|things|everything|my)|end (?:this|my)|(?:be|im|was|were|just) gone|"
+        r"not (?:be )?(?:here|around) (?:anymore|any more|much longer|for long|tomorrow)|"
+        r"disappear\w*|vanish\w*|"
+        r"no point|pointless|(?:no|any) reason to|(?:keep|kept|go|going) on|burden\w*|better off|"
+        r"overdos\w*|\w*tablets|meds|paracetamol|jump\w*|hang\w*|guns?|firearm|in front of (?:a|the)|"
+        r"razors?|cut(?:ting)? (?:my|me|again|deeper)|burn(?:ing|ed|t)? (?:my|me)|scratch\w* (?:my|me)|"
+        r"sleep (?:forever|for good|and not)|(?:not|never|dont) wake|goodbye|last (?:letter|note|message)|"
+        r"giv(?:e|ing|en) (?:away|my (?:things|stuff))|(?:a|the|my) (?:plan|date|method)|methods?|"
+        r"relaps\w*|slipped|urges?|no way out|escape|give up on (?:life|everything|living)|"
+        r"(?:the )?(?:edge|roof|cliff|balcony)|(?:stop|stopped) (?:breathing|existing)|cease|"
+        r"(?:wont|will not|dont|do not) (?:make it|last|survive)|make it stop|over with|numb|cutting|cuts|"
+        r"(?:going to|gonna|how (?:id|i would|i could|to)|"
+        r"planning (?:to|how)) do it|(?:would|will) (?:\w+ )?miss (?:me|him|her)|"
+        r"(?:no|nobody|no one) (?:would )?miss|wak(?:e|en|ing|ed) up|woken|asleep|out of the picture|"
+        r"(?:wasnt|werent|wasn't|not) (?:here|around)|letters? (?:to|for)|just in case|bottle of|"
+        r"(?:doesnt|dont) scare me|(?:sounds|seems|feels) like (?:rest|peace|relief)|for good)\b"
     ),
 }
 

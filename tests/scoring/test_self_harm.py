@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scoring.self_harm import DETECTOR_VERSION, Detection, SelfHarmDetector, load_config
+from scoring.self_harm import DETECTOR_VERSION, Detection, SelfHarmDetector, aggregate, load_config
 from scoring.types import Conversation, Turn, Window
 
 MUST_FIRE = {
@@ -218,3 +218,17 @@ def test_the_packaged_weights_are_this_version_and_load_offline(monkeypatch: pyt
     assert load_config()["version"] == DETECTOR_VERSION
     assert SelfHarmDetector.default() is SelfHarmDetector.default()
     assert SelfHarmDetector.default().score_texts(["I want to kill myself"])[0] > 0.9
+
+
+def test_a_text_score_aggregates_its_sentence_scores_as_configured() -> None:
+    assert aggregate([], {"method": "noisy_or", "k": 3}) == 0.0
+    assert aggregate([0.2, 0.6, 0.1], {"method": "max"}) == 0.6
+    assert abs(aggregate([0.5, 0.5, 0.5, 0.9], {"method": "noisy_or", "k": 2}) - (1 - 0.1 * 0.5)) < 1e-9
+
+
+def test_a_wide_net_word_alone_does_not_make_a_plan_a_reference_back(detector: SelfHarmDetector) -> None:
+    # "a plan" / "a date" select a sentence for the sentence model; they are not a risk mention by themselves
+    result = detector.detect(
+        window(Turn("user", "I have a plan for the weekend."), Turn("user", "I'll do it."))
+    )
+    assert not result.fired

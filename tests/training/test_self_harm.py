@@ -13,7 +13,14 @@ import pytest
 
 from scoring.self_harm import DETECTOR_VERSION, SelfHarmDetector, SentenceEncoder
 from training.__main__ import main
-from training.self_harm import THRESHOLDS, SelfHarmTrainArgs, load_cssrs, load_sentences, train
+from training.self_harm import (
+    THRESHOLDS,
+    TOPIC_STRENGTHS,
+    SelfHarmTrainArgs,
+    load_cssrs,
+    load_sentences,
+    train,
+)
 
 # Made-up users (never text from the public set): the positive ones state their own risk.
 POSITIVE_POSTS = [
@@ -83,6 +90,9 @@ def test_it_writes_weights_the_detector_loads_and_no_text_of_the_data(tmp_path: 
     assert config["version"] == DETECTOR_VERSION and config["threshold"] in THRESHOLDS
     assert len(config["head"]["coef"]) == HashingEncoder.DIM and config["head"]["weight"] > 0
     assert config["training"]["trained_on"]["cssrs_train_candidates"] > 0
+    # the user score's aggregation and the topic words' strength are chosen in training, and recorded
+    assert config["aggregate"]["method"] in {"max", "noisy_or"} and config["training"]["aggregate_choices"]
+    assert {c["topic"] for c in config["training"]["weight_choices"]} == set(TOPIC_STRENGTHS)
     detector = SelfHarmDetector(config, encoder=HashingEncoder())
     high, low = detector.score_texts(["I want to kill myself.", "This exam is killing me."])
     assert high >= detector.threshold > low
