@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scoring.self_harm import Detection, SelfHarmDetector
-
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import ConversationSession
 from monitor_site.predictions.models import Prediction
 from scoring.ensemble import WindowScore
+from scoring.self_harm import Detection, SelfHarmDetector
 from scoring.types import Window
 
 EVIDENCE_PER_ITEM = 3
