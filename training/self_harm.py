@@ -4,7 +4,7 @@ Writes `scoring/data/self_harm_head.json`, the whole of what the detector loads 
 the lexicon weights below (kinds of expression and cues, set by hand and readable), and a logistic
 regression over the packaged MiniLM sentence embedding, fitted on
 
-- the sentences written for it in `training/self_harm_sentences.tsv` (sentence labels), and
+- the sentences written for it in `training/self_harm_sentences.txt` (sentence labels), and
 - when `--data-dir` holds `cssrs/`, the candidate sentences (those the lexicon selects) of the cssrs
   train users, each labelled with its user's label: Ideation/Behavior/Attempt = 1, Supportive/Indicator
   = 0 (an assumption: the set rates users, not sentences, and says nothing of the last two weeks),
@@ -40,7 +40,7 @@ from scoring.self_harm import (
     sentence_pairs,
 )
 
-SENTENCES_FILE = Path(__file__).with_name("self_harm_sentences.tsv")
+SENTENCES_FILE = Path(__file__).with_name("self_harm_sentences.txt")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "scoring" / "data" / HEAD_FILE
 CSSRS_POSITIVE = ("Ideation", "Behavior", "Attempt")
 CSSRS_NEGATIVE = ("Supportive", "Indicator")
