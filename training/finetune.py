@@ -228,8 +228,8 @@ def _train_members(
         run.report("embed", 0.0)
         every_chunk = [c for group in (run.chunked, *run.extra_chunked) for cs in group for c in cs]
         vectors = vector_cache if vector_cache is not None else {}
-        todo = [c for c in every_chunk if c.key not in vectors]
-        vectors.update(embed_all(run.backbone, todo, run.device, run.args.batch_tokens))
+        unembedded = [c for c in every_chunk if c.key not in vectors]
+        vectors.update(embed_all(run.backbone, unembedded, run.device, run.args.batch_tokens))
     return [
         _train_member(run, m, vectors, pretrained_members, micro_batch_tokens) for m in range(len(run.sets))
     ]

@@ -157,10 +157,10 @@ class SelfHarmDetector:
         best = [self.best_hit(s, p, f) for s, p, f in sentences]
         model: dict[int, float] = {}
         if self.head_coef is not None and self.encoder is not None:
-            todo = [i for i, b in enumerate(best) if b is not None and b[0] >= self.embed_floor]
-            if todo:
-                vectors = self.encoder.encode([sentences[i][0] for i in todo])
-                model = {i: self.head_logit(v) for i, v in zip(todo, vectors, strict=True)}
+            to_embed = [i for i, b in enumerate(best) if b is not None and b[0] >= self.embed_floor]
+            if to_embed:
+                vectors = self.encoder.encode([sentences[i][0] for i in to_embed])
+                model = {i: self.head_logit(v) for i, v in zip(to_embed, vectors, strict=True)}
         out = []
         for i, b in enumerate(best):
             if b is None:
