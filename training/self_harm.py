@@ -1,25 +1,33 @@
-"""`python -m training self-harm train`: the learned part of the self-harm detector (scoring/self_harm).
+"""`python -m training self-harm`: the learned parts of the self-harm detector (scoring/self_harm).
 
-Writes `scoring/data/self_harm_head.json`, the whole of what the detector loads besides its lexicon:
-the lexicon weights below (kinds of expression and cues, set by hand and readable), and a logistic
-regression over the packaged MiniLM sentence embedding, fitted on
+Writes `scoring/data/self_harm_head.json`, the whole of what the detector loads besides its lexicon, all
+numbers, fitted here:
 
-- the sentences written for it in `training/self_harm_sentences.txt` (sentence labels), and
-- when `--data-dir` holds `cssrs/`, the candidate sentences (those the lexicon selects) of the cssrs
-  train users, each labelled with its user's label: Ideation/Behavior/Attempt = 1, Supportive/Indicator
-  = 0 (an assumption: the set rates users, not sentences, and says nothing of the last two weeks),
-  down-weighted by `cssrs_weight` because most sentences of an at-risk user are not statements of risk.
+1. the filter: a logistic regression over the cheap "bag" of each sentence (the packaged MiniLM's input
+   word vectors, mean and max; no transformer pass), fitted on the written sentences
+   (`training/self_harm_sentences.txt`); its threshold keeps FILTER_RECALL of the written positive
+   sentences (out of fold) together with the lexicon's own selection. A sentence is read by the sentence
+   model when the lexicon selects it or the filter passes it;
+2. the sentence model: a logistic regression over the MiniLM sentence embedding, fitted on the written
+   sentences (sentence labels) and, when `--data-dir` holds `cssrs/`, on the selected sentences of the
+   cssrs train users, each labelled with its user's label: Ideation/Behavior/Attempt = 1,
+   Supportive/Indicator = 0 (an assumption: the set rates users, not sentences, and has no dates),
+   down-weighted by `cssrs_weight` because most sentences of an at-risk user are not statements of risk;
+3. the lexicon's weights: one logit per kind of expression ("none" for a sentence only the filter
+   passed) and per cue, with the sentence model's and the filter's weights, fitted together by a
+   logistic regression on the written sentences the detector reads (out-of-fold model logits), so the
+   lexicon's say against the model's is learned from the sentences, not set by hand.
 
-The weight of the sentence model inside the detector's formula is chosen on cssrs val (user AUC of the
-detector's score), among values that keep the cross-validated accuracy on the written sentences; the
-threshold is chosen on those sentences (cross-validated scores). No text and no vocabulary from the data
-is written: the head is 384 coefficients over embeddings.
+The threshold is the highest at which the out-of-fold sentence scores keep RECALL_TARGET of the written
+positive sentences; C and cssrs_weight are chosen on cssrs val (user AUC of the detector's score), and so
+is how a long text's sentence scores are combined (`aggregate`). No text and no vocabulary from the data
+is written.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,19 +46,23 @@ from scoring.self_harm import (
     SentenceEncoder,
     aggregate,
     sentence_pairs,
+    window_sentences,
+)
+from training.self_harm_data import (
+    DEV_CASES,
+    LABEL_MAPPING,
+    HardCase,
+    VectorCache,
+    load_cssrs,
+    load_hard_cases,
+    load_sentences,
 )
 
-SENTENCES_FILE = Path(__file__).with_name("self_harm_sentences.txt")
+__all__ = ["LABEL_MAPPING", "SelfHarmTrainArgs", "load_cssrs", "load_sentences", "train"]
+
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "scoring" / "data" / HEAD_FILE
-CSSRS_POSITIVE = ("Ideation", "Behavior", "Attempt")
-CSSRS_NEGATIVE = ("Supportive", "Indicator")
-LABEL_MAPPING = (
-    "cssrs users rated Ideation, Behavior or Attempt are read as PHQ-9 item 9 >= 1 and Supportive or "
-    "Indicator as item 9 = 0 (an assumption: the set has no item-9 answers and no dates)"
-)
-
-# The lexicon's part of the formula, in logits. A strong expression alone scores sigmoid(2.5) = 0.92; a
-# cue that says "not the patient's own current risk" pulls it below any threshold the training picks.
+# The lexicon's weights (logits), set by hand and readable: a strong expression alone scores
+# sigmoid(2.5) = 0.92; a cue that says "not the patient's own current risk" pulls it far down.
 STRENGTH = {"strong": 2.5, "passive": 1.8, "anaphora": 1.8, "topic": -1.5}
 CUES = {
     "negated": -4.5,
@@ -65,14 +77,22 @@ CUES = {
     "first_person": 0.3,
     "recent": 0.3,
 }
-EMBED_FLOOR = -4.0  # lexicon logit under which a sentence is not worth the sentence model's time
-MODEL_WEIGHTS = (0.5, 1.0, 1.5)
-TOPIC_STRENGTHS = (-1.0, -0.5, 0.0)  # the lexicon part of a topic word alone: the sentence model decides
+EMBED_FLOOR = -1000.0  # every sentence with an expression or a topic word is read by the sentence model
+FILTER_C = 3.0
+FILTER_RECALL = 0.96  # of the written positive sentences read (lexicon or filter, out of fold)
+HEAD_CS = (1.0, 4.0)
+CSSRS_WEIGHTS = (0.1, 0.3)
+# The combination, chosen on the development hard cases: the sentence model's weight, the lexicon part
+# of a sentence only the filter passed ("none"), the filter's weight, and the threshold (as a logit).
+MODEL_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
+NONE_STRENGTHS = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0)
+FILTER_WEIGHTS = (0.0, 0.5)
+THRESHOLD_LOGITS = tuple(round(t, 2) for t in np.arange(-2.0, 2.01, 0.25))
+PRECISION_FLOOR = 0.85  # the highest recall on the development cases among combinations this precise
 AGGREGATES: tuple[dict[str, Any], ...] = (
     {"method": "max"},
     *({"method": "noisy_or", "k": k} for k in (2, 3, 5, 10)),
 )
-THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.3, 0.71, 0.05))
 
 
 @dataclass
@@ -84,53 +104,20 @@ class SelfHarmTrainArgs:
         },
     )
     out: Path = field(default=DEFAULT_OUT, metadata={"help": "where to write the detector's weights"})
-    c: float = field(default=3.0, metadata={"help": "inverse L2 strength of the logistic regression"})
-    cssrs_weight: float = field(default=0.3, metadata={"help": "sample weight of a cssrs sentence (own: 1)"})
+    cache: Path | None = field(
+        default=None,
+        metadata={"help": "file to keep sentence vectors in between runs (e.g. var/self-harm.npz)"},
+    )
+    dev_cases: Path = field(
+        default=DEV_CASES, metadata={"help": "hard-case conversations the combination is chosen on"}
+    )
     backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "sentence encoder (mean-pooled)"})
     seed: int = field(default=13, metadata={"help": "seed of the cross-validation folds"})
 
     def __post_init__(self) -> None:
-        if self.c <= 0 or self.cssrs_weight < 0:
-            raise ValueError("c must be > 0 and cssrs_weight >= 0")
+        self.cache = Path(self.cache) if self.cache is not None else None
         self.data_dir = Path(self.data_dir) if self.data_dir is not None else None
-        self.out = Path(self.out)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    label: int
-    kind: str
-    text: str
-
-
-def load_sentences(path: Path = SENTENCES_FILE) -> list[Sentence]:
-    """The written sentences: label<TAB>kind<TAB>text per line, # comments."""
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 3 or parts[0] not in ("0", "1"):
-            raise ValueError(f"{path} line {number}: expected label<TAB>kind<TAB>sentence with label 0 or 1")
-        out.append(Sentence(int(parts[0]), parts[1], parts[2]))
-    return out
-
-
-def load_cssrs(data_dir: Path, split: str) -> list[tuple[str, int]]:
-    """(text, label) per user of cssrs/<split>.csv: 1 for Ideation/Behavior/Attempt (see LABEL_MAPPING)."""
-    path = data_dir / "cssrs" / f"{split}.csv"
-    if not path.is_file():
-        raise ValueError(
-            f"{path} is missing; pass --data-dir the folder that holds cssrs/ (e.g. ../shared/data)"
-        )
-    users = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            label = (row.get("label") or "").strip()
-            if label not in CSSRS_POSITIVE + CSSRS_NEGATIVE:
-                raise ValueError(f"{path} line {line}: unknown label {label!r}")
-            users.append((row.get("text") or "", int(label in CSSRS_POSITIVE)))
-    return users
+        self.out, self.dev_cases = Path(self.out), Path(self.dev_cases)
 
 
 def lexicon_config(threshold: float = 0.5) -> dict:
@@ -142,50 +129,62 @@ def lexicon_config(threshold: float = 0.5) -> dict:
         "embed_floor": EMBED_FLOOR,
         "aggregate": {"method": "max"},
         "head": None,
+        "filter": None,
     }
 
 
 @dataclass
-class Candidates:
-    """The sentences the lexicon selects for the sentence model, with their lexicon logits."""
+class Rows:
+    """Sentences the detector would read, with what the combination needs: the lexicon part (NaN
+    without an expression), the sentence model's and the filter's logits, and whose text each is."""
 
     texts: list[str]
     lexicon: np.ndarray  # (N,)
-    owner: np.ndarray  # (N,) index of the user (or sentence) each comes from
-    topic: np.ndarray  # (N,) True where the best expression is a topic word (its strength is tuned)
+    filter: np.ndarray  # (N,)
+    owner: np.ndarray  # (N,) index of the user or conversation
+    head_x: np.ndarray | None = None  # (N, H) sentence vectors, filled for the read rows
+
+    def combine(self, head: np.ndarray, weight: float, none: float, filter_weight: float) -> np.ndarray:
+        lexicon = np.where(np.isnan(self.lexicon), none, self.lexicon)
+        return lexicon + weight * head + filter_weight * self.filter
 
 
-def candidates(detector: SelfHarmDetector, texts: list[str], *, all_sentences: bool = False) -> Candidates:
-    """Candidates of every text; `all_sentences` keeps every sentence (the written ones are all wanted)."""
-    out_texts, logits, owner, topic = [], [], [], []
-    for index, sentence, previous, following in sentence_pairs(texts) if not all_sentences else _whole(texts):
-        best = detector.best_hit(sentence, previous, following)
-        if all_sentences or (best is not None and best[0] >= detector.embed_floor):
-            out_texts.append(sentence)
-            logits.append(best[0] if best is not None else -10.0)
-            owner.append(index)
-            topic.append(best is not None and best[1].strength == "topic")
-    return Candidates(
-        out_texts,
-        np.asarray(logits, dtype=np.float64),
-        np.asarray(owner, dtype=np.int64),
-        np.asarray(topic, dtype=bool),
+def rows_of(
+    detector: SelfHarmDetector,
+    sentences: list[tuple[int, str, str, str]],
+    sieve: Callable[[list[str]], np.ndarray],
+    threshold: float,
+) -> Rows:
+    """(owner, sentence, before, after) -> the rows the detector reads: an expression, or the filter."""
+    best = [detector.best_hit(s, p, f) for _, s, p, f in sentences]
+    passed = sieve([s for _, s, _, _ in sentences]) if sentences else np.zeros(0)
+    keep = [i for i, b in enumerate(best) if b is not None or passed[i] >= threshold]
+    return Rows(
+        [sentences[i][1] for i in keep],
+        np.array([best[i][0] if best[i] is not None else np.nan for i in keep]),  # type: ignore[index]
+        passed[keep] if keep else np.zeros(0),
+        np.array([sentences[i][0] for i in keep], dtype=np.int64),
     )
 
 
-def _whole(texts: list[str]) -> list[tuple[int, str, str, str]]:
-    return [(i, t, "", "") for i, t in enumerate(texts)]
+def case_sentences(cases: list[HardCase]) -> list[tuple[int, str, str, str]]:
+    return [(i, *pair) for i, case in enumerate(cases) for pair in window_sentences(case.window)[1]]
+
+
+def owner_scores(z: np.ndarray, owner: np.ndarray, n: int, how: dict | None = None) -> np.ndarray:
+    """Per owner, its rows' logits `z` as probabilities combined as the detector does (none read: 0)."""
+    per: list[list[float]] = [[] for _ in range(n)]
+    for o, p in zip(owner, 1.0 / (1.0 + np.exp(-z)), strict=True):
+        per[o].append(float(p))
+    return np.array([aggregate(ps, how or {"method": "max"}) for ps in per])
 
 
 def user_auc(z: np.ndarray, owner: np.ndarray, labels: np.ndarray, how: dict | None = None) -> float:
-    """AUC over users of their candidates' logits `z` aggregated as the detector's `score_texts` does
-    (users with none score 0)."""
-    probs = 1.0 / (1.0 + np.exp(-z))
-    per_user: list[list[float]] = [[] for _ in labels]
-    for user, p in zip(owner, probs, strict=True):
-        per_user[user].append(float(p))
-    scores = [aggregate(ps, how or {"method": "max"}) for ps in per_user]
-    return float(roc_auc_score(labels, scores))
+    return float(roc_auc_score(labels, owner_scores(z, owner, len(labels), how)))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, w: np.ndarray | None = None) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=5000).fit(x, y, sample_weight=w)
 
 
 def train(
@@ -194,99 +193,152 @@ def train(
     progress: Callable[[str, float], None] | None = None,
     encoder: SentenceEncoder | None = None,
 ) -> dict:
-    """Fit the head, choose its weight and the threshold, write `args.out`; returns what was written."""
+    """Fit the filter and the sentence model, choose the combination; write `args.out` and return it."""
     say = progress or (lambda stage, fraction: None)
-    encoder = encoder or SentenceEncoder(args.backbone)
+    vectors = VectorCache(encoder or SentenceEncoder(args.backbone), args.cache)
     splits = {s: load_cssrs(args.data_dir, s) for s in ("train", "val")} if args.data_dir is not None else {}
+    dev = load_hard_cases(args.dev_cases)
     lexicon_only = SelfHarmDetector(lexicon_config())
     own = load_sentences()
-    own_y = np.array([s.label for s in own])
-    own_c = candidates(lexicon_only, [s.text for s in own], all_sentences=True)
-    say("embed own sentences", 0.05)
-    own_x = np.asarray(encoder.encode(own_c.texts))  # (S, 384)
-    xs, ys, ws = [own_x], [own_y], [np.ones(len(own))]
-    val = None
-    trained_on = {"own_sentences": len(own), "cssrs_train_candidates": 0}
-    if splits:
-        say("embed cssrs train candidates", 0.15)
-        users = splits["train"]
-        c = candidates(lexicon_only, [t for t, _ in users])
-        labels = np.array([y for _, y in users])
-        xs.append(np.asarray(encoder.encode(c.texts)))
-        ys.append(labels[c.owner])
-        ws.append(np.full(len(c.texts), args.cssrs_weight))
-        trained_on["cssrs_train_candidates"] = len(c.texts)
-        say("embed cssrs val candidates", 0.55)
-        val_users = splits["val"]
-        vc = candidates(lexicon_only, [t for t, _ in val_users])
-        val = (vc, np.asarray(encoder.encode(vc.texts)), np.array([y for _, y in val_users]))
-    say("fit", 0.8)
-    x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
-    head = LogisticRegression(C=args.c, max_iter=5000).fit(x, y, sample_weight=w)
-    # Out-of-fold head logits of the written sentences: how the detector does on sentences it has not seen.
-    oof = np.zeros(len(own))
-    folds = StratifiedKFold(5, shuffle=True, random_state=args.seed)
-    for fit_rows, held in folds.split(own_x, own_y):
-        keep = np.ones(len(y), dtype=bool)
-        keep[: len(own)] = False
-        keep[fit_rows] = True
-        fold = LogisticRegression(C=args.c, max_iter=5000).fit(x[keep], y[keep], sample_weight=w[keep])
-        oof[held] = fold.decision_function(own_x[held])
-    lexicon_accuracy = _balanced_accuracy(own_c.lexicon, own_y, 0.5)
-    val_head = head.decision_function(val[1]) if val is not None else None
-    choices = []
-    for topic_strength in TOPIC_STRENGTHS:
-        own_lex = own_c.lexicon + own_c.topic * (topic_strength - STRENGTH["topic"])
-        for weight in MODEL_WEIGHTS:
-            accuracy = _balanced_accuracy(own_lex + weight * oof, own_y, 0.5)
-            auc = 0.0
-            if val is not None and val_head is not None:
-                val_lex = val[0].lexicon + val[0].topic * (topic_strength - STRENGTH["topic"])
-                auc = user_auc(val_lex + weight * val_head, val[0].owner, val[2])
-            choices.append(
-                {"topic": topic_strength, "weight": weight, "own_cv_accuracy": accuracy, "cssrs_val_auc": auc}
-            )
-    # The written sentences first (own CV balanced accuracy to two decimals), cssrs val AUC breaks ties.
-    best = max(choices, key=lambda c: (round(c["own_cv_accuracy"], 2), c["cssrs_val_auc"]))
-    own_lex = own_c.lexicon + own_c.topic * (best["topic"] - STRENGTH["topic"])
-    z = own_lex + best["weight"] * oof
-    threshold = max(THRESHOLDS, key=lambda t: (_balanced_accuracy(z, own_y, t), -t))
-    config = lexicon_config(threshold)
-    config["strength"] = {**STRENGTH, "topic": best["topic"]}
-    aggregates = []
-    if val is not None and val_head is not None:
-        val_z = (
-            val[0].lexicon + val[0].topic * (best["topic"] - STRENGTH["topic"]) + best["weight"] * val_head
-        )
-        aggregates = [
-            {**how, "cssrs_val_auc": user_auc(val_z, val[0].owner, val[2], how)} for how in AGGREGATES
-        ]
-        chosen = max(aggregates, key=lambda a: a["cssrs_val_auc"])
-        config["aggregate"] = {k: v for k, v in chosen.items() if k != "cssrs_val_auc"}
+    texts, y = [s.text for s in own], np.array([s.label for s in own])
+    say("filter", 0.05)
+    bags = vectors.get("bag", texts)
+    filter_model = _fit(bags, y, FILTER_C)
+    filter_oof = np.zeros(len(own))
+    for fit_rows, held in StratifiedKFold(5, shuffle=True, random_state=args.seed).split(texts, y):
+        filter_oof[held] = _fit(bags[fit_rows], y[fit_rows], FILTER_C).decision_function(bags[held])
+    lex_read = np.array([lexicon_only.best_hit(t) is not None for t in texts])
+    filter_threshold = _filter_threshold(filter_oof, y, lex_read)
+
+    def sieve(batch: list[str]) -> np.ndarray:
+        return filter_model.decision_function(vectors.get("bag", batch)) if batch else np.zeros(0)
+
+    say("embed written sentences", 0.15)
+    own_x = vectors.get("encode", texts)
+    read: dict[str, tuple[Rows, np.ndarray]] = {}
+    for index, (split, users) in enumerate(splits.items()):
+        say(f"embed cssrs {split} sentences", 0.25 + 0.25 * index)
+        rows = rows_of(lexicon_only, sentence_pairs([t for t, _ in users]), sieve, filter_threshold)
+        rows.head_x = vectors.get("encode", rows.texts)
+        read[split] = (rows, np.array([label for _, label in users]))
+    dev_rows = rows_of(lexicon_only, case_sentences(dev), sieve, filter_threshold)
+    dev_rows.head_x = vectors.get("encode", dev_rows.texts)
+    vectors.save()
+    say("fit", 0.85)
+    dev_y = np.array([case.label for case in dev])
+    choices = [
+        _choice(c, w, own_x, y, read, dev_rows, dev_y)
+        for c in HEAD_CS
+        for w in (CSSRS_WEIGHTS if read else (0.0,))
+    ]
+    best = max(
+        choices,
+        key=lambda ch: (ch["dev"]["ok"], ch["dev"]["recall"], ch["dev"]["precision"], ch["cssrs_val_auc"]),
+    )
+    head = best.pop("head")
+    config = lexicon_config(round(1.0 / (1.0 + math.exp(-best["threshold_logit"])), 4))
+    config["strength"] = {**STRENGTH, "none": best["none"]}
+    config["aggregate"] = best["aggregate"]
     config["head"] = {
         "backbone": args.backbone,
         "pooling": "mean, L2-normalised",
         "coef": [round(float(v), 6) for v in head.coef_[0]],
         "intercept": round(float(head.intercept_[0]), 6),
-        "weight": best["weight"],
+        "weight": best["model_weight"],
+    }
+    config["filter"] = {
+        "features": "mean and max of the backbone's input word vectors, each L2-normalised",
+        "coef": [round(float(v), 6) for v in filter_model.coef_[0]],
+        "intercept": round(float(filter_model.intercept_[0]), 6),
+        "threshold": round(filter_threshold, 4),
+        "weight": best["filter_weight"],
     }
     config["training"] = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items() if k != "out"},
-        "trained_on": trained_on,
+        "trained_on": {
+            "own_sentences": len(own),
+            "cssrs_train_sentences": len(read["train"][0].texts) if read else 0,
+        },
         "label_mapping": LABEL_MAPPING,
-        "lexicon_only_own_accuracy": lexicon_accuracy,
-        "weight_choices": choices,
-        "aggregate_choices": aggregates,
-        "threshold_chosen_on": "balanced accuracy of out-of-fold scores of the written sentences",
+        "read_by_sentence_model": {
+            "own_positive_share": float((lex_read | (filter_oof >= filter_threshold))[y == 1].mean()),
+            "lexicon_alone_positive_share": float(lex_read[y == 1].mean()),
+        },
+        "choices": [{k: v for k, v in ch.items() if k != "head"} for ch in choices],
+        "chosen_on": f"development hard cases ({args.dev_cases.name}): the highest recall among combinations "
+        f"with precision >= {PRECISION_FLOOR}; cssrs val AUC breaks ties",
     }
-    if args.data_dir is None:
-        config["training"]["args"]["data_dir"] = None
+    for name in ("data_dir", "cache"):
+        if getattr(args, name) is None:
+            config["training"]["args"][name] = None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     say("done", 1.0)
     return config
 
 
-def _balanced_accuracy(z: np.ndarray, y: np.ndarray, threshold: float) -> float:
-    fired = 1.0 / (1.0 + np.exp(-z)) >= threshold
-    return float(0.5 * (fired[y == 1].mean() + (~fired[y == 0]).mean()))
+def _filter_threshold(oof: np.ndarray, y: np.ndarray, lex_read: np.ndarray) -> float:
+    """The highest filter logit at which lexicon and filter together read FILTER_RECALL of the positives."""
+    for t in sorted(set(np.round(oof[y == 1], 4)), reverse=True):
+        if (lex_read | (oof >= t))[y == 1].mean() >= FILTER_RECALL:
+            return float(t)
+    return float(oof.min())
+
+
+def _choice(
+    c: float,
+    cssrs_weight: float,
+    own_x: np.ndarray,
+    y: np.ndarray,
+    read: dict[str, tuple[Rows, np.ndarray]],
+    dev: Rows,
+    dev_y: np.ndarray,
+) -> dict[str, Any]:
+    """One sentence model (C, cssrs_weight) and its best combination on the development cases."""
+    x, labels, weights = own_x, y, np.ones(len(y))
+    if "train" in read:
+        rows, users = read["train"]
+        assert rows.head_x is not None
+        x = np.vstack([own_x, rows.head_x])
+        labels = np.concatenate([y, users[rows.owner]])
+        weights = np.concatenate([weights, np.full(len(rows.owner), cssrs_weight)])
+    head = _fit(x, labels, c, weights)
+    assert dev.head_x is not None
+    dev_head = head.decision_function(dev.head_x) if len(dev.texts) else np.zeros(0)
+    found = []
+    for weight in MODEL_WEIGHTS:
+        for none in NONE_STRENGTHS:
+            for filter_weight in FILTER_WEIGHTS:
+                scores = owner_scores(
+                    dev.combine(dev_head, weight, none, filter_weight), dev.owner, len(dev_y)
+                )
+                for t in THRESHOLD_LOGITS:
+                    fired = scores >= 1.0 / (1.0 + math.exp(-t))
+                    recall = float(fired[dev_y == 1].mean()) if (dev_y == 1).any() else 0.0
+                    precision = float((fired & (dev_y == 1)).sum() / max(1, fired.sum()))
+                    ok = precision >= PRECISION_FLOOR
+                    found.append((ok, recall, precision, weight, none, filter_weight, t))
+    ok, recall, precision, weight, none, filter_weight, t = max(found)
+    out: dict[str, Any] = {
+        "c": c,
+        "cssrs_weight": cssrs_weight,
+        "model_weight": weight,
+        "none": none,
+        "filter_weight": filter_weight,
+        "threshold_logit": t,
+        "dev": {"ok": ok, "recall": recall, "precision": precision},
+        "cssrs_val_auc": 0.0,
+        "aggregate": {"method": "max"},
+        "aggregate_choices": [],
+        "head": head,
+    }
+    if "val" in read:
+        rows, users = read["val"]
+        assert rows.head_x is not None
+        z = rows.combine(head.decision_function(rows.head_x), weight, none, filter_weight)
+        scored = [{**how, "cssrs_val_auc": user_auc(z, rows.owner, users, how)} for how in AGGREGATES]
+        top = max(scored, key=lambda a: a["cssrs_val_auc"])
+        out["aggregate_choices"] = scored
+        out["aggregate"] = {k: v for k, v in top.items() if k != "cssrs_val_auc"}
+        out["cssrs_val_auc"] = top["cssrs_val_auc"]
+    return out

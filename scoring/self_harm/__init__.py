@@ -39,7 +39,7 @@ from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-1.3"
+DETECTOR_VERSION = "self-harm-1.4"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
 MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
@@ -74,21 +74,28 @@ class _Scored:
 
 
 class SentenceEncoder:
-    """The packaged MiniLM, mean-pooled and L2-normalised: one vector per sentence. Loaded on first use."""
+    """The packaged MiniLM: `encode` gives one contextual vector per sentence (mean-pooled, L2-normalised);
+    `bag` a cheap one without the transformer pass (the mean and the max of the sentence's input word
+    vectors, each L2-normalised), for the filter that picks which sentences are worth encoding. Loaded on
+    first use."""
 
     def __init__(self, backbone_id: str) -> None:
         self.backbone_id = backbone_id
         self._backbone: Any = None
 
-    def encode(self, sentences: Sequence[str]) -> list[list[float]]:
-        import torch
-
+    def _loaded(self) -> Any:
         from scoring.backbone import load_backbone
 
         if self._backbone is None:
             self._backbone = load_backbone(self.backbone_id)
             self._backbone.module.eval()
-        tokenizer = self._backbone.tokenizer
+        return self._backbone
+
+    def encode(self, sentences: Sequence[str]) -> list[list[float]]:
+        import torch
+
+        backbone = self._loaded()
+        tokenizer = backbone.tokenizer
         # Shortest first, so a batch pads to about its own length, not to the longest sentence's.
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         vectors: list[list[float]] = [[] for _ in sentences]
@@ -102,11 +109,39 @@ class SentenceEncoder:
                     max_length=MAX_SENTENCE_TOKENS,
                     return_tensors="pt",
                 )
-                pooled = self._backbone.embed(batch["input_ids"], batch["attention_mask"])  # (N, H)
+                pooled = backbone.embed(batch["input_ids"], batch["attention_mask"])  # (N, H)
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)  # (N, H)
                 for r, vector in zip(rows, pooled.tolist(), strict=True):
                     vectors[r] = vector
         return vectors
+
+    def bag(self, sentences: Sequence[str]) -> Any:
+        """(N, 2H) array: per sentence the mean and the max of its input word vectors, each L2-normalised."""
+        import numpy as np
+        import torch
+
+        backbone = self._loaded()
+        table = backbone.module.get_input_embeddings().weight  # (V, H)
+        ids = backbone.tokenizer(
+            [s[:MAX_SENTENCE_CHARS] for s in sentences],
+            add_special_tokens=False,
+            truncation=True,
+            max_length=MAX_SENTENCE_TOKENS,
+        )["input_ids"]
+        out = np.zeros((len(ids), 2 * table.shape[1]), dtype=np.float32)
+        rows = [i for i, row in enumerate(ids) if row]
+        if rows:
+            flat = torch.tensor([t for i in rows for t in ids[i]])  # (T,)
+            offsets = torch.tensor([0, *np.cumsum([len(ids[i]) for i in rows])[:-1].tolist()])  # (N,)
+            with torch.inference_mode():
+                mean = torch.nn.functional.embedding_bag(flat, table, offsets, mode="mean")  # (N, H)
+                top = torch.nn.functional.embedding_bag(flat, table, offsets, mode="max")  # (N, H)
+                pooled = torch.cat(
+                    [torch.nn.functional.normalize(mean, dim=-1), torch.nn.functional.normalize(top, dim=-1)],
+                    dim=-1,
+                )
+            out[rows] = pooled.numpy()
+        return out
 
 
 class SelfHarmDetector:
@@ -121,6 +156,11 @@ class SelfHarmDetector:
         self.head_intercept = float(head["intercept"]) if head else 0.0
         self.model_weight = float(head["weight"]) if head else 0.0
         self.embed_floor = float(config.get("embed_floor", -4.0))
+        sieve = config.get("filter")
+        self.filter_coef: list[float] | None = [float(v) for v in sieve["coef"]] if sieve else None
+        self.filter_intercept = float(sieve["intercept"]) if sieve else 0.0
+        self.filter_threshold = float(sieve["threshold"]) if sieve else math.inf
+        self.filter_weight = float(sieve.get("weight", 0.0)) if sieve else 0.0
         self.aggregate: dict[str, Any] = dict(config.get("aggregate") or {"method": "max"})
         self.encoder = encoder
         if self.head_coef is not None and self.encoder is None:
@@ -141,7 +181,7 @@ class SelfHarmDetector:
 
     def head_logit(self, vector: Sequence[float]) -> float:
         assert self.head_coef is not None
-        return self.head_intercept + sum(w * x for w, x in zip(self.head_coef, vector, strict=True))
+        return self.head_intercept + math.fsum(w * x for w, x in zip(self.head_coef, vector, strict=True))
 
     def best_hit(self, sentence: str, previous: str = "", following: str = "") -> tuple[float, Hit] | None:
         """The sentence's expression with the highest lexicon logit, and that logit; None without any."""
@@ -152,24 +192,43 @@ class SelfHarmDetector:
         best = self.best_hit(sentence, previous, following)
         return best[0] if best else None
 
+    def filter_logits(self, sentences: Sequence[str]) -> list[float]:
+        """The cheap filter's logit per sentence (no transformer pass); -inf without a filter."""
+        if self.filter_coef is None or self.encoder is None or not sentences:
+            return [-math.inf] * len(sentences)
+        import numpy as np
+
+        bags = np.asarray(self.encoder.bag(sentences), dtype=np.float64)  # (N, 2H)
+        return (bags @ np.asarray(self.filter_coef) + self.filter_intercept).tolist()
+
     def score_sentences(self, sentences: Sequence[tuple[str, str, str]]) -> list[_Scored]:
-        """(sentence, the one before, the one after) -> each sentence's score and the reason for reviewers."""
+        """(sentence, the one before, the one after) -> each sentence's score and the reason for reviewers.
+        A sentence is read by the sentence model when the lexicon selects it or the filter passes it."""
         best = [self.best_hit(s, p, f) for s, p, f in sentences]
+        sieve = self.filter_logits([s for s, _, _ in sentences])
         model: dict[int, float] = {}
         if self.head_coef is not None and self.encoder is not None:
-            to_embed = [i for i, b in enumerate(best) if b is not None and b[0] >= self.embed_floor]
+            to_embed = [
+                i
+                for i, b in enumerate(best)
+                if (b is not None and b[0] >= self.embed_floor) or sieve[i] >= self.filter_threshold
+            ]
             if to_embed:
                 vectors = self.encoder.encode([sentences[i][0] for i in to_embed])
                 model = {i: self.head_logit(v) for i, v in zip(to_embed, vectors, strict=True)}
         out = []
         for i, b in enumerate(best):
-            if b is None:
+            if b is None and i not in model:
                 out.append(_Scored(0.0, ""))
                 continue
-            z, hit = b
-            reason = hit.name + (f" [{', '.join(sorted(hit.cues))}]" if hit.cues else "")
+            if b is not None:
+                z, hit = b
+                reason = hit.name + (f" [{', '.join(sorted(hit.cues))}]" if hit.cues else "")
+            else:
+                z, reason = self.strength.get("none", 0.0), "no lexicon expression"
             if i in model:
                 z += self.model_weight * model[i]
+                z += self.filter_weight * sieve[i] if self.filter_coef is not None else 0.0
                 reason += f"; sentence model {_sigmoid(model[i]):.2f}"
             out.append(_Scored(_sigmoid(z), reason))
         return out
@@ -185,32 +244,12 @@ class SelfHarmDetector:
 
     def detect(self, window: Window) -> Detection:
         """Score the window's user turns; the evidence is the sentences at or above threshold."""
-        located: list[
-            tuple[int, str, int, Any, int, int, str]
-        ] = []  # (order, conv, turn, sent_at, s, e, text)
-        pairs: list[tuple[str, str, str]] = []
-        previous = ""
-        order = 0
-        for conversation in window.conversations:
-            for index, turn in enumerate(conversation.turns):
-                if turn.role != "user":
-                    # Read only as context: a patient's "yes" answers the assistant's question before it.
-                    spans = split_sentences(turn.text)
-                    previous = turn.text[spans[-1][0] : spans[-1][1]] if spans else previous
-                    continue
-                spans = split_sentences(turn.text)
-                for k, (start, end) in enumerate(spans):
-                    text = turn.text[start:end]
-                    following = turn.text[spans[k + 1][0] : spans[k + 1][1]] if k + 1 < len(spans) else ""
-                    located.append((order, conversation.id, index, turn.sent_at, start, end, text))
-                    pairs.append((text, previous, following))
-                    previous = text
-                    order += 1
+        located, pairs = window_sentences(window)
         scored = self.score_sentences(pairs)
         top = max((s.score for s in scored), default=0.0)
         hits = [
             RiskSentence(conv, turn, start, end, text, sent_at, s.score, s.cue)
-            for (_, conv, turn, sent_at, start, end, text), s in zip(located, scored, strict=True)
+            for (conv, turn, sent_at, start, end, text), s in zip(located, scored, strict=True)
             if s.score >= self.threshold
         ]
         order_of = {id(h): i for i, h in enumerate(hits)}
@@ -218,6 +257,30 @@ class SelfHarmDetector:
         return Detection(
             score=top, fired=top >= self.threshold, evidence=tuple(hits[:MAX_EVIDENCE]), version=self.version
         )
+
+
+def window_sentences(
+    window: Window,
+) -> tuple[list[tuple[str, int, datetime | None, int, int, str]], list[tuple[str, str, str]]]:
+    """The sentences of the window's user turns in order: where each is (conversation id, turn index,
+    sent_at, span, text), and (sentence, the one before, the one after). The sentence before may be the
+    assistant's: a patient's "yes" answers the question before it. Assistant turns are not scored."""
+    located: list[tuple[str, int, datetime | None, int, int, str]] = []
+    pairs: list[tuple[str, str, str]] = []
+    previous = ""
+    for conversation in window.conversations:
+        for index, turn in enumerate(conversation.turns):
+            spans = split_sentences(turn.text)
+            if turn.role != "user":
+                previous = turn.text[spans[-1][0] : spans[-1][1]] if spans else previous
+                continue
+            for k, (start, end) in enumerate(spans):
+                text = turn.text[start:end]
+                following = turn.text[spans[k + 1][0] : spans[k + 1][1]] if k + 1 < len(spans) else ""
+                located.append((conversation.id, index, turn.sent_at, start, end, text))
+                pairs.append((text, previous, following))
+                previous = text
+    return located, pairs
 
 
 def _when(sent_at: datetime | None) -> float:

@@ -21,7 +21,10 @@ _I = r"(?:i|im|ive|id|ill)"
 _NOT = r"(?:not|never|dont|didnt|do not|no longer)"
 
 STRONG: dict[str, str] = {
-    "kill myself": r"\b(?:kill(?:ing|ed|s)?|off(?:ing)?|end(?:ing|ed)?) my ?self\b|\bkms\b",
+    "kill myself": (
+        r"\b(?:kill(?:ing|ed|s)?|off(?:ing)?|end(?:ing|ed)?|top(?:ping|ped)?|do(?:ing)? away with) "
+        r"my ?self\b|\bkms\b|\bsewer ?slide\b"
+    ),
     # "suicidal" about oneself; "suicidal people", "suicidal thoughts are common" are topic words below
     "suicidal": (
         r"\b(?:im|i am|ive been|i was|i feel|i felt|feel|feeling|felt|get|getting|been|become|became|so|very|"
@@ -217,6 +220,21 @@ PASSIVE: dict[str, str] = {
         r"(?:letter|note)s?|(?:letters?|notes?) (?:to|for) (?:my |the )?\w+ in case|in case (?:im|i am) not "
         r"(?:here|around)|giv(?:e|ing|en) (?:away )?my (?:things|stuff|belongings) (?:away )?)\b"
     ),
+    # 1.4: not existing, having had enough of life, wanting out for good, an accident welcomed
+    "not existing": (
+        r"\b(?:to|just|could|would|wanna|want to|wish i could|rather|prefer to) (?:just )?(?:not exist|stop "
+        r"existing|not be alive|not be here anymore|fade away|go to sleep (?:and|forever)|be gone)\b|"
+        r"\b(?:had|have had|ive had) enough of (?:living|life|being alive|existing|it all|everything)\b|"
+        r"\b(?:done|finished) with (?:living|life|this life|being alive|existing)\b|"
+        r"\bif i (?:just )?(?:disappeared|vanished|was gone|were gone|didnt exist|wasnt here|werent here)\b|"
+        r"\b(?:wish|hope|pray|praying) (?:that )?(?:i|id) (?:die|died|would die|get sick and die|dont wake|"
+        r"never wake|wont wake|could die|just die|stop breathing|dont make it)\b|"
+        r"\b(?:wish|hope) (?:something|someone|a \w+|the \w+) (?:would|will|could)? ?(?:kill|hit|take) me\b|"
+        r"\b(?:wouldnt|would not|dont|do not) (?:mind|care) if i (?:died|didnt wake|never woke|got hit|"
+        r"crashed|was gone|dropped dead)\b|\b(?:everyone|everybody|they|my \w+) (?:would be|would get|'d be) "
+        r"(?:better|happier|fine|ok|okay) (?:off )?(?:without me|if i (?:was|were|wasnt|werent|died|left))\b|"
+        r"\b(?:out of|off) (?:the|this) (?:picture|world|planet) for good\b|\bnot (?:be )?around to see\b"
+    ),
 }
 
 WIDE_NET = "risk topic words"
@@ -245,7 +263,16 @@ TOPIC: dict[str, str] = {
         r"planning (?:to|how)) do it|(?:would|will) (?:\w+ )?miss (?:me|him|her)|"
         r"(?:no|nobody|no one) (?:would )?miss|wak(?:e|en|ing|ed) up|woken|asleep|out of the picture|"
         r"(?:wasnt|werent|wasn't|not) (?:here|around)|letters? (?:to|for)|just in case|bottle of|"
-        r"(?:doesnt|dont) scare me|(?:sounds|seems|feels) like (?:rest|peace|relief)|for good)\b"
+        r"(?:doesnt|dont) scare me|(?:sounds|seems|feels) like (?:rest|peace|relief)|for good|"
+        # 1.4: wider: living and existing, the thoughts and urges, means and places, a streak broken
+        r"exist\w*|living|live|life|lives|enough|anymore|any more|dark thoughts|intrusive|those thoughts|"
+        r"the thoughts|thoughts (?:again|came|are)|(?:the|that) urge|swallow\w*|the lot|knife|knives|"
+        r"platform|train|bus|motorway|traffic|cliffs?|bridges?|rope|tie|belt|medicine cabinet|insurance|"
+        r"streak|clean (?:for|since)|days clean|my (?:will|funeral)|punish(?:ing|ment)? (?:my ?self|me)|"
+        r"deserve (?:to|it|this|pain)|hurt(?:ing)? (?:my ?self|me)|hit(?:ting)? (?:my ?self|me)|bruis\w*|"
+        r"starv\w*|burn\w*|scratch\w*|blood|bled|wrist\w*|arms|thighs|leave (?:this|the) world|"
+        r"(?:not|never) (?:be|being) (?:here|around)|(?:be|being) gone|disappear|the end|over|stop (?:it|all|"
+        r"this|everything)|whats the point|why bother|cant do this|give up|giving up|gave up)\b"
     ),
 }
 

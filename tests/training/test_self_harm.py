@@ -14,8 +14,8 @@ import pytest
 from scoring.self_harm import DETECTOR_VERSION, SelfHarmDetector, SentenceEncoder
 from training.__main__ import main
 from training.self_harm import (
-    THRESHOLDS,
-    TOPIC_STRENGTHS,
+    MODEL_WEIGHTS,
+    NONE_STRENGTHS,
     SelfHarmTrainArgs,
     load_cssrs,
     load_sentences,
@@ -70,6 +70,9 @@ class HashingEncoder(SentenceEncoder):
             out.append([v / norm for v in vector])
         return out
 
+    def bag(self, sentences: Sequence[str]) -> list[list[float]]:
+        return self.encode(sentences)
+
 
 def test_the_written_sentences_load_with_both_labels() -> None:
     sentences = load_sentences()
@@ -87,12 +90,15 @@ def test_it_writes_weights_the_detector_loads_and_no_text_of_the_data(tmp_path: 
     config = train(SelfHarmTrainArgs(data_dir=data, out=out), encoder=HashingEncoder())
     written = out.read_text(encoding="utf-8")
     assert json.loads(written) == config and "zebracorn" not in written
-    assert config["version"] == DETECTOR_VERSION and config["threshold"] in THRESHOLDS
-    assert len(config["head"]["coef"]) == HashingEncoder.DIM and config["head"]["weight"] > 0
-    assert config["training"]["trained_on"]["cssrs_train_candidates"] > 0
-    # the user score's aggregation and the topic words' strength are chosen in training, and recorded
-    assert config["aggregate"]["method"] in {"max", "noisy_or"} and config["training"]["aggregate_choices"]
-    assert {c["topic"] for c in config["training"]["weight_choices"]} == set(TOPIC_STRENGTHS)
+    assert config["version"] == DETECTOR_VERSION and 0 < config["threshold"] < 1
+    assert len(config["head"]["coef"]) == HashingEncoder.DIM and config["head"]["weight"] in MODEL_WEIGHTS
+    assert (
+        len(config["filter"]["coef"]) == HashingEncoder.DIM and config["strength"]["none"] in NONE_STRENGTHS
+    )
+    assert config["training"]["trained_on"]["cssrs_train_sentences"] > 0
+    # the user score's aggregation and the combination are chosen in training, and recorded
+    assert config["aggregate"]["method"] in {"max", "noisy_or"}
+    assert all(c["aggregate_choices"] and "dev" in c for c in config["training"]["choices"])
     detector = SelfHarmDetector(config, encoder=HashingEncoder())
     high, low = detector.score_texts(["I want to kill myself.", "This exam is killing me."])
     assert high >= detector.threshold > low
@@ -100,7 +106,7 @@ def test_it_writes_weights_the_detector_loads_and_no_text_of_the_data(tmp_path: 
 
 def test_it_trains_on_the_written_sentences_alone(tmp_path: Path) -> None:
     config = train(SelfHarmTrainArgs(out=tmp_path / "head.json"), encoder=HashingEncoder())
-    assert config["training"]["trained_on"]["cssrs_train_candidates"] == 0
+    assert config["training"]["trained_on"]["cssrs_train_sentences"] == 0
     assert config["training"]["args"]["data_dir"] is None
 
 

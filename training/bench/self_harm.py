@@ -4,9 +4,12 @@
   all of a user's posts) for Ideation/Behavior/Attempt vs Supportive/Indicator, with a bootstrap 95%
   interval over users, beside a TF-IDF (word 1-2 grams) + logistic regression baseline trained on cssrs
   train in the same run (C chosen on val). The label mapping is an assumption (LABEL_MAPPING).
-- the hard-case conversations (training/bench/self_harm_hard_cases.jsonl, written by hand and kept out
-  of the detector's tuning): recall, precision and F1 at the shipped threshold, AUC, and the confusion
-  by trap kind (which traps fired, which positive kinds were missed).
+- the held-out hard-case conversations (training/bench/self_harm_hard_cases_v2.jsonl, written by hand by
+  someone who never saw the detector, committed before the 1.4 tuning): recall, precision and F1 at the
+  shipped threshold, AUC, and the confusion by trap kind as counts only (no ids, so that reading the
+  report cannot tune the detector to the set);
+- the first hard-case set (self_harm_hard_cases.jsonl), read while tuning 1.3 and 1.4 and so a
+  development set: the same figures, with the ids of the conversations it gets wrong.
 
 Both are proxies: forum posts and hand-written conversations, not patients' chats with item-9 answers,
 so the figures say nothing of clinical validity.
@@ -14,7 +17,6 @@ so the figures say nothing of clinical validity.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,11 +28,17 @@ from sklearn.linear_model import LogisticRegression
 
 from scoring.cli_args import arg
 from scoring.self_harm import DETECTOR_VERSION, SelfHarmDetector
-from scoring.types import Conversation, Window, turn_from_json
 from training.metrics import auc, bootstrap_interval, bootstrap_samples, paired_difference
-from training.self_harm import LABEL_MAPPING, load_cssrs
+from training.self_harm_data import (
+    DEV_CASES,
+    HELD_OUT_CASES,
+    LABEL_MAPPING,
+    HardCase,
+    load_cssrs,
+    load_hard_cases,
+)
 
-HARD_CASES = Path(__file__).with_name("self_harm_hard_cases.jsonl")
+HARD_CASES = HELD_OUT_CASES
 BASELINE_CS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 GOALS = {"cssrs_auc": 0.90, "hard_recall": 0.95, "hard_precision": 0.85}
 NOTE = (
@@ -42,45 +50,16 @@ NOTE = (
 @dataclass
 class SelfHarmBenchArgs:
     data_dir: Path = arg(help="folder holding cssrs/{train,val,test}.csv (e.g. ../shared/data)")
-    hard_cases: Path = arg(HARD_CASES, "hard-case conversations, one JSON object per line")
+    hard_cases: Path = arg(HARD_CASES, "held-out hard-case conversations, one JSON object per line")
+    dev_cases: Path = arg(DEV_CASES, "development hard-case conversations (their misses are listed by id)")
     bootstrap: int = arg(1000, "bootstrap resamples per interval")
     seed: int = arg(13, "seed of the bootstrap")
 
     def __post_init__(self) -> None:
         self.data_dir, self.hard_cases = Path(self.data_dir), Path(self.hard_cases)
+        self.dev_cases = Path(self.dev_cases)
         if self.bootstrap < 10:
             raise ValueError("bootstrap >= 10")
-
-
-@dataclass(frozen=True)
-class HardCase:
-    id: str
-    label: int
-    trap: str
-    window: Window
-
-
-def load_hard_cases(path: Path) -> list[HardCase]:
-    """{"id", "label", "trap", "note", "turns": [{"role", "text", "sent_at"?}]} per line."""
-    if not path.is_file():
-        raise ValueError(f"no hard-case file at {path}; pass --hard-cases a JSONL file")
-    cases = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path.name} line {number}"
-        try:
-            row = json.loads(line)
-            turns = tuple(turn_from_json(t, f"{where} turns[{i}]") for i, t in enumerate(row["turns"]))
-            label = int(row["label"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{where}: expected {{id, label, trap, turns}} ({exc})") from None
-        case_id = str(row.get("id") or number)
-        window = Window.of(case_id, (Conversation(id=case_id, turns=turns),))
-        cases.append(HardCase(case_id, label, str(row.get("trap") or ""), window))
-    if not cases:
-        raise ValueError(f"{path} holds no conversations")
-    return cases
 
 
 def _interval(
@@ -136,7 +115,9 @@ def cssrs_report(
     }
 
 
-def hard_case_report(detector: SelfHarmDetector, cases: list[HardCase], args: SelfHarmBenchArgs) -> dict:
+def hard_case_report(
+    detector: SelfHarmDetector, cases: list[HardCase], args: SelfHarmBenchArgs, *, path: Path, ids: bool
+) -> dict:
     start = time.process_time()
     detections = [detector.detect(case.window) for case in cases]
     cpu = time.process_time() - start
@@ -154,11 +135,11 @@ def hard_case_report(detector: SelfHarmDetector, cases: list[HardCase], args: Se
         row["n"] += 1
         row["fired"] = row.get("fired", 0) + int(detection.fired)
         wrong = detection.fired != bool(case.label)
-        if wrong:
+        if wrong and ids:
             row.setdefault("wrong_ids", []).append(case.id)
     samples = bootstrap_samples(None, len(y), rounds=args.bootstrap, seed=args.seed)
     return {
-        "path": str(args.hard_cases),
+        "path": str(path),
         "conversations": len(cases),
         "positive": int(y.sum()),
         "threshold": detector.threshold,
@@ -181,7 +162,8 @@ def hard_case_report(detector: SelfHarmDetector, cases: list[HardCase], args: Se
 def run(args: SelfHarmBenchArgs, *, progress: Callable[[str, float], None] | None = None) -> dict:
     say = progress or (lambda stage, fraction: None)
     detector = SelfHarmDetector.default()
-    cases = load_hard_cases(args.hard_cases)  # fail on a bad file before the long part
+    # fail on a bad file before the long part
+    cases, dev = load_hard_cases(args.hard_cases), load_hard_cases(args.dev_cases)
     report: dict = {
         "detector_version": detector.version,
         "code_version": DETECTOR_VERSION,
@@ -191,7 +173,8 @@ def run(args: SelfHarmBenchArgs, *, progress: Callable[[str, float], None] | Non
         "cssrs_test": cssrs_report(detector, args, say),
     }
     say("hard cases", 0.9)
-    report["hard_cases"] = hard_case_report(detector, cases, args)
+    report["hard_cases"] = hard_case_report(detector, cases, args, path=args.hard_cases, ids=False)
+    report["dev_cases"] = hard_case_report(detector, dev, args, path=args.dev_cases, ids=True)
     say("done", 1.0)
     return report
 
@@ -205,7 +188,7 @@ def _ci(ci: list[float] | None) -> str:
 
 
 def format_report(report: dict) -> str:
-    c, h = report["cssrs_test"], report["hard_cases"]
+    c, h, d = report["cssrs_test"], report["hard_cases"], report["dev_cases"]
     lines = [
         f"self-harm detector {report['detector_version']}, threshold {report['threshold']:.2f}",
         report["note"],
@@ -219,7 +202,18 @@ def format_report(report: dict) -> str:
         f"C={c['baseline']['c']:g})",
         f"  detector - baseline {_pct(c['difference']['value'])}{_ci(c['difference']['ci'])}",
         "",
-        f"hard cases ({h['conversations']} conversations, {h['positive']} positive) at threshold "
+    ]
+    lines += _hard_lines("held-out hard cases", h) + _hard_lines(
+        "development hard cases (read while tuning)", d
+    )
+    lines.append(f"  detector CPU: {h['cpu_ms_per_conversation']:.2f} ms per conversation")
+    return "\n".join(lines)
+
+
+def _hard_lines(title: str, h: dict) -> list[str]:
+    lines = [
+        "",
+        f"{title} ({h['conversations']} conversations, {h['positive']} positive) at threshold "
         f"{h['threshold']:.2f}: recall {_pct(h['recall'])}, precision {_pct(h['precision'])}, "
         f"F1 {_pct(h['f1'])}, AUC {_pct(h['auc'])}{_ci(h['auc_ci'])} (goal recall >= "
         f"{h['goal']['recall']:.2f} with precision >= {h['goal']['precision']:.2f}: "
@@ -232,5 +226,4 @@ def format_report(report: dict) -> str:
             f"  {'positive' if row['label'] else 'negative':<9}{row['trap'][:33]:<34}{row['n']:>4}"
             f"{row['fired']:>7}  {wrong}"
         )
-    lines.append(f"  detector CPU: {h['cpu_ms_per_conversation']:.2f} ms per conversation")
-    return "\n".join(lines)
+    return lines

@@ -9,7 +9,8 @@ import pytest
 
 from tests.training.test_self_harm import write_cssrs
 from training.__main__ import main
-from training.bench.self_harm import SelfHarmBenchArgs, format_report, load_hard_cases, run
+from training.bench.self_harm import SelfHarmBenchArgs, format_report, run
+from training.self_harm_data import load_hard_cases
 
 # Made-up conversations in the hard-case format (not the held-out set).
 CASES = [
@@ -56,7 +57,7 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_it_reports_cssrs_beside_the_baseline_and_hard_cases_by_trap(inputs: tuple[Path, Path]) -> None:
     data, hard = inputs
-    report = run(SelfHarmBenchArgs(data_dir=data, hard_cases=hard, bootstrap=20))
+    report = run(SelfHarmBenchArgs(data_dir=data, hard_cases=hard, dev_cases=hard, bootstrap=20))
     cssrs, cases = report["cssrs_test"], report["hard_cases"]
     assert (
         cssrs["users"] == 8 and cssrs["detector"]["auc"] is not None and cssrs["baseline"]["auc"] is not None
@@ -68,6 +69,8 @@ def test_it_reports_cssrs_beside_the_baseline_and_hard_cases_by_trap(inputs: tup
         (1, "explicit", 1, 1),
         (1, "passive", 1, 1),
     ]
+    # the held-out set's report names no conversation (reading it cannot tune the detector to the set)
+    assert report["dev_cases"]["conversations"] == 4 and "wrong_ids" not in json.dumps(cases)
     text = format_report(report)
     assert "not evidence of clinical validity" in text and "item 9" in text
 
@@ -75,7 +78,17 @@ def test_it_reports_cssrs_beside_the_baseline_and_hard_cases_by_trap(inputs: tup
 def test_the_cli_writes_the_report(inputs: tuple[Path, Path], tmp_path: Path) -> None:
     data, hard = inputs
     out = tmp_path / "var" / "self-harm.json"
-    args = ["benchmark", "self-harm", "--data-dir", str(data), "--hard-cases", str(hard), "--bootstrap", "20"]
+    args = [
+        "benchmark",
+        "self-harm",
+        "--data-dir",
+        str(data),
+        "--hard-cases",
+        str(hard),
+        "--dev-cases",
+        str(hard),
+    ]
+    args += ["--bootstrap", "20"]
     assert main([*args, "--out", str(out)]) == 0
     assert json.loads(out.read_text())["hard_cases"]["conversations"] == 4
 

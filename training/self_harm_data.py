@@ -1,0 +1,125 @@
+"""What the self-harm detector is trained and judged on: the written sentences, the cssrs users, the
+hard-case conversations, and a cache of their sentence vectors."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scoring.self_harm import SentenceEncoder
+from scoring.types import Conversation, Window, turn_from_json
+
+SENTENCES_FILE = Path(__file__).with_name("self_harm_sentences.txt")
+CSSRS_POSITIVE = ("Ideation", "Behavior", "Attempt")
+CSSRS_NEGATIVE = ("Supportive", "Indicator")
+LABEL_MAPPING = (
+    "cssrs users rated Ideation, Behavior or Attempt are read as PHQ-9 item 9 >= 1 and Supportive or "
+    "Indicator as item 9 = 0 (an assumption: the set has no item-9 answers and no dates)"
+)
+
+DEV_CASES = Path(__file__).parent / "bench" / "self_harm_hard_cases.jsonl"
+HELD_OUT_CASES = Path(__file__).parent / "bench" / "self_harm_hard_cases_v2.jsonl"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    label: int
+    kind: str
+    text: str
+
+
+def load_sentences(path: Path = SENTENCES_FILE) -> list[Sentence]:
+    """The written sentences: label<TAB>kind<TAB>text per line, # comments."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[0] not in ("0", "1"):
+            raise ValueError(f"{path} line {number}: expected label<TAB>kind<TAB>sentence with label 0 or 1")
+        out.append(Sentence(int(parts[0]), parts[1], parts[2]))
+    return out
+
+
+def load_cssrs(data_dir: Path, split: str) -> list[tuple[str, int]]:
+    """(text, label) per user of cssrs/<split>.csv: 1 for Ideation/Behavior/Attempt (see LABEL_MAPPING)."""
+    path = data_dir / "cssrs" / f"{split}.csv"
+    if not path.is_file():
+        raise ValueError(
+            f"{path} is missing; pass --data-dir the folder that holds cssrs/ (e.g. ../shared/data)"
+        )
+    users = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            label = (row.get("label") or "").strip()
+            if label not in CSSRS_POSITIVE + CSSRS_NEGATIVE:
+                raise ValueError(f"{path} line {line}: unknown label {label!r}")
+            users.append((row.get("text") or "", int(label in CSSRS_POSITIVE)))
+    return users
+
+
+@dataclass(frozen=True)
+class HardCase:
+    id: str
+    label: int
+    trap: str
+    window: Window
+
+
+def load_hard_cases(path: Path) -> list[HardCase]:
+    """{"id", "label", "trap", "note", "turns": [{"role", "text", "sent_at"?}]} per line."""
+    if not path.is_file():
+        raise ValueError(f"no hard-case file at {path}; pass --hard-cases a JSONL file")
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {number}"
+        try:
+            row = json.loads(line)
+            turns = tuple(turn_from_json(t, f"{where} turns[{i}]") for i, t in enumerate(row["turns"]))
+            label = int(row["label"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{where}: expected {{id, label, trap, turns}} ({exc})") from None
+        case_id = str(row.get("id") or number)
+        window = Window.of(case_id, (Conversation(id=case_id, turns=turns),))
+        cases.append(HardCase(case_id, label, str(row.get("trap") or ""), window))
+    if not cases:
+        raise ValueError(f"{path} holds no conversations")
+    return cases
+
+
+class VectorCache:
+    """Sentence vectors by (kind, text hash), kept in an .npz between runs when a path is given."""
+
+    def __init__(self, encoder: SentenceEncoder, path: Path | None) -> None:
+        self.encoder, self.path = encoder, path
+        self.vectors: dict[str, np.ndarray] = {}
+        if path is not None and path.is_file():
+            with np.load(path) as saved:
+                self.vectors = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
+
+    def get(self, kind: str, texts: Sequence[str]) -> np.ndarray:
+        keys = [f"{kind}:{self.encoder.backbone_id}:" + hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.vectors}.items())
+        if missing:
+            run = self.encoder.bag if kind == "bag" else self.encoder.encode
+            for (key, _), vector in zip(missing, run([t for _, t in missing]), strict=True):
+                self.vectors[key] = np.asarray(vector, dtype=np.float32)
+        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 1), dtype=np.float32)
+
+    def save(self) -> None:
+        if self.path is not None and self.vectors:
+            keys = sorted(self.vectors)
+            by_size: dict[int, list[str]] = {}
+            for key in keys:
+                by_size.setdefault(len(self.vectors[key]), []).append(key)
+            keep = max(by_size.values(), key=len) if len(by_size) > 1 else keys
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(self.path, keys=np.array(keep), vectors=np.stack([self.vectors[k] for k in keep]))
