@@ -29,6 +29,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection, transaction
 
+from monitor_site.alerts.tasks import alerts_notify_enqueue
 from monitor_site.bench.loadtest_procs import (
     ROOT,
     Children,
@@ -42,12 +43,14 @@ from monitor_site.bench.loadtest_procs import (
     stop_on_sigterm,
     wait_for,
 )
+from monitor_site.demo.services import demo_clinic_seed
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import ConversationSession, IngestSource, IngestToken, Patient
 from monitor_site.patients.services.tokens import ingest_token_create
 from monitor_site.predictions.models import Prediction
 from scoring.cli_args import arg
+from training.synthetic.clinic import DemoClinicArgs
 
 SOURCE_PREFIX = "loadtest-"
 CARE_TEAM = "Load test team"
@@ -134,6 +137,21 @@ def worker_argv(args: LoadtestArgs, run_id: str) -> list[str]:
     argv += [sys.executable, "-m", "celery", "-A", "monitor_site", "worker", "-Q", "gpu"]
     argv += ["--concurrency", "1", "--prefetch-multiplier", "1", "-n", f"{run_id}@%h", "-l", "info"]
     return argv + ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def loadtest_starter_model_ensure(*, say: Callable[[str], None]) -> ModelVersion:
+    """The active model, or a starter model trained on a small synthetic clinic's questionnaires
+    (seed_demo) on an empty database. Its few questionnaires cannot fit every member (the lexical one
+    needs two training windows): the ensemble is trained without it, and `say` gets the reason."""
+    active = model_version_active()
+    if active is not None:
+        return active
+    say("no active model: seeding a small synthetic clinic and training a starter model")
+    demo_clinic_seed(args=DemoClinicArgs(patients=8, weeks=3), notify=alerts_notify_enqueue, say=say)
+    active = model_version_active()
+    if active is None:
+        raise RuntimeError("the starter model was trained but not promoted; see the log above")
+    return active
 
 
 # ---- data and the queue -------------------------------------------------------------------------------

@@ -86,6 +86,22 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=False)
+def test_on_an_empty_database_it_trains_a_starter_model_without_the_member_it_cannot_fit(
+    model_store: Path,
+) -> None:
+    from monitor_site.bench.loadtest import loadtest_starter_model_ensure
+    from monitor_site.modelops.selectors import model_version_active
+
+    said: list[str] = []
+    version = loadtest_starter_model_ensure(say=said.append)  # what `make loadtest` does first
+    assert version == model_version_active() and version.status == "active"
+    assert [m["name"] for m in version.manifest["members"]] == ["m0", "m1"]
+    assert any(line.startswith("the starter model has no lexical member: ") for line in said), said
+    assert loadtest_starter_model_ensure(say=said.append) == version  # the second run trains nothing
+
+
 def test_the_client_sends_unique_sessions_that_rotate_over_the_patients() -> None:
     make = BodyMaker(Options(patients=3, messages=4, run_id="t"))
     bodies = [json.loads(make()) for _ in range(7)]
