@@ -320,6 +320,9 @@ API_MAX_MESSAGE_CHARS = env.int("API_MAX_MESSAGE_CHARS", default=20000)
 INGEST_TOKEN_CACHE_SECONDS = env.float("INGEST_TOKEN_CACHE_SECONDS", default=5.0)
 # Per ingest token and minute; over it the API answers 429 with Retry-After. 0 turns the limit off.
 INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=1200)
+# `manage.py loadtest` only: mounts a POST that authenticates and then does nothing, the floor its
+# ingestion cost is compared with (monitor_site/bench/bare_post.py). Never on in production.
+LOADTEST_BARE_POST = env.bool("LOADTEST_BARE_POST", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
