@@ -19,6 +19,12 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
 
 
+def model_version_any_active() -> bool:
+    """Whether a trained model is active, without reading its row (the manifest is kilobytes of JSON):
+    the ingest path asks it for every session."""
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+
+
 def model_version_dir(model_version: ModelVersion) -> Path:
     return Path(settings.MODEL_STORE_DIR) / model_version.version
 
