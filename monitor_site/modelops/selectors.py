@@ -41,7 +41,11 @@ def ensemble_for(model_version: ModelVersion) -> Ensemble:
         ensemble = _loaded.get(model_version.version)
         if ensemble is None:
             log.info("loading model %s", model_version.version)
-            ensemble = Ensemble.load(model_version_dir(model_version), device=settings.SCORING_DEVICE)
+            ensemble = Ensemble.load(
+                model_version_dir(model_version),
+                device=settings.SCORING_DEVICE,
+                precision=settings.SCORING_PRECISION,
+            )
             _loaded.clear()  # keep one model in memory: a worker serves the active version
             _loaded[model_version.version] = ensemble
         return ensemble
