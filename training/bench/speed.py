@@ -244,16 +244,21 @@ def run(args: BenchArgs) -> dict:
 def int8_report(
     backbone: Backbone, windows: list[Window], args: BenchArgs, artifact: Path, raw_fp32: float, heads: dict
 ) -> dict:
-    """The raw forward and the heads ensemble at int8, in the same run as their fp32 figures."""
+    """The raw forward and the heads ensemble at int8, in the same run as their fp32 figures. On a shared
+    machine the load drifts between the first fp32 measurement and this one: fp32 is timed again right
+    before int8, and the speed-up is against the median of the two fp32 figures."""
+    raw_fp32_again, _ = raw_forward(backbone, windows, args)
     raw_int8, _ = raw_forward(backbone, windows, args, int8=True)
     full = full_path(artifact, windows, args, precision="int8")
+    fp32 = statistics.median([raw_fp32, raw_fp32_again])
     return {
+        "raw_forward_fp32_again_tokens_per_s": raw_fp32_again,
         "raw_forward_tokens_per_s": raw_int8,
-        "raw_speedup": raw_int8 / raw_fp32,
+        "raw_speedup": raw_int8 / fp32,
         "heads": full,
         "heads_speedup": full["tokens_per_s"] / heads["tokens_per_s"],
         "goal_raw_speedup": GOAL_INT8_SPEEDUP,
-        "goal_met": raw_int8 / raw_fp32 >= GOAL_INT8_SPEEDUP,
+        "goal_met": raw_int8 / fp32 >= GOAL_INT8_SPEEDUP,
     }
 
 
