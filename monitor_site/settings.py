@@ -231,6 +231,9 @@ CELERY_BEAT_SCHEDULE = {
 MODEL_STORE_DIR = env.path("MODEL_STORE_DIR", default=DEFAULT_MODEL_STORE)  # var/models in the repository
 SCORING_DEVICE = env("SCORING_DEVICE", default="auto")  # auto | cpu | cuda | cuda:1
 SCORING_BATCH_TOKENS = env.int("SCORING_BATCH_TOKENS", default=16384)
+# fp32 | int8: on CPU, int8 runs the backbone's Linear layers dynamically quantised (scoring/quantize.py);
+# ignored on CUDA. The default follows docs/benchmarks.md (speed and cross-source AUC at int8 vs fp32).
+SCORING_PRECISION = env("SCORING_PRECISION", default="fp32")
 SCORING_BATCH_WINDOWS = env.int("SCORING_BATCH_WINDOWS", default=64)
 
 SCORING_RESCORE_DAYS = env.int("SCORING_RESCORE_DAYS", default=28)  # history rescored after a promotion
@@ -320,6 +323,9 @@ API_MAX_MESSAGE_CHARS = env.int("API_MAX_MESSAGE_CHARS", default=20000)
 INGEST_TOKEN_CACHE_SECONDS = env.float("INGEST_TOKEN_CACHE_SECONDS", default=5.0)
 # Per ingest token and minute; over it the API answers 429 with Retry-After. 0 turns the limit off.
 INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=1200)
+# `manage.py loadtest` only: mounts a POST that authenticates and then does nothing, the floor its
+# ingestion cost is compared with (monitor_site/bench/bare_post.py). Never on in production.
+LOADTEST_BARE_POST = env.bool("LOADTEST_BARE_POST", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,6 +24,10 @@ urlpatterns = [
         name="schema",
     ),
 ]
+if settings.LOADTEST_BARE_POST:  # manage.py loadtest's own gunicorn only; off by default
+    from monitor_site.bench.bare_post import BARE_POST_PATH, bare_post
+
+    urlpatterns.insert(0, path(BARE_POST_PATH.lstrip("/"), bare_post))
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -31,6 +31,7 @@ from scoring.calibration import Calibration
 from scoring.lexical import LexicalMember
 from scoring.model import ItemHeads
 from scoring.phq9 import N_ITEMS, band_for
+from scoring.quantize import check_precision, quantize_int8
 from scoring.types import Window
 from scoring.windowing import Chunk, Chunker, window_cut
 
@@ -113,8 +114,12 @@ class Ensemble:
         peft_model: nn.Module | None = None,
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
         text_members: list[tuple[MemberSpec, LexicalMember]] | None = None,
+        precision: str = "fp32",
+        int8_module: nn.Module | None = None,
     ) -> None:
         self.manifest = manifest
+        self.precision = precision  # what the backbone really runs at ("int8" only on CPU)
+        self.int8_module = int8_module  # the quantised backbone heads members share, when int8
         self.version = str(manifest["version"])
         self.backbone = backbone
         self.members = members
@@ -138,13 +143,18 @@ class Ensemble:
         device: str = "auto",
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
         backbone: Backbone | None = None,
+        precision: str = "fp32",
     ) -> Ensemble:
         """The artifact in `directory`. `backbone`: the already loaded backbone it was trained from (the
         training process passes its own, so that one process holds one backbone for a whole run); LoRA
-        members are then attached to it in place, and `release()` must give it back afterwards."""
+        members are then attached to it in place, and `release()` must give it back afterwards.
+        `precision` "int8": on CPU, the frozen backbone and fully fine-tuned members score with int8
+        Linear layers (scoring/quantize.py; a quantised copy, `backbone` itself is untouched); LoRA
+        members stay fp32. Ignored on CUDA (bf16 there)."""
         directory = Path(directory)
         manifest = read_manifest(directory)
         dev = pick_device(device)
+        int8 = check_precision(precision) == "int8" and dev.type == "cpu"
         dtype = torch.bfloat16 if dev.type == "cuda" else None
         if backbone is None:
             backbone = load_backbone(str(manifest["backbone"]["id"]), artifact_dir=directory, dtype=dtype)
@@ -176,7 +186,11 @@ class Ensemble:
                         f"{weights} is missing; the artifact is incomplete, retrain or restore it"
                     )
                 load_model(module, str(weights))
+                module = quantize_int8(module.eval()) if int8 else module
                 members.append(Member(spec, heads, variant=f"full:{spec.name}", module=module.to(dev).eval()))
+        int8_module = None
+        if int8 and peft_model is None and any(m.variant == "base" for m in members):
+            int8_module = quantize_int8(backbone.module)
         return cls(
             manifest=manifest,
             backbone=backbone,
@@ -186,6 +200,8 @@ class Ensemble:
             peft_model=peft_model,
             cache_entries=cache_entries,
             text_members=text_members,
+            precision="int8" if int8 and (int8_module is not None or peft_model is None) else "fp32",
+            int8_module=int8_module,
         )
 
     def release(self) -> None:
@@ -211,7 +227,7 @@ class Ensemble:
             with self.peft_model.disable_adapter():  # type: ignore[operator]
                 yield self.peft_model
         else:
-            yield self.backbone.module
+            yield self.int8_module if self.int8_module is not None else self.backbone.module
 
     def _embed(
         self, variant: str, chunks: list[Chunk], *, batch_tokens: int, on_tokens: Callable[[int], None] | None

@@ -6,7 +6,9 @@ Entry point: `train_ensemble(examples, TrainArgs(...), store_dir)`. Three ways t
 - "lora": peft LoRA adapters on the backbone, trained end to end with the heads;
 - "full": every backbone weight trained (small encoders only).
 Beside them, a lexical member (TF-IDF + ridge over the same turns, scoring/lexical.py) unless
-`lexical=False`. Splits are by patient (`LabeledWindow.patient`, training/splits.py), never by window.
+`lexical=False`; when the training windows cannot fit it (too few with patient text, no terms in them)
+the ensemble is the other members, and the manifest's `skipped_members` says why. Splits are by
+patient (`LabeledWindow.patient`, training/splits.py), never by window.
 The validation patients are shared out in two: half drive early stopping and fit the blend weights of
 the members, the other half fit the split-conformal interval and give the metrics written to the
 manifest (the learning loop then evaluates on held-out test patients).
@@ -34,7 +36,7 @@ from scoring.artifact import FORMAT, code_version, write_manifest
 from scoring.backbone import Backbone, load_backbone
 from scoring.calibration import Calibration
 from scoring.ensemble import Ensemble, blend_weights, pick_device
-from scoring.lexical import LexicalMember
+from scoring.lexical import LexicalError, LexicalMember
 from scoring.types import LabeledWindow
 from scoring.windowing import Chunk, Chunker, InputView
 from training.args import TrainArgs
@@ -151,9 +153,13 @@ def train_ensemble(
             pretrained_members=pretrained_members,
             micro_batch_tokens=micro_batch_tokens,
         )
+        skipped: list[dict] = []
         if args.lexical:
-            members.append(_train_lexical(run))
+            lexical = _train_lexical(run)
+            (skipped if "reason" in lexical else members).append(lexical)
         manifest = _manifest(run, version, members, input_manifest, data_summary)
+        if skipped:
+            manifest["skipped_members"] = skipped
         write_manifest(run.tmp, manifest)
 
         report("evaluate", 0.0)
@@ -310,7 +316,9 @@ def _train_member(
 
 
 def _train_lexical(run: _Run) -> dict:
-    """Stage 2, the lexical member: TF-IDF + ridge on the first member set's windows."""
+    """Stage 2, the lexical member: TF-IDF + ridge on the first member set's windows. Its manifest
+    entry, or {"name": "lexical", "reason": ...} when these windows cannot fit it (a clinic's first
+    few questionnaires): the other members are the ensemble then, never a failed run."""
     run.report("lexical", 0.0)
     args, examples, first = run.args, run.examples, run.sets[0]
     lexical_train = run.train_idx + [len(examples) + j for j in range(len(first.extra))]
@@ -319,14 +327,18 @@ def _train_lexical(run: _Run) -> dict:
     lexical_train = [i for i in lexical_train if lexical_pool[i].patient not in validation_patients]
     weights = band_weights(lexical_pool) if args.balance_bands else [e.weight for e in lexical_pool]
     lexical_targets = Targets(lexical_pool, weights)
-    lexical = LexicalMember.fit(
-        [lexical_pool[i].window for i in lexical_train],
-        lexical_targets.item_targets(lexical_train).numpy(),
-        np.array([weights[i] for i in lexical_train]),
-        roles=args.turn_roles,
-        val_windows=[examples[i].window for i in run.stop_idx],
-        val_totals=[examples[i].total for i in run.stop_idx],
-    )
+    try:
+        lexical = LexicalMember.fit(
+            [lexical_pool[i].window for i in lexical_train],
+            lexical_targets.item_targets(lexical_train).numpy(),
+            np.array([weights[i] for i in lexical_train]),
+            roles=args.turn_roles,
+            val_windows=[examples[i].window for i in run.stop_idx],
+            val_totals=[examples[i].total for i in run.stop_idx],
+        )
+    except LexicalError as exc:  # fit raises it only for too little text to learn from
+        log.warning("lexical member skipped: %s", exc)
+        return {"name": "lexical", "reason": f"{exc} ({len(lexical_train)} training windows)"}
     lexical.save(run.tmp / "members" / "lexical")
     return {
         "name": "lexical",

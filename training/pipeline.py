@@ -121,6 +121,11 @@ def run_learning_loop(
         pseudo = _stage2(labelled.pseudo, config, intermediate, report, log_line)
     report("train", 0.0)
     result = _final_ensemble(dev, pseudo, len(test), config, store_dir, backbone, vectors, report)
+    for skipped in result.manifest.get("skipped_members", []):
+        _log(
+            log_line,
+            f"{skipped['name']} member skipped, the ensemble is trained without it: {skipped['reason']}",
+        )
     report("evaluate", 0.0)
     points = _test_evaluation(result, test, split, labelled, backbone, log_line)
     report("done", 1.0)

@@ -29,6 +29,9 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection, transaction
 
+from monitor_site.alerts.tasks import alerts_notify_enqueue
+from monitor_site.bench.bare_post import BARE_POST_PATH
+from monitor_site.bench.loadtest_client import PATH
 from monitor_site.bench.loadtest_procs import (
     ROOT,
     Children,
@@ -42,18 +45,22 @@ from monitor_site.bench.loadtest_procs import (
     stop_on_sigterm,
     wait_for,
 )
+from monitor_site.demo.services import demo_clinic_seed
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import ConversationSession, IngestSource, IngestToken, Patient
 from monitor_site.patients.services.tokens import ingest_token_create
 from monitor_site.predictions.models import Prediction
 from scoring.cli_args import arg
+from training.synthetic.clinic import DemoClinicArgs
 
 SOURCE_PREFIX = "loadtest-"
 CARE_TEAM = "Load test team"
 GOAL_SESSIONS_PER_S = 300
 GOAL_P99_MS = 150
 GOAL_DRAIN_OF_BENCH = 0.8  # the backlog drains at >= this share of what make bench-model predicts
+# Web CPU per session / web CPU per bare authenticated POST (bench/bare_post.py), both at saturation.
+GOAL_COST_RATIO = 2.0
 
 
 @dataclass
@@ -75,6 +82,9 @@ class LoadtestArgs:
     # On a 2-core box shared with the web tier one thread drains 2-4x faster: two threads spin-wait on
     # each other whenever gunicorn or PostgreSQL holds the other core.
     worker_threads: int = arg(1, "torch threads of the scoring worker (OMP_NUM_THREADS); 0 = one per core")
+    bare_post: bool = arg(
+        True, "after the sessions, the same load on a POST that only authenticates (the cost ratio's floor)"
+    )
     drain: float = arg(30.0, "seconds to watch the backlog drain after the load stops")
     purge_queue: bool = arg(False, "empty the gpu queue first")
     out: Path | None = arg(help="JSON report", factory=lambda: ROOT / "var" / "loadtest.json")
@@ -118,6 +128,7 @@ def _child_env(broker_url: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         # The load test pushes one source far past a real app's rate: no per-token limit here.
         "INGEST_RATE_LIMIT_PER_MINUTE": "0",
+        "LOADTEST_BARE_POST": "1",  # this gunicorn only: the floor the ingestion cost is compared with
     }
 
 
@@ -134,6 +145,21 @@ def worker_argv(args: LoadtestArgs, run_id: str) -> list[str]:
     argv += [sys.executable, "-m", "celery", "-A", "monitor_site", "worker", "-Q", "gpu"]
     argv += ["--concurrency", "1", "--prefetch-multiplier", "1", "-n", f"{run_id}@%h", "-l", "info"]
     return argv + ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def loadtest_starter_model_ensure(*, say: Callable[[str], None]) -> ModelVersion:
+    """The active model, or a starter model trained on a small synthetic clinic's questionnaires
+    (seed_demo) on an empty database. Its few questionnaires cannot fit every member (the lexical one
+    needs two training windows): the ensemble is trained without it, and `say` gets the reason."""
+    active = model_version_active()
+    if active is not None:
+        return active
+    say("no active model: seeding a small synthetic clinic and training a starter model")
+    demo_clinic_seed(args=DemoClinicArgs(patients=8, weeks=3), notify=alerts_notify_enqueue, say=say)
+    active = model_version_active()
+    if active is None:
+        raise RuntimeError("the starter model was trained but not promoted; see the log above")
+    return active
 
 
 # ---- data and the queue -------------------------------------------------------------------------------
@@ -251,19 +277,17 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
                     "client": lambda: client_pid,
                 }
             )
-            client = _client(args, port, raw, run_id)
-            clients.append(client)
-            client_pid.append(client.pid)
-            # CPU is measured over the client's measured span only: it says when that starts and ends.
-            _await_mark(client, "measuring")
-            meter.start()
-            _await_mark(client, "done")
-            cpu = meter.stop()
-            out, err = client.communicate(timeout=120)
-            if client.returncode != 0:
-                raise RuntimeError(f"the load client failed ({client.returncode}):\n{err[-2000:]}")
-            load = json.loads(out)
+            load, cpu = _phase(args, port, raw, run_id, PATH, meter, clients, client_pid)
             stored = ConversationSession.objects.filter(source=source).count()
+            bare = None
+            if args.bare_post:
+                # Same processes, same connections and bodies, the scoring worker still busy with the
+                # backlog as it was during the sessions: only what the endpoint does differs.
+                echo(f"sessions done; the same load on {BARE_POST_PATH} (authenticates, then nothing)")
+                bare_load, bare_cpu = _phase(
+                    args, port, raw, f"{run_id}-bare", BARE_POST_PATH, meter, clients, client_pid
+                )
+                bare = _bare_report(bare_load, bare_cpu)
             scoring = _drain(args, source, version, broker_url, stored, worker, echo)
         finally:
             for client in clients:  # ended by itself unless the run was interrupted
@@ -275,15 +299,54 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
     if args.scoring_worker:
         servers["worker"] = " ".join(worker_argv(args, run_id))
         servers["worker_cpu_weight"] = worker_weight
-    return _report(args, run_id, servers, load, cpu, stored, scoring)
+    return _report(args, run_id, servers, load, cpu, stored, scoring, bare)
 
 
-def _client(args: LoadtestArgs, port: int, token: str, run_id: str) -> subprocess.Popen:
+def _phase(
+    args: LoadtestArgs,
+    port: int,
+    token: str,
+    run_id: str,
+    path: str,
+    meter: CpuMeter,
+    clients: list[subprocess.Popen],
+    client_pid: list[int],
+) -> tuple[dict, dict]:
+    """One client's load on `path`: (its report, CPU per component over its measured span)."""
+    client = _client(args, port, token, run_id, path)
+    clients.append(client)
+    client_pid[:] = [client.pid]
+    # CPU is measured over the client's measured span only: it says when that starts and ends.
+    _await_mark(client, "measuring")
+    meter.start()
+    _await_mark(client, "done")
+    cpu = meter.stop()
+    out, err = client.communicate(timeout=120)
+    if client.returncode != 0:
+        raise RuntimeError(f"the load client failed ({client.returncode}):\n{err[-2000:]}")
+    return json.loads(out), cpu
+
+
+def _client(args: LoadtestArgs, port: int, token: str, run_id: str, path: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "monitor_site.bench.loadtest_client", "--port", str(port), "--token", token]
     for name in ("duration", "warmup", "concurrency", "messages", "patients", "rate"):
         argv += ["--" + name, str(getattr(args, name))]
-    argv += ["--run-id", run_id]
+    argv += ["--run-id", run_id, "--path", path]
     return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _bare_report(load: dict, cpu: dict) -> dict:
+    ok = load["statuses"].get("201", 0)
+    return {
+        "path": BARE_POST_PATH,
+        "requests_per_s": load["sessions_per_s"],
+        "latency_ms": load["latency_ms"],
+        "ok": ok,
+        "statuses": load["statuses"],
+        "errors": load["errors"],
+        "cpu": cpu,
+        "web_ms_per_request": round(1000 * cpu["web"]["cpu_s"] / ok, 3) if ok else None,
+    }
 
 
 def _await_mark(client: subprocess.Popen, mark: str) -> None:
@@ -370,13 +433,24 @@ def claim_durations(worker_log: str) -> dict | None:
 
 
 def _report(
-    args: LoadtestArgs, run_id: str, servers: dict, load: dict, cpu: dict, stored: int, scoring: dict
+    args: LoadtestArgs,
+    run_id: str,
+    servers: dict,
+    load: dict,
+    cpu: dict,
+    stored: int,
+    scoring: dict,
+    bare: dict | None = None,
 ) -> dict:
     ok = load["ok"]
     per_session = {
         name: round(1000 * cpu[name]["cpu_s"] / ok, 2) if ok else None
         for name in ("web", "postgres", "scoring_worker", "client")
     }
+    web_per_session = 1000 * cpu["web"]["cpu_s"] / ok if ok else None
+    if bare is not None:
+        floor = bare["web_ms_per_request"]
+        bare["cost_ratio"] = round(web_per_session / floor, 2) if web_per_session and floor else None
     report = {
         "run": run_id,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -397,7 +471,8 @@ def _report(
         },
         "cpu": {**cpu, "ms_per_session": per_session, "client_self_reported_s": load["client_cpu_s"]},
         "scoring": scoring,
-        "goal": loadtest_goal(load, scoring),
+        "bare_post": bare,
+        "goal": loadtest_goal(load, scoring, bare),
     }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -405,19 +480,26 @@ def _report(
     return report
 
 
-def loadtest_goal(load: dict, scoring: dict) -> dict:
-    """Sessions/s and p99 under load; and the backlog draining at the rate make bench-model predicts
-    (within GOAL_DRAIN_OF_BENCH), judged only when both were measured."""
+def loadtest_goal(load: dict, scoring: dict, bare: dict | None = None) -> dict:
+    """Sessions/s and p99 under load; the backlog draining at the rate make bench-model predicts (within
+    GOAL_DRAIN_OF_BENCH); and a session's web CPU within GOAL_COST_RATIO of a bare authenticated POST's.
+    The last two are judged only when measured. `cost_met` is the machine-independent goal alone:
+    the ratio and the p99 at saturation."""
     predicted = (scoring.get("bench_model") or {}).get("predicted_sessions_per_s")
     drained = scoring.get("drain_sessions_per_s")
     drain_ratio = round(drained / predicted, 2) if predicted and drained is not None else None
-    met = load["sessions_per_s"] >= GOAL_SESSIONS_PER_S and load["latency_ms"]["p99"] < GOAL_P99_MS
+    p99_met = load["latency_ms"]["p99"] < GOAL_P99_MS
+    met = load["sessions_per_s"] >= GOAL_SESSIONS_PER_S and p99_met
+    ratio = (bare or {}).get("cost_ratio")
+    cost_met = None if ratio is None else ratio <= GOAL_COST_RATIO and p99_met
     return {
         "sessions_per_s": GOAL_SESSIONS_PER_S,
         "p99_ms": GOAL_P99_MS,
         "drain_of_bench_model": GOAL_DRAIN_OF_BENCH,
         "drain_vs_bench_model": drain_ratio,
-        "met": met and (drain_ratio is None or drain_ratio >= GOAL_DRAIN_OF_BENCH),
+        "cost_ratio": GOAL_COST_RATIO,
+        "cost_met": cost_met,
+        "met": met and (drain_ratio is None or drain_ratio >= GOAL_DRAIN_OF_BENCH) and cost_met is not False,
     }
 
 
@@ -473,6 +555,18 @@ def format_report(report: dict) -> str:
                 f"max {claim['max']} ms over {claim['claims']} claims "
                 f"({claim['sessions_per_claim']} sessions each)"
             )
+    bare = report.get("bare_post")
+    if bare:
+        blat = bare["latency_ms"]
+        lines += [
+            "",
+            f"bare authenticated POST ({bare['path']}: validates nothing, stores nothing), same processes",
+            f"  {bare['requests_per_s']:.1f} requests/s, p50 / p99 {blat['p50']:.1f} / {blat['p99']:.1f} ms, "
+            f"web CPU {bare['web_ms_per_request']} ms per request",
+            f"  web CPU per session / per bare POST: {bare['cost_ratio']} (goal <= {GOAL_COST_RATIO:g}, with "
+            f"p99 < {GOAL_P99_MS} ms at saturation: "
+            + ("met)" if report["goal"]["cost_met"] else "NOT met)"),
+        ]
     lines.append("")
     ratio = report["goal"]["drain_vs_bench_model"]
     if ratio is not None:

@@ -64,6 +64,7 @@ class Options:
     rate: float = 0.0  # sessions/s; 0 = closed loop, as fast as the server answers
     run_id: str = "lt"
     seed: int = 1
+    path: str = PATH  # the same bodies to another URL: the load test's bare POST (bench/bare_post.py)
 
 
 @dataclass
@@ -157,7 +158,8 @@ async def _connection(
     measure_from = started + opts.warmup
     deadline = measure_from + opts.duration
     head = (
-        f"POST {PATH} HTTP/1.1\r\nHost: {opts.host}:{opts.port}\r\nAuthorization: Bearer {opts.token}\r\n"
+        f"POST {opts.path} HTTP/1.1\r\nHost: {opts.host}:{opts.port}\r\n"
+        f"Authorization: Bearer {opts.token}\r\n"
         "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
     )
     writer: asyncio.StreamWriter | None = None

@@ -92,6 +92,8 @@ def demo_clinic_seed(
                 args=TrainArgs(), promote=True, progress=train_progress
             )
             result.trained, result.metrics = version.version, trained.metrics
+            for skipped in trained.manifest.get("skipped_members", []):
+                say(f"the starter model has no {skipped['name']} member: {skipped['reason']}")
             result.lookup_metrics = template_lookup_report(
                 set(trained.manifest.get("test_set", {}).get("windows", []))
             )

@@ -19,6 +19,12 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
 
 
+def model_version_any_active() -> bool:
+    """Whether a trained model is active, without reading its row (the manifest is kilobytes of JSON):
+    the ingest path asks it for every session."""
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+
+
 def model_version_dir(model_version: ModelVersion) -> Path:
     return Path(settings.MODEL_STORE_DIR) / model_version.version
 
@@ -35,7 +41,11 @@ def ensemble_for(model_version: ModelVersion) -> Ensemble:
         ensemble = _loaded.get(model_version.version)
         if ensemble is None:
             log.info("loading model %s", model_version.version)
-            ensemble = Ensemble.load(model_version_dir(model_version), device=settings.SCORING_DEVICE)
+            ensemble = Ensemble.load(
+                model_version_dir(model_version),
+                device=settings.SCORING_DEVICE,
+                precision=settings.SCORING_PRECISION,
+            )
             _loaded.clear()  # keep one model in memory: a worker serves the active version
             _loaded[model_version.version] = ensemble
         return ensemble

@@ -66,8 +66,15 @@ def test_it_drives_the_api_and_reports_throughput_latency_cpu_and_the_backlog(
     goal = report["goal"]
     assert (goal["sessions_per_s"], goal["p99_ms"], goal["drain_of_bench_model"]) == (300, 150, 0.8)
     assert goal["drain_vs_bench_model"] is None  # no var/bench.json given: judged on the load alone
+    bare = report["bare_post"]  # the same load on the bare POST, same gunicorn
+    assert bare["ok"] > 0 and set(bare["statuses"]) == {"201"} and bare["web_ms_per_request"] > 0
+    assert bare["cost_ratio"] == pytest.approx(
+        1000 * report["cpu"]["web"]["cpu_s"] / requests["ok"] / bare["web_ms_per_request"], rel=0.01
+    )
+    assert ConversationSession.objects.count() == requests["sessions_stored"]  # it stored nothing
+    assert goal["cost_ratio"] == 2.0 and goal["cost_met"] is not None
     assert json.loads(args.out.read_text()) == report  # type: ignore[union-attr]
-    assert "sessions/s" in format_report(report)
+    assert "sessions/s" in format_report(report) and "per bare POST" in format_report(report)
     assert (tmp_path / "gunicorn.log").exists() and (tmp_path / "worker.log").exists()
     assert _processes_mentioning(report["servers"]["bind"]) == []  # gunicorn was stopped
     assert _processes_mentioning(report["run"]) == []  # so was the worker (named after the run)
@@ -84,6 +91,22 @@ def _processes_mentioning(text: str) -> list[str]:
             if text in cmdline:
                 found.append(f"{entry.name}: {cmdline[:120]}")
     return found
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=False)
+def test_on_an_empty_database_it_trains_a_starter_model_without_the_member_it_cannot_fit(
+    model_store: Path,
+) -> None:
+    from monitor_site.bench.loadtest import loadtest_starter_model_ensure
+    from monitor_site.modelops.selectors import model_version_active
+
+    said: list[str] = []
+    version = loadtest_starter_model_ensure(say=said.append)  # what `make loadtest` does first
+    assert version == model_version_active() and version.status == "active"
+    assert [m["name"] for m in version.manifest["members"]] == ["m0", "m1"]
+    assert any(line.startswith("the starter model has no lexical member: ") for line in said), said
+    assert loadtest_starter_model_ensure(say=said.append) == version  # the second run trains nothing
 
 
 def test_the_client_sends_unique_sessions_that_rotate_over_the_patients() -> None:
@@ -103,19 +126,25 @@ def test_percentiles_pick_the_nearest_rank() -> None:
 
 @pytest.mark.django_db(transaction=False)
 @pytest.mark.parametrize(
-    ("rate", "p99", "drained", "predicted", "met"),
+    ("rate", "p99", "drained", "predicted", "ratio", "met"),
     [
-        (320, 40, 21.0, 22.0, True),
-        (320, 40, 10.0, 22.0, False),  # the backlog drains at under 80% of what the model can do
-        (320, 40, None, None, True),  # no drain measured: the load alone
-        (250, 40, 21.0, 22.0, False),
-        (320, 160, 21.0, 22.0, False),
+        (320, 40, 21.0, 22.0, 1.8, True),
+        (320, 40, 10.0, 22.0, 1.8, False),  # the backlog drains at under 80% of what the model can do
+        (320, 40, None, None, None, True),  # no drain, no bare POST measured: the load alone
+        (250, 40, 21.0, 22.0, 1.8, False),
+        (320, 160, 21.0, 22.0, 1.8, False),
+        (320, 40, 21.0, 22.0, 2.5, False),  # a session costs over twice a bare authenticated POST
     ],
 )
-def test_its_goal_needs_the_rate_the_p99_and_a_drain_near_the_bench(
-    rate: float, p99: float, drained: float | None, predicted: float | None, met: bool
+def test_its_goal_needs_the_rate_the_p99_a_drain_near_the_bench_and_the_cost_ratio(
+    rate: float, p99: float, drained: float | None, predicted: float | None, ratio: float | None, met: bool
 ) -> None:
     from monitor_site.bench.loadtest import loadtest_goal
 
     scoring = {"drain_sessions_per_s": drained, "bench_model": {"predicted_sessions_per_s": predicted}}
-    assert loadtest_goal({"sessions_per_s": rate, "latency_ms": {"p99": p99}}, scoring)["met"] is met
+    bare = None if ratio is None else {"cost_ratio": ratio}
+    load = {"sessions_per_s": rate, "latency_ms": {"p99": p99}}
+    assert loadtest_goal(load, scoring, bare)["met"] is met
+    assert loadtest_goal(load, scoring, bare)["cost_met"] is (
+        None if ratio is None else ratio <= 2 and p99 < 150
+    )

@@ -38,6 +38,17 @@ def test_it_keeps_exactly_one_active_version(
     assert (model_store / "ACTIVE").read_text().strip() == "other"
 
 
+def test_it_says_whether_any_model_is_active_without_reading_one(
+    registered_model: ModelVersion, django_capture_on_commit_callbacks: object
+) -> None:
+    from monitor_site.modelops.selectors import model_version_any_active
+
+    assert model_version_any_active() is False  # registered, a candidate
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        model_version_promote(model_version=registered_model)
+    assert model_version_any_active() is True
+
+
 def test_it_promotes_from_the_command_line(registered_model: ModelVersion) -> None:
     out = StringIO()
     call_command("promote_model", registered_model.version, stdout=out)

@@ -127,6 +127,30 @@ def test_a_failed_run_leaves_the_active_model_untouched(
     assert _run(django_capture_on_commit_callbacks).status == "succeeded"
 
 
+def test_a_run_with_too_few_windows_for_a_member_trains_without_it_and_the_run_page_says_so(
+    settings: object,
+    model_store: Path,
+    tmp_path: Path,
+    client: Client,
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    backbone = tiny_encoder()
+    backbone.module.save_pretrained(tmp_path / "tiny-encoder")
+    backbone.tokenizer.save_pretrained(tmp_path / "tiny-encoder")
+    settings.TRAINING_BACKBONE = str(tmp_path / "tiny-encoder")  # type: ignore[attr-defined]
+    settings.TRAINING_EPOCHS = 2  # type: ignore[attr-defined]
+    settings.ANTHROPIC_API_KEY = ""  # type: ignore[attr-defined]
+    # The load test's starter clinic: 3 questionnaires, so one training window for the lexical member
+    call_command("seed_demo", "--patients", "8", "--weeks", "3", "--no-train", stdout=StringIO())
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.log
+    assert "lexical member skipped, the ensemble is trained without it: the lexical member needs" in run.log
+    assert "lexical" not in [m["name"] for m in run.model_version.manifest["members"]]
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/modelops/trainingrun/{run.pk}/change/").content.decode()
+    assert "lexical member skipped" in page and "Traceback" not in page
+
+
 def test_it_keeps_a_worse_model_as_a_candidate(
     clinic: None, active_model: ModelVersion, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:

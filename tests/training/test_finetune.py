@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,26 @@ def test_it_leaves_nothing_behind_when_training_fails(tmp_path: Path) -> None:
             bad, TrainArgs(members=1, epochs=1, balance_bands=True), tmp_path, backbone=tiny_encoder()
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_it_trains_without_the_lexical_member_when_too_few_windows_have_patient_text(
+    tmp_path: Path,
+) -> None:
+    # A clinic's first questionnaires: only one of the training windows has anything the patient wrote.
+    examples = make_examples(8, groups=4)
+    for i, e in enumerate(examples[1:], start=1):
+        silent = tuple(
+            replace(c, turns=tuple(t for t in c.turns if t.role != "user")) for c in e.window.conversations
+        )
+        examples[i] = replace(e, window=replace(e.window, conversations=silent))
+    result = train_ensemble(
+        examples, TrainArgs(members=1, epochs=1, patience=1), tmp_path, backbone=tiny_encoder()
+    )
+    assert [m["name"] for m in result.manifest["members"]] == ["m0"]
+    (skipped,) = result.manifest["skipped_members"]
+    assert skipped["name"] == "lexical" and "at least 2 training windows" in skipped["reason"]
+    assert not (result.artifact_dir / "members" / "lexical").exists()
+    assert 0 <= Ensemble.load(result.artifact_dir, device="cpu").predict([make_window(0, 1.0)])[0].total <= 27
 
 
 def test_it_reports_the_study_metrics() -> None:

@@ -86,6 +86,19 @@ def test_it_needs_enough_patients_for_a_held_out_test(tmp_path: Path) -> None:
         run_learning_loop(make_examples(4, groups=2), [], _config(), tmp_path, backbone=tiny_encoder())
 
 
+def test_with_too_few_windows_for_the_lexical_member_it_trains_without_it_and_says_so(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    result = run_learning_loop(
+        make_examples(3, groups=3), [], _config(), tmp_path, backbone=tiny_encoder(), log_line=lines.append
+    )
+    assert "lexical" not in [m["name"] for m in read_manifest(result.train.artifact_dir)["members"]]
+    assert any(
+        line.startswith("lexical member skipped, the ensemble is trained without it") for line in lines
+    )
+
+
 def test_it_never_trains_or_labels_a_held_out_test_patients_unlabeled_windows(tmp_path: Path) -> None:
     from training.splits import held_out_test_split, split_kind
 

@@ -62,6 +62,7 @@ TEST_SETS = {**DATASETS, "dr": DR}
 GOAL_MEAN_AUC_GAIN = 0.05  # cross-source pairs: model - baseline AUC, on average
 GOAL_WORST_AUC_LOSS = 0.01  # and worse than the baseline on no pair by more than this
 GOAL_IN_DOMAIN = {"weighted_f1": 0.72, "macro_f1": 0.55, "auc": 0.92}  # DepSeverity test
+GOAL_INT8_AUC_CHANGE = 0.005  # the model at int8 (scoring/quantize.py) vs fp32, on every pair
 
 
 @dataclass
@@ -74,6 +75,7 @@ class CrossSourceArgs:
     bootstrap: int = arg(1000, "bootstrap resamples per interval")
     seed: int = arg(13, "seed of the model, the subsample and the bootstrap")
     seeds: int = arg(1, "whole runs with seeds seed, seed+1, ...; the report adds their mean and spread")
+    int8: bool = arg(True, "also score every test set with the same model at int8 (CPU), AUC beside fp32")
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -155,11 +157,15 @@ def fit_model(
         progress=progress,
     )
     ensemble = Ensemble.load(result.artifact_dir)
+    # The same artifact at int8 (CPU): the same heads on the quantised backbone's chunk vectors.
+    int8 = Ensemble.load(result.artifact_dir, device="cpu", precision="int8") if args.int8 else None
     kinds = {m["name"]: m["mode"] for m in result.manifest["members"]}
 
     def score(posts: list[Post]) -> dict[str, np.ndarray]:
         windows = [post_window(p) for p in posts]
         out = {"ensemble": np.array([s.total for s in ensemble.predict(windows)])}
+        if int8 is not None:
+            out["ensemble_int8"] = np.array([s.total for s in int8.predict(windows)])
         per_member = ensemble.member_items(windows)
         for kind in sorted(set(kinds.values())):
             names = [n for n, k in kinds.items() if k == kind]
@@ -196,8 +202,16 @@ def evaluate_pair(
     rounds: int,
     seed: int,
     member_scores: dict[str, np.ndarray] | None = None,
+    int8_scores: np.ndarray | None = None,
 ) -> dict:
     samples = bootstrap_samples(None, len(target.posts), rounds=rounds, seed=seed)
+    model = _rank_metrics(target, model_scores, samples)
+    int8 = None
+    if int8_scores is not None:
+        int8 = _rank_metrics(target, int8_scores, samples)
+        int8["auc_change"] = (
+            None if int8["auc"] is None or model["auc"] is None else int8["auc"] - model["auc"]
+        )
     members = {
         kind: {
             **_rank_metrics(target, scores, samples),
@@ -213,7 +227,8 @@ def evaluate_pair(
         "kind": "in-domain" if train == target.name else "cross-source",
         "n": len(target.posts),
         "positives": int(target.positive.sum()),
-        "model": _rank_metrics(target, model_scores, samples),
+        "model": model,
+        "model_int8": int8,
         "baseline": _rank_metrics(target, baseline_scores, samples),
         "auc_difference": paired_difference(
             auc, target.positive, model_scores, baseline_scores, samples=samples
@@ -243,9 +258,17 @@ def goal(pairs: list[dict], in_domain: dict | None) -> dict:
         domain["met"] = all(
             test[key] is not None and test[key] >= need for key, need in GOAL_IN_DOMAIN.items()
         )
+    changes = [p["model_int8"]["auc_change"] for p in pairs if p.get("model_int8")]
+    worst_change = max((abs(c) for c in changes if c is not None), default=None)
+    int8 = {
+        "worst_abs_auc_change": worst_change,
+        "needs": GOAL_INT8_AUC_CHANGE,
+        "met": None if worst_change is None else worst_change <= GOAL_INT8_AUC_CHANGE,
+    }
     return {
         "cross_source": cross,
         "in_domain_depseverity": domain,
+        "int8": int8,
         "needs": {
             "mean_auc_gain": GOAL_MEAN_AUC_GAIN,
             "worst_auc_gain": -GOAL_WORST_AUC_LOSS,
@@ -354,15 +377,17 @@ def run_once(
             trained = time.perf_counter()
             for offset, target in enumerate(tests.values()):
                 scored = model(target.posts)
+                ensemble, int8 = scored.pop("ensemble"), scored.pop("ensemble_int8", None)
                 pairs.append(
                     evaluate_pair(
                         name,
                         target,
-                        scored.pop("ensemble"),
+                        ensemble,
                         baseline(target.posts),
                         rounds=args.bootstrap,
                         seed=args.seed + offset,
                         member_scores=scored,
+                        int8_scores=int8,
                     )
                 )
             if name == "depseverity":
@@ -435,6 +460,12 @@ def format_report(report: dict) -> str:
             f"{_value(diff['value']) + _interval(diff['ci']):<24}"
             f"{_value(p['model']['spearman']):<11}{_value(p['baseline']['spearman'])}"
         )
+        if p.get("model_int8"):
+            q = p["model_int8"]
+            lines.append(
+                f"{'  model at int8':<28}{_value(q['auc']) + _interval(q['auc_ci']):<26}"
+                f"{'AUC change vs fp32 ' + _value(q['auc_change']):<50}{_value(q['spearman'])}"
+            )
         for kind, alone in p.get("members", {}).items():
             lines.append(
                 f"{'  ' + kind + ' alone':<28}{_value(alone['auc']) + _interval(alone['auc_ci']):<26}{'':<26}"
@@ -472,5 +503,10 @@ def format_report(report: dict) -> str:
         f"worst {_value(cross['worst_auc_gain'])} (needs >= {-GOAL_WORST_AUC_LOSS}); in-domain DepSeverity "
         f"{_met(g['in_domain_depseverity']['met'])}; overall {_met(g['met'])}"
     )
+    if g.get("int8", {}).get("met") is not None:
+        lines.append(
+            f"int8: largest AUC change vs fp32 over the pairs {_value(g['int8']['worst_abs_auc_change'])} "
+            f"(needs <= {GOAL_INT8_AUC_CHANGE}): {_met(g['int8']['met'])}"
+        )
     lines.append("(proxy data, not conversations; the label -> PHQ-9 mapping is an assumption)")
     return "\n".join(lines)

@@ -7,6 +7,8 @@ The goal: full-path tokens/s >= 80% of raw tokens/s divided by the number of ens
 Beside it, the self-harm detector on the same windows: CPU ms per window and its share of each model's
 CPU time per window (goal: under 10%).
 Reported as medians of `repeats` runs; the embedding cache is cleared before each full-path run.
+At int8 (scoring/quantize.py, SCORING_PRECISION): the raw forward and the heads ensemble again with the
+backbone's Linear layers dynamically quantised, beside fp32 (goal: raw forward >= 2x fp32 on CPU).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 
 from scoring.backbone import DEFAULT_BACKBONE, Backbone, load_backbone
 from scoring.ensemble import Ensemble
+from scoring.quantize import quantize_int8
 from scoring.self_harm.cues import split_sentences
 from scoring.types import Conversation, LabeledWindow, Window
 from scoring.windowing import Chunker
@@ -34,6 +37,7 @@ END = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 MODES = ("heads", "full", "lora")
+GOAL_INT8_SPEEDUP = 2.0  # int8 raw forward / fp32 raw forward, on CPU
 
 
 @dataclass
@@ -48,6 +52,7 @@ class BenchArgs:
     max_tokens: int = field(default=256, metadata={"help": "tokens per chunk"})
     batch_tokens: int = field(default=16384, metadata={"help": "tokens per backbone call"})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = torch's default)"})
+    int8: bool = field(default=True, metadata={"help": "also measure int8 (raw forward, heads ensemble)"})
 
     def __post_init__(self) -> None:
         if self.windows < 2 or self.repeats < 1 or self.members < 1:
@@ -73,14 +78,17 @@ def bench_windows(n: int) -> list[tuple[Window, tuple[int, ...]]]:
     return [(last_window(p, END), latent_items(p, END)) for p in clinic]
 
 
-def raw_forward(backbone: Backbone, windows: list[Window], args: BenchArgs) -> tuple[float, int]:
-    """Median tokens/s of the backbone alone on full-length rows cut from the same text."""
+def raw_forward(
+    backbone: Backbone, windows: list[Window], args: BenchArgs, *, int8: bool = False
+) -> tuple[float, int]:
+    """Median tokens/s of the backbone alone on full-length rows cut from the same text; `int8`: its
+    Linear layers dynamically quantised (a copy)."""
     chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind)
     stream = [t for cs in chunker.chunk_windows(windows) for c in cs for t in c.token_ids]
     rows = len(stream) // args.max_tokens
     ids = torch.tensor(stream[: rows * args.max_tokens]).view(rows, args.max_tokens)  # (R, T)
     per_batch = max(1, args.batch_tokens // args.max_tokens)
-    module = backbone.module.eval()
+    module = quantize_int8(backbone.module.eval()) if int8 else backbone.module.eval()
     timings = []
     with torch.inference_mode():
         backbone.pool(module, ids[:per_batch], torch.ones_like(ids[:per_batch]))  # warm-up
@@ -92,8 +100,8 @@ def raw_forward(backbone: Backbone, windows: list[Window], args: BenchArgs) -> t
     return rows * args.max_tokens / statistics.median(timings), rows * args.max_tokens
 
 
-def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
-    ensemble = Ensemble.load(artifact, device="cpu")
+def full_path(artifact: Path, windows: list[Window], args: BenchArgs, precision: str = "fp32") -> dict:
+    ensemble = Ensemble.load(artifact, device="cpu", precision=precision)
     ensemble.predict(windows[:2], batch_tokens=args.batch_tokens)  # warm-up
     timings, cpu, tokens = [], [], 0
     for _ in range(args.repeats):
@@ -112,6 +120,7 @@ def full_path(artifact: Path, windows: list[Window], args: BenchArgs) -> dict:
             member.predict_items(windows)
         text_seconds.append(time.perf_counter() - start)
     return {
+        "precision": ensemble.precision,
         "text_members": len(ensemble.text_members),
         "text_members_ms_per_window": 1000 * statistics.median(text_seconds) / len(windows)
         if text_seconds
@@ -194,6 +203,7 @@ def run(args: BenchArgs) -> dict:
         "max_tokens": args.max_tokens,
         "repeats": args.repeats,
         "raw_forward": {"tokens": raw_tokens, "tokens_per_s": raw_tps},
+        "int8": None,
         "ensembles": {},
         "demo_clinic": demo_clinic_generation(args.repeats),
         "self_harm": self_harm_detector(windows, args.repeats),
@@ -226,7 +236,30 @@ def run(args: BenchArgs) -> dict:
                 report["self_harm"]["cpu_ms_per_window"] / stats["cpu_ms_per_window"]
             )
             report["ensembles"][mode] = stats
+            if mode == "heads" and args.int8:
+                report["int8"] = int8_report(backbone, windows, args, result.artifact_dir, raw_tps, stats)
     return report
+
+
+def int8_report(
+    backbone: Backbone, windows: list[Window], args: BenchArgs, artifact: Path, raw_fp32: float, heads: dict
+) -> dict:
+    """The raw forward and the heads ensemble at int8, in the same run as their fp32 figures. On a shared
+    machine the load drifts between the first fp32 measurement and this one: fp32 is timed again right
+    before int8, and the speed-up is against the median of the two fp32 figures."""
+    raw_fp32_again, _ = raw_forward(backbone, windows, args)
+    raw_int8, _ = raw_forward(backbone, windows, args, int8=True)
+    full = full_path(artifact, windows, args, precision="int8")
+    fp32 = statistics.median([raw_fp32, raw_fp32_again])
+    return {
+        "raw_forward_fp32_again_tokens_per_s": raw_fp32_again,
+        "raw_forward_tokens_per_s": raw_int8,
+        "raw_speedup": raw_int8 / fp32,
+        "heads": full,
+        "heads_speedup": full["tokens_per_s"] / heads["tokens_per_s"],
+        "goal_raw_speedup": GOAL_INT8_SPEEDUP,
+        "goal_met": raw_int8 / fp32 >= GOAL_INT8_SPEEDUP,
+    }
 
 
 def format_report(report: dict) -> str:
@@ -250,6 +283,15 @@ def format_report(report: dict) -> str:
                 f"{mode}: of which the lexical member {s['text_members_ms_per_window']:.2f} ms/window "
                 f"({s['text_members_ms_per_window'] * s['windows_per_s'] / 1000:.0%} of the scoring time)"
             )
+    q = report.get("int8")
+    if q:
+        lines.append(
+            f"\nint8 (Linear layers dynamically quantised, CPU): raw forward "
+            f"{q['raw_forward_tokens_per_s']:,.0f} "
+            f"tokens/s = {q['raw_speedup']:.2f}x fp32 (goal >= {q['goal_raw_speedup']:g}x: "
+            f"{'met' if q['goal_met'] else 'NOT met'}); heads ensemble {q['heads']['tokens_per_s']:,.0f} "
+            f"tokens/s = {q['heads_speedup']:.2f}x fp32"
+        )
     harm = report["self_harm"]
     lines.append(
         f"\nself-harm detector {harm['version']}: {harm['cpu_ms_per_window']:.2f} CPU ms/window "

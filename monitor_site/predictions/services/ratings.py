@@ -13,7 +13,11 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from monitor_site.modelops.selectors import model_version_active, pseudo_label_tokens_today
+from monitor_site.modelops.selectors import (
+    model_version_active,
+    model_version_any_active,
+    pseudo_label_tokens_today,
+)
 from monitor_site.modelops.services.cold_start import (
     LLM_SCORING_SOURCE,
     llm_rater,
@@ -47,7 +51,7 @@ def llm_scoring_applies(*, session_id: int) -> bool:
     """Whether this session would be LLM-rated now: no trained model active, and its patient consented
     in a team that chose cold-start LLM scoring."""
     return (
-        model_version_active() is None
+        not model_version_any_active()  # asked for every session ingested: the cheap query first
         and _llm_scorable(ConversationSession.objects.filter(pk=session_id)).exists()
     )
 

@@ -52,12 +52,20 @@ def test_it_reports_every_pair_with_intervals_and_the_baseline(tmp_path: Path) -
         assert pair["auc_difference"]["value"] == pytest.approx(
             pair["model"]["auc"] - pair["baseline"]["auc"]
         )
+        # the same model at int8 beside fp32, on the same posts
+        int8 = pair["model_int8"]
+        assert 0 <= int8["auc"] <= 1 and int8["auc_change"] == pytest.approx(
+            int8["auc"] - pair["model"]["auc"]
+        )
         # each member kind alone, against the same baseline
         assert set(pair["members"]) == {"heads", "lexical"}
         for alone in pair["members"].values():
             assert alone["auc_difference"]["value"] == pytest.approx(alone["auc"] - pair["baseline"]["auc"])
     assert pairs[("depsign", "dr")]["baseline"]["auc"] > 0.9  # the words carry the label across sources
     assert set(report["in_domain_depseverity"]["model"]["test"]) >= {"weighted_f1", "macro_f1", "auc"}
+    changes = [abs(p["model_int8"]["auc_change"]) for p in pairs.values()]
+    assert report["goal"]["int8"]["worst_abs_auc_change"] == pytest.approx(max(changes))
+    assert "model at int8" in format_report(report)
     assert report["goal"]["met"] in (True, False)
     json.dumps(report)
     assert "depsign -> dr" in format_report(report) and "lexical alone" in format_report(report)

@@ -4,12 +4,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitor_site.alerts.tasks import alerts_notify_enqueue
-from monitor_site.bench.loadtest import LoadtestArgs, format_report, loadtest_run
-from monitor_site.demo.services import demo_clinic_seed
-from monitor_site.modelops.selectors import model_version_active
+from monitor_site.bench.loadtest import (
+    LoadtestArgs,
+    format_report,
+    loadtest_run,
+    loadtest_starter_model_ensure,
+)
 from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
-from training.synthetic.clinic import DemoClinicArgs
 
 
 class Command(BaseCommand):
@@ -32,14 +33,9 @@ class Command(BaseCommand):
             run_args = dataclass_from_options(LoadtestArgs, options)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        if run_args.scoring_worker and options["starter_model"] and model_version_active() is None:
-            self.stdout.write(
-                "no active model: seeding a small synthetic clinic and training a starter model"
-            )
-            demo_clinic_seed(
-                args=DemoClinicArgs(patients=8, weeks=3), notify=alerts_notify_enqueue, say=self.stdout.write
-            )
         try:
+            if run_args.scoring_worker and options["starter_model"]:
+                loadtest_starter_model_ensure(say=self.stdout.write)
             report = loadtest_run(args=run_args, echo=lambda line: self.stderr.write(line))
         except (ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
