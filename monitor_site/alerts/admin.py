@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from monitor_site.alerts.models import Alert, AlertNotification, AlertRule, EscalationStep
+from monitor_site.alerts.selectors import alerts_reaching_nobody
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 
@@ -97,15 +98,10 @@ class DeliveryFilter(admin.SimpleListFilter):
     parameter_name = "delivery"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("nobody", "Nobody to send to")]
+        return [("nobody", "Still reaches nobody")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() != "nobody":
-            return queryset
-        tried = AlertNotification.objects.filter(alert=OuterRef("pk"))
-        return queryset.filter(Exists(tried.filter(outcome=AlertNotification.Outcome.NO_RECIPIENT))).exclude(
-            Exists(tried.filter(outcome=AlertNotification.Outcome.SENT))
-        )
+        return alerts_reaching_nobody(queryset) if self.value() == "nobody" else queryset
 
 
 @admin.register(Alert)

@@ -3,12 +3,16 @@
 An alert belongs to an *episode*: it opens when its rule's condition has held for `consecutive`
 predictions in a row and the episode ends when the condition has failed for as many in a row. While
 an episode lasts, the rule raises nothing more for that patient (no storms, no flapping at a line).
-Clinicians acknowledge and resolve alerts independently of the episode.
+The non-urgent threshold rules of one source are one ladder (`AlertRule.episode_key`): one alert at the
+highest line crossed, which steps down to a lower line and says so. Clinicians acknowledge and resolve
+alerts; an ended episode nobody took up closes itself after ALERT_CLOSE_AFTER_QUIET_DAYS (never an
+urgent or item-9 one). Each alert keeps its `history`, one line per change.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -80,6 +84,18 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def folds(self) -> bool:
+        """Whether the rule is a rung of its source's ladder of lines (a non-urgent threshold rule): a
+        crossing of several rungs opens one alert, at the highest. Urgent rules (item 9 among them),
+        deterioration and no-data rules never fold into another alert."""
+        return self.kind == self.Kind.THRESHOLD and not self.urgent
+
+    @property
+    def episode_key(self) -> str:
+        """What one patient has at most one open alert of: the ladder of its source, or this rule."""
+        return f"lines:{self.source}" if self.folds else f"rule:{self.pk}"
 
     def is_met(
         self,
@@ -194,21 +210,58 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolve_note = models.TextField(blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
+    episode_key = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="AlertRule.episode_key when opened: 'lines:<source>' for the ladder of threshold lines, "
+        "'rule:<id>' for a rule that never folds. One live episode and one unresolved alert per key.",
+    )
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What happened to the episode, oldest first: [{'at': ISO time, 'text': ...}]; numbers "
+        "and lines only, never conversation text.",
+    )
 
     class Meta:
         constraints = [
-            # The episode guard: concurrent evaluations of the same patient cannot open two alerts.
+            # The episode guards: concurrent evaluations of the same patient cannot open two episodes,
+            # and a patient never has two unresolved alerts for one rule (or one ladder of lines).
             models.UniqueConstraint(
-                fields=["rule", "patient"],
+                fields=["patient", "episode_key"],
                 condition=models.Q(episode_ended_at__isnull=True),
-                name="alert_one_open_episode_per_rule",
-            )
+                name="alert_one_live_episode_per_key",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "episode_key"],
+                condition=~models.Q(status="resolved"),
+                name="alert_one_unresolved_alert_per_key",
+            ),
         ]
         indexes = [models.Index(fields=["patient", "status"]), models.Index(fields=["status", "urgent"])]
         ordering = ["-urgent", "-opened_at"]
 
     def __str__(self) -> str:
         return f"{self.rule.name} – {self.patient.external_id} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.episode_key:  # bulk writers set it themselves
+            self.episode_key = self.rule.episode_key
+        super().save(*args, **kwargs)
+
+    def history_add(self, at: datetime, text: str) -> None:
+        """One line of the episode's history (numbers and lines only); the caller saves."""
+        self.history = [*self.history, {"at": at.isoformat(), "text": text}]
+
+    @property
+    def history_lines(self) -> list[tuple[datetime, str]]:
+        return [(datetime.fromisoformat(h["at"]), h["text"]) for h in self.history]
+
+    @property
+    def step_note(self) -> str:
+        """The latest step up or down the ladder of lines, as the history says it ('' if none)."""
+        steps = [(at, text) for at, text in self.history_lines if text.startswith("stepped ")]
+        return f"{steps[-1][1][0].upper()}{steps[-1][1][1:]} ({steps[-1][0]:%d %b %Y})" if steps else ""
 
     @property
     def is_closed(self) -> bool:
@@ -258,6 +311,7 @@ class AlertNotification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed (will retry)"
         NO_RECIPIENT = "no_recipient", "Nobody to send to"
+        NOT_SENT = "not_sent", "Not sent: opened on seeded demo history, not news"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     attempted_at = models.DateTimeField(default=timezone.now)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitor_site.alerts.models import Alert, EscalationStep
-from monitor_site.alerts.selectors import item9_rule_in_force
+from monitor_site.alerts.selectors import alerts_in_inbox_order, item9_rule_in_force
 from monitor_site.dashboards.charts import (
     EventMark,
     QuestionnairePoint,
@@ -240,10 +240,10 @@ def patient_page_context(
     )
     previous = week_before(selected, series) if selected else None
     events = patient_events(patient=patient, series=series, assessments=assessments)
-    alerts = list(
-        Alert.objects.filter(patient=patient)
-        .exclude(status=Alert.Status.RESOLVED)
-        .select_related("rule", "acknowledged_by", "prediction")
+    alerts = list(  # in the inbox's order: urgent, self-report, model; the most severe first
+        alerts_in_inbox_order(
+            Alert.objects.filter(patient=patient).exclude(status=Alert.Status.RESOLVED)
+        ).select_related("rule", "acknowledged_by", "prediction")
     )
     item9 = item9_patient_context(latest=latest, selected=selected, assessments=assessments, alerts=alerts)
     return {

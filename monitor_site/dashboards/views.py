@@ -13,11 +13,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.selectors import user_signed_in
-from monitor_site.alerts.models import AlertRule, EscalationStep
+from monitor_site.alerts.models import Alert, AlertRule, EscalationStep
 from monitor_site.alerts.selectors import (
     PatientAlerts,
     alert_get_for_user,
@@ -294,7 +295,9 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
     reports = latest_self_reports(patient_ids=[a.patient_id for a in shown])
     rule = item9_rule_in_force()
     item9 = item9_for_alerts(shown, rule=rule)
-    for a in shown:
+    for i, a in enumerate(shown):
+        # Where "resolve" lands: the alert that followed (it stays in the list), else the list's top.
+        a.after_anchor = f"alert-{shown[i + 1].pk}" if i + 1 < len(shown) else ""  # type: ignore[attr-defined]
         a.self_report = reports.get(a.patient_id)  # type: ignore[attr-defined]
         a.item9 = item9.get(a.pk)  # type: ignore[attr-defined] # item-9 alerts: sources, sentences first
     context = {
@@ -327,8 +330,14 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
         messages.error(request, f"Not {done}: {exc}")
     else:
         messages.success(request, f"Alert {done}: {alert.rule.name}, patient {alert.patient.external_id}.")
-    back = request.POST.get("next", "")
+    back = request.POST.get("next", "").split("#")[0]
     safe = url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return redirect(back if back and safe else "dashboards:alert_inbox")
+    # Keep the clinician's place: back to the same page, at this alert, or once resolved (gone from
+    # the list) at the one that followed it.
+    anchor = f"alert-{alert.pk}"
+    after = request.POST.get("after", "")
+    if alert.status == Alert.Status.RESOLVED and re.fullmatch(r"(alert|patient)-[0-9]{1,18}", after):
+        anchor = after
+    return redirect(f"{back if back and safe else reverse('dashboards:alert_inbox')}#{anchor}")

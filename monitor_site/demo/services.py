@@ -60,8 +60,10 @@ def demo_clinic_seed(
     score_progress: Callable[[int, int], None] | None = None,
 ) -> DemoClinicResult:
     """Write the demo clinic once (again after `reset`), its users, and unless `train` is False a
-    starter model (when none is active) and the scores of every session. Safe to re-run. `notify`
-    (alerts.tasks.alerts_notify_enqueue, passed in by the edge) is called with the alerts opened."""
+    starter model (when none is active) and the scores of every session. Safe to re-run. `notify`, passed
+    in by the edge, is called with the alerts opened on the seeded history: `seed_demo` passes
+    alerts.services.alerts_mark_not_sent (crossings weeks or months old are history, not news: no e-mail,
+    and nothing retries them); alerts on sessions that arrive later are e-mailed as usual."""
     source = IngestSource.objects.filter(name=DEMO_SOURCE).first()
     result = DemoClinicResult(patients=0)
     if source and reset:
@@ -99,8 +101,7 @@ def demo_clinic_seed(
         # What the scoring task does next (predictions.tasks): the model rules on the patients scored.
         notify(alerts=alerts_evaluate(patient_ids=scored.patient_ids))
         result.scored = scored.rows
-    # Given after the history is scored: alerts raised on seeded history are recorded without e-mail
-    # ("nobody to send to"); alerts on new sessions reach the console.
+    # The demo users' addresses: alerts on sessions that arrive later reach the console.
     for username in DEMO_USERS:
         get_user_model().objects.filter(username=username, email="").update(email=f"{username}@demo.invalid")
     return result
