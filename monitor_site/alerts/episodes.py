@@ -230,4 +230,73 @@ def episodes_apply(
         )
         if alert is not None:
             opened.append(alert)
-    return opened
+    folded, reopened = episodes_fold_covered(patient_id)
+    return [a for a in opened if a.pk not in folded] + reopened
+
+
+def _covers(alert: Alert, by: Alert) -> bool:
+    """Whether `by` (an open alert at a line, whose condition holds) already calls for the review that
+    `alert` would: one alert per patient above a line. The lower line folds into the higher; at the same
+    line the model's crossing folds into the patient's own questionnaire; a reliable deterioration folds
+    into any line crossed. Urgent alerts, item 9 among them, never fold into another."""
+    if alert.urgent or alert.pk == by.pk or not by.rule.folds or by.episode_ended_at is not None:
+        return False
+    if alert.rule.kind == AlertRule.Kind.DETERIORATION:
+        return True
+    if not alert.rule.folds or alert.rule.source == by.rule.source:
+        return False
+    if alert.rule.source == AlertRule.Source.MODEL:
+        return alert.rule.threshold <= by.rule.threshold
+    return alert.rule.threshold < by.rule.threshold
+
+
+def episodes_fold_covered(patient_id: int) -> tuple[set[int], list[Alert]]:
+    """Fold the patient's open alerts that another open alert already covers (`_covers`) into it: the
+    folded one is resolved, its episode goes on (it opens nothing new until its condition ends), and
+    both histories say so. A folded alert whose condition still holds re-opens once the condition of
+    the one it was folded into has ended. Returns (the ids folded, the alerts re-opened)."""
+    now = timezone.now()
+    reopened = []
+    for alert in Alert.objects.filter(
+        patient_id=patient_id,
+        status=Alert.Status.RESOLVED,
+        episode_ended_at__isnull=True,
+        folded_into__episode_ended_at__isnull=False,
+    ).select_related("rule", "folded_into__rule"):
+        assert alert.folded_into is not None
+        alert.history_add(
+            now, f"re-opened: the condition of {alert.folded_into.rule.name} ended, this one's holds"
+        )
+        alert.status, alert.resolved_at, alert.resolve_note, alert.folded_into = (
+            Alert.Status.OPEN,
+            None,
+            "",
+            None,
+        )
+        try:
+            with transaction.atomic():
+                alert.save(update_fields=["status", "resolved_at", "resolve_note", "folded_into", "history"])
+        except IntegrityError:  # an open alert of the same key opened since: this one stays folded
+            continue
+        reopened.append(alert)
+    _, unresolved = episodes_of(patient_id)
+    # The highest line first, the patient's own answer first at the same line: what the others fold into.
+    open_alerts = sorted(
+        unresolved.values(), key=lambda a: (-a.rule.threshold, a.rule.source != AlertRule.Source.SELF_REPORT)
+    )
+    folded: set[int] = set()
+    for alert in open_alerts:
+        by = next((b for b in open_alerts if b.pk not in folded and _covers(alert, b)), None)
+        if alert.episode_ended_at is not None or by is None:
+            continue
+        by.history_add(
+            alert.crossed_at or now, f"also {alert.rule.name} ({alert.summary()}): folded into this alert"
+        )
+        by.save(update_fields=["history"])
+        note = f"folded into alert {by.pk} ({by.rule.name}), which calls for the same review"
+        alert.status, alert.resolved_at, alert.resolve_note = Alert.Status.RESOLVED, now, note
+        alert.folded_into = by
+        alert.history_add(now, note)
+        alert.save(update_fields=["status", "resolved_at", "resolve_note", "folded_into", "history"])
+        folded.add(alert.pk)
+    return folded, [a for a in reopened if a.pk not in folded]

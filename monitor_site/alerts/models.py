@@ -216,6 +216,16 @@ class Alert(models.Model):
         help_text="AlertRule.episode_key when opened: 'lines:<source>' for the ladder of threshold lines, "
         "'rule:<id>' for a rule that never folds. One live episode and one unresolved alert per key.",
     )
+    folded_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="folded",
+        help_text="Set while this alert is folded into another open alert of the patient at a higher line "
+        "(at the same line, the patient's own questionnaire), or, for a reliable deterioration, at any line. "
+        "It re-opens if that alert's condition ends first.",
+    )
     history = models.JSONField(
         default=list,
         blank=True,

@@ -222,3 +222,49 @@ def test_bulk_writers_fill_in_the_episode_key(patient: object) -> None:
     rule = AlertRule.objects.get(source="self_report", kind="threshold", threshold=15)
     alert = Alert.objects.create(rule=rule, patient=patient)
     assert alert.episode_key == "lines:self_report"
+
+
+def _questionnaire(patient: object, items: list[int], *, days_ago: int) -> list[Alert]:
+    result = assessment_ingest(
+        source=patient.source,  # type: ignore[attr-defined]
+        patient_external_id=patient.external_id,  # type: ignore[attr-defined]
+        completed_at=timezone.now() - timedelta(days=days_ago),
+        items=items,
+    )
+    return alerts_evaluate_self_report(patient_ids=[result.obj.patient_id])
+
+
+def test_a_patient_above_a_line_has_one_open_alert_whatever_the_sources_say(
+    patient: object, version: object
+) -> None:
+    """The model at >= 15 and the patient's own questionnaire at >= 15: one alert, the patient's own;
+    the model's is folded into it, and re-opens when the questionnaire's condition ends first."""
+    AlertRule.objects.exclude(kind="threshold").update(is_active=False)
+    _scores(patient, version, [16, 17])
+    model = alerts_evaluate(patient_ids=[patient.pk])[0]
+    _questionnaire(patient, [2, 2, 2, 2, 2, 2, 2, 1, 0], days_ago=5)  # 15
+    assert [a.rule.source for a in _open(patient)] == ["self_report"]
+    model.refresh_from_db()
+    assert model.status == "resolved" and model.folded_into is not None
+    assert "folded into this alert" in _history(model.folded_into)
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # folded stays folded: no e-mail again
+    reopened = _questionnaire(patient, [1, 1, 0, 0, 0, 0, 0, 0, 0], days_ago=1)  # under every line
+    assert [a.pk for a in reopened] == [model.pk]  # the model still says >= 15: someone should look
+    assert "re-opened" in _history(model)
+
+
+def test_the_lower_line_folds_into_the_higher_whichever_source(patient: object, version: object) -> None:
+    AlertRule.objects.exclude(kind__in=["threshold", "deterioration"]).update(is_active=False)
+    _questionnaire(patient, [2, 2, 1, 1, 1, 1, 1, 1, 0], days_ago=40)  # 10
+    _scores(patient, version, [21, 22])
+    alerts_evaluate(patient_ids=[patient.pk])
+    [alert] = _open(patient)
+    assert alert.rule.source == "model" and alert.rule.threshold == 20
+    assert "Self-report: PHQ-9 at or above 10" in _history(alert)
+
+
+def test_item9_never_folds(patient: object, version: object) -> None:
+    AlertRule.objects.exclude(source="model", kind__in=["threshold", "self_harm"]).update(is_active=False)
+    _scores(patient, version, [21, 22], item9=2.0)
+    alerts_evaluate(patient_ids=[patient.pk])
+    assert sorted(a.urgent for a in _open(patient)) == [False, True]

@@ -81,3 +81,23 @@ def test_the_template_lookup_is_scored_on_the_windows_it_is_given(model_store: P
     assert report is not None and report["n"] == len(examples)
     # the lookup knows the phrase bank: it tracks the questionnaires with no training at all
     assert report["pearson_r"] > 0.5
+
+
+def test_seeding_emails_nobody_about_the_seeded_history(model_store: Path) -> None:
+    """Crossings in the seeded history are weeks or months old: recorded, never e-mailed, not retried."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from monitor_site.alerts.models import Alert, AlertNotification
+    from monitor_site.alerts.services import alerts_due_for_notification
+
+    call_command("seed_demo", "--patients", "12", "--weeks", "4", "--no-train", stdout=StringIO())
+    call_command("seed_demo", "--patients", "12", "--weeks", "4", "--no-train", stdout=StringIO())
+    alerts = Alert.objects.all()
+    assert alerts.exists()  # the self-report rules on the latest questionnaires
+    assert mail.outbox == []
+    outcomes = set(AlertNotification.objects.values_list("outcome", flat=True))
+    assert outcomes == {AlertNotification.Outcome.NOT_SENT}
+    assert alerts_due_for_notification(now=timezone.now() + timedelta(days=1)) == []

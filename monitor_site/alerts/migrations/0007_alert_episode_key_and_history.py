@@ -2,6 +2,7 @@
 episode per rule, goes (the constraints of 0009 replace it). Three migrations: PostgreSQL cannot add
 an index in the transaction that updated the rows."""
 
+import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
@@ -24,6 +25,11 @@ class Migration(migrations.Migration):
             model_name='alert',
             name='episode_key',
             field=models.CharField(blank=True, help_text="AlertRule.episode_key when opened: 'lines:<source>' for the ladder of threshold lines, 'rule:<id>' for a rule that never folds. One live episode and one unresolved alert per key.", max_length=40),
+        ),
+        migrations.AddField(
+            model_name='alert',
+            name='folded_into',
+            field=models.ForeignKey(blank=True, help_text="Set while this alert is folded into another open alert of the patient at a higher line (at the same line, the patient's own questionnaire), or, for a reliable deterioration, at any line. It re-opens if that alert's condition ends first.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='folded', to='alerts.alert'),
         ),
         migrations.AddField(
             model_name='alert',
