@@ -51,6 +51,7 @@ from monitor_site.dashboards.triage import (
     caseload_overview,
     patients_for_triage,
 )
+from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
 from monitor_site.patients.services.notes import clinician_note_create
@@ -106,6 +107,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         prediction_ids=[p.summary.latest_prediction_id for p in page if getattr(p, "summary", None)]
     )
     rule = item9_rule_in_force()
+    active = model_version_active()
     item9 = item9_for_latest(patient_ids=[p.pk for p in page], latest=latest, self_reports=reports, rule=rule)
     for row in page:
         prediction = latest.get(row.pk)
@@ -117,6 +119,11 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             else None
         )
         row.latest_llm = bool(prediction and prediction.is_llm)  # type: ignore[attr-defined]
+        # Scored by a version that is not the active one (re-scoring running, or a window older than
+        # the re-scoring horizon): the list says so beside the score and its date.
+        row.latest_not_current = bool(  # type: ignore[attr-defined]
+            prediction and active and prediction.model_version_id != active.pk
+        )
     # The overview describes the scope (my patients or a team), not the row filters below it.
     scope_only = {k: filters[k] for k in ("scope", "team") if filters[k]}
     return render(

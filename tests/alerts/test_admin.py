@@ -122,3 +122,35 @@ def test_the_audit_list_filters_by_user_and_patient(client: Client, admin_user: 
 def test_app_names_are_readable_in_the_admin(client: Client, admin_user: object) -> None:
     index = client.get("/admin/").content.decode()
     assert "Models and training" in index and "Model-inferred scores" in index and "Modelops" not in index
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold", "name", "ok"),
+    [
+        ("threshold", 19, "PHQ-9 at or above 20 (severe)", False),  # edited to 19: still says 20
+        ("threshold", 19, "PHQ-9 at or above 19 (severe)", False),  # 19 is moderately severe
+        ("threshold", 19, "PHQ-9 at or above 19 (moderately severe)", True),
+        ("deterioration", 5, "Reliable deterioration (6+ points over baseline)", False),
+        ("threshold", 12, "Watch list", True),  # a name without numbers says nothing wrong
+    ],
+)
+def test_a_rule_name_must_follow_its_threshold(kind: str, threshold: float, name: str, ok: bool) -> None:
+    from django.core.exceptions import ValidationError
+
+    from monitor_site.alerts.models import AlertRule
+
+    rule = AlertRule(name=name, kind=kind, threshold=threshold)
+    if ok:
+        rule.clean()
+        return
+    with pytest.raises(ValidationError) as raised:
+        rule.clean()
+    assert "name" in raised.value.message_dict
+    assert f"Suggested: '{rule.suggested_name()}'" in raised.value.message_dict["name"][0]
+
+
+def test_every_default_rule_name_follows_its_numbers() -> None:
+    from monitor_site.alerts.models import AlertRule
+
+    for rule in AlertRule.objects.all():
+        rule.clean()

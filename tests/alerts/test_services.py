@@ -349,8 +349,8 @@ def test_after_a_backfill_alerts_follow_the_latest_state_and_say_the_data_came_l
 
 def test_a_score_that_rounds_to_the_line_meets_it(patient: object, version: object) -> None:
     AlertRule.objects.exclude(kind="threshold", threshold=15, source="model").update(is_active=False)
-    _scores(patient, version, [14.49, 14.49])
-    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # "moderate": below the line
+    _scores(patient, version, [14.44, 14.44])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # shown 14.4, "moderate": below the line
     _scores(patient, version, [14.6, 14.5])
     alert = alerts_evaluate(patient_ids=[patient.pk])[0]
     assert alert.band == "moderately_severe"  # the band and the rule agree
