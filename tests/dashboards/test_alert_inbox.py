@@ -104,3 +104,16 @@ def test_acknowledging_or_resolving_keeps_your_place(
     assert back["Location"] == f"/alerts/?page=1#alert-{fourth.pk}"  # its row is gone: the next one
     back = client.post(f"/alerts/{fourth.pk}/resolve/", {"next": "https://evil.example/", "after": "x"})
     assert back["Location"] == f"/alerts/#alert-{fourth.pk}"
+
+
+def test_every_printed_report_page_carries_the_patient_the_date_page_numbers_and_the_notice(
+    client: Client, clinician: object, team: object
+) -> None:
+    patient = PatientFactory(care_team=team, external_id='pt-"};x')
+    plain = client.get(f"/patients/{patient.pk}/report/").content.decode()
+    head = plain.split("</style>")[0]
+    assert "@top-left" in head and 'counter(page) " of " counter(pages)' in head
+    assert "pt-\\000022\\00007d\\00003bx" in head  # patient data cannot end the string or the block
+    assert "Contains conversation text" not in head
+    evidence = client.get(f"/patients/{patient.pk}/report/?evidence=1").content.decode()
+    assert '@top-right { content: "Contains conversation text' in evidence.split("</style>")[0]

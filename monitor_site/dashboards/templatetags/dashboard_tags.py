@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
 from scoring.phq9 import (
     READING_NOTE,
@@ -64,6 +65,15 @@ def band_label(key: str) -> str:
         return band_by_key(key).label
     except KeyError:
         return key
+
+
+@register.filter
+def css_string(value: object) -> SafeString:
+    """`value` as a quoted CSS string (a printed page's header): every character but letters, digits,
+    space and a few marks is escaped, so patient data cannot end the string or the style block."""
+    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,:·()")
+    body = "".join(c if c in safe else f"\\{ord(c):06x}" for c in str(value))
+    return mark_safe(f'"{body}"')  # noqa: S308 # every other character is escaped above
 
 
 @register.filter
