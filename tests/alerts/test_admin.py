@@ -154,3 +154,25 @@ def test_every_default_rule_name_follows_its_numbers() -> None:
 
     for rule in AlertRule.objects.all():
         rule.clean()
+
+
+def test_the_rule_form_shows_only_what_fits_the_rule(client: object) -> None:
+    from django.urls import reverse
+
+    from monitor_site.alerts.models import AlertRule
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))  # type: ignore[attr-defined]
+
+    def form_of(**lookup: object) -> str:
+        rule = AlertRule.objects.get(**lookup)
+        page = client.get(reverse("admin:alerts_alertrule_change", args=[rule.pk]))  # type: ignore[attr-defined]
+        assert page.status_code == 200
+        return page.content.decode()
+
+    item9 = form_of(kind="self_harm", source="model")
+    assert 'name="confirm_disable_item9"' in item9 and 'name="crossing"' in item9
+    line = form_of(kind="threshold", source="model", threshold=10)
+    assert 'name="confirm_disable_item9"' not in line and 'name="crossing"' in line
+    mine = form_of(kind="threshold", source="self_report", threshold=10)
+    assert 'name="crossing"' not in mine and 'name="use_model_threshold"' not in mine
