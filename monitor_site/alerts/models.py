@@ -11,7 +11,6 @@ urgent or item-9 one). Each alert keeps its `history`, one line per change.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,9 +19,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from monitor_site.alerts.rule_names import rule_name_problem, rule_suggested_name
 from monitor_site.patients.models import Assessment, Patient
 from monitor_site.predictions.models import Prediction
-from scoring.phq9 import BANDS, ITEM_SELF_HARM, band_by_key, band_for, reaches, shown
+from scoring.phq9 import ITEM_SELF_HARM, band_by_key, reaches, shown
 
 
 class AlertRule(models.Model):
@@ -89,40 +89,15 @@ class AlertRule(models.Model):
 
     def suggested_name(self) -> str:
         """The name the rule's own numbers give it (what `clean` suggests)."""
-        prefix = "Self-report: " if self.source == self.Source.SELF_REPORT else ""
-        if self.kind == self.Kind.THRESHOLD:
-            return f"{prefix}PHQ-9 at or above {self.threshold:g} ({band_for(self.threshold).label.lower()})"
-        if self.kind == self.Kind.DETERIORATION:
-            return f"{prefix}Reliable deterioration ({self.threshold:g}+ points over baseline)"
-        if self.kind == self.Kind.NO_DATA:
-            return f"No session for {self.days} days"
-        return self.name
+        return rule_suggested_name(self)
 
     def clean(self) -> None:
         """The name, which alerts and e-mails show, must say the rule's own numbers: a threshold rule
         edited from 20 to 19 cannot keep saying 20 (nor "severe")."""
         super().clean()
-        if self.kind == self.Kind.SELF_HARM:
-            return
-        expected = self.days if self.kind == self.Kind.NO_DATA else self.threshold
-        text = re.sub(r"(?i)\b(phq-9|item 9)\b", "", self.name)
-        stated = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", text)]
-        wrong = [n for n in stated if n != expected]
-        band_words = {b.label.lower() for b in BANDS}
-        said_band = next((w for w in sorted(band_words, key=len, reverse=True) if w in text.lower()), None)
-        band_ok = self.kind != self.Kind.THRESHOLD or said_band in (
-            None,
-            band_for(self.threshold).label.lower(),
-        )
-        if wrong or not band_ok:
-            said = f"{wrong[0]:g}" if wrong else f"'{said_band}'"
-            what = "days" if self.kind == self.Kind.NO_DATA else "threshold"
-            raise ValidationError(
-                {
-                    "name": f"The name says {said} but the rule's {what} is {expected:g}: alerts and "
-                    f"e-mails show the name. Suggested: '{self.suggested_name()}'."
-                }
-            )
+        problem = rule_name_problem(self)
+        if problem:
+            raise ValidationError({"name": problem})
 
     @property
     def folds(self) -> bool:
