@@ -178,6 +178,12 @@ SESSION_BACKDATE_LIMIT_DAYS = env.int("SESSION_BACKDATE_LIMIT_DAYS", default=30)
 ALERT_EVALUATION_CATCH_UP_MINUTES = env.int("ALERT_EVALUATION_CATCH_UP_MINUTES", default=30)
 # A prediction whose window held fewer tokens of patient text than this opens no alert ("too little text").
 ALERT_MIN_WINDOW_TOKENS = env.int("ALERT_MIN_WINDOW_TOKENS", default=20)
+# An alert whose condition ended (back under its line) and that nobody acknowledged closes itself after
+# this many days without a new crossing, saying so in its history. 14: one whole PHQ-9 window ("the
+# last 2 weeks") scored after the first window back under the line, so the close rests on a fresh
+# window rather than the tail of the crossing one. Urgent and item-9 alerts never close by themselves.
+# 0 = never close automatically.
+ALERT_CLOSE_AFTER_QUIET_DAYS = env.int("ALERT_CLOSE_AFTER_QUIET_DAYS", default=14)
 # The caseload overview counts a patient as overdue after this many days without a session.
 CASELOAD_OVERDUE_DAYS = env.int("CASELOAD_OVERDUE_DAYS", default=7)
 

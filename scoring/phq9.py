@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 
 @dataclass(frozen=True)
@@ -100,28 +101,52 @@ LOINC_ITEMS = (  # items 1..9 in questionnaire order (not numeric order)
 )
 
 
+def shown(value: float) -> float:
+    """A model-inferred total or change as every page shows it: one decimal, half away from zero
+    (14.45 -> 14.5, -5.45 -> -5.5), as Django's floatformat does. The rules below read this number, so a
+    band, a line, a colour or a mark never disagrees with the number printed beside it."""
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def rounded_total(total: float) -> int:
-    """The one rounding rule for a (possibly fractional, model-inferred) total: half up, like a
-    clinician would (14.5 counts as 15). Bands, thresholds, alert rules and labels all use it."""
-    return int(min(max(total, 0.0), float(TOTAL_MAX)) + 0.5)
+    """The one rounding rule for a (possibly fractional, model-inferred) total: the number shown (one
+    decimal), then half up, like a clinician would (14.5 counts as 15, and so does 14.46, shown 14.5).
+    Bands, thresholds, alert rules and labels all use it."""
+    return int(min(max(shown(total), 0.0), float(TOTAL_MAX)) + 0.5)
 
 
 def reaches(score: float, line: float) -> bool:
-    """Whether a total (or a change in total) is at or above a whole-number line under the one rounding
-    rule: 14.5 reaches 15, 14.49 does not. Negative changes round half up too (-5.5 -> -5)."""
-    return math.floor(score + 0.5) >= line
+    """Whether a total (or the size of a change in total) is at or above a whole-number line under the
+    one rounding rule: shown 14.5 reaches 15 (14.45 does), shown 14.4 does not (14.44 does not)."""
+    return math.floor(shown(score) + 0.5) >= line
 
 
 def lowest_reaching(line: float) -> float:
-    """The smallest score that reaches `line` under the one rounding rule (15 -> 14.5): what a database
-    filter compares against, so that a query and `reaches` never disagree."""
-    return line - 0.5
+    """The smallest score that reaches `line` under the one rounding rule (15 -> 14.45, shown 14.5):
+    what a database filter compares against, so that a query and `reaches` never disagree."""
+    return line - 0.55
 
 
 def chart_line(line: float) -> float:
-    """Where a chart draws the line `line`: half a point below it, where rounding starts to reach it,
-    so a point drawn above the line is a score that reaches it (and its band)."""
+    """Where a chart draws the line `line`: where rounding starts to reach it (15 -> 14.45), so a point
+    drawn above the line is a score that reaches it (and its band)."""
     return lowest_reaching(line)
+
+
+def shown_range(band: Band) -> str:
+    """A band's range in the numbers the pages show: "Moderate" is 9.5–14.4 (10–14 once rounded)."""
+    low = f"{band.low - 0.5:.1f}" if band.low else "0"
+    high = f"{band.high + 0.4:.1f}" if band.high < TOTAL_MAX else str(TOTAL_MAX)
+    return f"{low}–{high}"
+
+
+READING_NOTE = (
+    "How to read these numbers: a model-inferred score is shown with one decimal and rounds half up to "
+    "the whole number the PHQ-9 uses, so 14.5 counts as 15 (moderately severe) and 14.4 as 14 (moderate). "
+    "Bands, alert lines, colours and the reliable-change mark (a change of 5.5 or more either way, "
+    f"{RELIABLE_CHANGE} once rounded) all read the number shown. Questionnaire totals are whole numbers. "
+    "The interval is where the true score likely lies."
+)
 
 
 def item_answer(value: float) -> str:
@@ -152,12 +177,11 @@ SELF_HARM_FLAG = 0.5
 
 
 def reliable_change(change: float) -> str:
-    """ "deterioration", "improvement" or "none" for a change in total (positive is worse)."""
-    if reaches(change, RELIABLE_CHANGE):
-        return "deterioration"
-    if reaches(-change, RELIABLE_CHANGE):
-        return "improvement"
-    return "none"
+    """ "deterioration", "improvement" or "none" for a change in total (positive is worse): the size of
+    the change as shown, the same rule both ways (+5.5 and -5.5 are both reliable; +5.4 and -5.4 not)."""
+    if not reaches(abs(shown(change)), RELIABLE_CHANGE):
+        return "none"
+    return "deterioration" if change > 0 else "improvement"
 
 
 # Measurement-based care (ARCHITECTURE "Clinical conventions"): reliable change 6 points, response a

@@ -80,8 +80,11 @@ def _eager_celery() -> object:
 @pytest.fixture(autouse=True)
 def _alerts_on_old_data(settings: object) -> None:
     """The factories date sessions in March 2026: let those predictions open alerts (production opens
-    none for windows older than ALERT_MAX_AGE_HOURS; tests/alerts checks that guard)."""
+    none for windows older than ALERT_MAX_AGE_HOURS; tests/alerts checks that guard), and keep the
+    alerts whose condition ended then open (no quiet close)."""
     settings.ALERT_MAX_AGE_HOURS = 0  # type: ignore[attr-defined]
+    # Episodes on March 2026 data ended long ago: tests of the quiet close (tests/alerts) switch it on.
+    settings.ALERT_CLOSE_AFTER_QUIET_DAYS = 0  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from monitor_site.alerts.models import Alert, AlertNotification, AlertRule, EscalationStep
+from monitor_site.alerts.selectors import alerts_reaching_nobody
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
 
@@ -25,6 +26,16 @@ class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         exclude: list[str] = []  # every field of the rule, plus the confirmation
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rule = self.instance
+        if rule.pk and rule.kind != AlertRule.Kind.SELF_HARM:
+            # The item-9 confirmation only on item-9 rules; what a rule reads, in its own words.
+            self.fields.pop("confirm_disable_item9", None)
+        if rule.pk and (rule.source == AlertRule.Source.SELF_REPORT or rule.kind == AlertRule.Kind.NO_DATA):
+            for name in ("crossing", "use_model_threshold"):  # about predictions and their intervals only
+                self.fields.pop(name, None)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -59,6 +70,20 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "is_active",
     )
     # No list_editable is_active: switching a rule off goes through the form (its confirmation and audit).
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The item-9 confirmation only on item-9 rules; the prediction-only settings (crossing, the
+        card's item-9 threshold) not on self-report or no-data rules, which have no point estimate."""
+        fields = list(super().get_fields(request, obj))
+        hidden = set()
+        if obj is not None and obj.kind != AlertRule.Kind.SELF_HARM:
+            hidden.add("confirm_disable_item9")
+        if obj is not None and (
+            obj.source == AlertRule.Source.SELF_REPORT or obj.kind == AlertRule.Kind.NO_DATA
+        ):
+            hidden |= {"crossing", "use_model_threshold"}
+        return [f for f in fields if f not in hidden]
+
     list_filter = ("source", "kind", "urgent", "is_active")
 
     def save_model(self, request: HttpRequest, obj: AlertRule, form: Any, change: bool) -> None:
@@ -97,15 +122,10 @@ class DeliveryFilter(admin.SimpleListFilter):
     parameter_name = "delivery"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("nobody", "Nobody to send to")]
+        return [("nobody", "Still reaches nobody")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() != "nobody":
-            return queryset
-        tried = AlertNotification.objects.filter(alert=OuterRef("pk"))
-        return queryset.filter(Exists(tried.filter(outcome=AlertNotification.Outcome.NO_RECIPIENT))).exclude(
-            Exists(tried.filter(outcome=AlertNotification.Outcome.SENT))
-        )
+        return alerts_reaching_nobody(queryset) if self.value() == "nobody" else queryset
 
 
 @admin.register(Alert)

@@ -3,20 +3,26 @@
 An alert belongs to an *episode*: it opens when its rule's condition has held for `consecutive`
 predictions in a row and the episode ends when the condition has failed for as many in a row. While
 an episode lasts, the rule raises nothing more for that patient (no storms, no flapping at a line).
-Clinicians acknowledge and resolve alerts independently of the episode.
+The non-urgent threshold rules of one source are one ladder (`AlertRule.episode_key`): one alert at the
+highest line crossed, which steps down to a lower line and says so. Clinicians acknowledge and resolve
+alerts; an ended episode nobody took up closes itself after ALERT_CLOSE_AFTER_QUIET_DAYS (never an
+urgent or item-9 one). Each alert keeps its `history`, one line per change.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from monitor_site.alerts.rule_names import rule_name_problem, rule_suggested_name
 from monitor_site.patients.models import Assessment, Patient
 from monitor_site.predictions.models import Prediction
-from scoring.phq9 import ITEM_SELF_HARM, band_by_key, reaches
+from scoring.phq9 import ITEM_SELF_HARM, band_by_key, reaches, shown
 
 
 class AlertRule(models.Model):
@@ -80,6 +86,30 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def suggested_name(self) -> str:
+        """The name the rule's own numbers give it (what `clean` suggests)."""
+        return rule_suggested_name(self)
+
+    def clean(self) -> None:
+        """The name, which alerts and e-mails show, must say the rule's own numbers: a threshold rule
+        edited from 20 to 19 cannot keep saying 20 (nor "severe")."""
+        super().clean()
+        problem = rule_name_problem(self)
+        if problem:
+            raise ValidationError({"name": problem})
+
+    @property
+    def folds(self) -> bool:
+        """Whether the rule is a rung of its source's ladder of lines (a non-urgent threshold rule): a
+        crossing of several rungs opens one alert, at the highest. Urgent rules (item 9 among them),
+        deterioration and no-data rules never fold into another alert."""
+        return self.kind == self.Kind.THRESHOLD and not self.urgent
+
+    @property
+    def episode_key(self) -> str:
+        """What one patient has at most one open alert of: the ladder of its source, or this rule."""
+        return f"lines:{self.source}" if self.folds else f"rule:{self.pk}"
 
     def is_met(
         self,
@@ -194,21 +224,68 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolve_note = models.TextField(blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
+    episode_key = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="AlertRule.episode_key when opened: 'lines:<source>' for the ladder of threshold lines, "
+        "'rule:<id>' for a rule that never folds. One live episode and one unresolved alert per key.",
+    )
+    folded_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="folded",
+        help_text="Set while this alert is folded into another open alert of the patient at a higher line "
+        "(at the same line, the patient's own questionnaire), or, for a reliable deterioration, at any line. "
+        "It re-opens if that alert's condition ends first.",
+    )
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What happened to the episode, oldest first: [{'at': ISO time, 'text': ...}]; numbers "
+        "and lines only, never conversation text.",
+    )
 
     class Meta:
         constraints = [
-            # The episode guard: concurrent evaluations of the same patient cannot open two alerts.
+            # The episode guards: concurrent evaluations of the same patient cannot open two episodes,
+            # and a patient never has two unresolved alerts for one rule (or one ladder of lines).
             models.UniqueConstraint(
-                fields=["rule", "patient"],
+                fields=["patient", "episode_key"],
                 condition=models.Q(episode_ended_at__isnull=True),
-                name="alert_one_open_episode_per_rule",
-            )
+                name="alert_one_live_episode_per_key",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "episode_key"],
+                condition=~models.Q(status="resolved"),
+                name="alert_one_unresolved_alert_per_key",
+            ),
         ]
         indexes = [models.Index(fields=["patient", "status"]), models.Index(fields=["status", "urgent"])]
         ordering = ["-urgent", "-opened_at"]
 
     def __str__(self) -> str:
         return f"{self.rule.name} – {self.patient.external_id} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.episode_key:  # bulk writers set it themselves
+            self.episode_key = self.rule.episode_key
+        super().save(*args, **kwargs)
+
+    def history_add(self, at: datetime, text: str) -> None:
+        """One line of the episode's history (numbers and lines only); the caller saves."""
+        self.history = [*self.history, {"at": at.isoformat(), "text": text}]
+
+    @property
+    def history_lines(self) -> list[tuple[datetime, str]]:
+        return [(datetime.fromisoformat(h["at"]), h["text"]) for h in self.history]
+
+    @property
+    def step_note(self) -> str:
+        """The latest step up or down the ladder of lines, as the history says it ('' if none)."""
+        steps = [(at, text) for at, text in self.history_lines if text.startswith("stepped ")]
+        return f"{steps[-1][1][0].upper()}{steps[-1][1][1:]} ({steps[-1][0]:%d %b %Y})" if steps else ""
 
     @property
     def is_closed(self) -> bool:
@@ -239,7 +316,8 @@ class Alert(models.Model):
             if self.rule.kind == AlertRule.Kind.SELF_HARM and self.self_harm_item is not None:
                 parts.append(f"· item 9 answered {self.self_harm_item:.0f} of 3")
             return " ".join(p for p in parts if p)
-        parts = [f"model-inferred PHQ-9 {self.total:.1f}" if self.total is not None else ""]
+        # shown(): the one-decimal number every band and line reads (f"{14.45:.1f}" would print 14.4)
+        parts = [f"model-inferred PHQ-9 {shown(self.total):.1f}" if self.total is not None else ""]
         if self.band:
             parts.append(f"({band_by_key(self.band).label.lower()})")
         if self.rule.kind == AlertRule.Kind.SELF_HARM and self.self_harm_item is not None:
@@ -258,6 +336,7 @@ class AlertNotification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed (will retry)"
         NO_RECIPIENT = "no_recipient", "Nobody to send to"
+        NOT_SENT = "not_sent", "Not sent: opened on seeded demo history, not news"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     attempted_at = models.DateTimeField(default=timezone.now)

@@ -11,6 +11,7 @@ from monitor_site.alerts.models import Alert
 from monitor_site.alerts.services import (
     alert_notify,
     alerts_check_no_data,
+    alerts_close_quiet,
     alerts_due_for_notification,
     alerts_evaluate,
     alerts_evaluate_recent,
@@ -42,10 +43,11 @@ def alerts_notify_enqueue(*, alerts: Iterable[Alert]) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def alerts_housekeeping() -> int:
-    """Alert evaluation missed since the last run, no-data alerts, retries of failed e-mails,
-    reminders for unacknowledged urgent alerts."""
+    """Alert evaluation missed since the last run, no-data alerts, ended alerts quiet long enough to
+    close, retries of failed e-mails, reminders for unacknowledged urgent alerts."""
     alerts_notify_enqueue(alerts=alerts_evaluate_recent())
     alerts_notify_enqueue(alerts=alerts_check_no_data())
+    alerts_close_quiet()
     due = alerts_due_for_notification()
     for alert_id, reminder in due:
         alert_notify(alert_id=alert_id, reminder=reminder)

@@ -265,6 +265,7 @@ def _open_alerts(*, source: IngestSource, recent: dict[int, list[tuple[float, fl
                 alerts.append(
                     Alert(
                         rule=rule,
+                        episode_key=rule.episode_key,
                         patient_id=summary.patient_id,
                         prediction=latest,
                         urgent=rule.urgent,

@@ -59,6 +59,9 @@ def trajectory_figure(
     points: list[TrajectoryPoint],
     questionnaires: list[QuestionnairePoint],
     events: list[EventMark] | None = None,
+    *,
+    active_version: str = "",
+    version_names: dict[str, str] | None = None,
 ) -> dict:
     """The patient's trajectory as a plain Plotly figure dict (data + layout). Built by hand rather than
     through plotly.graph_objects: validating a year of points that way cost ~100 ms per page view."""
@@ -111,10 +114,17 @@ def trajectory_figure(
     for p in points:
         by_version.setdefault(p.model_version, []).append(p)
     # One line per model version: a newer model's rescoring of recent weeks sits beside the older
-    # model's points instead of silently replacing them. The newest version is drawn last (on top).
-    for n, (version, series) in enumerate(by_version.items()):
-        newest = n == len(by_version) - 1
-        colour = "49, 99, 176" if newest else "130, 130, 150"
+    # model's points instead of silently replacing them. The active version is the line, drawn last (on
+    # top); the others are faint, named with their dates (`version_names`). Without an active version
+    # among them (a cold start), the newest is the line.
+    current = active_version if active_version in by_version else list(by_version)[-1] if by_version else ""
+    names = version_names or {}
+    order = [v for v in by_version if v != current] + ([current] if current else [])
+    for version in order:
+        series = by_version[version]
+        newest = version == current
+        colour = "49, 99, 176" if newest else "150, 150, 165"
+        label = names.get(version, version) + (" — current" if newest and active_version == current else "")
         xs = [p.at for p in series]
         llm = series[0].llm
         # A rating not validated here has no interval: its ribbon collapses onto the line.
@@ -127,10 +137,10 @@ def trajectory_figure(
                 "x": xs + xs[::-1],
                 "y": highs + lows[::-1],
                 "fill": "toself",
-                "fillcolor": f"rgba({colour}, 0.15)",
+                "fillcolor": f"rgba({colour}, {0.15 if newest else 0.06})",
                 "line": {"width": 0},
                 "hoverinfo": "skip",
-                "name": f"Prediction interval ({version})",
+                "name": f"Prediction interval ({label})",
                 "legendgroup": version,
                 "showlegend": newest,
             }
@@ -146,8 +156,9 @@ def trajectory_figure(
                     "width": 2 if newest else 1,
                     "dash": "dash" if llm else "solid",
                 },
-                "marker": {"size": 5, "symbol": "circle-open" if llm else "circle"},
-                "name": f"{what} {version})",
+                "opacity": 1 if newest else 0.55,
+                "marker": {"size": 5 if newest else 3, "symbol": "circle-open" if llm else "circle"},
+                "name": f"{what} {label})",
                 "legendgroup": version,
                 "customdata": [
                     [

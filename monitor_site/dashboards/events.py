@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor_site.alerts.models import Alert
+from monitor_site.audit.models import AuditEvent
 from monitor_site.patients.models import Assessment, ClinicianNote, Patient
 from monitor_site.predictions.models import Prediction
 from scoring.phq9 import ITEM_SELF_HARM
 
+MODEL_CHANGES_SHOWN = 50  # promotions and roll-backs listed on one patient's history, newest first
 NOTE_CHARS = 300  # a long note is cut in the event list (the Notes card has it whole)
 
 
@@ -74,16 +76,36 @@ def _alert_events(alert: Alert) -> list[PatientEvent]:
 
 
 def model_changes(series: list[Prediction]) -> list[PatientEvent]:
-    """Where the model scoring the patient's current series changes (the series: one prediction per
-    session, newest model version), oldest first; the first version counts as a change from nothing."""
-    events: list[PatientEvent] = []
-    previous = None
-    for p in series:
-        version = p.model_version.version
-        if version != previous:
-            detail = f"from model {previous}" if previous else "first model-inferred score"
-            events.append(PatientEvent(p.window_end, "model", f"Scored by model {version}", detail))
-            previous = version
+    """The model changes that affect the patient, each dated when it happened: the first model-inferred
+    score, then every promotion and roll-back since (audited by modelops.services.registry), not the
+    first window a new version re-scored."""
+    if not series:
+        return []
+    first = series[0]
+    events = [
+        PatientEvent(
+            first.window_end,
+            "model",
+            f"First model-inferred score (model {first.model_version.version})",
+        )
+    ]
+    changes = AuditEvent.objects.filter(
+        action__in=[AuditEvent.Action.MODEL_PROMOTE, AuditEvent.Action.MODEL_ROLLBACK],
+        at__gte=first.window_end,
+    ).order_by("-at")[:MODEL_CHANGES_SHOWN]
+    for change in changes:
+        version = change.detail.get("version", "?")
+        previous = ", ".join(change.detail.get("previous") or []) or "none"
+        rollback = change.action == AuditEvent.Action.MODEL_ROLLBACK
+        events.append(
+            PatientEvent(
+                change.at,
+                "model",
+                f"Model rolled back to {version}" if rollback else f"Model {version} promoted",
+                f"was {previous}; the latest scores are {version}'s once it has re-scored them",
+                change.actor_username or "system",
+            )
+        )
     return events
 
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitor_site.alerts.models import Alert, EscalationStep
-from monitor_site.alerts.selectors import item9_rule_in_force
+from monitor_site.alerts.selectors import alerts_in_inbox_order, item9_rule_in_force
 from monitor_site.dashboards.charts import (
     EventMark,
     QuestionnairePoint,
@@ -33,11 +33,17 @@ from monitor_site.dashboards.exports import (
     trajectory_csv,
 )
 from monitor_site.dashboards.item9 import Item9Display, item9_for_prediction, item9_patient_context
+from monitor_site.dashboards.series import current_series, version_names, week_before
 from monitor_site.modelops.models import ModelVersion
+from monitor_site.modelops.selectors import model_version_active
 from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
-from monitor_site.predictions.selectors import assessment_list_for_patient, prediction_list_for_patient
+from monitor_site.predictions.selectors import (
+    assessment_list_for_patient,
+    prediction_current_list_for_patient,
+    prediction_list_for_patient,
+)
 from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, change_status, item_answer
 
 
@@ -99,24 +105,8 @@ def patient_page_url(patient: Patient) -> str:
     return reverse("dashboards:patient_detail", args=[patient.pk])
 
 
-def current_series(predictions: list[Prediction]) -> list[Prediction]:
-    """Per session, the prediction of the newest model version (input sorted by window end, then model
-    age, so the last one seen wins)."""
-    by_session: dict[int, Prediction] = {}
-    for p in predictions:
-        by_session[p.session_id] = p
-    return sorted(by_session.values(), key=lambda p: p.window_end)
-
-
 DRIVER_MIN_CHANGE = 0.5  # half an answer step: a smaller item change does not move the answer it rounds to
 DRIVERS_SHOWN = 3
-
-
-def week_before(prediction: Prediction, series: list[Prediction]) -> Prediction | None:
-    """The score to compare with: the latest of the series at least 7 days before `prediction`."""
-    cutoff = prediction.window_end - timedelta(days=7)
-    earlier = [p for p in series if p.window_end <= cutoff]
-    return earlier[-1] if earlier else None
 
 
 def score_explanation(prediction: Prediction, previous: Prediction | None) -> dict[str, Any]:
@@ -220,6 +210,7 @@ def patient_page_context(
     assessments = list(assessment_list_for_patient(patient=patient))
     series = current_series(predictions)
     latest = series[-1] if series else None
+    active = model_version_active()
     selected = latest
     if selected_id is not None:
         selected = next((p for p in predictions if p.pk == selected_id), None) or (
@@ -240,10 +231,10 @@ def patient_page_context(
     )
     previous = week_before(selected, series) if selected else None
     events = patient_events(patient=patient, series=series, assessments=assessments)
-    alerts = list(
-        Alert.objects.filter(patient=patient)
-        .exclude(status=Alert.Status.RESOLVED)
-        .select_related("rule", "acknowledged_by", "prediction")
+    alerts = list(  # in the inbox's order: urgent, self-report, model; the most severe first
+        alerts_in_inbox_order(
+            Alert.objects.filter(patient=patient).exclude(status=Alert.Status.RESOLVED)
+        ).select_related("rule", "acknowledged_by", "prediction")
     )
     item9 = item9_patient_context(latest=latest, selected=selected, assessments=assessments, alerts=alerts)
     return {
@@ -252,6 +243,10 @@ def patient_page_context(
         "latest": latest,
         "selected": selected,
         "selected_is_latest": selected is not None and selected == latest,
+        # The latest window not scored by the active model (re-scoring still running, or older than
+        # the re-scoring horizon): the page says so beside the score.
+        "latest_not_current": bool(latest and active and latest.model_version_id != active.pk),
+        "active_version": active,
         "evidence": evidence_for(selected, previous, item9=item9["item9_selected"]) if selected else [],
         "explanation": score_explanation(selected, previous) if selected else None,
         "feedback": feedback,
@@ -279,9 +274,13 @@ def patient_page_context(
                 for e in events
                 if e.kind != "questionnaire"
             ],
+            active_version=active.version if active else "",
+            version_names=version_names(predictions),
         ),
-        "scores": Paginator(
-            prediction_list_for_patient(patient=patient)
+        "scores": Paginator(  # one row per window: the active version's score, else the newest's
+            prediction_current_list_for_patient(
+                patient=patient, active_version_id=active.pk if active else None
+            )
             .defer("evidence")
             .order_by("-window_end", "-model_version__created_at", "-pk"),
             SCORES_PAGE_SIZE,

@@ -11,13 +11,15 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.selectors import user_signed_in
-from monitor_site.alerts.models import AlertRule, EscalationStep
+from monitor_site.alerts.models import Alert, AlertRule, EscalationStep
 from monitor_site.alerts.selectors import (
     PatientAlerts,
     alert_get_for_user,
@@ -50,6 +52,7 @@ from monitor_site.dashboards.triage import (
     caseload_overview,
     patients_for_triage,
 )
+from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Patient
 from monitor_site.patients.selectors import patient_get_for_user, patient_list_for_user
 from monitor_site.patients.services.notes import clinician_note_create
@@ -99,6 +102,11 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         overdue=bool(filters["overdue"]),
         sort=filters["sort"] or "urgency",
     )
+    # Whether the latest score is the active version's, in the page's own query (no query more).
+    current = ModelVersion.objects.filter(
+        status=ModelVersion.Status.ACTIVE, pk=OuterRef("summary__latest_prediction__model_version_id")
+    )
+    rows = rows.annotate(latest_is_current=Exists(current))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     reports = latest_self_reports(patient_ids=[p.pk for p in page])
     latest = latest_predictions(
@@ -116,6 +124,9 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             else None
         )
         row.latest_llm = bool(prediction and prediction.is_llm)  # type: ignore[attr-defined]
+        # Scored by a version that is not the active one (re-scoring running, or a window older than
+        # the re-scoring horizon): the list says so beside the score and its date.
+        row.latest_not_current = bool(prediction) and not row.latest_is_current  # type: ignore[attr-defined]
     # The overview describes the scope (my patients or a team), not the row filters below it.
     scope_only = {k: filters[k] for k in ("scope", "team") if filters[k]}
     return render(
@@ -294,7 +305,9 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
     reports = latest_self_reports(patient_ids=[a.patient_id for a in shown])
     rule = item9_rule_in_force()
     item9 = item9_for_alerts(shown, rule=rule)
-    for a in shown:
+    for i, a in enumerate(shown):
+        # Where "resolve" lands: the alert that followed (it stays in the list), else the list's top.
+        a.after_anchor = f"alert-{shown[i + 1].pk}" if i + 1 < len(shown) else ""  # type: ignore[attr-defined]
         a.self_report = reports.get(a.patient_id)  # type: ignore[attr-defined]
         a.item9 = item9.get(a.pk)  # type: ignore[attr-defined] # item-9 alerts: sources, sentences first
     context = {
@@ -327,8 +340,14 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
         messages.error(request, f"Not {done}: {exc}")
     else:
         messages.success(request, f"Alert {done}: {alert.rule.name}, patient {alert.patient.external_id}.")
-    back = request.POST.get("next", "")
+    back = request.POST.get("next", "").split("#")[0]
     safe = url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return redirect(back if back and safe else "dashboards:alert_inbox")
+    # Keep the clinician's place: back to the same page, at this alert, or once resolved (gone from
+    # the list) at the one that followed it.
+    anchor = f"alert-{alert.pk}"
+    after = request.POST.get("after", "")
+    if alert.status == Alert.Status.RESOLVED and re.fullmatch(r"(alert|patient)-[0-9]{1,18}", after):
+        anchor = after
+    return redirect(f"{back if back and safe else reverse('dashboards:alert_inbox')}#{anchor}")

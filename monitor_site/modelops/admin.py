@@ -3,9 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -108,19 +111,41 @@ class ModelVersionAdmin(SuperuserActions, admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     @admin.action(
-        description="Promote to active (or roll back to it); recent sessions are rescored",
+        description="Promote to active (or roll back to it), after a confirmation page",
         permissions=["superuser"],
     )
-    def promote(self, request: HttpRequest, queryset: Any) -> None:
+    def promote(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
+        """A confirmation page first (every clinician's latest scores change), then the promotion or
+        roll-back: audited, dated now, and shown in every affected patient's history."""
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
-            return
+            return None
+        chosen = queryset.get()
+        if request.POST.get("confirm") != "yes":
+            active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Roll back to this model?" if chosen.promoted_at else "Promote this model?",
+                "chosen": chosen,
+                "active": active,
+                "rollback": chosen.promoted_at is not None,
+                "rescore_days": settings.SCORING_RESCORE_DAYS,
+                "opts": self.model._meta,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/modelops/modelversion/promote_confirmation.html", context)
         try:
-            version = model_version_promote(model_version=queryset.get(), actor=request.user, reason="admin")
+            version = model_version_promote(model_version=chosen, actor=request.user, reason="admin")
         except ValueError as exc:  # the cold-start LLM rater is not a trained model
             self.message_user(request, str(exc), messages.ERROR)
-            return
-        self.message_user(request, f"{version.version} is now active.", messages.SUCCESS)
+            return None
+        self.message_user(
+            request,
+            f"{version.version} is now active; the last {settings.SCORING_RESCORE_DAYS} days and each "
+            "patient's baseline windows are being re-scored.",
+            messages.SUCCESS,
+        )
+        return None
 
 
 @admin.register(TrainingRun)

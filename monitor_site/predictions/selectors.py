@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from monitor_site.patients.models import Assessment, Patient
 from monitor_site.predictions.models import Prediction, PredictionFeedback
@@ -19,6 +19,21 @@ def prediction_list_for_patient(*, patient: Patient) -> QuerySet[Prediction]:
         .defer("model_version__manifest", "model_version__metrics")
         .order_by("window_end", "model_version__created_at")
     )
+
+
+def prediction_current_list_for_patient(
+    *, patient: Patient, active_version_id: int | None
+) -> QuerySet[Prediction]:
+    """One prediction per window (session), oldest first: the active version's, else the newest
+    version's that scored it (a window older than the re-scoring horizon). The table of scores."""
+    rows = prediction_list_for_patient(patient=patient)
+    newer = Prediction.objects.filter(
+        session=OuterRef("session"), model_version__created_at__gt=OuterRef("model_version__created_at")
+    )
+    if active_version_id is None:
+        return rows.filter(~Exists(newer))
+    by_active = Prediction.objects.filter(session=OuterRef("session"), model_version_id=active_version_id)
+    return rows.filter(Q(model_version_id=active_version_id) | (~Exists(by_active) & ~Exists(newer)))
 
 
 def prediction_intervals(*, prediction_ids: list[int]) -> dict[int, tuple[tuple[float, float] | None, bool]]:

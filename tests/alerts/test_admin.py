@@ -122,3 +122,57 @@ def test_the_audit_list_filters_by_user_and_patient(client: Client, admin_user: 
 def test_app_names_are_readable_in_the_admin(client: Client, admin_user: object) -> None:
     index = client.get("/admin/").content.decode()
     assert "Models and training" in index and "Model-inferred scores" in index and "Modelops" not in index
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold", "name", "ok"),
+    [
+        ("threshold", 19, "PHQ-9 at or above 20 (severe)", False),  # edited to 19: still says 20
+        ("threshold", 19, "PHQ-9 at or above 19 (severe)", False),  # 19 is moderately severe
+        ("threshold", 19, "PHQ-9 at or above 19 (moderately severe)", True),
+        ("deterioration", 5, "Reliable deterioration (6+ points over baseline)", False),
+        ("threshold", 12, "Watch list", True),  # a name without numbers says nothing wrong
+    ],
+)
+def test_a_rule_name_must_follow_its_threshold(kind: str, threshold: float, name: str, ok: bool) -> None:
+    from django.core.exceptions import ValidationError
+
+    from monitor_site.alerts.models import AlertRule
+
+    rule = AlertRule(name=name, kind=kind, threshold=threshold)
+    if ok:
+        rule.clean()
+        return
+    with pytest.raises(ValidationError) as raised:
+        rule.clean()
+    assert "name" in raised.value.message_dict
+    assert f"Suggested: '{rule.suggested_name()}'" in raised.value.message_dict["name"][0]
+
+
+def test_every_default_rule_name_follows_its_numbers() -> None:
+    from monitor_site.alerts.models import AlertRule
+
+    for rule in AlertRule.objects.all():
+        rule.clean()
+
+
+def test_the_rule_form_shows_only_what_fits_the_rule(client: object) -> None:
+    from django.urls import reverse
+
+    from monitor_site.alerts.models import AlertRule
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))  # type: ignore[attr-defined]
+
+    def form_of(**lookup: object) -> str:
+        rule = AlertRule.objects.get(**lookup)
+        page = client.get(reverse("admin:alerts_alertrule_change", args=[rule.pk]))  # type: ignore[attr-defined]
+        assert page.status_code == 200
+        return page.content.decode()
+
+    item9 = form_of(kind="self_harm", source="model")
+    assert 'name="confirm_disable_item9"' in item9 and 'name="crossing"' in item9
+    line = form_of(kind="threshold", source="model", threshold=10)
+    assert 'name="confirm_disable_item9"' not in line and 'name="crossing"' in line
+    mine = form_of(kind="threshold", source="self_report", threshold=10)
+    assert 'name="crossing"' not in mine and 'name="use_model_threshold"' not in mine

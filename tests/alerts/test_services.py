@@ -104,23 +104,27 @@ def test_it_does_not_flap_when_a_score_hovers_at_the_line(patient: object, versi
     assert Alert.objects.count() == 1  # one episode: it never fell below for 2 predictions in a row
 
 
-def test_it_opens_a_new_episode_only_after_the_condition_ended(patient: object, version: object) -> None:
+def test_it_opens_nothing_new_until_the_condition_ended_and_crossed_again(
+    patient: object, version: object
+) -> None:
     AlertRule.objects.exclude(kind="threshold", threshold=10).update(is_active=False)
     _scores(patient, version, [12, 12])
     first = alerts_evaluate(patient_ids=[patient.pk])[0]
+    _scores(patient, version, [13, 14])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # the same episode goes on
     _scores(patient, version, [5, 5])
     assert alerts_evaluate(patient_ids=[patient.pk]) == []
     first.refresh_from_db()
     assert first.episode_ended_at is not None and first.status == Alert.Status.OPEN  # still needs a human
     _scores(patient, version, [14, 14])
-    assert len(alerts_evaluate(patient_ids=[patient.pk])) == 1
-    assert Alert.objects.count() == 2
+    assert alerts_evaluate(patient_ids=[patient.pk]) == [first]  # crossed again: the same alert
+    assert Alert.objects.count() == 1
 
 
 def test_it_is_idempotent_when_evaluated_again(patient: object, version: object) -> None:
     _scores(patient, version, [16, 17])
     first = alerts_evaluate(patient_ids=[patient.pk])
-    assert {a.rule.threshold for a in first if a.rule.kind == "threshold"} == {10, 15}
+    assert {a.rule.threshold for a in first if a.rule.kind == "threshold"} == {15}  # 10 folded into it
     assert alerts_evaluate(patient_ids=[patient.pk]) == []
     assert Alert.objects.count() == len(first)
 
@@ -345,8 +349,8 @@ def test_after_a_backfill_alerts_follow_the_latest_state_and_say_the_data_came_l
 
 def test_a_score_that_rounds_to_the_line_meets_it(patient: object, version: object) -> None:
     AlertRule.objects.exclude(kind="threshold", threshold=15, source="model").update(is_active=False)
-    _scores(patient, version, [14.49, 14.49])
-    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # "moderate": below the line
+    _scores(patient, version, [14.44, 14.44])
+    assert alerts_evaluate(patient_ids=[patient.pk]) == []  # shown 14.4, "moderate": below the line
     _scores(patient, version, [14.6, 14.5])
     alert = alerts_evaluate(patient_ids=[patient.pk])[0]
     assert alert.band == "moderately_severe"  # the band and the rule agree
@@ -372,9 +376,7 @@ def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patien
     ingest(completed, with_item9)
     alerts = Alert.objects.filter(patient=patient).select_related("rule")
     assert sorted(a.rule.name for a in alerts) == sorted(
-        [
-            "Self-report: PHQ-9 at or above 10 (moderate)",
-            "Self-report: PHQ-9 at or above 15 (moderately severe)",
+        [  # one alert at the highest line crossed (10 and 15 folded into it); item 9 apart, urgent
             "Self-report: PHQ-9 at or above 20 (severe)",
             "Self-report: item 9 (thoughts of self-harm) answered",
         ]
@@ -388,7 +390,7 @@ def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patien
     assert f"Crossing: {completed:%Y-%m-%d}" in body and "Escalation: No escalation step is set" in body
     # an older questionnaire arriving late is not the current state: nothing new
     ingest(completed - timedelta(days=30), [0] * 9)
-    assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 4
+    assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 2
     # a newer one below every line ends the episodes
     ingest(completed + timedelta(days=14), [0] * 9)
     assert Alert.objects.filter(patient=patient, episode_ended_at__isnull=True).count() == 0

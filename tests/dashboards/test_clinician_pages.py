@@ -366,7 +366,7 @@ def test_the_inbox_groups_alerts_by_patient_urgent_patients_first(
     # Acting from the grouped view comes back to it.
     alert = groups[1].alerts[0]
     back = client.post(f"/alerts/{alert.pk}/acknowledge/", {"next": "/alerts/?group=patient"})
-    assert back["Location"] == "/alerts/?group=patient"
+    assert back["Location"] == f"/alerts/?group=patient#alert-{alert.pk}"
 
 
 @pytest.mark.parametrize("note", ["called\x00back", "x" * 2001])

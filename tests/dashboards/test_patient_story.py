@@ -71,11 +71,24 @@ def patient(clinician: object) -> object:
 def test_the_history_lists_alerts_acknowledgements_notes_questionnaires_and_model_changes(
     client: Client, patient: object
 ) -> None:
+    from monitor_site.modelops.models import ModelVersion
+    from monitor_site.modelops.services.registry import model_version_promote
+
+    old, new = (ModelVersion.objects.get(version=v) for v in ("v-old", "v-new"))
+    for version in (old, new, old):  # the last: a roll-back, audited
+        model_version_promote(model_version=version, actor=None, reason="test")
     response = client.get(f"/patients/{patient.pk}/")
     kinds = [e.kind for e in response.context["events"]]
     assert {"alert", "acknowledged", "note", "questionnaire", "model"} <= set(kinds)
-    models = [e.title for e in response.context["events"] if e.kind == "model"]
-    assert models == ["Scored by model v-new", "Scored by model v-old"]  # newest first
+    models = [e for e in response.context["events"] if e.kind == "model"]
+    assert [e.title for e in models] == [  # newest first
+        "Model rolled back to v-old",
+        "Model v-new promoted",
+        "Model v-old promoted",
+        "First model-inferred score (model v-old)",
+    ]
+    latest_window = patient.predictions.order_by("-window_end").first().window_end  # type: ignore[attr-defined]
+    assert models[0].at > latest_window  # dated at the roll-back, not at a window it re-scored
     html = response.content.decode()
     assert "called, will see Friday" in html  # the acknowledgement note, on the patient page
     figure_names = [t["name"] for t in response.context["figure"]["data"]]

@@ -102,9 +102,10 @@ def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(
     html = r.content.decode()
     figure = _figure(html)
     names = [t.get("name") for t in figure["data"]]
+    trained = f"trained {version.created_at:%d %b %Y}, candidate"  # no active version: the newest is the line
     assert names == [
-        "Prediction interval (v-one)",
-        "Model-inferred PHQ-9 (model v-one)",
+        f"Prediction interval (v-one, {trained})",
+        f"Model-inferred PHQ-9 (model v-one, {trained})",
         "Self-report PHQ-9 (questionnaire)",
         "Events: model",  # the first model-inferred score, marked along the top
     ]
@@ -114,8 +115,9 @@ def test_it_draws_the_trajectory_with_bands_thresholds_and_questionnaires(
     assert figure["data"][2]["y"] == [14] and figure["data"][2]["text"] == ["self-report"]
     shapes = figure["layout"]["shapes"]
     assert sum(1 for s in shapes if s["type"] == "rect") == 5  # the five severity bands
-    # the lines sit where rounding reaches them (14.5 counts as 15): a point above a line reaches it
-    assert sorted(s["y0"] for s in shapes if s["type"] == "line") == [9.5, 14.5, 19.5]
+    # the lines sit where rounding reaches them (14.45, shown 14.5, counts as 15): a point above a line
+    # reaches it
+    assert sorted(s["y0"] for s in shapes if s["type"] == "line") == pytest.approx([9.45, 14.45, 19.45])
     assert (
         "vendor/plotly/plotly-cartesian-4.1.1.min.js" in html and "<script>" not in html
     )  # no inline script

@@ -81,3 +81,49 @@ def test_the_template_lookup_is_scored_on_the_windows_it_is_given(model_store: P
     assert report is not None and report["n"] == len(examples)
     # the lookup knows the phrase bank: it tracks the questionnaires with no training at all
     assert report["pearson_r"] > 0.5
+
+
+def test_seeding_emails_nobody_about_the_seeded_history(model_store: Path) -> None:
+    """Crossings in the seeded history are weeks or months old: recorded, never e-mailed, not retried."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from monitor_site.alerts.models import Alert, AlertNotification
+    from monitor_site.alerts.services import alerts_due_for_notification
+
+    call_command("seed_demo", "--patients", "12", "--weeks", "4", "--no-train", stdout=StringIO())
+    call_command("seed_demo", "--patients", "12", "--weeks", "4", "--no-train", stdout=StringIO())
+    alerts = Alert.objects.all()
+    assert alerts.exists()  # the self-report rules on the latest questionnaires
+    assert mail.outbox == []
+    outcomes = set(AlertNotification.objects.values_list("outcome", flat=True))
+    assert outcomes == {AlertNotification.Outcome.NOT_SENT}
+    assert alerts_due_for_notification(now=timezone.now() + timedelta(days=1)) == []
+
+
+def test_alerts_raised_while_the_history_is_scored_email_nobody(model_store: Path) -> None:
+    """The promotion's re-scoring runs the usual tasks (eagerly in the demo): its alerts on the seeded
+    history reach nobody, and the demo users have their addresses again afterwards."""
+    from django.contrib.auth import get_user_model
+    from django.core import mail
+
+    from monitor_site.alerts.models import Alert, AlertNotification, AlertRule
+    from monitor_site.alerts.selectors import alerts_undelivered_count
+    from monitor_site.alerts.services import alert_notify
+    from monitor_site.demo.services import demo_users_unreachable
+
+    call_command("seed_demo", "--patients", "6", "--weeks", "3", "--no-train", stdout=StringIO())
+    clinician = get_user_model().objects.get(username="clinician")
+    assert clinician.email  # given after the first seed: later sessions reach the console
+    patient = Patient.objects.filter(care_team__members=clinician).first()
+    rule = AlertRule.objects.get(source="model", kind="threshold", threshold=10)
+    with demo_users_unreachable():
+        alert = Alert.objects.create(rule=rule, patient=patient, total=12, band="moderate")
+        alert_notify(alert_id=alert.pk)
+    assert mail.outbox == []
+    assert alert.notifications.get().outcome == AlertNotification.Outcome.NO_RECIPIENT
+    clinician.refresh_from_db()
+    assert clinician.email == "clinician@demo.invalid"
+    assert alerts_undelivered_count() == 0  # the team has addresses again: nothing "reached nobody"

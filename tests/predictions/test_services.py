@@ -109,7 +109,8 @@ def test_it_keeps_history_when_a_new_version_arrives(
     from monitor_site.modelops.services.registry import model_version_promote
     from tests.conftest import register_copy
 
-    old = _session(source, "old", T0)
+    first = _session(source, "old", T0)  # the patient's baseline period (first 14 days)
+    old = _session(source, "middle", T0 + timedelta(days=30))  # neither baseline nor recent
     recent = _session(source, "recent", timezone.now() - timedelta(days=2))
     predictions_score_pending()
     v2 = register_copy(model_store, active_model.version, "v2")  # type: ignore[arg-type, attr-defined]
@@ -124,6 +125,8 @@ def test_it_keeps_history_when_a_new_version_arrives(
 
     assert versions(recent) == {active_model.version, "v2"}  # type: ignore[attr-defined]
     assert versions(old) == {active_model.version}  # type: ignore[attr-defined] # history is not rewritten
+    # The baseline windows are re-scored: a change since baseline compares one version's scores.
+    assert versions(first) == {active_model.version, "v2"}  # type: ignore[attr-defined]
     assert versions(new) == {"v2"}
     assert ModelVersion.objects.get(pk=active_model.pk).status == "retired"  # type: ignore[attr-defined]
     assert (model_store / "ACTIVE").read_text().strip() == "v2"  # type: ignore[operator]

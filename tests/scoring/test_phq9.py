@@ -16,7 +16,7 @@ def test_it_calls_a_6_point_rise_reliable_deterioration() -> None:
     status = change_status(8, 14)
     assert status.reliable == "deterioration" and status.label == "Reliable deterioration"
     assert status.response is None and status.remission is None  # baseline below 10: not applicable
-    assert change_status(8, 13.49).reliable == "none"  # 5.49 rounds to 5; 5.5 would reach 6
+    assert change_status(8, 13.44).reliable == "none"  # shown +5.4: rounds to 5; +5.5 would reach 6
 
 
 def test_it_tells_response_from_remission() -> None:
@@ -38,7 +38,7 @@ def test_it_holds_the_questionnaire_and_its_codes_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"), [(6.0, "deterioration"), (5.49, "none"), (-5.49, "none"), (-6.0, "improvement")]
+    ("change", "expected"), [(6.0, "deterioration"), (5.44, "none"), (-5.44, "none"), (-6.0, "improvement")]
 )
 def test_reliable_change_is_six_points_either_way(change: float, expected: str) -> None:
     from scoring.phq9 import reliable_change
@@ -49,13 +49,13 @@ def test_reliable_change_is_six_points_either_way(change: float, expected: str) 
 @pytest.mark.parametrize(
     ("score", "band", "line"),
     [
-        (4.49, "minimal", 5),
-        (4.5, "mild", 5),
-        (9.49, "mild", 10),
-        (9.5, "moderate", 10),
-        (14.49, "moderate", 15),
-        (14.5, "moderately_severe", 15),
-        (19.49, "moderately_severe", 20),
+        (4.44, "minimal", 5),
+        (4.45, "mild", 5),  # shown 4.5
+        (9.44, "mild", 10),
+        (9.45, "moderate", 10),
+        (14.44, "moderate", 15),  # shown 14.4
+        (14.46, "moderately_severe", 15),  # shown 14.5: the number beside the label decides
+        (19.44, "moderately_severe", 20),
         (19.5, "severe", 20),
     ],
 )
@@ -71,8 +71,26 @@ def test_one_rounding_rule_for_bands_lines_and_charts(score: float, band: str, l
 def test_reliable_change_rounds_like_the_total() -> None:
     from scoring.phq9 import reliable_change
 
-    assert reliable_change(5.5) == "deterioration" and reliable_change(5.49) == "none"
-    assert reliable_change(-5.5) == "improvement" and reliable_change(-5.49) == "none"
+    assert reliable_change(5.5) == "deterioration" and reliable_change(5.44) == "none"
+    assert reliable_change(-5.5) == "improvement" and reliable_change(-5.44) == "none"
+    assert reliable_change(5.46) == "deterioration" and reliable_change(-5.46) == "improvement"  # 5.5 shown
+
+
+def test_every_label_agrees_with_the_number_shown_both_ways() -> None:
+    """From 0 to 27 and -27 to 27 in hundredths: the band, the lines and the reliable-change mark
+    depend only on the number shown (one decimal), and a change is judged the same up and down."""
+    from scoring.phq9 import THRESHOLDS, band_for, reaches, reliable_change, shown
+
+    for hundredths in range(0, 2701):
+        score = hundredths / 100
+        twin = shown(score)
+        assert band_for(score) == band_for(twin)
+        assert all(reaches(score, line) == reaches(twin, line) for line in THRESHOLDS)
+    for hundredths in range(1, 2701):
+        change = hundredths / 100
+        up, down = reliable_change(change), reliable_change(-change)
+        assert (up, down) in {("none", "none"), ("deterioration", "improvement")}, change
+        assert (up != "none") == (shown(change) >= 5.5)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +111,7 @@ def test_it_words_an_item_score_as_the_answer_it_rounds_to(value: float, answer:
     assert item_answer(value) == answer
 
 
-@pytest.mark.parametrize("change", [5.49, 5.5, -5.5, -5.51, 6.0, -6.0, 0.0])
+@pytest.mark.parametrize("change", [5.44, 5.45, 5.49, 5.5, -5.45, -5.44, -5.51, 6.0, -6.0, 0.0])
 def test_a_database_filter_on_lowest_reaching_agrees_with_reliable_change(change: float) -> None:
     from scoring.phq9 import RELIABLE_CHANGE, lowest_reaching, reliable_change
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
-from scoring.phq9 import RELIABLE_CHANGE, THRESHOLDS, TOTAL_MAX, band_by_key, reliable_change
+from scoring.phq9 import (
+    READING_NOTE,
+    RELIABLE_CHANGE,
+    THRESHOLDS,
+    TOTAL_MAX,
+    Band,
+    band_by_key,
+    reliable_change,
+    shown_range,
+)
 
 register = template.Library()
 
@@ -58,6 +68,21 @@ def band_label(key: str) -> str:
 
 
 @register.filter
+def css_string(value: object) -> SafeString:
+    """`value` as a quoted CSS string (a printed page's header): every character but letters, digits,
+    space and a few marks is escaped, so patient data cannot end the string or the style block."""
+    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,:·()")
+    body = "".join(c if c in safe else f"\\{ord(c):06x}" for c in str(value))
+    return mark_safe(f'"{body}"')  # noqa: S308 # every other character is escaped above
+
+
+@register.filter
+def band_range(band: Band) -> str:
+    """A band's range in the numbers the pages show ("Severe" -> "19.5–27"): what a filter label states."""
+    return shown_range(band)
+
+
+@register.filter
 def change_class(change: float | None) -> str:
     """CSS class of a change since baseline: "flag" for reliable deterioration, "good" for reliable
     improvement (scoring.phq9.RELIABLE_CHANGE), "" otherwise."""
@@ -71,6 +96,8 @@ def phq9_fact(name: str) -> str:
     """A PHQ-9 number for text in a template: {% phq9_fact "reliable_change" %} -> "6"."""
     facts = {
         "reliable_change": str(RELIABLE_CHANGE),
+        "reliable_change_shown": f"{RELIABLE_CHANGE - 0.5:.1f}",  # the smallest change shown that is one
+        "reading_note": READING_NOTE,
         "thresholds": ", ".join(str(t) for t in THRESHOLDS),
         "total_max": str(TOTAL_MAX),
     }

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from monitor_site.modelops.models import ModelVersion
@@ -20,7 +20,7 @@ from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction
 from monitor_site.predictions.services.rows import Scored, detect_self_harm, prediction_row, risk_fields
-from monitor_site.predictions.services.summaries import trajectory_summaries_refresh
+from monitor_site.predictions.services.summaries import BASELINE_DAYS, trajectory_summaries_refresh
 from scoring.self_harm import DETECTOR_VERSION
 
 log = logging.getLogger(__name__)
@@ -113,15 +113,18 @@ def predictions_score_session_and_next(*, session_id: int, limit: int | None = N
 
 
 def sessions_pending(*, model_version: ModelVersion) -> list[int]:
-    """Sessions this version has not scored: every session never scored at all, and the recent ones
-    (SCORING_RESCORE_DAYS) that an older version scored. Older history keeps its older version's
-    scores; nothing is silently rewritten."""
+    """Sessions this version has not scored: every session never scored at all, the recent ones
+    (SCORING_RESCORE_DAYS) and those of each patient's baseline period (its first 14 days, so a change
+    since baseline compares one version's scores) that an older version scored. Older history keeps its
+    older version's scores; nothing is silently rewritten."""
     by_version = Prediction.objects.filter(session=OuterRef("pk"), model_version=model_version)
     by_any = Prediction.objects.filter(session=OuterRef("pk"))
     recent = timezone.now() - timedelta(days=settings.SCORING_RESCORE_DAYS)
+    baseline_from = F("patient__summary__baseline_from")
+    in_baseline = Q(ended_at__gte=baseline_from, ended_at__lte=baseline_from + timedelta(days=BASELINE_DAYS))
     return list(
         ConversationSession.objects.filter(~Exists(by_version))
-        .filter(Q(ended_at__gte=recent) | ~Exists(by_any))
+        .filter(Q(ended_at__gte=recent) | in_baseline | ~Exists(by_any))
         .order_by("ended_at")
         .values_list("pk", flat=True)
     )

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from monitor_site.alerts.tasks import alerts_notify_enqueue
+from monitor_site.alerts.services import alerts_mark_not_sent
 from monitor_site.demo.services import DEMO_USERS, demo_clinic_seed
 from scoring.artifact import ArtifactError
 from scoring.backbone import BackboneNotFound
@@ -50,7 +50,7 @@ class Command(BaseCommand):
 
         try:
             result = demo_clinic_seed(
-                notify=alerts_notify_enqueue,
+                notify=alerts_mark_not_sent,  # seeded history is not news: no e-mail
                 args=clinic_args,
                 reset=options["reset"],
                 train=not options["no_train"],
