@@ -119,7 +119,12 @@ def validate_rater(
                 float(np.mean([abs(t - p.truth_total) for t, p in zip(predicted, usable, strict=True)])), 3
             )
         residuals = [t - p.truth_total for t, p in zip(predicted, usable, strict=True)]
-        calibration = Calibration.fit(residuals, coverage=COVERAGE, predicted=predicted)
+        calibration = Calibration.fit(
+            residuals, coverage=COVERAGE, predicted=predicted, groups=[p.group for p in usable]
+        )
+        if not calibration.stated:  # pairs enough, patients too few: still not validated here
+            report["interval"] = calibration.withheld
+            calibration = None
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     return RaterValidation(report, total_map, calibration, validated_at=stamp, min_pairs=min_pairs)
 
