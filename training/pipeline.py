@@ -122,7 +122,10 @@ def run_learning_loop(
     report("train", 0.0)
     result = _final_ensemble(dev, pseudo, len(test), config, store_dir, backbone, vectors, report)
     report("evaluate", 0.0)
-    points = _test_evaluation(result, test, split, labelled, backbone, log_line)
+    # Every patient whose text this version trained on (labelled or pseudo-labelled): a later run compares
+    # it with its successor only on patients neither trained on (training/promotion.fresh_test_windows).
+    trained = sorted({e.patient for e in dev} | {e.group for e in pseudo})
+    points = _test_evaluation(result, test, split, labelled, backbone, log_line, trained)
     report("done", 1.0)
     return LoopResult(
         train=result,
@@ -360,9 +363,10 @@ def _test_evaluation(
     labelled: _Labelled,
     backbone: Backbone,
     log_line: Callable[[str], None] | None,
+    trained: list[str],
 ) -> list[tuple[str, float, float]]:
     """Evaluation on the held-out test patients, recorded in the artifact's manifest (which keeps the
-    calibration patients' metrics as `validation_metrics`) and in `result`. Returns the test points."""
+    calibration patients' metrics as `validation_metrics`, and the `trained` patients) and in `result`."""
     test_metrics, points = evaluate(result.artifact_dir, test, backbone=backbone)
     test_metrics["evaluated_on"] = f"held-out test patients ({SPLIT_TEXT[split]})"
     test_metrics["interval_method"] = result.metrics.get("interval_method")
@@ -374,6 +378,7 @@ def _test_evaluation(
         "patients": sorted({e.group for e in test}),
         "split": SPLIT_TEXT[split],
     }
+    manifest["trained_patients"] = trained
     manifest["labeling"] = labelled.labeling.counts()
     if labelled.label_check:
         manifest["label_validation"] = labelled.label_check

@@ -42,8 +42,8 @@ class PairedPoints:
 class PromotionRule:
     """The rule's settings: PROMOTION_MAE_MARGIN, PROMOTION_MIN_TEST_PATIENTS, PROMOTION_MAX_AUC_DROP."""
 
-    margin: float = 0.05  # share of the active's MAE the upper bound of candidate - active must lie below
-    min_patients: int = 20  # test patients both scored; below it an admin judges
+    margin: float  # share of the active's MAE the upper bound of candidate - active must lie below
+    min_patients: int  # test patients both scored; below it an admin judges
     max_auc_drop: float = 0.0  # kept back when AUC@10 is lower by more than this beyond the noise
 
 
@@ -141,9 +141,10 @@ def promotion_decision(
         numbers["outcome"] = "promoted"
         return Decision(True, f"promoted (no worse than the {against} within the margin): {detail}", numbers)
     numbers["outcome"] = "kept as candidate"
+    mae_shown = upper is not None and upper < margin
     why = (
         "its AUC@10 is lower beyond the noise"
-        if auc_clearly_worse
+        if mae_shown
         else f"the upper bound of its MAE difference is not below the margin {margin:.3f}"
     )
     return Decision(False, f"kept as candidate ({why}): {detail}", numbers)
@@ -196,3 +197,30 @@ def first_model_gate(
         f"first model vs the LLM rater on {len(shared)} test windows of {n} patient(s): {decision.text}",
         {**decision.numbers, "questionnaire_patients": questionnaire_patients},
     )
+
+
+def fresh_test_windows(test: list[LabeledWindow], active_manifest: dict) -> tuple[list[LabeledWindow], str]:
+    """The held-out test windows a candidate and the active model may be compared on: those of patients
+    neither trained on (the candidate never trains on its test patients; the active model's manifest
+    lists in `trained_patients` every patient whose text it trained on, labelled or pseudo-labelled; a
+    patient pseudo-labelled at one run may answer a questionnaire and be tested at the next). Returns
+    them and what the comparison rests on, in words for the run page."""
+    trained = active_manifest.get("trained_patients")
+    if trained is None:
+        return test, (
+            "all held-out test patients: the active version's artifact does not list the patients it "
+            "trained on (made before versions recorded them)"
+        )
+    trained_set = set(trained)
+    fresh = [e for e in test if e.patient not in trained_set]
+    left_out = len({e.patient for e in test}) - len({e.patient for e in fresh})
+    selected_on = set(active_manifest.get("test_set", {}).get("patients", [])) & {e.patient for e in fresh}
+    note = f"{len({e.patient for e in fresh})} held-out test patient(s) neither version trained on"
+    if left_out:
+        note += f" ({left_out} left out: the active version trained on their text)"
+    if selected_on:
+        note += (
+            f"; {len(selected_on)} of them decided the active version's own promotion, so its figures "
+            "there are optimistic"
+        )
+    return fresh, note

@@ -42,7 +42,8 @@ from scoring.cli_args import arg
 from scoring.phq9 import TOTAL_MAX, band_for
 from scoring.types import LabeledWindow, Window
 from training.labelling.label import ClaudeLabel
-from training.labelling.validation import ValidationPair, fit_total_map
+from training.labelling.rater import gate_totals
+from training.labelling.validation import ValidationPair
 from training.metrics import regression_report
 from training.promotion import PairedPoints, PromotionRule, first_model_gate, promotion_decision
 from training.splits import held_out_test_split, split_by_group, split_validation
@@ -68,6 +69,7 @@ class LoopBenchArgs:
     margin: float = arg(0.05, "PROMOTION_MAE_MARGIN: share of the active model's MAE")
     min_test_patients: int = arg(20, "PROMOTION_MIN_TEST_PATIENTS")
     first_model_min_patients: int = arg(30, "COLD_START_FIRST_MODEL_MIN_PATIENTS")
+    rater_min_pairs: int = arg(20, "LLM_SCORING_MIN_VALIDATION_PAIRS: pairs the rater's map needs")
     rounds: int = arg(500, "bootstrap resamples per interval (the product uses 1000)")
     pool: int = arg(1500, "patients generated once by the demo clinic's generator")
     seed: int = arg(11, "seed of the whole benchmark")
@@ -267,20 +269,23 @@ def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: 
     model_scale = models.model_better_scale if model_better else models.model_worse_scale
     model = models.predict(truth, z_candidate, model_scale)
     raw = models.rate(truth, z_other)
-    test_set = set(test)
-    pairs = [  # the map is fitted on development patients only (never the run's test patients)
-        ValidationPair(_label(float(raw[i])), float(truth[i]), None, groups[i])
-        for i in range(len(truth))
-        if i not in test_set
+    pairs = [
+        ValidationPair(_label(float(r)), float(t), None, g)
+        for r, t, g in zip(raw, truth, groups, strict=True)
     ]
-    total_map, _ = fit_total_map(pairs, min_pairs=30)
-    rated = raw if total_map is None else np.array([total_map(float(v)) for v in raw])
+    test_ids = [clinic.examples[i].window.id for i in test]
+    rated, _ = gate_totals(  # the product's: the map fitted without the run's test patients
+        pairs,
+        {w: pairs[i].label for w, i in zip(test_ids, test, strict=True)},
+        test_groups={groups[i] for i in test},
+        min_pairs=args.rater_min_pairs,
+    )
     gate = first_model_gate(
         questionnaire_patients=n,
         min_patients=args.first_model_min_patients,
         test=[clinic.examples[i] for i in test],
         candidate={clinic.examples[i].window.id: float(model[i]) for i in test},
-        rater={clinic.examples[i].window.id: float(rated[i]) for i in test},
+        rater=rated,
         rule=rule,
         rounds=args.rounds,
     )

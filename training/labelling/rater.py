@@ -129,6 +129,23 @@ def validate_rater(
     return RaterValidation(report, total_map, calibration, validated_at=stamp, min_pairs=min_pairs)
 
 
+def gate_totals(
+    pairs: list[ValidationPair], test: dict[str, ClaudeLabel], *, test_groups: set[str], min_pairs: int
+) -> tuple[dict[str, float], dict]:
+    """The rater's totals on the run's held-out test windows (`test`: window id -> raw label) for the
+    first-model gate, mapped by a map of totals fitted on the validation `pairs` of patients outside
+    `test_groups` only: a map fitted on the test patients' own pairs would make the rater's error there
+    partly in-sample. Returns the totals (windows with a total) and the map's report."""
+    development = [p for p in pairs if p.group not in test_groups]
+    total_map, info = fit_total_map(development, min_pairs=min_pairs)
+    info = {**info, "fitted_without_test_patients": True, "pairs": len(development)}
+    return {
+        window_id: (total_map(label.total) if total_map is not None else float(label.total))
+        for window_id, label in test.items()
+        if label.has_total
+    }, info
+
+
 @dataclass
 class Rating:
     """What the rater made of one window: the score, whether its interval is validated here, and the

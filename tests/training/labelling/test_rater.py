@@ -50,13 +50,13 @@ def test_a_rater_is_not_validated_with_too_few_pairs() -> None:
 
 def test_a_validated_rater_has_an_interval_from_residuals_and_round_trips_as_json() -> None:
     # Right on 24 patients, 4 points high on 6: no map can help (held-out MAE), and the 80% interval is
-    # the 25th smallest |residual| of 30: 4 points.
+    # at rank 31 * 0.8 = 24.8 of the 30 patients' |residual|: between the 24th (0) and 25th (4), 3.2.
     pairs = _pairs(24, bias=0.0) + [
         ValidationPair(_label([(t + 4) / 9] * 9), float(t), None, f"high-{t}") for t in range(6)
     ]
     validation = validate_rater(pairs, min_pairs=20)
     assert validation.validated and validation.total_map is None, validation.report["calibration"]
-    assert validation.calibration is not None and validation.calibration.half_width == pytest.approx(4.0)
+    assert validation.calibration is not None and validation.calibration.half_width == pytest.approx(3.2)
     again = RaterValidation.from_dict(validation.to_dict())
     assert again is not None and again.calibration == validation.calibration and again.validated
 
