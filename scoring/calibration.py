@@ -2,12 +2,12 @@
 
 The interval must hold for a **new patient**, and one patient's windows are not independent evidence
 (their residuals share the patient's way of writing). So the conformal quantile counts patients, not
-windows: each calibration patient's windows weigh 1/(their windows), every patient weighs one (the
-pooled-CDF method of Dunn, Wasserman & Ramdas 2022 for two-layer hierarchical data), and the quantile is
-taken at coverage * (P + 1) / P of that patient-weighted distribution, interpolated between neighbouring
-residuals so the interval neither falls short nor overshoots its level (with one window per patient this
-is split-conformal's ceil((P+1)·coverage)-th residual, interpolated). Below MIN_PATIENTS calibration
-patients no interval is stated ("too few patients to say"; stored as the whole scale, 0-27).
+windows: one residual per calibration patient, drawn at random (subsampling, as in Dunn, Wasserman &
+Ramdas 2022 for two-layer hierarchical data), the |residual| at rank (P + 1) * coverage of the P drawn,
+interpolated between neighbours so that the interval neither falls short nor overshoots its level; the
+half-width is the median of that quantile over many seeded draws (with one window per patient: plain
+split-conformal, interpolated). Below MIN_PATIENTS calibration patients no interval is stated ("too few
+patients to say"; stored as the whole scale, 0-27).
 `python -m training benchmark loop` measures the coverage on new patients (training/bench/loop.py).
 
 One half-width for every score leaves the interval too wide for low scores and too narrow for high
@@ -24,7 +24,7 @@ import numpy as np
 
 from scoring.phq9 import TOTAL_MAX, band_for
 
-SUBSAMPLES = 200  # draws of one residual per patient, averaged
+SUBSAMPLES = 200  # draws of one residual per patient (their quantiles' median is the half-width)
 SUBSAMPLE_SEED = 0  # fixed: the same residuals give the same interval
 MIN_PATIENTS = 8  # calibration patients an interval needs (the quantile's rank must exist and be stable)
 MIN_PER_BAND = 10  # calibration patients a band needs for a half-width of its own
@@ -32,9 +32,9 @@ WITHHELD = "too few patients to say"
 
 
 def _conformal_half_width(residuals: list[float], groups: list[str], coverage: float) -> float | None:
-    """The conformal quantile of |residual| with one residual per patient (see the module's docstring),
-    averaged over SUBSAMPLES seeded draws of each patient's residual; None when there are too few
-    patients for the rank (P + 1) * coverage to exist."""
+    """The conformal quantile of |residual| with one residual per patient (see the module's docstring):
+    the median over SUBSAMPLES seeded draws of each patient's residual (their mean overshoots the level);
+    None when there are too few patients for the rank (P + 1) * coverage to exist."""
     by_patient: dict[str, list[float]] = {}
     for g, r in zip(groups, residuals, strict=True):
         by_patient.setdefault(g, []).append(abs(r))
@@ -50,7 +50,7 @@ def _conformal_half_width(residuals: list[float], groups: list[str], coverage: f
         float(np.interp(rank, positions, np.sort([p[rng.integers(len(p))] for p in pools])))
         for _ in range(draws)
     ]
-    return float(np.mean(widths))
+    return float(np.median(widths))
 
 
 @dataclass(frozen=True)
