@@ -26,7 +26,7 @@ import numpy as np
 
 from scoring.calibration import Calibration
 from scoring.ensemble import ChunkEvidence, WindowScore
-from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
+from scoring.phq9 import N_ITEMS, TOTAL_MAX, band_for
 from scoring.types import Conversation, Window
 from scoring.windowing import MAX_WINDOW_CHARS, window_cut
 from training.labelling.claude import ClaudeLabeler, LabelingReport
@@ -37,6 +37,7 @@ from training.labelling.validation import (
     ValidationPair,
     fit_total_map,
     isotonic_map,
+    items_for_total,
     patient_half,
     validation_report,
 )
@@ -157,11 +158,8 @@ class Rating:
 
 
 def _scaled_items(label: ClaudeLabel, total: float) -> tuple[float, ...]:
-    """The label's items scaled to the mapped total, each within 0..3 (as apply_total_map does)."""
-    if label.total <= 0:
-        return tuple(label.items)
-    scale = total / label.total
-    return tuple(round(min(float(ITEM_MAX), v * scale), 4) for v in label.items)
+    """The label's items spread to the mapped total, each within 0..3 (as apply_total_map does)."""
+    return tuple(round(v, 4) for v in items_for_total(tuple(label.items), total))
 
 
 def _evidence(

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 LLM_SCORING_SOURCE = "llm-scoring"  # PseudoLabel.source of ratings bought to score sessions
 LLM_VALIDATION_SOURCE = "llm-validation"
+# Patients whose questionnaires are enough to pause a rater far off them, before it is validated (19 pairs
+# with an MAE of 10 is no reason to go on scoring until the 20th).
+PAUSE_MIN_PATIENTS = 5
 
 
 def llm_scoring_in_use() -> bool:
@@ -64,10 +67,12 @@ def llm_rater(*, source: str, token_budget: int | None = None) -> tuple[ModelVer
 
 
 def llm_rater_paused(row: ModelVersion) -> str:
-    """Why the rater may not score (its validated MAE is above TRAINING_LABEL_MAX_MAE), or ""."""
+    """Why the rater may not score (its MAE against this clinic's questionnaires, measured on at least
+    PAUSE_MIN_PATIENTS patients, validated or not yet, is above TRAINING_LABEL_MAX_MAE), or ""."""
     mae = row.metrics.get("mae")
     max_mae = training_setting("TRAINING_LABEL_MAX_MAE")
-    if row.metrics.get("validated") and mae is not None and mae > max_mae:
+    measured = row.metrics.get("validated") or row.metrics.get("patients", 0) >= PAUSE_MIN_PATIENTS
+    if measured and mae is not None and mae > max_mae:
         return (
             f"its MAE against this clinic's questionnaires is {mae:.2f}, above TRAINING_LABEL_MAX_MAE "
             f"({max_mae:g}): LLM scoring is paused"
