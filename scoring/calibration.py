@@ -45,11 +45,11 @@ def _conformal_half_width(residuals: list[float], groups: list[str], coverage: f
     pools = [np.asarray(v) for _, v in sorted(by_patient.items())]
     rng = np.random.default_rng(SUBSAMPLE_SEED)
     draws = 1 if all(len(p) == 1 for p in pools) else SUBSAMPLES
-    positions = np.arange(1, patients + 1)
-    widths = [
-        float(np.interp(rank, positions, np.sort([p[rng.integers(len(p))] for p in pools])))
-        for _ in range(draws)
-    ]
+    drawn = np.sort(np.column_stack([p[rng.integers(len(p), size=draws)] for p in pools]), axis=1)  # (D, P)
+    below = min(max(int(np.floor(rank)), 1), patients)  # 1-based rank of the residual at or below
+    above = min(below + 1, patients)
+    fraction = min(max(rank - below, 0.0), 1.0)
+    widths = drawn[:, below - 1] + fraction * (drawn[:, above - 1] - drawn[:, below - 1])
     return float(np.median(widths))
 
 
