@@ -26,7 +26,7 @@ from scoring.phq9 import TOTAL_MAX, band_for
 
 SUBSAMPLES = 200  # draws of one residual per patient (their quantiles' median is the half-width)
 SUBSAMPLE_SEED = 0  # fixed: the same residuals give the same interval
-MIN_PATIENTS = 8  # calibration patients an interval needs (the quantile's rank must exist and be stable)
+MIN_PATIENTS = 6  # calibration patients an interval needs (the rank (P + 1) * 80% must exist: P >= 4)
 MIN_PER_BAND = 10  # calibration patients a band needs for a half-width of its own
 WITHHELD = "too few patients to say"
 

@@ -35,7 +35,7 @@ from training.labelling.claude import ClaudeLabeler, LabelingReport
 from training.labelling.crossfit import cross_fitted_items, relabelled
 from training.labelling.prompt import LabelRequest
 from training.labelling.validation import apply_total_map, validate_labeller
-from training.splits import SPLIT_TEXT, held_out_test_split, split_kind, time_cut
+from training.splits import SPLIT_TEXT, held_out_test_split, split_kind
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
@@ -104,7 +104,7 @@ def run_learning_loop(
     report = progress or (lambda stage, fraction: None)
     split = split_kind(ground_truth, config.split)
     dev, test = _development_and_test(ground_truth, config, split)
-    unlabeled = _without_test_patients(unlabeled, test, split, log_line)
+    unlabeled = _without_test_patients(unlabeled, test, log_line)
     _log(
         log_line,
         f"ground truth: {len(dev)} development windows, {len(test)} held-out test windows "
@@ -150,14 +150,14 @@ def _development_and_test(
 
 
 def _without_test_patients(
-    unlabeled: list[Unlabeled], test: list[LabeledWindow], split: str, log_line: Callable[[str], None] | None
+    unlabeled: list[Unlabeled], test: list[LabeledWindow], log_line: Callable[[str], None] | None
 ) -> list[Unlabeled]:
-    """A held-out test patient's text never reaches training, labelled or not, nor (time split) text
-    after the test windows begin: such unlabeled windows are dropped before any labelling."""
-    test_groups, cut = {e.patient for e in test}, time_cut(test) if split == "time" else None
-    kept = [u for u in unlabeled if u.group not in test_groups and not (cut and (u.window.end or cut) >= cut)]
+    """A held-out test patient's text never reaches training, labelled or not: their unlabeled windows
+    are dropped before any labelling (the time cut is of questionnaire windows: recent text stays)."""
+    test_groups = {e.patient for e in test}
+    kept = [u for u in unlabeled if u.group not in test_groups]
     if dropped := len(unlabeled) - len(kept):
-        _log(log_line, f"{dropped} unlabeled windows of test patients or after the time cut left out")
+        _log(log_line, f"{dropped} unlabeled windows of held-out test patients left out")
     return kept
 
 

@@ -205,7 +205,7 @@ def test_validation_against_questionnaires_gives_later_ratings_an_interval(
     django_capture_on_commit_callbacks: object,
 ) -> None:
     settings.LLM_SCORING_MIN_VALIDATION_PAIRS = 4  # type: ignore[attr-defined]
-    _questionnaire_patients(django_capture_on_commit_callbacks, source, 8)  # an interval needs 8 patients
+    _questionnaire_patients(django_capture_on_commit_callbacks, source, 8)  # an interval needs 6 patients
     rater = llm_rater_validate()
     assert rater is not None and rater.metrics["validated"] and rater.metrics["pairs"] == 8
     assert rater.metrics["patients"] == 8 and rater.metrics["mae"] is not None
