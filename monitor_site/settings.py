@@ -290,7 +290,7 @@ TRAINING_MAX_UNLABELED = env.int("TRAINING_MAX_UNLABELED", default=500)
 # one-sided 95% upper bound of its paired, patient-level MAE difference lies below PROMOTION_MAE_MARGIN
 # times the active's MAE, on at least PROMOTION_MIN_TEST_PATIENTS held-out patients neither trained on
 # (fewer: the run stays a candidate for an admin to judge). `python -m training benchmark loop` measures it.
-PROMOTION_MAE_MARGIN = env.float("PROMOTION_MAE_MARGIN", default=0.05)
+PROMOTION_MAE_MARGIN = env.float("PROMOTION_MAE_MARGIN", default=0.075)
 PROMOTION_MIN_TEST_PATIENTS = env.int("PROMOTION_MIN_TEST_PATIENTS", default=20)
 PROMOTION_MAX_AUC_DROP = env.float("PROMOTION_MAX_AUC_DROP", default=0.0)
 # Claude, for pseudo-labels and cold-start ratings: without a key, stage 1 of the loop is skipped.

@@ -56,7 +56,7 @@ def calibrate_and_evaluate(
     metrics = regression_report(
         [e.total for e in held],
         [s.total for s in scores],
-        intervals=[calibration.interval(s.total) for s in scores],
+        intervals=[calibration.interval(s.total) for s in scores] if calibration.stated else None,
         items_true=[e.items for e in held],
         items_pred=[s.items for s in scores],
         groups=[e.patient for e in held],

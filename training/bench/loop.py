@@ -66,7 +66,7 @@ class LoopBenchArgs:
     test_fraction: float = arg(0.2, "TRAINING_TEST_FRACTION")
     val_fraction: float = arg(0.2, "TRAINING_VAL_FRACTION: development patients held out for validation")
     coverage: float = arg(0.8, "TRAINING_COVERAGE: the prediction interval's level")
-    margin: float = arg(0.05, "PROMOTION_MAE_MARGIN: share of the active model's MAE")
+    margin: float = arg(0.075, "PROMOTION_MAE_MARGIN: share of the active model's MAE")
     min_test_patients: int = arg(20, "PROMOTION_MIN_TEST_PATIENTS")
     first_model_min_patients: int = arg(30, "COLD_START_FIRST_MODEL_MIN_PATIENTS")
     rater_min_pairs: int = arg(20, "LLM_SCORING_MIN_VALIDATION_PAIRS: pairs the rater's map needs")
