@@ -303,7 +303,7 @@ def test_a_labeller_too_far_from_the_questionnaires_is_not_used(
         run = _run(django_capture_on_commit_callbacks)
     assert run.status == "succeeded", run.log
     assert run.report["label_validation"]["used"] is False
-    assert "Claude's pseudo-labels are NOT used" in run.log
+    assert "Claude's labels are NOT used" in run.log
     assert run.counts["pseudo_labelled_windows"] == 0
 
 

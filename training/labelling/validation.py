@@ -203,6 +203,6 @@ def validate_labeller(
         f"MAE {check.get('mae', '-')}, bias {check.get('bias', '-')}, r {check.get('pearson_r', '-')}, "
         f"band agreement {check.get('band_agreement', '-')}, not assessable {check['not_assessable_share']}; "
         f"map of totals {'applied' if calibration['applied'] else 'not applied: ' + calibration['why']}"
-        + ("" if trusted else f"; MAE of the labels used above {config.label_max_mae}: NOT used")
+        + ("" if trusted else f"; MAE {used_mae} > {config.label_max_mae}: Claude's labels are NOT used")
     )
     return check, total_map, trusted, validating
