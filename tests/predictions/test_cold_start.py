@@ -229,9 +229,9 @@ def test_a_rater_worse_than_the_threshold_is_paused(
     settings.LLM_SCORING_MIN_VALIDATION_PAIRS = 4  # type: ignore[attr-defined]
     settings.TRAINING_LABEL_MAX_MAE = 2.0  # type: ignore[attr-defined]
     claude.default = ("json", (200, tool_message([3] * 9)))
-    _questionnaire_patients(django_capture_on_commit_callbacks, source, 6)  # self-reports of 8 or 9
+    _questionnaire_patients(django_capture_on_commit_callbacks, source, 5)  # self-reports of 8 or 9
     rater = llm_rater_validate()
-    # 6 patients: too few for an interval (not validated), enough to pause a rater this far off
+    # 5 patients: too few for an interval (not validated), enough to pause a rater this far off
     assert rater is not None and rater.metrics["mae"] > 2.0 and not rater.metrics["validated"]
     _patient(source, "anon-new")
     with caplog.at_level(logging.WARNING):
