@@ -72,11 +72,12 @@ def held_out_test_split(
     test = [i for i, e in enumerate(examples) if e.patient in test_groups]
     cut = time_cut([examples[i] for i in test]) if kind == "time" else None
     # A real time cut: development windows all end by the time the first test window begins (later ones
-    # of development patients are left out), so no development text postdates the test text.
+    # of development patients are left out), so no development text postdates the test text. A window
+    # without a start is the moment it ends: one ending at that same moment is kept.
     dev = [
         i
         for i, e in enumerate(examples)
-        if e.patient not in test_groups and (cut is None or e.window.end < cut)  # type: ignore[operator]
+        if e.patient not in test_groups and (cut is None or e.window.end <= cut)  # type: ignore[operator]
     ]
     return dev, test
 
