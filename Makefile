@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEMO_ENV := DJANGO_DEBUG=1 CELERY_TASK_ALWAYS_EAGER=1 EMAIL_URL=consolemail://
 
-.PHONY: gpu-check gpu-vendor venv browser services demo seed test test-fast faults lint bench bench-model load-set bench-pages loadtest clean
+.PHONY: gpu-check gpu-vendor venv browser services demo seed test test-fast faults lint bench bench-model bench-loop load-set bench-pages loadtest clean
 
 venv: $(STAMP)
 
@@ -62,8 +62,14 @@ lint: venv
 	$(PY) -m mypy scoring training monitor_site
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py tests/test_layering.py
 
-# `make bench`: the model (tokens/s) and the clinician pages (ms at p95 on 5,000 patients x 365 days).
-bench: bench-model bench-pages
+# `make bench`: the model (tokens/s), the clinician pages (ms at p95 on 5,000 patients x 365 days) and the
+# learning loop's decisions at a clinic's size.
+bench: bench-model bench-pages bench-loop
+
+# The learning loop's decisions on simulated clinics of 30, 100 and 300 patients (minutes on 2 cores).
+bench-loop: venv
+	mkdir -p var
+	$(PY) -m training benchmark loop --patients 30,100,300 --out var/loop.json $(BENCH_LOOP_ARGS)
 
 # On a CUDA machine (< 5 minutes on one 80-141 GB GPU): Qwen3.5-27B of the real shape, random weights, bf16,
 # scoring tokens/s and LoRA steps beside the memory plan -> var/gpu_check.json. Uses the python and torch

@@ -295,7 +295,12 @@ def _set_by_environment(names: tuple[str, ...]) -> dict[str, str]:
 globals().update(_set_by_environment(TRAINING_FIELD_VARIABLES))
 TRAINING_UNLABELED_DAYS = env.int("TRAINING_UNLABELED_DAYS", default=180)
 TRAINING_MAX_UNLABELED = env.int("TRAINING_MAX_UNLABELED", default=500)
-PROMOTION_MAX_MAE_INCREASE = env.float("PROMOTION_MAX_MAE_INCREASE", default=0.0)
+# Promotion as non-inferiority (training/promotion.py): a candidate replaces the active model only when the
+# one-sided 95% upper bound of its paired, patient-level MAE difference lies below PROMOTION_MAE_MARGIN
+# times the active's MAE, on at least PROMOTION_MIN_TEST_PATIENTS held-out patients neither trained on
+# (fewer: the run stays a candidate for an admin to judge). `python -m training benchmark loop` measures it.
+PROMOTION_MAE_MARGIN = env.float("PROMOTION_MAE_MARGIN", default=0.075)
+PROMOTION_MIN_TEST_PATIENTS = env.int("PROMOTION_MIN_TEST_PATIENTS", default=20)
 PROMOTION_MAX_AUC_DROP = env.float("PROMOTION_MAX_AUC_DROP", default=0.0)
 # Claude, for pseudo-labels and cold-start ratings: without a key, stage 1 of the loop is skipped.
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")

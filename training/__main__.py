@@ -2,6 +2,7 @@
 `python -m training benchmark depseverity|depsign`: accuracy on public data (tuned on val, reported on test);
 `python -m training benchmark cross-source`: trained on each source, ranked on the others (and in-domain);
 `python -m training benchmark self-harm`: the self-harm detector on cssrs test and the hard cases;
+`python -m training benchmark loop --patients 30,100,300`: the learning loop's decisions at a clinic's size;
 `python -m training self-harm`: train the self-harm detector's sentence model (scoring/data/);
 `python -m training run --config FILE.toml`: the learning loop on JSONL files (see training/run_config.py);
 `python -m training plan --backbone qwen3.5-27b --mode lora --gpu-memory 80GiB`: memory and speed plan.
@@ -19,6 +20,7 @@ from typing import Any
 def main(argv: list[str] | None = None) -> int:
     from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
     from training.bench import cross_source, public
+    from training.bench import loop as loop_bench_module
     from training.bench.speed import BenchArgs
 
     parser = argparse.ArgumentParser(prog="python -m training")
@@ -38,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     add_dataclass_arguments(cross, cross_source.CrossSourceArgs)
     cross.add_argument("--out", type=Path, required=True, help="write the JSON report here")
     add_self_harm_parsers(sub, datasets)
+    loop_bench = datasets.add_parser(
+        "loop",
+        help="the learning loop's promotion, gate and intervals on simulated clinics with known truth",
+    )
+    add_dataclass_arguments(loop_bench, loop_bench_module.LoopBenchArgs)
+    loop_bench.add_argument("--out", type=Path, required=True, help="write the JSON report here")
     loop = sub.add_parser("run", help="the learning loop on JSONL files, described by a TOML config")
     loop.add_argument("--config", type=Path, required=True, help="TOML file (see training/run_config.py)")
     add_plan_parser(sub)
@@ -52,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     from scoring.backbone import BackboneNotFound
 
     try:
+        if args.command == "benchmark" and args.dataset == "loop":
+            loop_args = dataclass_from_options(loop_bench_module.LoopBenchArgs, args)
+            return benchmark_to_file(
+                lambda progress: loop_bench_module.run(loop_args, progress=progress),
+                loop_bench_module.format_report,
+                "learning loop",
+                args.out,
+            )
         if args.command == "benchmark" and args.dataset == "cross-source":
             cross_args = dataclass_from_options(cross_source.CrossSourceArgs, args)
             return benchmark_to_file(

@@ -2,9 +2,9 @@
 metrics and the item-9 flag threshold, each measured through the ensemble as scoring loads it
 (`training.finetune.train_ensemble` loads it once for all of them).
 
-The blend is fitted on the early-stopping patients; the split-conformal interval, the metrics and the
-threshold on the calibration patients, the other half of the validation patients (the training patients
-when there are too few to hold out, said in the metrics).
+The blend is fitted on the early-stopping patients; the patient-level split-conformal interval, the
+metrics and the threshold on the calibration patients, the other half of the validation patients (the
+training patients when there are too few to hold out, said in the metrics; no interval is then stated).
 """
 
 from __future__ import annotations
@@ -44,12 +44,19 @@ def calibrate_and_evaluate(
     training patients, too few to hold out any)."""
     scores = ensemble.predict([e.window for e in held])
     residuals = [s.total - e.total for s, e in zip(scores, held, strict=True)]
-    calibration = Calibration.fit(residuals, coverage=coverage, predicted=[s.total for s in scores])
+    if held_out:
+        predicted, groups = [s.total for s in scores], [e.patient for e in held]
+        calibration = Calibration.fit(residuals, coverage=coverage, predicted=predicted, groups=groups)
+    else:  # residuals of training patients would state an interval far too narrow: none is stated
+        calibration = Calibration.none(
+            coverage=coverage,
+            why="no held-out calibration patients (val_fraction 0 or too few patients): no interval stated",
+        )
     manifest["calibration"] = calibration.to_dict()
     metrics = regression_report(
         [e.total for e in held],
         [s.total for s in scores],
-        intervals=[calibration.interval(s.total) for s in scores],
+        intervals=[calibration.interval(s.total) for s in scores] if calibration.stated else None,
         items_true=[e.items for e in held],
         items_pred=[s.items for s in scores],
         groups=[e.patient for e in held],
@@ -60,7 +67,12 @@ def calibrate_and_evaluate(
         if held_out
         else "training patients (too few patients to hold out)"
     )
-    metrics["interval_method"] = f"{calibration.method}, target coverage {coverage:.0%}"
+    metrics["interval_method"] = (
+        f"{calibration.method}, target coverage {coverage:.0%} for a new patient, "
+        f"{calibration.patients} calibration patient(s)"
+        if calibration.stated
+        else f"no interval: {calibration.withheld}"
+    )
     manifest["metrics"] = metrics
     # The item-9 flag threshold this model recommends, chosen on the calibration patients for a
     # recall of 0.9 of their windows with self-report item 9 >= 1 (the learning loop adds test figures).

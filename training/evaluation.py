@@ -20,7 +20,9 @@ def evaluate(
     an item-9 flag threshold in the artifact's manifest, `item9_flag` says how it does here. `backbone`:
     the one it was trained from, already loaded (shared, given back afterwards)."""
     ensemble = Ensemble.load(directory, backbone=backbone)
-    threshold = read_manifest(directory).get("item9_flag", {}).get("threshold")
+    manifest = read_manifest(directory)
+    threshold = manifest.get("item9_flag", {}).get("threshold")
+    withheld = manifest.get("calibration", {}).get("withheld", "")
     try:
         scores = ensemble.predict([e.window for e in examples])
     finally:
@@ -28,11 +30,13 @@ def evaluate(
     metrics = regression_report(
         [e.total for e in examples],
         [s.total for s in scores],
-        intervals=[s.interval for s in scores],
+        intervals=None if withheld else [s.interval for s in scores],
         items_true=[e.items for e in examples],
         items_pred=[s.items for s in scores],
         groups=[e.patient for e in examples],
     )
+    if withheld:  # the whole scale covers everything: no coverage to report
+        metrics["interval"] = withheld
     if threshold is not None:
         rated = [
             (e.items[ITEM_SELF_HARM], s.items[ITEM_SELF_HARM])

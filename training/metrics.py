@@ -6,19 +6,21 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import rankdata
-from sklearn.metrics import roc_auc_score
+from scipy.stats import norm, rankdata
+from scipy.stats import t as student_t
 
 from scoring.phq9 import BANDS, band_for
 
 AUC_THRESHOLDS = tuple(range(3, 25))
+# Patients a 95% bootstrap interval needs: with fewer, the interval covers well under its level even
+# widened (`python -m training benchmark loop` measures it), so none is stated.
+MIN_CI_PATIENTS = 10
 
 
 def _auc(y_true: np.ndarray, y_score: np.ndarray, threshold: int) -> float | None:
-    positive = y_true >= threshold
-    if positive.all() or not positive.any():
-        return None  # undefined with one class
-    return float(roc_auc_score(positive, y_score))
+    """AUC of y_score for y_true >= threshold; None (undefined) with one class. By ranks (`auc`, equal
+    to scikit-learn's roc_auc_score, ties counting half), fast enough for a bootstrap."""
+    return auc(y_true >= threshold, y_score)
 
 
 def _mae(t: np.ndarray, p: np.ndarray) -> float:
@@ -47,7 +49,8 @@ def regression_report(
     """MAE, RMSE, Pearson r, AUC at >= 10 and at every threshold 3..24, per-band recall, per-item MAE,
     interval coverage. Undefined values (one class, constant input) are None, never a made-up number.
     With `groups` (the patient of each window), `ci` holds 95% patient-level bootstrap intervals of
-    MAE, RMSE, r and AUC@10 (None where too few resamples define the metric)."""
+    MAE, RMSE, r and AUC@10 (None where too few resamples define the metric; withheld, with the reason,
+    below MIN_CI_PATIENTS patients). The other thresholds' AUCs carry no interval."""
     t = np.asarray(y_true, dtype=float)
     p = np.asarray(y_pred, dtype=float)
     n = len(t)
@@ -68,16 +71,7 @@ def regression_report(
     report["band_recall"] = recall
     report["band_accuracy"] = sum(a == b for a, b in zip(true_bands, pred_bands, strict=True)) / n
     if groups is not None and n > 1:
-        samples = bootstrap_samples(groups, n, rounds=bootstrap_rounds, seed=seed)
-        report["ci"] = {
-            "level": 0.95,
-            "resampled": "patients",
-            "patients": len(set(groups)),
-            "mae": bootstrap_interval(_mae, t, p, samples=samples),
-            "rmse": bootstrap_interval(_rmse, t, p, samples=samples),
-            "pearson_r": bootstrap_interval(_pearson, t, p, samples=samples),
-            "auc_at_10": bootstrap_interval(lambda a, b: _auc(a, b, 10), t, p, samples=samples),
-        }
+        report["ci"] = _patient_intervals(t, p, groups, rounds=bootstrap_rounds, seed=seed)
     if intervals is not None:
         inside = [lo <= y <= hi for y, (lo, hi) in zip(t, intervals, strict=True)]
         report["interval_coverage"] = sum(inside) / n
@@ -102,20 +96,41 @@ def regression_report(
     return report
 
 
+def _patient_intervals(t: np.ndarray, p: np.ndarray, groups: list[str], *, rounds: int, seed: int) -> dict:
+    """95% patient-bootstrap intervals of MAE, RMSE, r and AUC@10, widened for few patients (`widened`);
+    withheld, with the reason, below MIN_CI_PATIENTS patients, where no interval holds its level."""
+    patients = len(set(groups))
+    ci: dict = {"level": 0.95, "resampled": "patients", "patients": patients}
+    if patients < MIN_CI_PATIENTS:
+        ci["withheld"] = (
+            f"too few patients to say: {patients} patient(s), a 95% interval needs {MIN_CI_PATIENTS}"
+        )
+        return ci
+    samples = bootstrap_samples(groups, len(t), rounds=rounds, seed=seed)
+    metrics = {"mae": _mae, "rmse": _rmse, "pearson_r": _pearson, "auc_at_10": lambda a, b: _auc(a, b, 10)}
+    for name, metric in metrics.items():
+        interval = bootstrap_interval(metric, t, p, samples=samples)
+        ci[name] = widened(interval, metric(t, p), patients, level=0.95)
+    return ci
+
+
 # ---- rank metrics with bootstrap intervals --------------------------------------------------------
 # Resampling is by group (patient, or post where each post is its own author): every window of a drawn
 # group comes along, so windows of one person never count as independent evidence.
 
 
 def auc(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the ROC curve by ranks (ties count half); None with one class only."""
+    """Area under the ROC curve: the share of (positive, negative) pairs the score ranks right, ties
+    counting half (equal to scikit-learn's roc_auc_score); None with one class only. By binary search
+    over the sorted negatives, fast enough for a bootstrap's thousands of calls."""
     positive = np.asarray(positive, dtype=bool)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    score = np.asarray(score, dtype=float)
+    pos, neg = score[positive], np.sort(score[~positive])
+    if len(pos) == 0 or len(neg) == 0:
         return None
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    below = np.searchsorted(neg, pos, side="left")
+    tied = np.searchsorted(neg, pos, side="right") - below
+    return float((below.sum() + 0.5 * tied.sum()) / (len(pos) * len(neg)))
 
 
 def spearman(ordinal: np.ndarray, score: np.ndarray) -> float | None:
@@ -157,6 +172,17 @@ def bootstrap_interval(
         return None
     tail = (1 - level) / 2
     return [float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))]
+
+
+def widened(ci: list[float] | None, value: float | None, groups: int, *, level: float) -> list[float] | None:
+    """A percentile bootstrap interval over `groups` resampled patients, widened around `value` by
+    sqrt(n / (n - 1)) * t(n - 1) / z: the bootstrap's variance is too small by (n - 1) / n and a
+    normal quantile too narrow for few patients (measured in training/bench/loop.py; ~1 at hundreds)."""
+    if ci is None or value is None or groups < 2:
+        return None if groups < 2 else ci
+    q = 1 - (1 - level) / 2
+    factor = math.sqrt(groups / (groups - 1)) * float(student_t.ppf(q, groups - 1) / norm.ppf(q))
+    return [value - (value - ci[0]) * factor, value + (ci[1] - value) * factor]
 
 
 def paired_difference(

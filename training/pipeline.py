@@ -127,7 +127,10 @@ def run_learning_loop(
             f"{skipped['name']} member skipped, the ensemble is trained without it: {skipped['reason']}",
         )
     report("evaluate", 0.0)
-    points = _test_evaluation(result, test, split, labelled, backbone, log_line)
+    # Every patient whose text this version trained on (labelled or pseudo-labelled): a later run compares
+    # it with its successor only on patients neither trained on (training/promotion.fresh_test_windows).
+    trained = sorted({e.patient for e in dev} | {e.group for e in pseudo})
+    points = _test_evaluation(result, test, split, labelled, backbone, log_line, trained)
     report("done", 1.0)
     return LoopResult(
         train=result,
@@ -155,12 +158,12 @@ def _without_test_patients(
     unlabeled: list[Unlabeled], test: list[LabeledWindow], log_line: Callable[[str], None] | None
 ) -> list[Unlabeled]:
     """A held-out test patient's text never reaches training, labelled or not: their unlabeled windows
-    are dropped before any labelling (no Claude tokens spent on them either)."""
+    are dropped before any labelling (the time cut is of questionnaire windows: recent text stays)."""
     test_groups = {e.patient for e in test}
-    held_out_unlabeled = sum(u.group in test_groups for u in unlabeled)
-    if held_out_unlabeled:
-        _log(log_line, f"{held_out_unlabeled} unlabeled windows of held-out test patients left out")
-    return [u for u in unlabeled if u.group not in test_groups]
+    kept = [u for u in unlabeled if u.group not in test_groups]
+    if dropped := len(unlabeled) - len(kept):
+        _log(log_line, f"{dropped} unlabeled windows of held-out test patients left out")
+    return kept
 
 
 Intermediate = Callable[[list[LabeledWindow]], "_OneShot"]
@@ -365,9 +368,10 @@ def _test_evaluation(
     labelled: _Labelled,
     backbone: Backbone,
     log_line: Callable[[str], None] | None,
+    trained: list[str],
 ) -> list[tuple[str, float, float]]:
     """Evaluation on the held-out test patients, recorded in the artifact's manifest (which keeps the
-    calibration patients' metrics as `validation_metrics`) and in `result`. Returns the test points."""
+    calibration patients' metrics as `validation_metrics`, and the `trained` patients) and in `result`."""
     test_metrics, points = evaluate(result.artifact_dir, test, backbone=backbone)
     test_metrics["evaluated_on"] = f"held-out test patients ({SPLIT_TEXT[split]})"
     test_metrics["interval_method"] = result.metrics.get("interval_method")
@@ -379,6 +383,7 @@ def _test_evaluation(
         "patients": sorted({e.group for e in test}),
         "split": SPLIT_TEXT[split],
     }
+    manifest["trained_patients"] = trained
     manifest["labeling"] = labelled.labeling.counts()
     if labelled.label_check:
         manifest["label_validation"] = labelled.label_check

@@ -1,21 +1,31 @@
 """Promotion rules: whether a newly trained model replaces the one in use.
 
 - `promotion_decision`: a candidate against the active model, both scored on the same held-out test
-  patients (with paired points: kept back only when worse beyond the noise of a patient-level bootstrap);
-- `first_model_gate`: the first trained model against the LLM rater that scores during a cold start.
+  patients, neither trained on. **Non-inferiority**: the burden of proof is on the candidate. It is
+  promoted only when the upper bound of its paired, patient-level MAE difference (candidate minus active,
+  one-sided 95%, patient bootstrap widened for few patients) lies below the margin (`margin` times the
+  active model's MAE on those patients), on at least
+  `min_patients` test patients; with fewer, the run stays a candidate for an admin to judge, with the
+  numbers. A candidate whose AUC@10 is lower beyond the noise is kept back too.
+- `first_model_gate`: the first trained model against the LLM rater of a cold start, by the same rule on
+  the test patients both scored.
 
-Both return (promote, the reason in words); the web app records the reason on the training run.
+Each returns a `Decision`: promote or not, the reason in words, and the numbers behind it (the run page
+shows all three). `python -m training benchmark loop` measures how often this rule promotes a truly worse
+or a truly better model at a clinic's size (training/bench/loop.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from scoring.phq9 import CASENESS
 from scoring.types import LabeledWindow
-from training.metrics import auc, bootstrap_samples, paired_difference, regression_report
+from training.metrics import auc, bootstrap_samples, paired_difference, widened
+
+LEVEL = 0.95  # one-sided level of the bound on the MAE difference (and on each end of AUC@10's)
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,27 @@ class PairedPoints:
     groups: list[str]
 
 
+@dataclass(frozen=True)
+class PromotionRule:
+    """The rule's settings: PROMOTION_MAE_MARGIN, PROMOTION_MIN_TEST_PATIENTS, PROMOTION_MAX_AUC_DROP."""
+
+    margin: float  # share of the active's MAE the upper bound of candidate - active must lie below
+    min_patients: int  # test patients both scored; below it an admin judges
+    max_auc_drop: float = 0.0  # kept back when AUC@10 is lower by more than this beyond the noise
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    text: str
+    numbers: dict = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        """ "promoted", "kept as candidate" or "for an admin to judge" (too few test patients)."""
+        return str(self.numbers.get("outcome", "promoted" if self.promote else "kept as candidate"))
+
+
 def _mae_of(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.abs(predicted - truth).mean())
 
@@ -36,68 +67,97 @@ def _auc10_of(truth: np.ndarray, predicted: np.ndarray) -> float | None:
     return auc(truth >= CASENESS, predicted)
 
 
+def paired_numbers(paired: PairedPoints, *, rounds: int = 1000, seed: int = 0) -> dict:
+    """The paired, patient-level differences (candidate minus active) of MAE and AUC@10: each value, its
+    one-sided 95% upper bound of the MAE's, the two-sided 90% interval of AUC@10's (None where the
+    resamples cannot define them) and the patients they rest on."""
+    truth = np.asarray(paired.truth, dtype=float)
+    cand, act = np.asarray(paired.candidate, dtype=float), np.asarray(paired.active, dtype=float)
+    patients = len(set(paired.groups))
+    samples = bootstrap_samples(paired.groups, len(truth), rounds=rounds, seed=seed)
+    # A two-sided interval at 1 - 2(1 - LEVEL) gives the one-sided bound at LEVEL on each side.
+    two_sided = 1 - 2 * (1 - LEVEL)
+    mae = paired_difference(_mae_of, truth, cand, act, samples=samples, level=two_sided)
+    auc10 = paired_difference(_auc10_of, truth, cand, act, samples=samples, level=two_sided)
+    mae_ci = widened(mae["ci"], mae["value"], patients, level=two_sided)
+    auc_ci = widened(auc10["ci"], auc10["value"], patients, level=two_sided)
+    return {
+        "patients": patients,
+        "windows": len(truth),
+        "level": LEVEL,
+        "candidate_mae": _mae_of(truth, cand) if len(truth) else None,
+        "active_mae": _mae_of(truth, act) if len(truth) else None,
+        "mae_difference": mae["value"],
+        "mae_upper": None if mae_ci is None else mae_ci[1],
+        "auc_difference": auc10["value"],
+        "auc_interval": auc_ci,  # two-sided 90%: each end a one-sided 95% bound
+    }
+
+
 def promotion_decision(
-    candidate: dict,
-    active: dict | None,
     *,
-    max_mae_increase: float = 0.0,
-    max_auc_drop: float = 0.0,
-    paired: PairedPoints | None = None,
+    paired: PairedPoints | None,
+    rule: PromotionRule,
+    active_exists: bool = True,
     rounds: int = 1000,
     against: str = "active",
-) -> tuple[bool, str]:
-    """Should the candidate replace the active model? Both are scored on the same held-out test
-    patients, whom neither trained on (the split is fixed by patient: training/splits.py).
-
-    With `paired` points: keep the candidate only when it is worse beyond the noise, i.e. when the
-    95% patient-level paired bootstrap interval of its MAE minus the active's lies wholly above
-    `max_mae_increase`, or that of its AUC@10 minus the active's wholly below -`max_auc_drop`.
-    Without them: the candidate's MAE and AUC@10 must not be worse (each within its tolerance).
-    `against` names the model compared with in the decision text (the cold-start gate: "LLM rater")."""
-    if active is None:
-        return True, "no active model: the candidate is promoted"
-    if paired is not None:
-        truth = np.asarray(paired.truth, dtype=float)
-        samples = bootstrap_samples(paired.groups, len(truth), rounds=rounds, seed=0)
-        mae = paired_difference(
-            _mae_of, truth, np.asarray(paired.candidate), np.asarray(paired.active), samples=samples
+) -> Decision:
+    """Should the candidate replace the active model? (See the module's docstring.) `paired`: both
+    models' totals on the test windows of patients neither trained on; `against` names the model compared
+    with in the text ("LLM rater" for the cold-start gate)."""
+    if not active_exists:
+        return Decision(True, "no active model: the candidate is promoted", {"outcome": "promoted"})
+    if paired is None or not paired.truth:
+        return Decision(
+            False,
+            f"for an admin to judge: no held-out test patient was scored by both the candidate and the "
+            f"{against}, so the candidate cannot be shown to be no worse",
+            {"outcome": "for an admin to judge", "patients": 0, "min_patients": rule.min_patients},
         )
-        auc10 = paired_difference(
-            _auc10_of, truth, np.asarray(paired.candidate), np.asarray(paired.active), samples=samples
-        )
-        worse_mae = mae["ci"] is not None and mae["ci"][0] > max_mae_increase
-        worse_auc = auc10["ci"] is not None and auc10["ci"][1] < -max_auc_drop
-        detail = (
-            f"MAE {candidate['mae']:.3f} vs {against} {active['mae']:.3f} (difference {_signed(mae)}); "
-            f"AUC@10 {_rounded(candidate.get('auc_at_10'))} vs {against} {_rounded(active.get('auc_at_10'))} "
-            f"(difference {_signed(auc10)}); 95% intervals over {len(set(paired.groups))} held-out patients "
-            f"resampled; kept only if worse beyond that noise (MAE by > {max_mae_increase:g}, AUC@10 by > "
-            f"{max_auc_drop:g})"
-        )
-        if worse_mae or worse_auc:
-            return False, f"kept as candidate: {detail}"
-        return True, f"promoted: {detail}"
-    mae_ok = candidate["mae"] <= active["mae"] + max_mae_increase
-    c_auc, a_auc = candidate.get("auc_at_10"), active.get("auc_at_10")
-    auc_ok = c_auc is None or a_auc is None or c_auc >= a_auc - max_auc_drop
+    numbers = paired_numbers(paired, rounds=rounds)
+    margin = rule.margin * numbers["active_mae"]  # in MAE points
+    numbers.update(margin_share=rule.margin, margin=margin, min_patients=rule.min_patients)
+    numbers["max_auc_drop"] = rule.max_auc_drop
+    upper, auc_ci = numbers["mae_upper"], numbers["auc_interval"]
     detail = (
-        f"MAE {candidate['mae']:.3f} vs {against} {active['mae']:.3f}; "
-        f"AUC@10 {_rounded(c_auc)} vs {against} {_rounded(a_auc)}"
+        f"MAE {numbers['candidate_mae']:.3f} vs {against} {numbers['active_mae']:.3f}, difference "
+        f"{numbers['mae_difference']:+.3f} (one-sided 95% upper bound {_rounded(upper, signed=True)}; "
+        f"margin {margin:.3f} = {rule.margin:.0%} of the {against}'s MAE); "
+        f"AUC@10 difference {_rounded(numbers['auc_difference'], signed=True)} "
+        f"({_interval(auc_ci)}); {numbers['patients']} held-out patient(s), "
+        f"{numbers['windows']} window(s), resampled by patient"
     )
-    if mae_ok and auc_ok:
-        return True, f"promoted: {detail}"
-    return False, f"kept as candidate: {detail}"
+    if numbers["patients"] < rule.min_patients:
+        numbers["outcome"] = "for an admin to judge"
+        return Decision(
+            False,
+            f"for an admin to judge: {numbers['patients']} held-out test patient(s), fewer than the "
+            f"{rule.min_patients} (PROMOTION_MIN_TEST_PATIENTS) an automatic decision needs; {detail}",
+            numbers,
+        )
+    # AUC@10 keeps a candidate back only when lower beyond the noise (its upper bound below -max_auc_drop).
+    auc_clearly_worse = auc_ci is not None and auc_ci[1] < -rule.max_auc_drop
+    if upper is not None and upper < margin and not auc_clearly_worse:
+        numbers["outcome"] = "promoted"
+        return Decision(True, f"promoted (no worse than the {against} within the margin): {detail}", numbers)
+    numbers["outcome"] = "kept as candidate"
+    mae_shown = upper is not None and upper < margin
+    why = (
+        "its AUC@10 is lower beyond the noise"
+        if mae_shown
+        else f"the upper bound of its MAE difference is not below the margin {margin:.3f}"
+    )
+    return Decision(False, f"kept as candidate ({why}): {detail}", numbers)
 
 
-def _rounded(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _interval(ci: list[float] | None) -> str:
+    return "no interval" if ci is None else f"90% interval {ci[0]:+.3f} to {ci[1]:+.3f}"
 
 
-def _signed(difference: dict) -> str:
-    value, ci = difference["value"], difference["ci"]
+def _rounded(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "n/a"
-    return f"{value:+.3f}" + ("" if ci is None else f", 95% CI {ci[0]:+.3f} to {ci[1]:+.3f}")
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def first_model_gate(
@@ -107,28 +167,60 @@ def first_model_gate(
     test: list[LabeledWindow],
     candidate: dict[str, float],
     rater: dict[str, float],
-) -> tuple[bool, str]:
+    rule: PromotionRule,
+    rounds: int = 1000,
+) -> Decision:
     """Whether the first trained model may replace the LLM rater: questionnaires from at least
     `min_patients` patients, and on the held-out test windows the rater could rate (`rater`: window id
-    -> its total; `candidate`: window id -> the model's) an MAE no higher and an AUC at >= 10 no lower
-    than the rater's. Without any window rated by both, the comparison cannot be made: not promoted."""
+    -> its total, mapped by a map fitted without the test patients; `candidate`: window id -> the
+    model's) the non-inferiority rule of `promotion_decision` (paired patient bootstrap, at least
+    `rule.min_patients` shared test patients). Otherwise the model stays a candidate."""
     if questionnaire_patients < min_patients:
-        return False, (
+        return Decision(
+            False,
             f"kept as candidate (first model): questionnaires from {questionnaire_patients} patient(s), "
             f"the first model needs {min_patients} (COLD_START_FIRST_MODEL_MIN_PATIENTS); the LLM rater "
-            "goes on scoring"
+            "goes on scoring",
+            {"outcome": "kept as candidate", "questionnaire_patients": questionnaire_patients},
         )
     shared = [e for e in test if e.window.id in rater and e.window.id in candidate]
-    if not shared:
-        return False, (
-            "kept as candidate (first model): none of the held-out test windows could be rated by the LLM "
-            "rater (no consented test patient), so the model cannot be shown to be at least as good; "
-            "promote it in the admin if you accept it"
+    paired = PairedPoints(
+        truth=[e.total for e in shared],
+        candidate=[candidate[e.window.id] for e in shared],
+        active=[rater[e.window.id] for e in shared],
+        groups=[e.patient for e in shared],
+    )
+    decision = promotion_decision(paired=paired, rule=rule, rounds=rounds, against="LLM rater")
+    n = len({e.patient for e in shared})
+    return Decision(
+        decision.promote,
+        f"first model vs the LLM rater on {len(shared)} test windows of {n} patient(s): {decision.text}",
+        {**decision.numbers, "questionnaire_patients": questionnaire_patients},
+    )
+
+
+def fresh_test_windows(test: list[LabeledWindow], active_manifest: dict) -> tuple[list[LabeledWindow], str]:
+    """The held-out test windows a candidate and the active model may be compared on: those of patients
+    neither trained on (the candidate never trains on its test patients; the active model's manifest
+    lists in `trained_patients` every patient whose text it trained on, labelled or pseudo-labelled; a
+    patient pseudo-labelled at one run may answer a questionnaire and be tested at the next). Returns
+    them and what the comparison rests on, in words for the run page."""
+    trained = active_manifest.get("trained_patients")
+    if trained is None:
+        return test, (
+            "all held-out test patients: the active version's artifact does not list the patients it "
+            "trained on (made before versions recorded them)"
         )
-    truth = [e.total for e in shared]
-    groups = [e.patient for e in shared]
-    model_metrics = regression_report(truth, [candidate[e.window.id] for e in shared])
-    rater_metrics = regression_report(truth, [rater[e.window.id] for e in shared])
-    promote, detail = promotion_decision(model_metrics, rater_metrics, against="LLM rater")
-    n = len(set(groups))
-    return promote, f"first model vs the LLM rater on {len(shared)} test windows of {n} patient(s): {detail}"
+    trained_set = set(trained)
+    fresh = [e for e in test if e.patient not in trained_set]
+    left_out = len({e.patient for e in test}) - len({e.patient for e in fresh})
+    selected_on = set(active_manifest.get("test_set", {}).get("patients", [])) & {e.patient for e in fresh}
+    note = f"{len({e.patient for e in fresh})} held-out test patient(s) neither version trained on"
+    if left_out:
+        note += f" ({left_out} left out: the active version trained on their text)"
+    if selected_on:
+        note += (
+            f"; {len(selected_on)} of them decided the active version's own promotion, so its figures "
+            "there are optimistic"
+        )
+    return fresh, note

@@ -81,13 +81,15 @@ def read_ground_truth(path: Path) -> list[LabeledWindow]:
         total = obj.get("total", sum(items) if isinstance(items, list) else None)
         if total is None:
             raise ConfigError(f"{where}: needs 'items' (9 values 0..3) and/or 'total' (0..27)")
+        if not obj.get("group"):  # without it each window would be its own patient: splits by window
+            raise ConfigError(f"{where}: needs 'group' (the patient: splits and intervals are by patient)")
         try:
             examples.append(
                 LabeledWindow(
                     window=_window(obj, where),
                     total=float(total),
                     items=tuple(float(v) for v in items) if items is not None else None,
-                    group=str(obj.get("group") or obj["id"]),
+                    group=str(obj["group"]),
                 )
             )
         except (TypeError, ValueError) as exc:

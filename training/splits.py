@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from datetime import datetime
 
 from scoring.types import LabeledWindow
 
@@ -44,7 +45,8 @@ def held_out_test_split(
     """(development, test) indices, by patient. At least one patient is tested, at least two develop.
 
     kind "time": the test patients are the ones who started last (their first window is the latest),
-    so a model is judged on patients who came after everyone it learnt from, as in deployment. A
+    so a model is judged on patients who came after everyone it learnt from, as in deployment; and
+    development keeps only windows that end before the first test window begins (`time_cut`). A
     patient's start never moves, so as data grows earlier test patients join development and the new
     ones are tested: still patients neither the active nor the candidate version trained on.
     kind "patient": a patient's side is fixed by a hash of their id, so it stays the same from run to
@@ -67,9 +69,26 @@ def held_out_test_split(
             test_groups = {min(groups, key=_hash_position)}
         if len(groups) - len(test_groups) < 2:  # few patients: keep the lowest-hash ones as the test side
             test_groups = set(sorted(test_groups, key=_hash_position)[: max(len(groups) - 2, 0)])
-    dev = [i for i, e in enumerate(examples) if e.patient not in test_groups]
     test = [i for i, e in enumerate(examples) if e.patient in test_groups]
+    cut = time_cut([examples[i] for i in test]) if kind == "time" else None
+    # A real time cut: development windows all end by the time the first test window begins (later ones
+    # of development patients are left out), so no development text postdates the test text. A window
+    # without a start is the moment it ends: one ending at that same moment is kept.
+    dev = [
+        i
+        for i, e in enumerate(examples)
+        if e.patient not in test_groups and (cut is None or e.window.end <= cut)  # type: ignore[operator]
+    ]
     return dev, test
+
+
+def time_cut(test: list[LabeledWindow]) -> datetime | None:
+    """When the earliest of these (test) windows begins (its start, else its end); None when one is
+    undated or there are none. Development and training text must end by then in a time split."""
+    moments = [e.window.start or e.window.end for e in test]
+    if not moments or any(m is None for m in moments):
+        return None
+    return min(moments)  # type: ignore[type-var]
 
 
 def split_by_group(

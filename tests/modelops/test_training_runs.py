@@ -154,12 +154,27 @@ def test_a_run_with_too_few_windows_for_a_member_trains_without_it_and_the_run_p
 def test_it_keeps_a_worse_model_as_a_candidate(
     clinic: None, active_model: ModelVersion, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
-    settings.PROMOTION_MAX_MAE_INCREASE = -100.0  # type: ignore[attr-defined] # nothing can pass
+    settings.PROMOTION_MAE_MARGIN = -100.0  # type: ignore[attr-defined] # nothing can pass
+    settings.PROMOTION_MIN_TEST_PATIENTS = 1  # type: ignore[attr-defined] # the clinic tests 2 patients
     run = _run(django_capture_on_commit_callbacks)
     assert run.status == "succeeded" and run.decision.startswith("kept as candidate")
     assert run.model_version.status == "candidate"
     assert ModelVersion.objects.get(status="active") == active_model
     assert run.report["active_test"]["n"] == run.report["test"]["n"]  # compared on the same windows
+    promotion = run.report["promotion"]
+    assert promotion["outcome"] == "kept as candidate" and promotion["patients"] == 2
+    assert promotion["mae_upper"] is not None and promotion["margin"] < 0
+
+
+def test_with_too_few_test_patients_an_admin_judges_with_the_numbers(
+    clinic: None, active_model: ModelVersion, django_capture_on_commit_callbacks: object
+) -> None:
+    run = _run(django_capture_on_commit_callbacks)  # 2 held-out test patients, 20 needed
+    assert run.status == "succeeded" and run.decision.startswith("for an admin to judge: 2 held-out")
+    assert run.model_version.status == "candidate"
+    assert run.report["promotion"]["outcome"] == "for an admin to judge"
+    assert run.report["promotion"]["mae_difference"] is not None
+    assert run.model_version.manifest["trained_patients"]  # what a later run leaves out of comparisons
 
 
 @pytest.mark.slow
@@ -178,7 +193,7 @@ def test_admins_start_runs_from_the_admin(
     assert r.status_code == 302 and r["Location"].endswith(f"/{run.pk}/change/")
     page = client.get(r["Location"]).content.decode()
     assert "Evaluation on the held-out test patients" in page and 'id="evaluation-figure"' in page
-    assert "patients resampled)" in page  # the bootstrap intervals of the test metrics
+    assert "too few patients to say: 2 patient(s)" in page  # no bootstrap interval on 2 test patients
     assert "time-ordered: the patients who started last" in page  # which patients were tested
     assert "lexical (lexical, ground_truth)" in page and "Blend by kind: heads" in page
     assert "<progress" in page and run.decision in page
@@ -312,7 +327,7 @@ def test_a_labeller_too_far_from_the_questionnaires_is_not_used(
         run = _run(django_capture_on_commit_callbacks)
     assert run.status == "succeeded", run.log
     assert run.report["label_validation"]["used"] is False
-    assert "Claude's pseudo-labels are NOT used" in run.log
+    assert "Claude's labels are NOT used" in run.log
     assert run.counts["pseudo_labelled_windows"] == 0
 
 

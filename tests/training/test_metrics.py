@@ -46,14 +46,34 @@ def test_the_interval_holds_the_estimate_and_the_paired_difference_of_equal_scor
 def test_the_regression_report_resamples_patients_for_its_intervals() -> None:
     from training.metrics import regression_report
 
-    truth = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0] * 3
-    pred = [t + d for t, d in zip(truth, [1.0, -2.0, 0.5, 3.0, -1.0, 2.0] * 3, strict=True)]
-    groups = [f"p{i % 6}" for i in range(len(truth))]
+    truth = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0] * 4
+    pred = [t + d for t, d in zip(truth, [1.0, -2.0, 0.5, 3.0, -1.0, 2.0, 0.0, 4.0] * 3, strict=True)]
+    groups = [f"p{i % 12}" for i in range(len(truth))]
     report = regression_report(truth, pred, groups=groups, bootstrap_rounds=300)
     ci = report["ci"]
-    assert ci["patients"] == 6 and ci["resampled"] == "patients"
+    assert ci["patients"] == 12 and ci["resampled"] == "patients"
     assert ci["mae"][0] <= report["mae"] <= ci["mae"][1] and ci["rmse"][0] <= report["rmse"] <= ci["rmse"][1]
     assert "ci" not in regression_report(truth, pred)  # no patients given, no interval made up
+
+
+def test_it_says_too_few_patients_rather_than_state_an_interval_that_falls_short() -> None:
+    from training.metrics import MIN_CI_PATIENTS, regression_report
+
+    n = MIN_CI_PATIENTS - 1
+    truth = [float(i) for i in range(2 * n)]
+    pred = [t + (1.0 if i % 3 else -2.0) for i, t in enumerate(truth)]
+    groups = [f"p{i % n}" for i in range(2 * n)]
+    ci = regression_report(truth, pred, groups=groups, bootstrap_rounds=100)["ci"]
+    assert "mae" not in ci and ci["withheld"].startswith(f"too few patients to say: {n} patient(s)")
+
+
+def test_a_bootstrap_interval_over_few_patients_is_widened() -> None:
+    from training.metrics import widened
+
+    assert widened([1.0, 3.0], 2.0, 10, level=0.95) == pytest.approx(
+        [2.0 - 1.2166, 2.0 + 1.2166], abs=1e-3
+    )  # sqrt(10/9) * t(9, .975) / z(.975) = 1.2166
+    assert widened([1.0, 3.0], 2.0, 10_000, level=0.95) == pytest.approx([1.0, 3.0], abs=1e-3)
 
 
 def test_the_item9_threshold_is_the_highest_that_keeps_the_recall() -> None:

@@ -77,7 +77,9 @@ def test_it_keeps_claude_labels_in_the_store_across_runs(
     ],
 )
 def test_it_explains_a_bad_config(tmp_path: Path, toml: str, message: str) -> None:
-    (tmp_path / "gt.jsonl").write_text('{"id": "a", "turns": [{"role": "user", "text": "hi"}], "total": 3}\n')
+    (tmp_path / "gt.jsonl").write_text(
+        '{"id": "a", "group": "p1", "turns": [{"role": "user", "text": "hi"}], "total": 3}\n'
+    )
     config = tmp_path / "run.toml"
     config.write_text(toml)
     with pytest.raises(
@@ -113,12 +115,24 @@ def test_ground_truth_turns_may_carry_sent_at(tmp_path: Path) -> None:
 
     path = tmp_path / "gt.jsonl"
     path.write_text(
-        '{"id": "a", "total": 3, "turns": '
+        '{"id": "a", "group": "p1", "total": 3, "turns": '
         '[{"role": "user", "text": "hi", "sent_at": "2026-11-03T08:00:00Z"}]}\n'
-        '{"id": "b", "total": 5, "turns": [{"role": "user", "text": "hey"}]}\n'
+        '{"id": "b", "group": "p2", "total": 5, "turns": [{"role": "user", "text": "hey"}]}\n'
     )
     dated, undated = read_ground_truth(path)
     assert dated.window.end is not None and dated.window.end.day == 3 and undated.window.end is None
-    path.write_text('{"id": "c", "total": 3, "turns": [{"role": "user", "text": "hi", "sent_at": "soon"}]}\n')
+    path.write_text(
+        '{"id": "c", "group": "p3", "total": 3, '
+        '"turns": [{"role": "user", "text": "hi", "sent_at": "soon"}]}\n'
+    )
     with pytest.raises(ConfigError, match=r"line 1: conversation 0 turns\[0\]\.sent_at must be an ISO-8601"):
+        read_ground_truth(path)
+
+
+def test_ground_truth_without_a_patient_is_refused_rather_than_split_by_window(tmp_path: Path) -> None:
+    from training.run_config import read_ground_truth
+
+    path = tmp_path / "gt.jsonl"
+    path.write_text('{"id": "a", "total": 3, "turns": [{"role": "user", "text": "hi"}]}\n')
+    with pytest.raises(ConfigError, match=r"line 1: needs 'group' \(the patient"):
         read_ground_truth(path)

@@ -62,7 +62,9 @@ def test_a_time_ordered_split_tests_the_patients_who_started_last() -> None:
     assert split_kind(examples, "auto") == "time"
     dev, test = held_out_test_split(examples, fraction=0.2, kind="time")
     assert {examples[i].group for i in test} == {"p8", "p9"}
-    assert len(dev) == 24 and not {examples[i].group for i in dev} & {"p8", "p9"}
+    assert not {examples[i].group for i in dev} & {"p8", "p9"}
+    # the time cut: p8's first window ends on day 80, so p7's window of day 84 is left out of development
+    assert len(dev) == 23 and "w702" not in {examples[i].window.id for i in dev}
     # undated windows fall back to the patient hash; asking for time on them is a clear error
     undated = [
         LabeledWindow(window=replace(e.window, end=None), total=e.total, group=e.group) for e in examples
@@ -70,3 +72,30 @@ def test_a_time_ordered_split_tests_the_patients_who_started_last() -> None:
     assert split_kind(undated, "auto") == "patient"
     with pytest.raises(ValueError, match="needs a date on every window"):
         split_kind(undated, "time")
+
+
+def test_a_time_split_is_a_real_time_cut() -> None:
+    """Development windows all end before the first test window begins, whoever they belong to: a
+    patient who started early but wrote on after the test patients began is cut at that date."""
+    from datetime import UTC, datetime, timedelta
+
+    from scoring.types import LabeledWindow
+    from training.splits import held_out_test_split, time_cut
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    examples = []
+    for p in range(10):  # patient p starts on day 5 * p; windows every 30 days until day 200
+        for w, day in enumerate(range(5 * p, 200, 30)):
+            window = replace(make_window(100 * p + w, 0.5), start=None, end=start + timedelta(days=day))
+            examples.append(LabeledWindow(window=window, total=9.0, group=f"p{p}"))
+    dev, test = held_out_test_split(examples, fraction=0.2, kind="time")
+    test_windows = [examples[i] for i in test]
+    cut = time_cut(test_windows)
+    assert cut == start + timedelta(days=40)  # p8's first window
+    # (undated starts: a window is the moment it ends; the window of day 40 itself is no later than p8's)
+    assert dev and max(examples[i].window.end for i in dev) <= cut  # type: ignore[type-var]
+    assert not [i for i in dev if examples[i].window.end > cut]  # type: ignore[operator]
+    assert len(dev) < len(examples) - len(test)  # later windows of development patients were left out
+    # by patient hash there is no cut: every development patient's window stays
+    dev_hash, test_hash = held_out_test_split(examples, fraction=0.2, kind="patient")
+    assert len(dev_hash) + len(test_hash) == len(examples)

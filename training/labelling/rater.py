@@ -26,7 +26,7 @@ import numpy as np
 
 from scoring.calibration import Calibration
 from scoring.ensemble import ChunkEvidence, WindowScore
-from scoring.phq9 import ITEM_MAX, N_ITEMS, TOTAL_MAX, band_for
+from scoring.phq9 import N_ITEMS, TOTAL_MAX, band_for
 from scoring.types import Conversation, Window
 from scoring.windowing import MAX_WINDOW_CHARS, window_cut
 from training.labelling.claude import ClaudeLabeler, LabelingReport
@@ -37,6 +37,7 @@ from training.labelling.validation import (
     ValidationPair,
     fit_total_map,
     isotonic_map,
+    items_for_total,
     patient_half,
     validation_report,
 )
@@ -119,9 +120,31 @@ def validate_rater(
                 float(np.mean([abs(t - p.truth_total) for t, p in zip(predicted, usable, strict=True)])), 3
             )
         residuals = [t - p.truth_total for t, p in zip(predicted, usable, strict=True)]
-        calibration = Calibration.fit(residuals, coverage=COVERAGE, predicted=predicted)
+        calibration = Calibration.fit(
+            residuals, coverage=COVERAGE, predicted=predicted, groups=[p.group for p in usable]
+        )
+        if not calibration.stated:  # pairs enough, patients too few: still not validated here
+            report["interval"] = calibration.withheld
+            calibration = None
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     return RaterValidation(report, total_map, calibration, validated_at=stamp, min_pairs=min_pairs)
+
+
+def gate_totals(
+    pairs: list[ValidationPair], test: dict[str, ClaudeLabel], *, test_groups: set[str], min_pairs: int
+) -> tuple[dict[str, float], dict]:
+    """The rater's totals on the run's held-out test windows (`test`: window id -> raw label) for the
+    first-model gate, mapped by a map of totals fitted on the validation `pairs` of patients outside
+    `test_groups` only: a map fitted on the test patients' own pairs would make the rater's error there
+    partly in-sample. Returns the totals (windows with a total) and the map's report."""
+    development = [p for p in pairs if p.group not in test_groups]
+    total_map, info = fit_total_map(development, min_pairs=min_pairs)
+    info = {**info, "fitted_without_test_patients": True, "pairs": len(development)}
+    return {
+        window_id: (total_map(label.total) if total_map is not None else float(label.total))
+        for window_id, label in test.items()
+        if label.has_total
+    }, info
 
 
 @dataclass
@@ -135,11 +158,8 @@ class Rating:
 
 
 def _scaled_items(label: ClaudeLabel, total: float) -> tuple[float, ...]:
-    """The label's items scaled to the mapped total, each within 0..3 (as apply_total_map does)."""
-    if label.total <= 0:
-        return tuple(label.items)
-    scale = total / label.total
-    return tuple(round(min(float(ITEM_MAX), v * scale), 4) for v in label.items)
+    """The label's items spread to the mapped total, each within 0..3 (as apply_total_map does)."""
+    return tuple(round(v, 4) for v in items_for_total(tuple(label.items), total))
 
 
 def _evidence(

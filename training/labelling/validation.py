@@ -134,13 +134,40 @@ def fit_total_map(pairs: list[ValidationPair], *, min_pairs: int) -> tuple[Total
 
 
 def apply_total_map(example: LabeledWindow, total_map: Callable[[float], float]) -> LabeledWindow:
-    """The pseudo-label with its total mapped and its items scaled to match (each kept within 0..3)."""
-    mapped = total_map(example.total)
-    if example.items is None or example.total <= 0:
+    """The pseudo-label with its total mapped and its items spread to match (`items_for_total`)."""
+    mapped = float(total_map(example.total))
+    if example.items is None:
         return replace(example, total=mapped)
-    scale = mapped / example.total
-    items = tuple(min(float(ITEM_MAX), v * scale) for v in example.items)
+    items = items_for_total(example.items, mapped)
     return replace(example, total=sum(items), items=items)
+
+
+def items_for_total(items: tuple[float, ...], total: float) -> tuple[float, ...]:
+    """Items summing to `total` (at most 27), each within 0..3: in proportion to `items`, what an item
+    cannot hold shared among the others (no mass lost to clipping); items all 0 share it evenly."""
+    left = min(max(total, 0.0), ITEM_MAX * len(items))
+    out = [0.0] * len(items)
+    for weights in (list(items), [1.0] * len(items)):  # then evenly, over what is not full yet
+        free = [i for i, w in enumerate(weights) if w > 0 and out[i] < ITEM_MAX]
+        while free and left > 1e-9:
+            mass = sum(weights[i] for i in free)
+            share = {i: min(ITEM_MAX - out[i], left * weights[i] / mass) for i in free}
+            for i, value in share.items():
+                out[i] += value
+            left -= sum(share.values())
+            free = [i for i in free if out[i] < ITEM_MAX - 1e-9]
+    return tuple(round(v, 6) for v in out)
+
+
+def _spread_over_patients(examples: list[LabeledWindow], n: int) -> list[LabeledWindow]:
+    """Up to `n` windows, as many patients as possible: each patient's first window (in a fixed order by
+    a hash of the patient), then each one's second, and so on; never the first `n` in id order."""
+    by_patient: dict[str, list[LabeledWindow]] = {}
+    for e in examples:
+        by_patient.setdefault(e.patient, []).append(e)
+    order = sorted(by_patient, key=lambda g: hashlib.sha256(f"label-validation:{g}".encode()).hexdigest())
+    rounds = max((len(v) for v in by_patient.values()), default=0)
+    return [by_patient[g][k] for k in range(rounds) for g in order if k < len(by_patient[g])][:n]
 
 
 def validate_labeller(
@@ -149,8 +176,10 @@ def validate_labeller(
     """Claude's labels against the questionnaires of consented development windows: the report, the
     map of its totals (or None), whether its labels may be used at all, and what labelling them cost.
     `say` gets the line for the run's log."""
-    sample = [e for e in dev if e.meta.get("consent_external") and e.items is not None]
-    sample = sample[: config.label_validation_windows]
+    sample = _spread_over_patients(
+        [e for e in dev if e.meta.get("consent_external") and e.items is not None],
+        config.label_validation_windows,
+    )
     if not sample:
         say("labeller not validated: no consented development window with a questionnaire")
         return {"pairs": 0}, None, True, LabelingReport()
@@ -164,13 +193,16 @@ def validate_labeller(
     check = validation_report(pairs)
     total_map, calibration = fit_total_map(pairs, min_pairs=config.label_calibration_min_pairs)
     check["calibration"] = calibration
-    trusted = "mae" not in check or check["mae"] <= config.label_max_mae
+    # The labels used are mapped ones when the map applies: their (held-out) MAE is what is trusted.
+    used_mae = calibration["mae_held_out_after"] if calibration["applied"] else check.get("mae")
+    check["mae_of_labels_used"] = used_mae
+    trusted = used_mae is None or used_mae <= config.label_max_mae
     check["used"] = trusted
     say(
         f"labeller vs questionnaires on {check['with_total']} of {check['pairs']} windows: "
         f"MAE {check.get('mae', '-')}, bias {check.get('bias', '-')}, r {check.get('pearson_r', '-')}, "
         f"band agreement {check.get('band_agreement', '-')}, not assessable {check['not_assessable_share']}; "
         f"map of totals {'applied' if calibration['applied'] else 'not applied: ' + calibration['why']}"
-        + ("" if trusted else f"; MAE above {config.label_max_mae}: Claude's pseudo-labels are NOT used")
+        + ("" if trusted else f"; MAE {used_mae} > {config.label_max_mae}: Claude's labels are NOT used")
     )
     return check, total_map, trusted, validating

@@ -157,8 +157,11 @@ def generate_clinic(
     seed: int = 7,
     questionnaire_share: float = 0.4,
     care_teams: tuple[str, ...] = DEFAULT_CARE_TEAMS,
+    sessions: bool = True,
 ) -> list[SyntheticPatient]:
-    """`n_patients` synthetic patients over the `weeks` weeks (7 days each) ending on `end`'s day."""
+    """`n_patients` synthetic patients over the `weeks` weeks (7 days each) ending on `end`'s day.
+    `sessions=False`: trajectories and questionnaires only, no conversations (much faster; the loop
+    benchmark, training/bench/loop.py, needs only the questionnaires)."""
     if n_patients < 0 or weeks < 1:
         raise ValueError("n_patients >= 0 and weeks >= 1")
     if not 0.0 <= questionnaire_share <= 1.0:
@@ -187,6 +190,7 @@ def generate_clinic(
             end,
             i in set(with_questionnaires),
             family="held-out" if i in late else "main",
+            with_sessions=sessions,
         )
         for i in range(n_patients)
     ]
@@ -217,6 +221,7 @@ def _patient(
     questionnaires: bool,
     *,
     family: str = "main",
+    with_sessions: bool = True,
 ) -> SyntheticPatient:
     rng = random.Random(_sub_seed(seed, index))
     pid = f"syn-p{index + 1:03d}"
@@ -227,7 +232,7 @@ def _patient(
     variants = {item: rng.choice(pair) for item, pair in VARIANTS.items()}
     ideation_prone = rng.random() < IDEATION_PRONE_SHARE
     latent = _latent(rng, _severity_curve(rng, trajectory, len(days)), weights, ideation_prone, days)
-    sessions = _sessions(rng, pid, latent, variants, end, family)
+    sessions = _sessions(rng, pid, latent, variants, end, family) if with_sessions else ()
     assessments = _assessments(rng, latent, sessions) if questionnaires else ()
     words = ", ".join(VARIANT_WORDS[(item, v)] for item, v in variants.items())
     return SyntheticPatient(

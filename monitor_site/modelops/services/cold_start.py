@@ -20,15 +20,18 @@ from monitor_site.patients.models import CareTeam
 from monitor_site.patients.selectors import labeled_windows_from_assessments
 from training.labelling.claude import ClaudeLabeler, LabelerConfig
 from training.labelling.prompt import PROMPT_VERSION, LabelRequest
-from training.labelling.rater import LlmRater, RaterValidation, rater_version, validate_rater
+from training.labelling.rater import LlmRater, RaterValidation, gate_totals, rater_version, validate_rater
 from training.labelling.validation import ValidationPair
-from training.promotion import first_model_gate
+from training.promotion import Decision, PromotionRule, first_model_gate
 
 log = logging.getLogger(__name__)
 
 
 LLM_SCORING_SOURCE = "llm-scoring"  # PseudoLabel.source of ratings bought to score sessions
 LLM_VALIDATION_SOURCE = "llm-validation"
+# Patients whose questionnaires are enough to pause a rater far off them, before it is validated (19 pairs
+# with an MAE of 10 is no reason to go on scoring until the 20th).
+PAUSE_MIN_PATIENTS = 5
 
 
 def llm_scoring_in_use() -> bool:
@@ -64,10 +67,12 @@ def llm_rater(*, source: str, token_budget: int | None = None) -> tuple[ModelVer
 
 
 def llm_rater_paused(row: ModelVersion) -> str:
-    """Why the rater may not score (its validated MAE is above TRAINING_LABEL_MAX_MAE), or ""."""
+    """Why the rater may not score (its MAE against this clinic's questionnaires, measured on at least
+    PAUSE_MIN_PATIENTS patients, validated or not yet, is above TRAINING_LABEL_MAX_MAE), or ""."""
     mae = row.metrics.get("mae")
     max_mae = training_setting("TRAINING_LABEL_MAX_MAE")
-    if row.metrics.get("validated") and mae is not None and mae > max_mae:
+    measured = row.metrics.get("validated") or row.metrics.get("patients", 0) >= PAUSE_MIN_PATIENTS
+    if measured and mae is not None and mae > max_mae:
         return (
             f"its MAE against this clinic's questionnaires is {mae:.2f}, above TRAINING_LABEL_MAX_MAE "
             f"({max_mae:g}): LLM scoring is paused"
@@ -117,11 +122,12 @@ def llm_rater_validate() -> ModelVersion | None:
 
 
 def first_model_gate_decide(
-    *, result: Any, ground_truth: list, log_line: Callable[[str], None]
-) -> tuple[bool, str]:
-    """The first trained model replaces the LLM rater only with questionnaires from enough patients and
-    test metrics at least as good as the rater's on the same held-out windows (rated now; labels bought
-    before are reused)."""
+    *, result: Any, ground_truth: list, rule: PromotionRule, log_line: Callable[[str], None]
+) -> Decision:
+    """The first trained model replaces the LLM rater only with questionnaires from enough patients and,
+    on the held-out test patients both scored, the non-inferiority rule (training/promotion.py). The
+    rater's totals there are mapped by a map fitted on its validation pairs of the other patients only
+    (rated now; labels bought before, as the daily validation's, are reused)."""
     test_ids = set(result.test_window_ids)
     test = [e for e in ground_truth if e.window.id in test_ids]
     rater = llm_rater(source=LLM_VALIDATION_SOURCE)
@@ -129,14 +135,37 @@ def first_model_gate_decide(
     if rater is not None:
         consented = [e for e in test if e.meta.get("consent_external")]
         log_line(f"first model: the LLM rater rates the {len(consented)} consented held-out test window(s)")
-        ratings = rater[1].rate(
-            [LabelRequest(e.window, True, tuple(e.meta.get("names", ()))) for e in consented]
+        validation = sorted(
+            (e for e in ground_truth if e.meta.get("consent_external") and e.window.id not in test_ids),
+            key=lambda e: e.window.end or timezone.now(),
+            reverse=True,
+        )[: settings.LLM_SCORING_VALIDATION_WINDOWS]
+        examples = consented + validation
+        labels = (
+            rater[1]
+            .labels([LabelRequest(e.window, True, tuple(e.meta.get("names", ()))) for e in examples])
+            .labels
         )
-        rated = {e.window.id: r.score.total for e, r in zip(consented, ratings, strict=True) if r.score}
+        pairs = [
+            ValidationPair(labels[e.window.id], e.total, e.items, e.group)
+            for e in validation
+            if e.window.id in labels
+        ]
+        rated, info = gate_totals(
+            pairs,
+            {e.window.id: labels[e.window.id] for e in consented if e.window.id in labels},
+            test_groups={e.group for e in test},
+            min_pairs=settings.LLM_SCORING_MIN_VALIDATION_PAIRS,
+        )
+        log_line(
+            "first model: the rater's map of totals, fitted without the test patients: "
+            + ("applied" if info.get("applied") else f"not applied ({info.get('why', '')})")
+        )
     return first_model_gate(
         questionnaire_patients=len({e.patient for e in ground_truth}),
         min_patients=settings.COLD_START_FIRST_MODEL_MIN_PATIENTS,
         test=test,
         candidate={i: p for i, _, p in result.test_points},
         rater=rated,
+        rule=rule,
     )

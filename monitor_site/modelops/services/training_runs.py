@@ -39,7 +39,7 @@ from monitor_site.predictions.selectors import reviewed_window_requests
 from training.evaluation import evaluate
 from training.labelling.batches import LabelsPending
 from training.pipeline import Unlabeled, remove_artifact, run_learning_loop
-from training.promotion import PairedPoints, promotion_decision
+from training.promotion import PairedPoints, PromotionRule, fresh_test_windows, promotion_decision
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,15 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
     return run
 
 
+def promotion_rule() -> PromotionRule:
+    """The promotion rule's settings (training/promotion.py)."""
+    return PromotionRule(
+        margin=settings.PROMOTION_MAE_MARGIN,
+        min_patients=settings.PROMOTION_MIN_TEST_PATIENTS,
+        max_auc_drop=settings.PROMOTION_MAX_AUC_DROP,
+    )
+
+
 def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     config = loop_config()
     ground_truth = labeled_windows_from_assessments()
@@ -219,33 +228,30 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     run.model_version = model_version
     test = [e for e in ground_truth if e.window.id in set(result.test_window_ids)]
     active = model_version_active()
-    active_metrics = None
-    paired = None
+    rule = promotion_rule()
+    active_metrics, paired, compared_on = None, None, ""
     if active is not None:
-        recorder.line(f"evaluating the active model {active.version} on the same held-out windows")
-        active_metrics, active_points = evaluate(model_version_dir(active), test)
-        # result.test_points and active_points follow the order of `test` (the loop's held-out windows)
-        candidate_points = {i: p for i, _, p in result.test_points}
-        groups = {e.window.id: e.patient for e in test}
-        paired = PairedPoints(
-            truth=[t for _, t, _ in active_points],
-            candidate=[candidate_points[i] for i, _, _ in active_points],
-            active=[p for _, _, p in active_points],
-            groups=[groups[i] for i, _, _ in active_points],
-        )
+        fresh, compared_on = fresh_test_windows(test, active.manifest)
+        recorder.line(f"evaluating the active model {active.version} on {compared_on}")
+        if fresh:
+            active_metrics, active_points = evaluate(model_version_dir(active), fresh)
+            candidate_points = {i: p for i, _, p in result.test_points}
+            groups = {e.window.id: e.patient for e in fresh}
+            paired = PairedPoints(
+                truth=[t for _, t, _ in active_points],
+                candidate=[candidate_points[i] for i, _, _ in active_points],
+                active=[p for _, _, p in active_points],
+                groups=[groups[i] for i, _, _ in active_points],
+            )
+            active_metrics["evaluated_on"] = compared_on
     if active is None and llm_scoring_in_use():
-        promote, decision = first_model_gate_decide(
-            result=result, ground_truth=ground_truth, log_line=recorder.line
+        decision = first_model_gate_decide(
+            result=result, ground_truth=ground_truth, rule=rule, log_line=recorder.line
         )
     else:
-        promote, decision = promotion_decision(
-            result.test_metrics,
-            active_metrics,
-            max_mae_increase=settings.PROMOTION_MAX_MAE_INCREASE,
-            max_auc_drop=settings.PROMOTION_MAX_AUC_DROP,
-            paired=paired,
-        )
-    run.decision = decision
+        decision = promotion_decision(paired=paired, rule=rule, active_exists=active is not None)
+    promote = decision.promote
+    run.decision = decision.text
     run.counts = {
         "ground_truth_windows": len(ground_truth),
         "unlabeled_windows": len(unlabeled),
@@ -258,6 +264,7 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         "test": result.test_metrics,
         "active_test": active_metrics,
         "active_version": active.version if active else None,
+        "promotion": {**decision.numbers, "compared_on": compared_on},
         "points": [{"id": i, "true": t, "pred": round(p, 3)} for i, t, p in result.test_points],
         "members": [
             {"name": m["name"], "mode": m["mode"], "trained_on": m.get("trained_on", "")}
@@ -266,7 +273,7 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         "blend": result.train.manifest.get("blend", {}),
         "label_validation": result.label_validation,
     }
-    recorder.line(decision)
+    recorder.line(decision.text)
     if promote:
         model_version_promote(model_version=model_version, reason=f"training run {run.pk}")
     return artifact

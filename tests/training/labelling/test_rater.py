@@ -14,7 +14,7 @@ from training.labelling.cache import MemoryCache
 from training.labelling.claude import ClaudeLabeler, LabelerConfig
 from training.labelling.label import ClaudeLabel
 from training.labelling.prompt import LabelRequest
-from training.labelling.rater import LlmRater, RaterValidation, rater_version, validate_rater
+from training.labelling.rater import LlmRater, RaterValidation, gate_totals, rater_version, validate_rater
 from training.labelling.validation import ValidationPair
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -50,13 +50,13 @@ def test_a_rater_is_not_validated_with_too_few_pairs() -> None:
 
 def test_a_validated_rater_has_an_interval_from_residuals_and_round_trips_as_json() -> None:
     # Right on 24 patients, 4 points high on 6: no map can help (held-out MAE), and the 80% interval is
-    # the 25th smallest |residual| of 30: 4 points.
+    # at rank 31 * 0.8 = 24.8 of the 30 patients' |residual|: between the 24th (0) and 25th (4), 3.2.
     pairs = _pairs(24, bias=0.0) + [
         ValidationPair(_label([(t + 4) / 9] * 9), float(t), None, f"high-{t}") for t in range(6)
     ]
     validation = validate_rater(pairs, min_pairs=20)
     assert validation.validated and validation.total_map is None, validation.report["calibration"]
-    assert validation.calibration is not None and validation.calibration.half_width == pytest.approx(4.0)
+    assert validation.calibration is not None and validation.calibration.half_width == pytest.approx(3.2)
     again = RaterValidation.from_dict(validation.to_dict())
     assert again is not None and again.calibration == validation.calibration and again.validated
 
@@ -142,3 +142,20 @@ def test_a_flooded_window_is_cut_like_a_models_and_evidence_keeps_original_turn_
     [chunk] = rating.score.evidence  # the first turn sent, at its index in the whole conversation
     left_out = rating.score.n_turns_left_out  # the first turn kept may be the assistant's (odd index)
     assert chunk.turn_indices[0] == left_out + left_out % 2
+
+
+def test_the_gate_maps_the_raters_test_totals_with_a_map_fitted_without_the_test_patients() -> None:
+    # 40 development patients the rater rates 6 points high; 10 test patients it rates right. A map fitted
+    # on all pairs would learn the test patients' own (right) totals; fitted without them it maps their
+    # totals down by about 6, as it would any new patient's.
+    development = _pairs(40, bias=6.0)
+    test_pairs = [
+        ValidationPair(_label([t / 9] * 9), t, None, f"test-{i}") for i, t in enumerate(range(8, 18))
+    ]
+    test_labels = {f"w{i}": p.label for i, p in enumerate(test_pairs)}
+    test_groups = {p.group for p in test_pairs}
+    totals, info = gate_totals(development + test_pairs, test_labels, test_groups=test_groups, min_pairs=20)
+    alone, _ = gate_totals(development, test_labels, test_groups=test_groups, min_pairs=20)
+    assert info["applied"] and info["fitted_without_test_patients"] and info["pairs"] == 40
+    assert totals == alone  # the test patients' pairs change nothing
+    assert totals["w9"] == pytest.approx(17 - 6, abs=1.0)  # rated 17, mapped as a development rating would be

@@ -67,3 +67,57 @@ def test_a_mapped_pseudo_label_keeps_its_items_in_range() -> None:
     assert mapped.total == pytest.approx(12.0) and mapped.items == pytest.approx((12 / 9,) * 9)
     up = apply_total_map(example, lambda total: 30.0)
     assert all(v <= 3 for v in up.items) and up.total == 27.0
+
+
+def test_a_mapped_total_is_never_lost_to_clipping_nor_left_without_items() -> None:
+    window = Window("w", (Conversation("c", (Turn("user", "x"),)),))
+    # An isotonic map that turns 0 into 3: the items (all 0) share it, so items and total agree.
+    zero = apply_total_map(LabeledWindow(window, 0.0, (0.0,) * 9, "p"), lambda total: 3.0)
+    assert zero.total == pytest.approx(3.0) and sum(zero.items) == pytest.approx(3.0)
+    # Scaling 3,3,1 to 12 would clip two items at 3 and lose 4.5 points: what they cannot hold goes on.
+    skewed = (3.0, 3.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    mapped = apply_total_map(LabeledWindow(window, 7.0, skewed, "p"), lambda total: 12.0)
+    assert mapped.total == pytest.approx(12.0) and sum(mapped.items) == pytest.approx(12.0)
+    assert all(0 <= v <= 3 for v in mapped.items) and mapped.items[2] == pytest.approx(3.0)
+
+
+def test_the_validation_sample_spreads_over_patients() -> None:
+    from training.labelling.validation import _spread_over_patients
+
+    window = Window("w", (Conversation("c", (Turn("user", "x"),)),))
+    examples = [LabeledWindow(window, 5.0, None, f"p{p}") for p in range(10) for _ in range(8)]
+    sample = _spread_over_patients(examples, 20)
+    assert len(sample) == 20 and len({e.patient for e in sample}) == 10  # not p0's 8 and p1's 8 ...
+
+
+class _BiasedLabeller:
+    """Rates every window `bias` points above its self-report (known through the window id)."""
+
+    def __init__(self, truth: dict[str, float], bias: float) -> None:
+        self.truth, self.bias = truth, bias
+
+    def label(self, requests: list) -> object:
+        from training.labelling.claude import LabelingReport
+
+        return LabelingReport(
+            labels={r.window.id: _label([(self.truth[r.window.id] + self.bias) / 9] * 9) for r in requests}
+        )
+
+
+def test_the_trust_gate_reads_the_mae_of_the_labels_used() -> None:
+    """A labeller 8 points high, raw MAE 8 (above the 6 allowed), whose map of totals brings it near 0:
+    the mapped labels are the ones used, so their MAE decides, and they are used."""
+    from training.args import LoopConfig
+    from training.labelling.validation import validate_labeller
+
+    examples = []
+    for p in range(40):
+        total = float(p % 15)
+        window = Window(f"w{p}", (Conversation("c", (Turn("user", "x"),)),))
+        examples.append(
+            LabeledWindow(window, total, (total / 9,) * 9, f"p{p}", meta={"consent_external": True})
+        )
+    labeller = _BiasedLabeller({e.window.id: e.total for e in examples}, bias=8.0)
+    check, total_map, trusted, _ = validate_labeller(labeller, examples, LoopConfig(), say=lambda line: None)  # type: ignore[arg-type]
+    assert check["mae"] == pytest.approx(8.0) and total_map is not None
+    assert check["mae_of_labels_used"] < 1.0 and trusted and check["used"]
