@@ -201,18 +201,26 @@ class SelfHarmDetector:
         bags = np.asarray(self.encoder.bag(sentences), dtype=np.float64)  # (N, 2H)
         return (bags @ np.asarray(self.filter_coef) + self.filter_intercept).tolist()
 
+    def reads(self, sentences: Sequence[tuple[str, str, str]]) -> list[bool]:
+        """Which sentences the sentence model reads: those the lexicon selects or the filter passes."""
+        best = [self.best_hit(s, p, f) for s, p, f in sentences]
+        return self._reads(best, self.filter_logits([s for s, _, _ in sentences]))
+
+    def _reads(self, best: list[tuple[float, Hit] | None], sieve: list[float]) -> list[bool]:
+        return [
+            (b is not None and b[0] >= self.embed_floor) or f >= self.filter_threshold
+            for b, f in zip(best, sieve, strict=True)
+        ]
+
     def score_sentences(self, sentences: Sequence[tuple[str, str, str]]) -> list[_Scored]:
         """(sentence, the one before, the one after) -> each sentence's score and the reason for reviewers.
         A sentence is read by the sentence model when the lexicon selects it or the filter passes it."""
         best = [self.best_hit(s, p, f) for s, p, f in sentences]
-        sieve = self.filter_logits([s for s, _, _ in sentences])
         model: dict[int, float] = {}
+        sieve: list[float] = []
         if self.head_coef is not None and self.encoder is not None:
-            to_embed = [
-                i
-                for i, b in enumerate(best)
-                if (b is not None and b[0] >= self.embed_floor) or sieve[i] >= self.filter_threshold
-            ]
+            sieve = self.filter_logits([s for s, _, _ in sentences])
+            to_embed = [i for i, read in enumerate(self._reads(best, sieve)) if read]
             if to_embed:
                 vectors = self.encoder.encode([sentences[i][0] for i in to_embed])
                 model = {i: self.head_logit(v) for i, v in zip(to_embed, vectors, strict=True)}

@@ -26,7 +26,6 @@ import torch
 from scoring.backbone import DEFAULT_BACKBONE, Backbone, load_backbone
 from scoring.ensemble import Ensemble
 from scoring.quantize import quantize_int8
-from scoring.self_harm.cues import split_sentences
 from scoring.types import Conversation, LabeledWindow, Window
 from scoring.windowing import Chunker
 from training.args import TrainArgs
@@ -138,7 +137,7 @@ def full_path(artifact: Path, windows: list[Window], args: BenchArgs, precision:
 def self_harm_detector(windows: list[Window], repeats: int) -> dict:
     """The self-harm detector (scoring/self_harm) on the same windows, median CPU and wall ms per window.
     Its sentence model runs only on the sentences its lexicon selects; `embedded` counts them."""
-    from scoring.self_harm import SelfHarmDetector
+    from scoring.self_harm import SelfHarmDetector, window_sentences
 
     detector = SelfHarmDetector.default()
     detector.detect(windows[0])  # warm-up: loads the lexicon's patterns and the sentence encoder
@@ -149,19 +148,8 @@ def self_harm_detector(windows: list[Window], repeats: int) -> dict:
             detector.detect(window)
         cpu.append(time.process_time() - start_cpu)
         wall.append(time.perf_counter() - start_wall)
-    sentences = [
-        (t.text[a:b], "")
-        for w in windows
-        for c in w.conversations
-        for t in c.turns
-        if t.role == "user"
-        for a, b in split_sentences(t.text)
-    ]
-    embedded = sum(
-        1
-        for s, p in sentences
-        if (z := detector.lexicon_part(s, p)) is not None and z >= detector.embed_floor
-    )
+    sentences = [pair for w in windows for pair in window_sentences(w)[1]]
+    embedded = sum(detector.reads(sentences))
     return {
         "version": detector.version,
         "cpu_ms_per_window": 1000 * statistics.median(cpu) / len(windows),
