@@ -133,11 +133,12 @@ def self_harm(args: argparse.Namespace) -> int:
     except (ValueError, BackboneNotFound, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    chosen = next(c for c in config["training"]["weight_choices"] if c["weight"] == config["head"]["weight"])
+    chosen = config["training"]["chosen"]
     print(
-        f"wrote {train_args.out} ({config['version']}): sentence-model weight {config['head']['weight']}, "
-        f"threshold {config['threshold']}, cssrs val AUC {chosen['cssrs_val_auc']:.3f}, written sentences "
-        f"(cross-validated) accuracy {chosen['own_cv_accuracy']:.3f}"
+        f"wrote {train_args.out} ({config['version']}, encoder at {config['head']['precision']}): "
+        f"sentence-model weight {config['head']['weight']}, threshold {config['threshold']}; development "
+        f"cases recall {chosen['dev']['recall']:.3f}, precision {chosen['dev']['precision']:.3f}; cssrs val "
+        f"AUC {chosen['cssrs_val_auc']:.3f}"
     )
     return 0
 

@@ -112,6 +112,9 @@ class SelfHarmTrainArgs:
         default=DEV_CASES, metadata={"help": "hard-case conversations the combination is chosen on"}
     )
     backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "sentence encoder (mean-pooled)"})
+    precision: str = field(
+        default="int8", metadata={"help": "the sentence encoder's Linear layers: int8 (dynamic) or fp32"}
+    )
     seed: int = field(default=13, metadata={"help": "seed of the cross-validation folds"})
 
     def __post_init__(self) -> None:
@@ -195,7 +198,7 @@ def train(
 ) -> dict:
     """Fit the filter and the sentence model, choose the combination; write `args.out` and return it."""
     say = progress or (lambda stage, fraction: None)
-    vectors = VectorCache(encoder or SentenceEncoder(args.backbone), args.cache)
+    vectors = VectorCache(encoder or SentenceEncoder(args.backbone, precision=args.precision), args.cache)
     splits = {s: load_cssrs(args.data_dir, s) for s in ("train", "val")} if args.data_dir is not None else {}
     dev = load_hard_cases(args.dev_cases)
     lexicon_only = SelfHarmDetector(lexicon_config())
@@ -242,6 +245,7 @@ def train(
     config["head"] = {
         "backbone": args.backbone,
         "pooling": "mean, L2-normalised",
+        "precision": vectors.encoder.precision,
         "coef": [round(float(v), 6) for v in head.coef_[0]],
         "intercept": round(float(head.intercept_[0]), 6),
         "weight": best["model_weight"],
@@ -265,6 +269,7 @@ def train(
             "lexicon_alone_positive_share": float(lex_read[y == 1].mean()),
         },
         "choices": [{k: v for k, v in ch.items() if k != "head"} for ch in choices],
+        "chosen": best,
         "chosen_on": f"development hard cases ({args.dev_cases.name}): the highest recall among combinations "
         f"with precision >= {PRECISION_FLOOR}; cssrs val AUC breaks ties",
     }

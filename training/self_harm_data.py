@@ -103,10 +103,15 @@ class VectorCache:
         self.vectors: dict[str, np.ndarray] = {}
         if path is not None and path.is_file():
             with np.load(path) as saved:
-                self.vectors = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
+                for name in saved.files:
+                    if name.startswith("keys_"):
+                        vectors = saved["vectors_" + name[5:]]
+                        self.vectors.update(zip(saved[name].tolist(), vectors, strict=True))
 
     def get(self, kind: str, texts: Sequence[str]) -> np.ndarray:
-        keys = [f"{kind}:{self.encoder.backbone_id}:" + hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        # the bag reads only the input word vectors, the same at any precision
+        model = self.encoder.backbone_id + ("" if kind == "bag" else f":{self.encoder.precision}")
+        keys = [f"{kind}:{model}:" + hashlib.sha1(t.encode()).hexdigest() for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.vectors}.items())
         if missing:
             run = self.encoder.bag if kind == "bag" else self.encoder.encode
@@ -115,11 +120,15 @@ class VectorCache:
         return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 1), dtype=np.float32)
 
     def save(self) -> None:
-        if self.path is not None and self.vectors:
-            keys = sorted(self.vectors)
-            by_size: dict[int, list[str]] = {}
-            for key in keys:
-                by_size.setdefault(len(self.vectors[key]), []).append(key)
-            keep = max(by_size.values(), key=len) if len(by_size) > 1 else keys
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(self.path, keys=np.array(keep), vectors=np.stack([self.vectors[k] for k in keep]))
+        """One keys/vectors pair per vector size (bags and sentence vectors differ)."""
+        if self.path is None or not self.vectors:
+            return
+        by_size: dict[int, list[str]] = {}
+        for key in sorted(self.vectors):
+            by_size.setdefault(len(self.vectors[key]), []).append(key)
+        arrays = {}
+        for size, keys in by_size.items():
+            arrays[f"keys_{size}"] = np.array(keys)
+            arrays[f"vectors_{size}"] = np.stack([self.vectors[k] for k in keys])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(self.path, **arrays)

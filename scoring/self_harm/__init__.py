@@ -39,7 +39,7 @@ from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-1.4"
+DETECTOR_VERSION = "self-harm-1.5"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
 MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
@@ -79,16 +79,22 @@ class SentenceEncoder:
     vectors, each L2-normalised), for the filter that picks which sentences are worth encoding. Loaded on
     first use."""
 
-    def __init__(self, backbone_id: str) -> None:
+    def __init__(self, backbone_id: str, *, precision: str = "fp32") -> None:
+        from scoring.quantize import check_precision
+
         self.backbone_id = backbone_id
+        self.precision = check_precision(precision)
         self._backbone: Any = None
 
     def _loaded(self) -> Any:
         from scoring.backbone import load_backbone
+        from scoring.quantize import quantize_int8
 
         if self._backbone is None:
             self._backbone = load_backbone(self.backbone_id)
             self._backbone.module.eval()
+            if self.precision == "int8":  # Linear layers only: the input word vectors of `bag` stay fp32
+                self._backbone.module = quantize_int8(self._backbone.module)
         return self._backbone
 
     def encode(self, sentences: Sequence[str]) -> list[list[float]]:
@@ -100,8 +106,11 @@ class SentenceEncoder:
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         vectors: list[list[float]] = [[] for _ in sentences]
         with torch.inference_mode():
-            for i in range(0, len(order), ENCODE_BATCH):
-                rows = order[i : i + ENCODE_BATCH]
+            # Dynamic int8 quantises each Linear's input with one scale per call: a sentence is encoded
+            # alone there, so that its vector (and score) depends on nothing else in the window.
+            size = ENCODE_BATCH if self.precision == "fp32" else 1
+            for i in range(0, len(order), size):
+                rows = order[i : i + size]
                 batch = tokenizer(
                     [sentences[r][:MAX_SENTENCE_CHARS] for r in rows],
                     padding=True,
@@ -164,7 +173,9 @@ class SelfHarmDetector:
         self.aggregate: dict[str, Any] = dict(config.get("aggregate") or {"method": "max"})
         self.encoder = encoder
         if self.head_coef is not None and self.encoder is None:
-            self.encoder = SentenceEncoder(str(head["backbone"]) if head else "")
+            self.encoder = SentenceEncoder(
+                str(head["backbone"]) if head else "", precision=str(head.get("precision", "fp32"))
+            )
 
     @classmethod
     def default(cls) -> SelfHarmDetector:

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scoring.self_harm import DETECTOR_VERSION, Detection, SelfHarmDetector, aggregate, load_config
+from scoring.self_harm import (
+    DETECTOR_VERSION,
+    Detection,
+    SelfHarmDetector,
+    SentenceEncoder,
+    aggregate,
+    load_config,
+)
 from scoring.types import Conversation, Turn, Window
 
 MUST_FIRE = {
@@ -124,6 +131,7 @@ MUST_NOT_FIRE = {
         "I feel empty and exhausted all the time.",
         "I cut my hair and my hours got cut too.",
         "My grandmother died last month and I miss her.",
+        "I have a plan for the weekend.",
     ],
 }
 
@@ -142,12 +150,12 @@ def test_it_fires_on_own_current_thoughts(detector: SelfHarmDetector, kind: str,
     assert detector.score_texts([text])[0] >= detector.threshold, (kind, text)
 
 
-# Traps the shipped detector (self-harm-1.4) still fires on, just over its threshold (0.22): the price of its
+# Traps the shipped detector (self-harm-1.5) still fires on, just over its threshold (0.22): the price of its
 # recall. Strict: a detector that stops firing on one makes the test fail, so this list stays true.
 KNOWN_FALSE_ALARMS = {
     "I have never wanted to end my life.",
     "Years ago I used to cut myself, but I've been clean for 5 years.",
-    "I cut my hair and my hours got cut too.",
+    "I have a plan for the weekend.",
 }
 
 
@@ -157,7 +165,7 @@ KNOWN_FALSE_ALARMS = {
         pytest.param(
             k,
             t,
-            marks=pytest.mark.xfail(strict=True, reason="known false alarm of 1.4")
+            marks=pytest.mark.xfail(strict=True, reason="known false alarm of 1.5")
             if t in KNOWN_FALSE_ALARMS
             else (),
         )
@@ -249,18 +257,20 @@ def test_a_text_score_aggregates_its_sentence_scores_as_configured() -> None:
 
 
 def test_a_wide_net_word_alone_does_not_make_a_plan_a_reference_back(detector: SelfHarmDetector) -> None:
-    # "a plan" / "a date" select a sentence for the sentence model; they are not a risk mention by themselves
+    # "a plan" / "a date" select a sentence for the sentence model; they are not a risk mention by themselves,
+    # so "I'll do it." after them is no reference back (whether the sentence model fires on "a plan" is
+    # KNOWN_FALSE_ALARMS' business)
     result = detector.detect(
         window(Turn("user", "I have a plan for the weekend."), Turn("user", "I'll do it."))
     )
-    assert not result.fired
+    assert all(e.text != "I'll do it." for e in result.evidence)
+    assert detector.score_sentences([("I'll do it.", "I have a plan for the weekend.", "")])[0].score == 0.0
 
 
 def test_the_filter_bag_is_the_mean_and_max_of_the_input_word_vectors() -> None:
     import numpy as np
 
     from scoring.backbone import DEFAULT_BACKBONE
-    from scoring.self_harm import SentenceEncoder
 
     encoder = SentenceEncoder(DEFAULT_BACKBONE)
     sentences = ["I want it all to stop.", "", "ok then"]
@@ -284,3 +294,10 @@ def test_a_sentence_without_any_expression_is_read_when_the_filter_passes_it(
     assert detector.best_hit(sentence) is None
     assert detector.filter_logits([sentence])[0] >= detector.filter_threshold
     assert "sentence model" in detector.score_sentences([(sentence, "", "")])[0].cue
+
+
+def test_the_packaged_detector_encodes_at_the_precision_it_was_trained_at(detector: SelfHarmDetector) -> None:
+    assert detector.encoder is not None
+    assert detector.encoder.precision == load_config()["head"].get("precision", "fp32")
+    with pytest.raises(ValueError, match="precision"):
+        SentenceEncoder("package:any", precision="fp16")
