@@ -138,6 +138,10 @@ SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 # Two-factor authentication (django-otp, TOTP authenticator apps). With TWO_FACTOR_REQUIRED every
 # signed-in person (clinicians and admins) must set up and use an authenticator app.
 TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=False)
+# Staff and superusers (the admin) need one whenever DEBUG is off; `check --deploy` errs when turned off.
+TWO_FACTOR_REQUIRED_FOR_STAFF = env.bool("TWO_FACTOR_REQUIRED_FOR_STAFF", default=not DEBUG)
+# django-otp's admin never shows a device's key, URI or QR code (monitor_site/accounts/admin.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="PHQ-9 monitor")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboards:patient_list"
