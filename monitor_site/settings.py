@@ -6,6 +6,7 @@ the console. Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "monitor_site.middleware.ApiJsonErrorsMiddleware",  # first: /api/ answers JSON, Django's own errors too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "monitor_site.middleware.RejectNulInQueryMiddleware",
@@ -174,9 +176,11 @@ ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-m
 # An alert opened more than this after its crossing says it comes from delayed data (backlog, backfill,
 # late questionnaire); it opens all the same: alerts follow the current state. 0 = never said.
 ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
-# A session more than this many days before a patient's first one is refused (400): it would move the
-# baseline. A new patient's history can be sent in any amount, oldest first.
+# A session more than this many days before the patient's first stored one is refused (400): it would
+# move the baseline. A new patient's history can be sent in any amount, oldest first.
 SESSION_BACKDATE_LIMIT_DAYS = env.int("SESSION_BACKDATE_LIMIT_DAYS", default=30)
+# No session, message or questionnaire time before this date (monitor_site/patients/timestamps.py).
+INGEST_EARLIEST_DATE = date.fromisoformat(env("INGEST_EARLIEST_DATE", default="2000-01-01"))
 # alerts_housekeeping evaluates again the patients whose predictions changed within this many minutes,
 # in case the evaluate_alerts task a scoring task enqueued was lost.
 ALERT_EVALUATION_CATCH_UP_MINUTES = env.int("ALERT_EVALUATION_CATCH_UP_MINUTES", default=30)

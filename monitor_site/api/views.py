@@ -112,6 +112,15 @@ def _conflict(exc: IngestConflict) -> Response:
     )
 
 
+def _refused(exc: IngestRefused) -> Response:
+    return error_response(
+        status_code=status.HTTP_400_BAD_REQUEST,
+        detail=exc.message,
+        code="invalid",
+        errors={exc.field: [exc.message]},
+    )
+
+
 @extend_schema(
     request=SessionIn,
     responses={
@@ -138,12 +147,7 @@ def session_create(request: Request) -> Response:
     except IngestConflict as exc:
         return _conflict(exc)
     except IngestRefused as exc:
-        return error_response(
-            status_code=status.HTTP_400_BAD_REQUEST,
-            detail=exc.message,
-            code="invalid",
-            errors={exc.field: [exc.message]},
-        )
+        return _refused(exc)
     session = result.obj
     if result.created:  # scored (or, in a cold start, rated) once the session is committed
         session_scoring_enqueue(session_id=session.pk)
@@ -179,6 +183,8 @@ def assessment_create(request: Request) -> Response:
         )
     except IngestConflict as exc:
         return _conflict(exc)
+    except IngestRefused as exc:
+        return _refused(exc)
     assessment = result.obj
     if result.created:  # the patient's own answers: the self-report rules, then their e-mails
         alerts_notify_enqueue(alerts=alerts_evaluate_self_report(patient_ids=[assessment.patient_id]))

@@ -253,10 +253,13 @@ def test_it_stores_exactly_one_row_when_two_clients_race(ingest: tuple) -> None:
 def test_a_back_dated_session_of_a_known_patient_is_refused_naming_the_field(api: APIClient) -> None:
     now = timezone.now().replace(microsecond=0)
     assert _post(api, session_body("s1", start=now - timedelta(days=2))).status_code == 201
-    for when in (datetime(2024, 1, 5, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)):
+    for when, why in (
+        (datetime(2024, 1, 5, tzinfo=UTC), "first stored session"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "earliest date accepted"),
+    ):
         r = _post(api, session_body(f"old-{when.year}", start=when))
         assert r.status_code == 400, r.content
-        assert "started_at" in r.json()["errors"] and "first session" in r.json()["errors"]["started_at"][0]
+        assert "started_at" in r.json()["errors"] and why in r.json()["errors"]["started_at"][0]
     assert ConversationSession.objects.count() == 1 and Message.objects.count() == 4  # nothing half-written
     # Within the limit (30 days before the first) it is accepted.
     assert _post(api, session_body("s0", start=now - timedelta(days=25))).status_code == 201

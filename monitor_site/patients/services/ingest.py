@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from monitor_site.patients.models import Assessment, ConversationSession, IngestSource, Message, Patient
+from monitor_site.patients.timestamps import timestamp_problem
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 
 log = logging.getLogger(__name__)
@@ -40,25 +41,36 @@ class IngestRefused(Exception):
 
 
 def _refuse_backdated(*, patient_pk: int, session_pk: int, started_at: datetime) -> None:
-    """A session more than SESSION_BACKDATE_LIMIT_DAYS before the patient's first is refused: it would
-    move the baseline and stretch the chart (a patient's first sessions, a backfill, are accepted)."""
+    """A session more than SESSION_BACKDATE_LIMIT_DAYS before the patient's first stored session (the
+    one received first, whenever it started) is refused: it would move the baseline and stretch the
+    chart. The anchor never moves, so the limit cannot be walked back a step at a time; a new patient's
+    history is accepted when sent oldest first."""
     limit = timedelta(days=settings.SESSION_BACKDATE_LIMIT_DAYS)
     if started_at >= timezone.now() - limit:
         return  # cannot be that far before a first session, which is never in the future
     first = (
         ConversationSession.objects.filter(patient_id=patient_pk)
         .exclude(pk=session_pk)
-        .order_by("ended_at")
+        .order_by("pk")
         .values_list("started_at", flat=True)
         .first()
     )
-    if first is not None and started_at < first - limit:
+    if first is not None and started_at + limit < first:  # no overflow, whatever is stored
         raise IngestRefused(
             "started_at",
-            f"{started_at:%Y-%m-%d} is more than {limit.days} days before this patient's first session "
-            f"({first:%Y-%m-%d}); a back-dated session would move their baseline. Send a patient's history "
-            "before their current sessions, or check the clock of the sending system.",
+            f"{started_at:%Y-%m-%d} is more than {limit.days} days before this patient's first stored "
+            f"session ({first:%Y-%m-%d}); a back-dated session would move their baseline. Send a "
+            "patient's history oldest first, or check the clock of the sending system.",
         )
+
+
+def _refuse_out_of_range(times: dict[str, datetime]) -> None:
+    """Every time in INGEST_EARLIEST_DATE .. now (+ skew): what the API's serializers check, for every
+    other writer too."""
+    for field, value in times.items():
+        problem = timestamp_problem(value)
+        if problem:
+            raise IngestRefused(field, problem)
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,9 @@ def session_ingest(
     """
     if not messages:
         raise ValueError("a session needs at least one message")
+    _refuse_out_of_range(
+        {"started_at": started_at} | {f"messages[{i}].sent_at": m["sent_at"] for i, m in enumerate(messages)}
+    )
     digest = content_hash(
         {
             "patient": patient_external_id,
@@ -264,6 +279,7 @@ def assessment_ingest(
     alert rules (alerts_evaluate_self_report); a bulk writer evaluates once at the end."""
     if len(items) != N_ITEMS or any(not 0 <= int(v) <= ITEM_MAX for v in items):
         raise ValueError(f"items must be {N_ITEMS} integers 0..{ITEM_MAX}")
+    _refuse_out_of_range({"completed_at": completed_at})
     digest = content_hash(
         {"patient": patient_external_id, "completed_at": _utc(completed_at), "items": items}
     )
