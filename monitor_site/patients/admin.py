@@ -37,6 +37,11 @@ class CareTeamAdmin(admin.ModelAdmin):
 class IngestSourceAdmin(admin.ModelAdmin):
     list_display = ("name", "default_care_team", "created_at")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Changing a source's team re-points all its tokens: `manage.py move_ingest_source`, which says
+        # what moves, never a silent edit here.
+        return ("name", "default_care_team") if obj is not None else ()
+
 
 @admin.register(IngestToken)
 class IngestTokenAdmin(admin.ModelAdmin):

@@ -127,7 +127,7 @@ def errors_are_json_and_name_the_problem(ctx: object, response: schemathesis.Res
 def _fuzz_world(db: None) -> Iterator[None]:
     """A source whose new patients join Team F, and a signed-in Team F clinician who already has a
     patient with a prediction and an urgent alert."""
-    token, _ = ingest_token_create(source_name="app-fuzz", care_team_name="Team F")
+    token, _ = ingest_token_create(source_name="app-fuzz", care_team_name="Team F", create_team=True)
     IngestToken.objects.filter(pk=token.pk).update(prefix=TOKEN[:12], token_hash=IngestToken.hash(TOKEN))
     team = CareTeam.objects.get(name="Team F")
     clinician = UserFactory()

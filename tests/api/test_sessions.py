@@ -51,7 +51,7 @@ def test_it_refuses_the_same_session_id_with_other_content(api: APIClient) -> No
 def test_it_keeps_session_ids_apart_per_source(api: APIClient, care_team: object) -> None:
     from monitor_site.patients.services.tokens import ingest_token_create
 
-    _, raw = ingest_token_create(source_name="app-b")
+    _, raw = ingest_token_create(source_name="app-b", care_team_name="Team A")
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert _post(api, session_body()).status_code == 201

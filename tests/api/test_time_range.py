@@ -66,6 +66,7 @@ def test_the_services_apply_the_same_range_to_every_writer(ingest: tuple) -> Non
     with pytest.raises(IngestRefused) as refused:
         session_ingest(
             source=source,
+            care_team=source.default_care_team,
             patient_external_id="p1",
             session_external_id="s1",
             started_at=datetime(2026, 3, 1, tzinfo=UTC),
@@ -73,7 +74,13 @@ def test_the_services_apply_the_same_range_to_every_writer(ingest: tuple) -> Non
         )
     assert refused.value.field == "messages[0].sent_at"
     with pytest.raises(IngestRefused) as refused:
-        assessment_ingest(source=source, patient_external_id="p1", completed_at=old, items=ITEMS)
+        assessment_ingest(
+            source=source,
+            care_team=source.default_care_team,
+            patient_external_id="p1",
+            completed_at=old,
+            items=ITEMS,
+        )
     assert refused.value.field == "completed_at"
     assert not Patient.objects.exists()
 

@@ -308,6 +308,7 @@ def _questionnaire(patient: object, items: list[int]) -> None:
         patient_external_id=patient.external_id,  # type: ignore[attr-defined]
         completed_at=timezone.now(),
         items=items,
+        care_team=patient.care_team,  # type: ignore[attr-defined]
     )
     alerts_evaluate_self_report(patient_ids=[result.obj.patient_id])
 

@@ -71,6 +71,7 @@ def _ingest(
     with capture(execute=True):  # type: ignore[operator]  # on commit: the scoring edge, eager
         result = session_ingest(
             source=source,
+            care_team=source.default_care_team,
             patient_external_id=patient,
             session_external_id=session,
             started_at=at,
@@ -184,6 +185,7 @@ def _questionnaire_patients(capture: object, source: IngestSource, n: int) -> No
         with capture(execute=False):  # type: ignore[operator]
             session_ingest(
                 source=source,
+                care_team=source.default_care_team,
                 patient_external_id=f"q-{i}",
                 session_external_id=f"q-{i}-s",
                 started_at=at,
@@ -191,6 +193,7 @@ def _questionnaire_patients(capture: object, source: IngestSource, n: int) -> No
             )
         assessment_ingest(
             source=source,
+            care_team=source.default_care_team,
             patient_external_id=f"q-{i}",
             completed_at=at + timedelta(hours=1),
             items=[1] * 8 + [i % 2],  # 8 or 9: close to the fake rater's 9

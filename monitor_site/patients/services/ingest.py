@@ -14,7 +14,14 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from monitor_site.patients.models import Assessment, ConversationSession, IngestSource, Message, Patient
+from monitor_site.patients.models import (
+    Assessment,
+    CareTeam,
+    ConversationSession,
+    IngestSource,
+    Message,
+    Patient,
+)
 from monitor_site.patients.timestamps import timestamp_problem
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 
@@ -24,6 +31,15 @@ M = TypeVar("M", bound=models.Model)
 
 class IngestConflict(Exception):
     """The same external id was sent before with other content (HTTP 409)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class IngestForbidden(Exception):
+    """The writer may not write to this patient (HTTP 403 naming the field); nothing is stored."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -87,15 +103,39 @@ def content_hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def patient_get_or_create(*, source: IngestSource, external_id: str, is_synthetic: bool = False) -> Patient:
+def patient_get_or_create(
+    *, source: IngestSource, external_id: str, care_team: CareTeam, is_synthetic: bool = False
+) -> Patient:
+    """The patient of this source and id, created in `care_team` when new. A writer holds one care
+    team (an ingest token: its source's) and writes only to that team's patients: a patient of
+    another team is IngestForbidden, so a token cannot open alerts and e-mails in a team it does not
+    serve. Nobody is created without a team (they would be in no clinician's list)."""
     patient, created = Patient.objects.get_or_create(
         source=source,
         external_id=external_id,
-        defaults={"care_team": source.default_care_team, "is_synthetic": is_synthetic},
+        defaults={"care_team": care_team, "is_synthetic": is_synthetic},
     )
     if created:
         log.info("new patient %s from source %s", patient.pk, source.name)
+    elif patient.care_team_id != care_team.pk:
+        raise IngestForbidden("patient", OTHER_TEAM)
     return patient
+
+
+OTHER_TEAM = (
+    "This patient belongs to another care team than this token's: a token writes only to its own "
+    "care team's patients. Nothing was stored."
+)
+
+
+def _writer_team(source: IngestSource, care_team: CareTeam | None) -> CareTeam:
+    if care_team is None:
+        raise IngestForbidden(
+            "patient",
+            f"Source {source.name} has no care team, so its tokens may not write: an admin assigns one "
+            "(manage.py move_ingest_source). Nothing was stored.",
+        )
+    return care_team
 
 
 def _idempotent_create(
@@ -147,6 +187,7 @@ def _session_insert_sql() -> str:
         f"INSERT INTO {session.db_table} ({columns}) "
         "SELECT %s, patient.id, %s, %s, %s, %s, %s, %s "
         f"FROM {patient.db_table} AS patient WHERE patient.source_id = %s AND patient.external_id = %s "
+        "AND patient.care_team_id = %s "
         "ON CONFLICT (source_id, external_id) DO NOTHING "
         "RETURNING id, patient_id"
     )
@@ -159,10 +200,14 @@ MESSAGE_COLUMNS = ", ".join(
 MESSAGE_INSERT = f"INSERT INTO {Message._meta.db_table} ({MESSAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
 
 
-def _session_insert(*, source: IngestSource, patient_external_id: str, row: dict) -> tuple[int, int] | None:
-    """Insert the session row of a patient we already know, in one statement; returns (id, patient id).
+def _session_insert(
+    *, source: IngestSource, care_team: CareTeam, patient_external_id: str, row: dict
+) -> tuple[int, int] | None:
+    """Insert the session row of a patient we already know, of the writer's care team, in one
+    statement; returns (id, patient id).
 
-    None when nothing was inserted: the patient is new, or this session id is stored already (then the
+    None when nothing was inserted: the patient is new or of another team, or this session id is
+    stored already (then the
     statement waited for a concurrent writer of the same id to finish). The ORM would take three
     statements (look the session up, look the patient up, insert), each costing more Python than the
     round trip itself: a third of the request's CPU under load (`manage.py loadtest`).
@@ -178,6 +223,7 @@ def _session_insert(*, source: IngestSource, patient_external_id: str, row: dict
         adapt(row["created_at"]),
         source.pk,
         patient_external_id,
+        care_team.pk,
     ]
     with connection.cursor() as cursor:
         cursor.execute(SESSION_INSERT, params)
@@ -203,10 +249,13 @@ def session_ingest(
     session_external_id: str,
     started_at: datetime,
     messages: list[dict],
+    care_team: CareTeam | None,
     is_synthetic: bool = False,
 ) -> IngestResult:
-    """Store a session and its messages in one transaction. The caller enqueues its scoring when it is
-    new (`result.created`: predictions.tasks.session_scoring_enqueue); a bulk writer scores once at the end.
+    """Store a session and its messages in one transaction, for a writer of `care_team` (an ingest
+    token: its source's team): a new patient joins it; another team's patient is IngestForbidden.
+    The caller enqueues its scoring when it is new (`result.created`:
+    predictions.tasks.session_scoring_enqueue); a bulk writer scores once at the end.
 
     messages: dicts with role, text, sent_at (aware datetimes), in conversation order.
     The same session id again: the stored session if the content is the same (created=False),
@@ -215,6 +264,7 @@ def session_ingest(
     """
     if not messages:
         raise ValueError("a session needs at least one message")
+    team = _writer_team(source, care_team)
     _refuse_out_of_range(
         {"started_at": started_at} | {f"messages[{i}].sent_at": m["sent_at"] for i, m in enumerate(messages)}
     )
@@ -235,7 +285,9 @@ def session_ingest(
     }
 
     def insert() -> tuple[int, int] | None:
-        return _session_insert(source=source, patient_external_id=patient_external_id, row=row)
+        return _session_insert(
+            source=source, care_team=team, patient_external_id=patient_external_id, row=row
+        )
 
     def stored() -> ConversationSession | None:
         return ConversationSession.objects.filter(source=source, external_id=session_external_id).first()
@@ -244,9 +296,9 @@ def session_ingest(
         inserted = insert()
         if inserted is None:
             existing = stored()
-            if existing is None:  # the patient's first session
+            if existing is None:  # the patient's first session, or a patient of another team
                 patient_get_or_create(
-                    source=source, external_id=patient_external_id, is_synthetic=is_synthetic
+                    source=source, external_id=patient_external_id, care_team=team, is_synthetic=is_synthetic
                 )
                 inserted = insert()
                 if inserted is None:  # another client stored this id in the meantime
@@ -255,6 +307,8 @@ def session_ingest(
                 # Raising inside the transaction also drops a patient created above for this request.
                 if existing is None:
                     raise IngestConflict("session_id", "session_id could not be stored; retry")
+                if not Patient.objects.filter(pk=existing.patient_id, care_team=team).exists():
+                    raise IngestForbidden("patient", OTHER_TEAM)
                 if existing.content_hash != digest:
                     raise IngestConflict("session_id", "session_id was already received with other content")
                 return IngestResult(existing, created=False)
@@ -273,6 +327,7 @@ def assessment_ingest(
     patient_external_id: str,
     completed_at: datetime,
     items: list[int],
+    care_team: CareTeam | None,
     is_synthetic: bool = False,
 ) -> IngestResult:
     """Store a questionnaire once. When it is new (`result.created`) the caller evaluates the self-report
@@ -283,7 +338,12 @@ def assessment_ingest(
     digest = content_hash(
         {"patient": patient_external_id, "completed_at": _utc(completed_at), "items": items}
     )
-    patient = patient_get_or_create(source=source, external_id=patient_external_id, is_synthetic=is_synthetic)
+    patient = patient_get_or_create(
+        source=source,
+        external_id=patient_external_id,
+        care_team=_writer_team(source, care_team),
+        is_synthetic=is_synthetic,
+    )
 
     def create() -> Assessment:
         return Assessment.objects.create(
