@@ -21,9 +21,23 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The fallback key only exists so the demo starts with no configuration; production must set one.
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-demo-key-set-DJANGO_SECRET_KEY-in-production")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Only the demo (DEBUG on) runs without a key and hosts of its own: with DEBUG off a missing one stops
+# start-up saying what to set, never a key anyone can read in the source.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+_unset = [
+    name
+    for name, value in (("DJANGO_SECRET_KEY", SECRET_KEY), ("DJANGO_ALLOWED_HOSTS", ALLOWED_HOSTS))
+    if not value
+]
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "insecure-demo-key-only-ever-used-with-DJANGO_DEBUG"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
+elif _unset:
+    raise ImproperlyConfigured(
+        f"DJANGO_DEBUG is off, so set {' and '.join(_unset)} (see .env.example; a key: python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))'), or DJANGO_DEBUG=1 for the local demo."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
