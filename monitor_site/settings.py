@@ -186,6 +186,12 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="phq9-monitor@localhost")
 # Links in alert e-mails point here.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# FHIR exports: patient ids are identified per source under this base (<base>/sources/<source>/patients),
+# and model estimates coded in this code system; both URLs this deployment controls, never a Host header.
+FHIR_IDENTIFIER_SYSTEM_BASE = env("FHIR_IDENTIFIER_SYSTEM_BASE", default=SITE_URL)
+FHIR_MODEL_CODE_SYSTEM = env(
+    "FHIR_MODEL_CODE_SYSTEM", default=f"{SITE_URL.rstrip('/')}/fhir/CodeSystem/phq9-model-estimate"
+)
 ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-mail is retried after this
 # An alert opened more than this after its crossing says it comes from delayed data (backlog, backfill,
 # late questionnaire); it opens all the same: alerts follow the current state. 0 = never said.
