@@ -140,13 +140,25 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+# The client's address as the trusted proxy saw it, and no lock for a browser that signed in before.
+AXES_CLIENT_IP_CALLABLE = "monitor_site.accounts.throttle.client_ip"
+AXES_WHITELIST_CALLABLE = "monitor_site.accounts.throttle.axes_whitelisted"
+# Behind a proxy: the header that carries the client's address ("X-Forwarded-For"), and how many
+# proxies of ours append to it (the entry that many places from the right is the client). Empty: the
+# connection's address (REMOTE_ADDR). Set it only when every request comes through that proxy.
+TRUSTED_PROXY_IP_HEADER = env("TRUSTED_PROXY_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # Against password spraying (monitor_site/accounts/throttle.py): an address failing this often across
 # usernames within the window is refused; a username failing this often from anywhere is slowed to one
-# attempt per LOGIN_USERNAME_DELAY_SECONDS, never locked (nobody can lock clinicians out).
+# attempt per LOGIN_USERNAME_DELAY_SECONDS. Never locked: the password with an authenticator code
+# passes at once, and so does a browser that signed in as that user before (a signed device cookie,
+# kept LOGIN_DEVICE_DAYS, not honoured after LOGIN_DEVICE_FAILURE_LIMIT failures within the window).
 LOGIN_THROTTLE_MINUTES = env.int("LOGIN_THROTTLE_MINUTES", default=15)
 LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=30)
 LOGIN_USERNAME_SLOWDOWN_AFTER = env.int("LOGIN_USERNAME_SLOWDOWN_AFTER", default=10)
 LOGIN_USERNAME_DELAY_SECONDS = env.int("LOGIN_USERNAME_DELAY_SECONDS", default=5)
+LOGIN_DEVICE_DAYS = env.int("LOGIN_DEVICE_DAYS", default=90)
+LOGIN_DEVICE_FAILURE_LIMIT = env.int("LOGIN_DEVICE_FAILURE_LIMIT", default=5)
 # Signed out after this long without a request, and this long after signing in whatever the activity.
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitor_site.accounts.forms import PasswordConfirmForm, TokenForm, TwoFactorLoginForm
 from monitor_site.accounts.services import user_other_sessions_end
-from monitor_site.accounts.throttle import login_refusal
+from monitor_site.accounts.throttle import device_cookie_set, login_refusal
 
 DEVICE_NAME = "authenticator app"
 
@@ -32,18 +32,26 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         refusal = login_refusal(request, request.POST.get("username", ""))
-        if refusal is not None:
-            message, wait = refusal
-            response = render(request, "registration/locked_out.html", {"message": message}, status=429)
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
+        if refusal is None:
+            return super().post(request, *args, **kwargs)
+        # Throttled: only the password with a right authenticator code passes. Every other outcome,
+        # a right password without a code included, gets the same 429, so the answer tells nothing.
+        message, wait = refusal
+        form = self.get_form()
+        assert isinstance(form, TwoFactorLoginForm)  # form_class
+        form.second_factor_required = True
+        if form.is_valid():
+            return self.form_valid(form)
+        response = render(request, "registration/locked_out.html", {"message": message}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         assert isinstance(form, TwoFactorLoginForm)  # form_class
         response = super().form_valid(form)
         if form.otp_device is not None:
             otp_login(self.request, form.otp_device)
+        device_cookie_set(response, username=form.get_user().get_username())  # a known browser now
         return response
 
 
