@@ -77,7 +77,11 @@ def _name(username: str) -> str:
 
 def _keys(request: HttpRequest, username: str) -> tuple[str, str, str]:
     name = _name(username)
-    return f"login-fail-ip:{client_ip(request) or 'unknown'}", f"login-fail-user:{name}", f"login-last-fail-user:{name}"
+    return (
+        f"login-fail-ip:{client_ip(request) or 'unknown'}",
+        f"login-fail-user:{name}",
+        f"login-last-fail-user:{name}",
+    )
 
 
 def _device_nonce(request: HttpRequest, username: str) -> str | None:
