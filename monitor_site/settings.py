@@ -13,6 +13,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from monitor_site import security_headers
 from scoring.artifact import DEFAULT_MODEL_STORE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,15 +22,10 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# Only the demo (DEBUG on) runs without a key and hosts of its own: with DEBUG off a missing one stops
-# start-up saying what to set, never a key anyone can read in the source.
+# Only the demo (DEBUG on) runs without a key and hosts of its own: with DEBUG off start-up stops.
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
-_unset = [
-    name
-    for name, value in (("DJANGO_SECRET_KEY", SECRET_KEY), ("DJANGO_ALLOWED_HOSTS", ALLOWED_HOSTS))
-    if not value
-]
+_unset = [n for n, v in (("DJANGO_SECRET_KEY", SECRET_KEY), ("DJANGO_ALLOWED_HOSTS", ALLOWED_HOSTS)) if not v]
 if DEBUG:
     SECRET_KEY = SECRET_KEY or "insecure-demo-key-only-ever-used-with-DJANGO_DEBUG"
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
@@ -140,12 +136,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
-# The client's address as the trusted proxy saw it, and no lock for a browser that signed in before.
 AXES_CLIENT_IP_CALLABLE = "monitor_site.accounts.throttle.client_ip"
-AXES_WHITELIST_CALLABLE = "monitor_site.accounts.throttle.axes_whitelisted"
-# Behind a proxy: the header that carries the client's address ("X-Forwarded-For"), and how many
-# proxies of ours append to it (the entry that many places from the right is the client). Empty: the
-# connection's address (REMOTE_ADDR). Set it only when every request comes through that proxy.
+AXES_WHITELIST_CALLABLE = "monitor_site.accounts.throttle.axes_whitelisted"  # a known browser
+# Behind a proxy: the header with the client's address (X-Forwarded-For) and how many proxies of ours
+# append to it (that entry from the right is the client); empty: REMOTE_ADDR. accounts/throttle.py.
 TRUSTED_PROXY_IP_HEADER = env("TRUSTED_PROXY_IP_HEADER", default="")
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # Against password spraying (monitor_site/accounts/throttle.py): an address failing this often across
@@ -168,8 +162,7 @@ SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=False)
 # Staff and superusers (the admin) need one whenever DEBUG is off; `check --deploy` errs when turned off.
 TWO_FACTOR_REQUIRED_FOR_STAFF = env.bool("TWO_FACTOR_REQUIRED_FOR_STAFF", default=not DEBUG)
-# django-otp's admin never shows a device's key, URI or QR code (monitor_site/accounts/admin.py).
-OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no TOTP key, URI or QR code in the admin (accounts/admin.py)
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="PHQ-9 monitor")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboards:patient_list"
@@ -198,8 +191,7 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="phq9-monitor@localhost")
 # Links in alert e-mails point here.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
-# FHIR exports: patient ids are identified per source under this base (<base>/sources/<source>/patients),
-# and model estimates coded in this code system; both URLs this deployment controls, never a Host header.
+# FHIR exports: <base>/sources/<source>/patients identifies a patient; model estimates in this code system.
 FHIR_IDENTIFIER_SYSTEM_BASE = env("FHIR_IDENTIFIER_SYSTEM_BASE", default=SITE_URL)
 FHIR_MODEL_CODE_SYSTEM = env(
     "FHIR_MODEL_CODE_SYSTEM", default=f"{SITE_URL.rstrip('/')}/fhir/CodeSystem/phq9-model-estimate"
@@ -360,11 +352,13 @@ API_MAX_MESSAGE_CHARS = env.int("API_MAX_MESSAGE_CHARS", default=20000)
 INGEST_TOKEN_CACHE_SECONDS = env.float("INGEST_TOKEN_CACHE_SECONDS", default=5.0)
 # Per ingest token and minute; over it the API answers 429 with Retry-After. 0 turns the limit off.
 INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=1200)
+# Failed token authentications per client address and minute; over it 429 before any lookup. 0: off.
+INGEST_AUTH_FAILURES_PER_MINUTE = env.int("INGEST_AUTH_FAILURES_PER_MINUTE", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["monitor_site.api.parsers.StrictJSONParser"],  # duplicate keys: 400
     "DEFAULT_AUTHENTICATION_CLASSES": ["monitor_site.api.authentication.IngestTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["monitor_site.api.authentication.HasIngestToken"],
     "EXCEPTION_HANDLER": "monitor_site.api.errors.exception_handler",
@@ -377,6 +371,10 @@ SPECTACULAR_SETTINGS = {
     "Scores derived from conversations are model-inferred, never questionnaire answers.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitor_site.api.serializers.schema_limits",
+    ],
 }
 
 LOGGING = {
@@ -388,28 +386,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Security headers. Scripts only from our own origin: no inline script anywhere (figures travel as
-# JSON in <script type="application/json">, which is data, not code). Plotly injects <style> at
-# run time, so styles allow 'unsafe-inline'.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_HTTPONLY = True
+# Security headers that never change with the environment (CSP, framing, referrer).
+vars().update({name: value for name, value in vars(security_headers).items() if name.isupper()})
+
 # Production behind HTTPS (see .env.example): secure cookies, HSTS, redirect to https.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)  # off only for the demo's http
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

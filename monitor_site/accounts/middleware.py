@@ -72,9 +72,11 @@ class SessionLifetimeMiddleware:
             signed_in = session.setdefault(SIGNED_IN_AT, now)  # sessions from before this check: from now
             seen = session.get(SEEN_AT, now)
             if now - seen > settings.SESSION_IDLE_MINUTES * 60:
-                self._sign_out(request, f"after {settings.SESSION_IDLE_MINUTES} minutes without activity")
+                idle = settings.SESSION_IDLE_MINUTES
+                self._sign_out(request, f"after {idle} minute{'' if idle == 1 else 's'} without activity")
             elif now - signed_in > settings.SESSION_MAX_HOURS * 3600:
-                self._sign_out(request, f"{settings.SESSION_MAX_HOURS} hours after signing in")
+                hours = settings.SESSION_MAX_HOURS
+                self._sign_out(request, f"{hours} hour{'' if hours == 1 else 's'} after signing in")
             elif now - session.get(SEEN_AT, 0) > SEEN_RESOLUTION_SECONDS:
                 session[SEEN_AT] = now
         return self.get_response(request)

@@ -168,3 +168,16 @@ class ErrorOut(serializers.Serializer):
         required=False,
         help_text='Field path -> messages, e.g. {"messages[2].sent_at": ["..."]}.',
     )
+
+
+def schema_limits(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular post-processing hook: the limits the server enforces, from the settings in
+    force when the schema is generated (API_MAX_MESSAGES, API_MAX_MESSAGE_CHARS)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        properties = schema.get("properties", {})
+        if name.startswith("MessageIn") and "text" in properties:
+            properties["text"].update(minLength=1, maxLength=settings.API_MAX_MESSAGE_CHARS)
+        if name.startswith("SessionIn") and "messages" in properties:
+            properties["messages"].update(minItems=1, maxItems=settings.API_MAX_MESSAGES)
+    return result

@@ -36,6 +36,7 @@ COMMON_ERRORS = {
     ),
     409: OpenApiResponse(ErrorOut, description="This id was already received with other content."),
     413: OpenApiResponse(ErrorOut, description="Body larger than API_MAX_BODY_BYTES."),
+    415: OpenApiResponse(ErrorOut, description="Content-Type is not application/json."),
     429: OpenApiResponse(
         ErrorOut, description="More than INGEST_RATE_LIMIT_PER_MINUTE requests this minute; see Retry-After."
     ),

@@ -57,6 +57,14 @@ CONFIG = schemathesis.Config.from_dict(
             # "Valid by the schema => 2xx" cannot hold: JSON Schema cannot say "not in the future" or
             # "sent_at not before started_at". Those 400s still pass the error-shape check below.
             "positive_data_acceptance": {"enabled": False},
+            # A schema-violating body can also be too large (a string at the schema's maxLength, times
+            # the messages' maxItems): 413 is a refusal too.
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    *("400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"),
+                    "5xx",
+                ]
+            },
         },
     }
 )
