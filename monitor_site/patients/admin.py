@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from monitor_site.accounts.admin_actions import SuperuserActions
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
+from monitor_site.patients.admin_scope import CareTeamScopedAdmin
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
 from monitor_site.patients.services.erasure import patient_erase
 from monitor_site.patients.services.tokens import ingest_token_revoke
@@ -65,7 +66,8 @@ class IngestTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(SuperuserActions, admin.ModelAdmin):
+class PatientAdmin(SuperuserActions, CareTeamScopedAdmin):
+    patient_path = ""
     list_display = ("external_id", "source", "care_team", "named_clinician", "is_synthetic", "created_at")
     list_filter = ("care_team", "is_synthetic")
     list_select_related = ("source", "care_team", "named_clinician")
@@ -112,6 +114,6 @@ class PatientAdmin(SuperuserActions, admin.ModelAdmin):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(admin.ModelAdmin):
-    list_display = ("patient", "completed_at", "total")
+class AssessmentAdmin(CareTeamScopedAdmin):
+    list_display = ("patient", "source", "completed_at", "total")
     readonly_fields = ("source", "patient", "completed_at", "items", "total", "content_hash", "created_at")

@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from monitor_site.patients.admin_scope import CareTeamScopedAdmin
 from monitor_site.predictions.models import Prediction, ScoringFailure
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(CareTeamScopedAdmin):
     list_display = (
         "patient",
         "window_end",
@@ -65,7 +66,8 @@ class PredictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScoringFailure)
-class ScoringFailureAdmin(admin.ModelAdmin):
+class ScoringFailureAdmin(CareTeamScopedAdmin):
+    patient_path = "session__patient"
     """Sessions a model version could not score, and why (the sweeper went on with the rest). Delete
     a row to have that version try the session again."""
 
