@@ -133,8 +133,8 @@ def test_consented_patients_of_a_team_that_chose_it_are_rated_and_it_says_so_eve
             )
         )
     )
-    row = next(r for r in rows if r[2] == "llm-rated")
-    assert row[5:7] == ["", ""]  # no interval
+    row = next(r for r in rows if r[3] == "llm-rated")  # source, patient, time, kind, ...
+    assert row[6:8] == ["", ""]  # no interval
     bundle = json.loads(client.get(reverse("dashboards:patient_export_fhir", args=[patient.pk])).content)
     [observation] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert (
