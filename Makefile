@@ -56,10 +56,10 @@ faults: venv services
 	bash tests/with_services.sh $(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 # ruff, mypy with the Django and DRF plugins, and the layout tests (no import cycles, layering).
+# mypy's Django plugin imports the settings, which refuse to start with DEBUG off and no key: DEBUG on.
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	# The Django plugin imports the settings, which refuse to start with DEBUG off and no key.
 	DJANGO_DEBUG=1 $(PY) -m mypy scoring training monitor_site
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py tests/test_layering.py
 
