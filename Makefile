@@ -56,10 +56,11 @@ faults: venv services
 	bash tests/with_services.sh $(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 # ruff, mypy with the Django and DRF plugins, and the layout tests (no import cycles, layering).
+# mypy's Django plugin imports the settings, which refuse to start with DEBUG off and no key: DEBUG on.
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy scoring training monitor_site
+	DJANGO_DEBUG=1 $(PY) -m mypy scoring training monitor_site
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py tests/test_layering.py
 
 # `make bench`: the model (tokens/s), the clinician pages (ms at p95 on 5,000 patients x 365 days) and the
@@ -94,25 +95,29 @@ bench-model: venv
 	mkdir -p var
 	$(PY) -m training bench --out var/bench.json $(BENCH_ARGS)
 
+# Local measuring runs have DEBUG off like production, so they need a key and hosts of their own: a fresh
+# key per make run unless the environment sets one (nothing they sign outlives the run).
+LOCAL_SECRETS := DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')} DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}
+
 # The load set lives in its own PostgreSQL database (built once, ~6 minutes, 3.2 GB; kept afterwards).
 LOAD_DB_NAME ?= phq9_load
 LOAD_DB ?= postgres://postgres@127.0.0.1:5432/$(LOAD_DB_NAME)
 
 load-set: venv
 	createdb -h 127.0.0.1 -U postgres $(LOAD_DB_NAME) 2>/dev/null || true
-	DATABASE_URL=$(LOAD_DB) $(PY) manage.py migrate --noinput -v0
-	DATABASE_URL=$(LOAD_DB) $(PY) manage.py make_load_set --if-missing $(LOAD_ARGS)
+	$(LOCAL_SECRETS) DATABASE_URL=$(LOAD_DB) $(PY) manage.py migrate --noinput -v0
+	$(LOCAL_SECRETS) DATABASE_URL=$(LOAD_DB) $(PY) manage.py make_load_set --if-missing $(LOAD_ARGS)
 
 bench-pages: load-set
 	mkdir -p var
-	DATABASE_URL=$(LOAD_DB) $(PY) manage.py bench_pages --out var/bench_pages.json $(BENCH_PAGES_ARGS)
+	$(LOCAL_SECRETS) DATABASE_URL=$(LOAD_DB) $(PY) manage.py bench_pages --out var/bench_pages.json $(BENCH_PAGES_ARGS)
 
 # `make loadtest`: POST /api/v1/sessions under load (gunicorn + a scoring worker, loopback only, ~2 minutes)
 # in a PostgreSQL database and a Redis database of their own; trains a small starter model the first time.
 LOADTEST_DB_NAME ?= phq9_loadtest
 LOADTEST_DB ?= postgres://postgres@127.0.0.1:5432/$(LOADTEST_DB_NAME)
 LOADTEST_BROKER ?= redis://127.0.0.1:6379/5
-LOADTEST_ENV := DATABASE_URL=$(LOADTEST_DB) CELERY_BROKER_URL=$(LOADTEST_BROKER) MODEL_STORE_DIR=$(CURDIR)/var/loadtest-models
+LOADTEST_ENV := $(LOCAL_SECRETS) DATABASE_URL=$(LOADTEST_DB) CELERY_BROKER_URL=$(LOADTEST_BROKER) MODEL_STORE_DIR=$(CURDIR)/var/loadtest-models
 
 loadtest: venv
 	mkdir -p var

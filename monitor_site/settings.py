@@ -6,12 +6,13 @@ the console. Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from monitor_site import celery_schedule, security_headers
 from scoring.artifact import DEFAULT_MODEL_STORE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,9 +21,18 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The fallback key only exists so the demo starts with no configuration; production must set one.
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-demo-key-set-DJANGO_SECRET_KEY-in-production")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Only the demo (DEBUG on) runs without a key and hosts of its own: with DEBUG off start-up stops.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+_unset = [n for n, v in (("DJANGO_SECRET_KEY", SECRET_KEY), ("DJANGO_ALLOWED_HOSTS", ALLOWED_HOSTS)) if not v]
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "insecure-demo-key-only-ever-used-with-DJANGO_DEBUG"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
+elif _unset:
+    raise ImproperlyConfigured(
+        f"DJANGO_DEBUG is off, so set {' and '.join(_unset)} (see .env.example; a key: python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))'), or DJANGO_DEBUG=1 for the local demo."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -51,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "monitor_site.middleware.ApiJsonErrorsMiddleware",  # first: /api/ answers JSON, Django's own errors too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "monitor_site.middleware.RejectNulInQueryMiddleware",
@@ -124,13 +135,23 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "monitor_site.accounts.throttle.client_ip"
+AXES_WHITELIST_CALLABLE = "monitor_site.accounts.throttle.axes_whitelisted"  # a known browser
+# Behind a proxy: the header with the client's address (X-Forwarded-For) and how many proxies of ours
+# append to it (that entry from the right is the client); empty: REMOTE_ADDR. accounts/throttle.py.
+TRUSTED_PROXY_IP_HEADER = env("TRUSTED_PROXY_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # Against password spraying (monitor_site/accounts/throttle.py): an address failing this often across
 # usernames within the window is refused; a username failing this often from anywhere is slowed to one
-# attempt per LOGIN_USERNAME_DELAY_SECONDS, never locked (nobody can lock clinicians out).
+# attempt per LOGIN_USERNAME_DELAY_SECONDS. Never locked: the password with an authenticator code
+# passes at once, and so does a browser that signed in as that user before (a signed device cookie,
+# kept LOGIN_DEVICE_DAYS, not honoured after LOGIN_DEVICE_FAILURE_LIMIT failures within the window).
 LOGIN_THROTTLE_MINUTES = env.int("LOGIN_THROTTLE_MINUTES", default=15)
 LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=30)
 LOGIN_USERNAME_SLOWDOWN_AFTER = env.int("LOGIN_USERNAME_SLOWDOWN_AFTER", default=10)
 LOGIN_USERNAME_DELAY_SECONDS = env.int("LOGIN_USERNAME_DELAY_SECONDS", default=5)
+LOGIN_DEVICE_DAYS = env.int("LOGIN_DEVICE_DAYS", default=90)
+LOGIN_DEVICE_FAILURE_LIMIT = env.int("LOGIN_DEVICE_FAILURE_LIMIT", default=5)
 # Signed out after this long without a request, and this long after signing in whatever the activity.
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
@@ -138,6 +159,9 @@ SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 # Two-factor authentication (django-otp, TOTP authenticator apps). With TWO_FACTOR_REQUIRED every
 # signed-in person (clinicians and admins) must set up and use an authenticator app.
 TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=False)
+# Staff and superusers (the admin) need one whenever DEBUG is off; `check --deploy` errs when turned off.
+TWO_FACTOR_REQUIRED_FOR_STAFF = env.bool("TWO_FACTOR_REQUIRED_FOR_STAFF", default=not DEBUG)
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no TOTP key, URI or QR code in the admin (accounts/admin.py)
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="PHQ-9 monitor")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboards:patient_list"
@@ -166,13 +190,20 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="phq9-monitor@localhost")
 # Links in alert e-mails point here.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# FHIR exports: <base>/sources/<source>/patients identifies a patient; model estimates in this code system.
+FHIR_IDENTIFIER_SYSTEM_BASE = env("FHIR_IDENTIFIER_SYSTEM_BASE", default=SITE_URL)
+FHIR_MODEL_CODE_SYSTEM = env(
+    "FHIR_MODEL_CODE_SYSTEM", default=f"{SITE_URL.rstrip('/')}/fhir/CodeSystem/phq9-model-estimate"
+)
 ALERT_RETRY_MINUTES = env.int("ALERT_RETRY_MINUTES", default=5)  # a refused e-mail is retried after this
 # An alert opened more than this after its crossing says it comes from delayed data (backlog, backfill,
 # late questionnaire); it opens all the same: alerts follow the current state. 0 = never said.
 ALERT_MAX_AGE_HOURS = env.int("ALERT_MAX_AGE_HOURS", default=72)
-# A session more than this many days before a patient's first one is refused (400): it would move the
-# baseline. A new patient's history can be sent in any amount, oldest first.
+# A session more than this many days before the patient's first stored one is refused (400): it would
+# move the baseline. A new patient's history can be sent in any amount, oldest first.
 SESSION_BACKDATE_LIMIT_DAYS = env.int("SESSION_BACKDATE_LIMIT_DAYS", default=30)
+# No session, message or questionnaire time before this date (monitor_site/patients/timestamps.py).
+INGEST_EARLIEST_DATE = date.fromisoformat(env("INGEST_EARLIEST_DATE", default="2000-01-01"))
 # alerts_housekeeping evaluates again the patients whose predictions changed within this many minutes,
 # in case the evaluate_alerts task a scoring task enqueued was lost.
 ALERT_EVALUATION_CATCH_UP_MINUTES = env.int("ALERT_EVALUATION_CATCH_UP_MINUTES", default=30)
@@ -200,38 +231,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "monitor_site.modelops.tasks.poll_label_batches": {"queue": "default"},  # never waits on the gpu queue
-    # Cold-start LLM ratings are network calls: they never hold the gpu worker either.
-    "monitor_site.predictions.tasks.rate_session": {"queue": "default"},
-    "monitor_site.predictions.tasks.rate_pending": {"queue": "default"},
-    "monitor_site.modelops.tasks.validate_llm_rater": {"queue": "default"},
-    "monitor_site.predictions.tasks.*": {"queue": "gpu"},
-    "monitor_site.modelops.tasks.*": {"queue": "gpu"},
-}
+CELERY_TASK_ROUTES = celery_schedule.TASK_ROUTES  # which queue each task goes to
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    # Safety net: anything committed but never enqueued (broker down at the time) gets scored.
-    "score-pending": {"task": "monitor_site.predictions.tasks.score_pending", "schedule": 600.0},
-    # No-data alerts, retries of refused e-mails, reminders for unacknowledged urgent alerts.
-    "alerts-housekeeping": {"task": "monitor_site.alerts.tasks.alerts_housekeeping", "schedule": 300.0},
-    # Training runs waiting for a Message Batch of Claude labels are re-queued once it has ended.
-    "label-batches-poll": {"task": "monitor_site.modelops.tasks.poll_label_batches", "schedule": 300.0},
-    # Cold start: sessions of LLM-scored teams not rated yet (budget reached, broker down), and the
-    # rater's daily validation against the questionnaires (both do nothing while no team uses it).
-    "llm-rate-pending": {"task": "monitor_site.predictions.tasks.rate_pending", "schedule": 900.0},
-    "llm-rater-validate": {
-        "task": "monitor_site.modelops.tasks.validate_llm_rater",
-        "schedule": crontab(minute="30", hour="1"),
-    },
-    # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Periodic tasks.
-    "weekly-retraining": {
-        "task": "monitor_site.modelops.tasks.scheduled_training",
-        "schedule": crontab(minute="0", hour="2", day_of_week="sun"),
-    },
-}
+CELERY_BEAT_SCHEDULE = celery_schedule.BEAT_SCHEDULE  # the tasks run on a timer, and when
 
 # Models and scoring
 MODEL_STORE_DIR = env.path("MODEL_STORE_DIR", default=DEFAULT_MODEL_STORE)  # var/models in the repository
@@ -337,11 +341,13 @@ INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=1
 # `manage.py loadtest` only: mounts a POST that authenticates and then does nothing, the floor its
 # ingestion cost is compared with (monitor_site/bench/bare_post.py). Never on in production.
 LOADTEST_BARE_POST = env.bool("LOADTEST_BARE_POST", default=False)
+# Failed token authentications per client address and minute; over it 429 before any lookup. 0: off.
+INGEST_AUTH_FAILURES_PER_MINUTE = env.int("INGEST_AUTH_FAILURES_PER_MINUTE", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["monitor_site.api.parsers.StrictJSONParser"],  # duplicate keys: 400
     "DEFAULT_AUTHENTICATION_CLASSES": ["monitor_site.api.authentication.IngestTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["monitor_site.api.authentication.HasIngestToken"],
     "EXCEPTION_HANDLER": "monitor_site.api.errors.exception_handler",
@@ -354,6 +360,10 @@ SPECTACULAR_SETTINGS = {
     "Scores derived from conversations are model-inferred, never questionnaire answers.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitor_site.api.serializers.schema_limits",
+    ],
 }
 
 LOGGING = {
@@ -365,28 +375,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Security headers. Scripts only from our own origin: no inline script anywhere (figures travel as
-# JSON in <script type="application/json">, which is data, not code). Plotly injects <style> at
-# run time, so styles allow 'unsafe-inline'.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_HTTPONLY = True
+# Security headers that never change with the environment (CSP, framing, referrer).
+vars().update({name: value for name, value in vars(security_headers).items() if name.isupper()})
+
 # Production behind HTTPS (see .env.example): secure cookies, HSTS, redirect to https.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)  # off only for the demo's http
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

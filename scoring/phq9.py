@@ -73,18 +73,18 @@ ITEM_LABELS = (
 
 # LOINC: how an EHR charts a PHQ-9 questionnaire. Only questionnaire answers carry these codes: an EHR
 # that charts by LOINC code would put a model estimate on the same line as the patient's answers, so model
-# estimates are coded in this project's own code system (MODEL_CODE_SYSTEM below), never with LOINC.
+# estimates are coded in the deployment's own code system (the web app's FHIR_MODEL_CODE_SYSTEM, a URL
+# it controls), never with LOINC.
 LOINC_SYSTEM = "http://loinc.org"
 LOINC_PANEL = "44249-1"
 LOINC_TOTAL = "44261-6"
 LOINC_TOTAL_DISPLAY = "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"
-MODEL_CODE_SYSTEM = "urn:phq9-monitor:model-inferred"  # model estimates: never merged with LOINC's
 MODEL_TOTAL_CODE = "phq9-total-estimate"
 MODEL_TOTAL_DISPLAY = "PHQ-9 total estimated by a model from conversations (not a questionnaire answer)"
 
 
 def model_item_code(index: int) -> str:
-    """The code of item `index` (0..8) of a model estimate in MODEL_CODE_SYSTEM."""
+    """The code of item `index` (0..8) of a model estimate in the model code system."""
     return f"phq9-item-{index + 1}-estimate"
 
 

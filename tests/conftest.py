@@ -78,6 +78,13 @@ def _eager_celery() -> object:
 
 
 @pytest.fixture(autouse=True)
+def _staff_without_second_factor(settings: object) -> None:
+    """Tests sign staff in with force_login; production (DEBUG off) sends them to set up an app first,
+    which tests/accounts/test_second_factor.py checks with this setting back on."""
+    settings.TWO_FACTOR_REQUIRED_FOR_STAFF = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
 def _alerts_on_old_data(settings: object) -> None:
     """The factories date sessions in March 2026: let those predictions open alerts (production opens
     none for windows older than ALERT_MAX_AGE_HOURS; tests/alerts checks that guard), and keep the

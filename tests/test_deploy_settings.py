@@ -50,10 +50,21 @@ def test_check_deploy_is_clean_with_the_example_production_settings() -> None:
     assert "no issues" in result.stdout
 
 
+def _bare(**variables: str) -> dict[str, str]:
+    """No DJANGO_ variable but these (and no production settings)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")} | variables
+
+
+def _keyed(**variables: str) -> dict[str, str]:
+    return _bare(
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="monitor.example.org", **variables
+    )
+
+
 def test_check_deploy_complains_about_the_demo_settings() -> None:
     """The other side: without the production variables the same check fails, so the first test
     proves the variables, not a check that passes whatever is set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env = _keyed()
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0 and "SECURE_HSTS_SECONDS" in result.stdout + result.stderr
 
@@ -62,9 +73,8 @@ def test_cookies_are_secure_by_default_whenever_debug_is_off() -> None:
     """No production variable at all but DEBUG off: Secure cookies all the same (only the demo, DEBUG
     on and plain http, sends them without)."""
     code = "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
-    bare = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    assert _manage("shell", "-c", code, env=bare).stdout.split()[-2:] == ["True", "True"]
-    demo = bare | {"DJANGO_DEBUG": "1"}
+    assert _manage("shell", "-c", code, env=_keyed()).stdout.split()[-2:] == ["True", "True"]
+    demo = _bare(DJANGO_DEBUG="1")
     assert _manage("shell", "-c", code, env=demo).stdout.split()[-2:] == ["False", "False"]
 
 
@@ -89,3 +99,24 @@ def test_check_deploy_warns_when_throttles_would_count_per_process() -> None:
     env.pop("CACHE_URL")
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0 and "accounts.W001" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "missing"),
+    [
+        ({}, "DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS"),
+        ({"DJANGO_ALLOWED_HOSTS": "monitor.example.org"}, "set DJANGO_SECRET_KEY (see"),
+        ({"DJANGO_SECRET_KEY": "a-real-key-from-the-environment"}, "set DJANGO_ALLOWED_HOSTS (see"),
+    ],
+)
+def test_it_refuses_to_start_without_a_key_or_hosts_when_debug_is_off(variables: dict, missing: str) -> None:
+    """No key written in the source, no default hosts in production: start-up stops, saying what to set."""
+    result = _manage("check", env=_bare(**variables))
+    assert result.returncode != 0 and "DJANGO_DEBUG is off" in result.stderr and missing in result.stderr
+    assert "Traceback" not in result.stderr.splitlines()[-1]
+
+
+def test_the_demo_starts_without_a_key_or_hosts() -> None:
+    code = "from django.conf import settings as s; print(s.ALLOWED_HOSTS)"
+    result = _manage("shell", "-c", code, env=_bare(DJANGO_DEBUG="1"))
+    assert result.returncode == 0 and "127.0.0.1" in result.stdout, result.stderr

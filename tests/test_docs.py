@@ -148,7 +148,11 @@ def _documented_defaults() -> dict[str, tuple[str, str]]:
 
 
 def _recorded_settings_defaults() -> dict[str, dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS")
+    }
     proc = subprocess.run(
         [sys.executable, "-c", RECORD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

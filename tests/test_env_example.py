@@ -30,7 +30,11 @@ print(json.dumps(sorted(set(seen))))
 
 
 def _read_by_settings() -> set[str]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS")
+    }
     proc = subprocess.run(
         [sys.executable, "-c", RECORD], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # two layers); an alert points at a prediction or a questionnaire; the pages, the API, the demo and the
 # benchmarks read and write through all of them.
 LAYERS: list[tuple[str, ...]] = [
-    ("monitor_site.settings", "monitor_site.celery", "monitor_site.middleware", "monitor_site.audit"),
+    (
+        "monitor_site.settings",
+        "monitor_site.security_headers",
+        "monitor_site.celery_schedule",
+        "monitor_site.celery",
+        "monitor_site.middleware",
+        "monitor_site.audit",
+    ),
     ("monitor_site.accounts",),
     ("monitor_site.patients",),
     ("monitor_site.modelops",),  # registry, labelling, the cold-start rater

@@ -272,7 +272,15 @@ def test_the_api_answers_503_while_postgresql_restarts_and_recovers_by_itself(
         timeout=300,
     )
     made = subprocess.run(
-        [sys.executable, "manage.py", "create_ingest_token", "restart-app", "--care-team", "Team R"],
+        [
+            sys.executable,
+            "manage.py",
+            "create_ingest_token",
+            "restart-app",
+            "--care-team",
+            "Team R",
+            "--create-team",
+        ],
         cwd=ROOT,
         env=env,
         check=True,

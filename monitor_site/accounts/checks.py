@@ -1,4 +1,5 @@
-"""Deploy checks (`manage.py check --deploy`) for what the throttles and rate limits rely on."""
+"""Deploy checks (`manage.py check --deploy`): what the throttles and rate limits rely on, and the
+second factor of the people who run the admin."""
 
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ def shared_cache_check(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                 "are counted per process.",
                 hint="Set CACHE_URL to a shared cache, e.g. redis://redis.internal:6379/2.",
                 id="accounts.W001",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def staff_two_factor_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Staff read every team's patients in the admin and superusers promote models: a password alone
+    must not be enough for them in production."""
+    if not (settings.TWO_FACTOR_REQUIRED or settings.TWO_FACTOR_REQUIRED_FOR_STAFF):
+        return [
+            checks.Error(
+                "Staff and superusers can reach the admin with a password only.",
+                hint="Set TWO_FACTOR_REQUIRED_FOR_STAFF=1 (or TWO_FACTOR_REQUIRED=1 for everyone).",
+                id="accounts.E001",
             )
         ]
     return []

@@ -1,11 +1,13 @@
-"""With TWO_FACTOR_REQUIRED, a signed-in person must have passed a second factor in this session:
-without an authenticator app they are sent to set one up; with one but an unverified session (signed
-in before it was confirmed) they are signed out and must log in with a code."""
+"""With TWO_FACTOR_REQUIRED (everyone) or TWO_FACTOR_REQUIRED_FOR_STAFF (staff and superusers; on
+whenever DEBUG is off), a signed-in person must have passed a second factor in this session: without
+an authenticator app they are sent to set one up; with one but an unverified session (signed in
+before it was confirmed) they are signed out and must log in with a code."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,9 +27,9 @@ class RequireTwoFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (
-            settings.TWO_FACTOR_REQUIRED
-            and user is not None
+            user is not None
             and user.is_authenticated
+            and two_factor_required(user)
             and not user.is_verified()
             and not self._exempt(request.path)
         ):
@@ -42,6 +44,12 @@ class RequireTwoFactorMiddleware:
     def _exempt(path: str) -> bool:
         own = (reverse("login"), reverse("logout"), reverse("two_factor_setup"))
         return path.startswith(EXEMPT_PREFIXES) or path in own
+
+
+def two_factor_required(user: Any) -> bool:
+    if settings.TWO_FACTOR_REQUIRED:
+        return True
+    return bool(settings.TWO_FACTOR_REQUIRED_FOR_STAFF and (user.is_staff or user.is_superuser))
 
 
 # Session lifetime: signed out after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS after
@@ -64,9 +72,11 @@ class SessionLifetimeMiddleware:
             signed_in = session.setdefault(SIGNED_IN_AT, now)  # sessions from before this check: from now
             seen = session.get(SEEN_AT, now)
             if now - seen > settings.SESSION_IDLE_MINUTES * 60:
-                self._sign_out(request, f"after {settings.SESSION_IDLE_MINUTES} minutes without activity")
+                idle = settings.SESSION_IDLE_MINUTES
+                self._sign_out(request, f"after {idle} minute{'' if idle == 1 else 's'} without activity")
             elif now - signed_in > settings.SESSION_MAX_HOURS * 3600:
-                self._sign_out(request, f"{settings.SESSION_MAX_HOURS} hours after signing in")
+                hours = settings.SESSION_MAX_HOURS
+                self._sign_out(request, f"{hours} hour{'' if hours == 1 else 's'} after signing in")
             elif now - session.get(SEEN_AT, 0) > SEEN_RESOLUTION_SECONDS:
                 session[SEEN_AT] = now
         return self.get_response(request)

@@ -20,9 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from monitor_site.accounts.forms import TokenForm, TwoFactorLoginForm
+from monitor_site.accounts.forms import PasswordConfirmForm, TokenForm, TwoFactorLoginForm
 from monitor_site.accounts.services import user_other_sessions_end
-from monitor_site.accounts.throttle import login_refusal
+from monitor_site.accounts.throttle import device_cookie_set, login_refusal
 
 DEVICE_NAME = "authenticator app"
 
@@ -32,18 +32,26 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         refusal = login_refusal(request, request.POST.get("username", ""))
-        if refusal is not None:
-            message, wait = refusal
-            response = render(request, "registration/locked_out.html", {"message": message}, status=429)
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
+        if refusal is None:
+            return super().post(request, *args, **kwargs)
+        # Throttled: only the password with a right authenticator code passes. Every other outcome,
+        # a right password without a code included, gets the same 429, so the answer tells nothing.
+        message, wait = refusal
+        form = self.get_form()
+        assert isinstance(form, TwoFactorLoginForm)  # form_class
+        form.second_factor_required = True
+        if form.is_valid():
+            return self.form_valid(form)
+        response = render(request, "registration/locked_out.html", {"message": message}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         assert isinstance(form, TwoFactorLoginForm)  # form_class
         response = super().form_valid(form)
         if form.otp_device is not None:
             otp_login(self.request, form.otp_device)
+        device_cookie_set(response, username=form.get_user().get_username())  # a known browser now
         return response
 
 
@@ -61,12 +69,15 @@ REPLACE_WINDOW_SECONDS = 300  # after a fresh code from the current app, this lo
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Show a new TOTP secret (QR code and text) and confirm it with one code from the app.
 
-    Replacing an app that is set up needs a fresh code from it first (a session that has only the
-    password cannot swap in the attacker's app); confirming the new one signs the user out of every
-    other session."""
+    Setting up or replacing an app asks for the password again first (someone at a signed-in session
+    left open cannot enrol their own app and lock the owner out). Replacing an app that is set up
+    also needs a fresh code from it (a session that has only the password cannot swap in the
+    attacker's app); confirming the new one signs the user out of every other session."""
     user = cast(User, request.user)
     confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     replacing = confirmed is not None and request.GET.get("replace") == "1"
+    if (confirmed is None or replacing) and not _password_recent(request):
+        return _password_confirm(request, user)
     if confirmed is not None and not _replace_allowed(request):
         if not replacing:
             return render(request, "accounts/two_factor_setup.html", {"done": True})
@@ -88,6 +99,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             device.save(update_fields=["confirmed"])
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()  # one app at a time
             request.session.pop(REPLACE_KEY, None)
+            request.session.pop(PASSWORD_KEY, None)
             request.session.cycle_key()  # a new session id for the new second factor
             otp_login(request, device)
             user_other_sessions_end(user=user, keep_session_key=request.session.session_key)
@@ -110,6 +122,26 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 
 REPLACE_KEY = "otp_replace_until"
+PASSWORD_KEY = "otp_password_confirmed_until"
+
+
+def _password_recent(request: HttpRequest) -> bool:
+    return float(request.session.get(PASSWORD_KEY, 0)) > time.time()
+
+
+def _password_confirm(request: HttpRequest, user: User) -> HttpResponse:
+    """The password form; a right password opens enrolment for REPLACE_WINDOW_SECONDS, a wrong one
+    counts as a failed log-in (throttles and lock-out)."""
+    form = PasswordConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if user.check_password(form.cleaned_data["password"]):
+            request.session[PASSWORD_KEY] = time.time() + REPLACE_WINDOW_SECONDS
+            return redirect(request.get_full_path())
+        user_login_failed.send(
+            sender=__name__, credentials={"username": user.get_username()}, request=request
+        )
+        form.add_error("password", "That is not your password.")
+    return render(request, "accounts/two_factor_setup.html", {"confirm_password": True, "form": form})
 
 
 def _replace_allowed(request: HttpRequest) -> bool:

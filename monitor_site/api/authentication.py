@@ -11,6 +11,7 @@ from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
+from monitor_site.accounts.throttle import client_ip
 from monitor_site.patients.models import IngestToken
 from monitor_site.patients.services.tokens import ingest_token_authenticate
 
@@ -24,12 +25,22 @@ class IngestTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+        failures_key = f"ingest-auth-fail:{client_ip(request) or 'unknown'}:{int(time.time() // 60)}"
+        limit = settings.INGEST_AUTH_FAILURES_PER_MINUTE
+        if limit and int(cache.get(failures_key) or 0) >= limit:
+            # Guessing tokens: refused before the lookup until the next clock minute.
+            raise exceptions.Throttled(wait=max(1, math.ceil(60 - time.time() % 60)))
         try:
             raw = header[1].decode()
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Token contains invalid characters.") from exc
         token = ingest_token_authenticate(raw=raw)
         if token is None:
+            cache.add(failures_key, 0, timeout=120)
+            try:
+                cache.incr(failures_key)
+            except ValueError:  # expired in between
+                cache.add(failures_key, 1, timeout=120)
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         return (None, token)
 

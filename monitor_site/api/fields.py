@@ -8,29 +8,48 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+# No "@" (an e-mail address is a name) and no whitespace: opaque ids such as p-0001 or 3f2a:77.
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
-VALID_OFFSET = re.compile(r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)$", re.IGNORECASE)
+VALID_OFFSET = re.compile(r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$", re.IGNORECASE)
+# RFC 3339 date-time (section 5.6): T or t between date and time, seconds required, a fraction of up
+# to 9 digits, Z, z or +hh:mm. Nothing else (no space, no week dates, no +0100).
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date-time",
+        "pattern": RFC3339.pattern,
+        "description": "RFC 3339 date-time with an offset, e.g. 2026-03-01T09:30:00Z or "
+        "2026-03-01T10:30:00.250+01:00.",
+    }
+)
 class AwareDateTimeField(serializers.DateTimeField):
-    """ISO-8601 with an explicit offset (Z or ±hh:mm); a naive time is ambiguous across time zones."""
+    """An RFC 3339 date-time with its offset (Z or ±hh:mm); a naive time is ambiguous across time zones."""
 
     default_error_messages = {
         "naive": "Datetime needs a timezone offset, e.g. 2026-03-01T09:30:00Z or +01:00.",
         "offset": "Timezone offset must lie between -23:59 and +23:59, e.g. +05:30.",
         "type": "Must be an ISO-8601 string.",
+        "rfc3339": "Must be an RFC 3339 date-time, e.g. 2026-03-01T09:30:00Z or 2026-03-01T10:30:00+01:00.",
     }
 
     def to_internal_value(self, value: Any) -> Any:
         if not isinstance(value, str):
             self.fail("type")
-        parsed = super().to_internal_value(value)
-        if not OFFSET.search(value.strip()):
+        value = value.strip()
+        if not OFFSET.search(value):
             self.fail("naive")
-        if not VALID_OFFSET.search(value.strip()):
+        if not RFC3339.fullmatch(value):
+            self.fail("rfc3339")
+        if not VALID_OFFSET.search(value):
             self.fail("offset")  # Python reads +05:60 as +06:00; a sender writing that has a bug
-        return parsed
+        fraction = re.search(r"\.(\d+)", value)
+        if fraction and len(fraction.group(1)) > 6:  # Python keeps microseconds: drop the rest
+            value = value.replace(fraction.group(0), "." + fraction.group(1)[:6])
+        return super().to_internal_value(value[:10] + "T" + value[11:].upper())
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -45,7 +64,8 @@ class StrictIntegerField(serializers.IntegerField):
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": 128, "pattern": EXTERNAL_ID.pattern})
 class ExternalIdField(serializers.CharField):
     default_error_messages = {
-        "format": "1-128 characters: letters, digits and . _ : @ - (a pseudonymous id, never a name)."
+        "format": "1-128 characters: letters, digits and . _ : - (a pseudonymous id, never a name or an "
+        "e-mail address)."
     }
 
     def __init__(self, **kwargs: Any) -> None:

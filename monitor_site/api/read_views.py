@@ -256,12 +256,42 @@ def patient_trajectory(request: Request, patient_id: str) -> Response:
     return Response(TrajectoryOut(body).data)
 
 
+ALERT_PAGE_SIZE = 200
+
+
+class AlertListQuery(serializers.Serializer):
+    page = serializers.IntegerField(
+        required=False, min_value=1, help_text=f"1-based page number ({ALERT_PAGE_SIZE} alerts a page)."
+    )
+
+
+class AlertPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AlertOut(many=True)
+
+
 @extend_schema(
-    responses={200: AlertOut(many=True), **NOT_SIGNED_IN},
-    summary="Unresolved alerts of my care teams' patients",
+    responses={
+        200: AlertPageOut,
+        400: OpenApiResponse(ErrorOut, description="Invalid query parameter."),
+        **NOT_SIGNED_IN,
+        404: OpenApiResponse(ErrorOut, description="No such page."),
+    },
+    parameters=[AlertListQuery],
+    summary="Unresolved alerts of my care teams' patients (paged, urgent first)",
 )
 @api_view(["GET"])
 @_clinician_api
 def alert_list(request: Request) -> Response:
-    alerts: list[Alert] = list(alert_list_for_user(user=user_signed_in(request.user))[:500])
-    return Response(AlertOut(alerts, many=True).data)
+    """Every unresolved alert, ALERT_PAGE_SIZE a page with count/next/previous: none is cut off."""
+    AlertListQuery(data={k: request.GET[k] for k in ("page",) if k in request.GET}).is_valid(
+        raise_exception=True
+    )
+    paginator = PageNumberPagination()
+    paginator.page_size = ALERT_PAGE_SIZE
+    alerts: list[Alert] = (
+        paginator.paginate_queryset(alert_list_for_user(user=user_signed_in(request.user)), request) or []
+    )
+    return paginator.get_paginated_response(AlertOut(alerts, many=True).data)

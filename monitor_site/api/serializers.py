@@ -1,19 +1,16 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from monitor_site.api.fields import AwareDateTimeField, ExternalIdField, StrictCharField, StrictIntegerField
 from monitor_site.patients.text import has_visible_characters, visible_text
+from monitor_site.patients.timestamps import timestamp_problem
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 from scoring.types import ROLES
-
-FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew between the app and us
 
 
 class StrictSerializer(serializers.Serializer):
@@ -38,9 +35,11 @@ class StrictSerializerScheme(OpenApiSerializerExtension):
         return {**schema, "additionalProperties": False}
 
 
-def _not_in_future(value: Any) -> None:
-    if value > timezone.now() + FUTURE_TOLERANCE:
-        raise serializers.ValidationError("Lies in the future.")
+def _in_accepted_range(value: Any) -> None:
+    """INGEST_EARLIEST_DATE .. now + the clock-skew tolerance, for every time the API stores."""
+    problem = timestamp_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
 
 
 MESSAGE_KEYS = frozenset({"role", "text", "sent_at"})
@@ -96,7 +95,7 @@ class MessageIn(StrictSerializer):
 
     role = serializers.ChoiceField(choices=ROLES)
     text = StrictCharField(allow_blank=False, trim_whitespace=False, min_length=1)
-    sent_at = AwareDateTimeField(validators=[_not_in_future])
+    sent_at = AwareDateTimeField(validators=[_in_accepted_range])
 
     def validate_text(self, value: str) -> str:
         if len(value) > settings.API_MAX_MESSAGE_CHARS:
@@ -114,7 +113,7 @@ class MessageIn(StrictSerializer):
 class SessionIn(StrictSerializer):
     patient = ExternalIdField()
     session_id = ExternalIdField()
-    started_at = AwareDateTimeField(validators=[_not_in_future])
+    started_at = AwareDateTimeField(validators=[_in_accepted_range])
     messages = MessageIn(many=True, allow_empty=False)
 
     def validate_messages(self, value: list) -> list:
@@ -142,7 +141,7 @@ class SessionOut(serializers.Serializer):
 
 class AssessmentIn(StrictSerializer):
     patient = ExternalIdField()
-    completed_at = AwareDateTimeField(validators=[_not_in_future])
+    completed_at = AwareDateTimeField(validators=[_in_accepted_range])
     items = serializers.ListField(
         child=StrictIntegerField(min_value=0, max_value=ITEM_MAX),
         min_length=N_ITEMS,
@@ -169,3 +168,16 @@ class ErrorOut(serializers.Serializer):
         required=False,
         help_text='Field path -> messages, e.g. {"messages[2].sent_at": ["..."]}.',
     )
+
+
+def schema_limits(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular post-processing hook: the limits the server enforces, from the settings in
+    force when the schema is generated (API_MAX_MESSAGES, API_MAX_MESSAGE_CHARS)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        properties = schema.get("properties", {})
+        if name.startswith("MessageIn") and "text" in properties:
+            properties["text"].update(minLength=1, maxLength=settings.API_MAX_MESSAGE_CHARS)
+        if name.startswith("SessionIn") and "messages" in properties:
+            properties["messages"].update(minItems=1, maxItems=settings.API_MAX_MESSAGES)
+    return result

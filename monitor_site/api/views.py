@@ -19,6 +19,7 @@ from monitor_site.api.serializers import AssessmentIn, AssessmentOut, ErrorOut, 
 from monitor_site.patients.models import IngestSource, IngestToken
 from monitor_site.patients.services.ingest import (
     IngestConflict,
+    IngestForbidden,
     IngestRefused,
     assessment_ingest,
     session_ingest,
@@ -28,8 +29,14 @@ from monitor_site.predictions.tasks import session_scoring_enqueue
 COMMON_ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Invalid input; `errors` names each bad field."),
     401: OpenApiResponse(ErrorOut, description="Missing, invalid or revoked bearer token."),
+    403: OpenApiResponse(
+        ErrorOut,
+        description="The patient belongs to another care team than the token's (or the token's source has "
+        "no care team); `errors.patient` says so. Nothing is stored.",
+    ),
     409: OpenApiResponse(ErrorOut, description="This id was already received with other content."),
     413: OpenApiResponse(ErrorOut, description="Body larger than API_MAX_BODY_BYTES."),
+    415: OpenApiResponse(ErrorOut, description="Content-Type is not application/json."),
     429: OpenApiResponse(
         ErrorOut, description="More than INGEST_RATE_LIMIT_PER_MINUTE requests this minute; see Retry-After."
     ),
@@ -112,6 +119,15 @@ def _conflict(exc: IngestConflict) -> Response:
     )
 
 
+def _refused(exc: IngestRefused) -> Response:
+    return error_response(
+        status_code=status.HTTP_400_BAD_REQUEST,
+        detail=exc.message,
+        code="invalid",
+        errors={exc.field: [exc.message]},
+    )
+
+
 @extend_schema(
     request=SessionIn,
     responses={
@@ -134,14 +150,17 @@ def session_create(request: Request) -> Response:
             session_external_id=data["session_id"],
             started_at=data["started_at"],
             messages=data["messages"],
+            care_team=_source(request).default_care_team,
         )
     except IngestConflict as exc:
         return _conflict(exc)
     except IngestRefused as exc:
+        return _refused(exc)
+    except IngestForbidden as exc:
         return error_response(
-            status_code=status.HTTP_400_BAD_REQUEST,
+            status_code=status.HTTP_403_FORBIDDEN,
             detail=exc.message,
-            code="invalid",
+            code="permission_denied",
             errors={exc.field: [exc.message]},
         )
     session = result.obj
@@ -176,9 +195,19 @@ def assessment_create(request: Request) -> Response:
             patient_external_id=data["patient"],
             completed_at=data["completed_at"],
             items=data["items"],
+            care_team=_source(request).default_care_team,
         )
     except IngestConflict as exc:
         return _conflict(exc)
+    except IngestRefused as exc:
+        return _refused(exc)
+    except IngestForbidden as exc:
+        return error_response(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=exc.message,
+            code="permission_denied",
+            errors={exc.field: [exc.message]},
+        )
     assessment = result.obj
     if result.created:  # the patient's own answers: the self-report rules, then their e-mails
         alerts_notify_enqueue(alerts=alerts_evaluate_self_report(patient_ids=[assessment.patient_id]))

@@ -21,6 +21,7 @@ class AuditEvent(models.Model):
         PATIENT_ERASE = "patient.erase", "erased a patient (right to be forgotten)"
         ALERT_RULE_CHANGE = "alert_rule.change", "added or changed an alert rule"
         ADMIN_ACTION = "admin.action", "ran an admin action"
+        ADMIN_VIEW = "admin.view", "read patient data in the admin"
         CARE_TEAM_LLM_SCORING = "care_team.llm_scoring", "switched a care team's cold-start LLM scoring"
 
     # SET_NULL with the username kept: the trail outlives the account.

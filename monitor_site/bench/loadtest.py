@@ -228,7 +228,7 @@ def loadtest_run(*, args: LoadtestArgs, echo: Callable[[str], None] = print) -> 
         raise ValueError("no active model: train one first (manage.py seed_demo --patients 8 --weeks 3)")
     removed = loadtest_data_reset()
     run_id = f"{SOURCE_PREFIX}{datetime.now(UTC):%Y%m%d-%H%M%S}-{os.getpid()}"
-    token, raw = ingest_token_create(source_name=run_id, care_team_name=CARE_TEAM)
+    token, raw = ingest_token_create(source_name=run_id, care_team_name=CARE_TEAM, create_team=True)
     source = token.source
     queued_before = _queue_length(broker_url, purge=args.purge_queue)
     args.log_dir.mkdir(parents=True, exist_ok=True)

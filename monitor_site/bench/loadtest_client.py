@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     add_dataclass_arguments(parser, Options)
     opts = dataclass_from_options(Options, parser.parse_args(argv))
     if not opts.token:
-        parser.error("--token is required (manage.py create_ingest_token SOURCE)")
+        parser.error("--token is required (manage.py create_ingest_token SOURCE --care-team TEAM)")
     report = asyncio.run(run(opts))
     json.dump(report, sys.stdout)
     sys.stdout.write("\n")

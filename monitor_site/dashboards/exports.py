@@ -21,7 +21,6 @@ from scoring.phq9 import (
     LOINC_SYSTEM,
     LOINC_TOTAL,
     LOINC_TOTAL_DISPLAY,
-    MODEL_CODE_SYSTEM,
     MODEL_TOTAL_CODE,
     MODEL_TOTAL_DISPLAY,
     N_ITEMS,
@@ -71,7 +70,7 @@ MODEL_INFERRED = "model-inferred"
 LLM_RATED = "llm-rated"  # cold start: rated by Claude from redacted text; still not a questionnaire answer
 SELF_REPORT = "self-report"
 CSV_HEADER = (
-    ["patient", "time", "kind", "total", "band", "interval_low", "interval_high"]
+    ["source", "patient", "time", "kind", "total", "band", "interval_low", "interval_high"]
     + [f"item_{n}" for n in range(1, N_ITEMS + 1)]
     + ["model_version", "window_start"]
 )
@@ -101,6 +100,7 @@ def _cell(value: str) -> str:
 
 def trajectory_csv(
     *,
+    patient_source: str,
     patient_external_id: str,
     predictions: Sequence[ExportPrediction],
     questionnaires: Sequence[ExportQuestionnaire],
@@ -120,7 +120,7 @@ def trajectory_csv(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for at, kind, _, row in rows:
-        line = [patient_external_id, _iso(at), kind, *row]
+        line = [patient_source, patient_external_id, _iso(at), kind, *row]
         writer.writerow([_cell(c) if isinstance(c, str) else c for c in line])
     return out.getvalue()
 
@@ -153,16 +153,15 @@ QUESTIONNAIRE_CATEGORY: dict[str, Any] = {
 }
 
 
-def _observation_base(subject: str, total_band: str, *, estimate: bool) -> dict[str, Any]:
+def _observation_base(subject: str, total_band: str, *, code_system: str | None) -> dict[str, Any]:
     """A questionnaire total is coded LOINC_TOTAL in the survey category; a model estimate gets this
-    project's own code and no LOINC code at all, so an EHR charting by LOINC never merges the two."""
+    project's own code (in `code_system`, FHIR_MODEL_CODE_SYSTEM) and no LOINC code at all, so an EHR
+    charting by LOINC never merges the two. `code_system` None: a questionnaire."""
     code: dict[str, Any]
     category: dict[str, Any]
-    if estimate:
+    if code_system is not None:
         code = {
-            "coding": [
-                {"system": MODEL_CODE_SYSTEM, "code": MODEL_TOTAL_CODE, "display": MODEL_TOTAL_DISPLAY}
-            ],
+            "coding": [{"system": code_system, "code": MODEL_TOTAL_CODE, "display": MODEL_TOTAL_DISPLAY}],
             "text": MODEL_TOTAL_DISPLAY,
         }
         category = {"text": "Model-inferred estimate (not a questionnaire)"}
@@ -179,9 +178,9 @@ def _observation_base(subject: str, total_band: str, *, estimate: bool) -> dict[
     }
 
 
-def _item_code(index: int, *, estimate: bool) -> dict[str, Any]:
-    if estimate:
-        coding = {"system": MODEL_CODE_SYSTEM, "code": model_item_code(index)}
+def _item_code(index: int, *, code_system: str | None) -> dict[str, Any]:
+    if code_system is not None:
+        coding = {"system": code_system, "code": model_item_code(index)}
         return {"coding": [coding], "text": f"{ITEM_LABELS[index]} (model-inferred)"}
     return {"coding": [{"system": LOINC_SYSTEM, "code": LOINC_ITEMS[index]}], "text": ITEM_LABELS[index]}
 
@@ -200,7 +199,9 @@ def _device(full_url: str, version: str, backbone: str) -> dict[str, Any]:
     )
 
 
-def _prediction(p: ExportPrediction, full_url: str, subject: str, device: str) -> dict[str, Any]:
+def _prediction(
+    p: ExportPrediction, full_url: str, subject: str, device: str, code_system: str
+) -> dict[str, Any]:
     # The interval goes in components, not referenceRange: it is uncertainty about this estimate, not
     # a normal range for the population.
     interval = [
@@ -212,9 +213,10 @@ def _prediction(p: ExportPrediction, full_url: str, subject: str, device: str) -
     if p.llm:
         note = LLM_NOTE + ("" if p.validated else " Not yet validated here: no interval.")
     items = [
-        {"code": _item_code(i, estimate=True), "valueQuantity": _score(v)} for i, v in enumerate(p.items)
+        {"code": _item_code(i, code_system=code_system), "valueQuantity": _score(v)}
+        for i, v in enumerate(p.items)
     ]
-    resource = _observation_base(subject, band_by_key(p.band).label, estimate=True) | {
+    resource = _observation_base(subject, band_by_key(p.band).label, code_system=code_system) | {
         "effectivePeriod": {"start": _iso(p.window_start), "end": _iso(p.at)},
         "valueQuantity": _score(p.total),
         "method": {"text": LLM_RATED if p.llm else MODEL_INFERRED},
@@ -240,13 +242,13 @@ def _questionnaire(
             for i, v in enumerate(q.items)
         ],
     }
-    observation = _observation_base(subject, band_for(q.total).label, estimate=False) | {
+    observation = _observation_base(subject, band_for(q.total).label, code_system=None) | {
         "effectiveDateTime": _iso(q.at),
         "valueInteger": q.total,
         "method": {"text": "self-report questionnaire"},
         "derivedFrom": [{"reference": response_url}],
         "component": [
-            {"code": _item_code(i, estimate=False), "valueInteger": v} for i, v in enumerate(q.items)
+            {"code": _item_code(i, code_system=None), "valueInteger": v} for i, v in enumerate(q.items)
         ],
     }
     return (
@@ -255,23 +257,34 @@ def _questionnaire(
     )
 
 
+def patient_identifier_system(*, base: str, source: str) -> str:
+    """The FHIR identifier system of a source's patient ids: ids are unique per source only, so the
+    same id from two sources is two identifiers (base: FHIR_IDENTIFIER_SYSTEM_BASE, never a request's
+    Host)."""
+    return f"{base.rstrip('/')}/sources/{source}/patients"
+
+
 def fhir_bundle(
     *,
     patient_external_id: str,
+    patient_source: str,
     patient_id: int,
     predictions: Sequence[ExportPrediction],
     questionnaires: Sequence[ExportQuestionnaire],
     generated_at: datetime,
-    base_url: str,
+    identifier_system_base: str,
+    model_code_system: str,
 ) -> dict[str, Any]:
-    """A FHIR R4 collection Bundle; the patient appears only by pseudonymous id, never by name."""
+    """A FHIR R4 collection Bundle; the patient appears only by pseudonymous id (in their source's
+    identifier system), never by name. Model estimates are coded in `model_code_system`."""
+    system = patient_identifier_system(base=identifier_system_base, source=patient_source)
     patient_url = _full_url(patient_id, "Patient", patient_id)
     entries = [
         _entry(
             patient_url,
             {
                 "resourceType": "Patient",
-                "identifier": [{"system": f"{base_url.rstrip('/')}/patients", "value": patient_external_id}],
+                "identifier": [{"system": system, "value": patient_external_id}],
             },
         )
     ]
@@ -281,7 +294,13 @@ def fhir_bundle(
             devices[p.model_version] = _full_url(patient_id, "Device", p.model_version)
             entries.append(_device(devices[p.model_version], p.model_version, p.backbone))
         entries.append(
-            _prediction(p, _full_url(patient_id, "Observation", p.id), patient_url, devices[p.model_version])
+            _prediction(
+                p,
+                _full_url(patient_id, "Observation", p.id),
+                patient_url,
+                devices[p.model_version],
+                model_code_system,
+            )
         )
     for q in sorted(questionnaires, key=lambda q: (q.at, q.id)):
         entries.extend(_questionnaire(q, patient_id, patient_url))

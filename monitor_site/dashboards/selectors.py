@@ -339,7 +339,10 @@ def _export_rows(
 def patient_csv(*, patient: Patient) -> str:
     predictions, questionnaires = _export_rows(patient)
     return trajectory_csv(
-        patient_external_id=patient.external_id, predictions=predictions, questionnaires=questionnaires
+        patient_source=patient.source.name,
+        patient_external_id=patient.external_id,
+        predictions=predictions,
+        questionnaires=questionnaires,
     )
 
 
@@ -356,11 +359,13 @@ def patient_fhir_bundle(*, patient: Patient, base_url: str, page: int = 1) -> di
     )
     bundle = fhir_bundle(
         patient_external_id=patient.external_id,
+        patient_source=patient.source.name,
         patient_id=patient.pk,
         predictions=predictions,
         questionnaires=questionnaires,
         generated_at=timezone.now(),
-        base_url=base_url,
+        identifier_system_base=settings.FHIR_IDENTIFIER_SYSTEM_BASE,
+        model_code_system=settings.FHIR_MODEL_CODE_SYSTEM,
     )
     url = base_url.rstrip("/") + reverse("dashboards:patient_export_fhir", args=[patient.pk])
     links = (

@@ -177,6 +177,7 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult, notify: Callab
                     session_external_id=session.external_id,
                     started_at=session.started_at,
                     messages=[{"role": t.role, "text": t.text, "sent_at": t.sent_at} for t in session.turns],
+                    care_team=teams[patient.care_team],
                     is_synthetic=True,
                 )
                 result.sessions += 1
@@ -186,12 +187,13 @@ def _clinic_write(args: DemoClinicArgs, result: DemoClinicResult, notify: Callab
                     patient_external_id=patient.external_id,
                     completed_at=assessment.completed_at,
                     items=list(assessment.items),
+                    care_team=teams[patient.care_team],
                     is_synthetic=True,
                 )
                 result.questionnaires += 1
             # Synthetic people: nothing stops their text from going to the labelling model.
             Patient.objects.filter(source=source, external_id=patient.external_id).update(
-                care_team=teams[patient.care_team], consent_external_processing=True
+                consent_external_processing=True
             )
         # Self-report rules on each patient's current state (their latest questionnaire) only: crossings
         # in the seeded history are history, not alerts.

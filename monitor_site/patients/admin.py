@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from monitor_site.accounts.admin_actions import SuperuserActions
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
+from monitor_site.patients.admin_scope import CareTeamScopedAdmin
 from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
 from monitor_site.patients.services.erasure import patient_erase
 from monitor_site.patients.services.tokens import ingest_token_revoke
@@ -37,6 +38,11 @@ class CareTeamAdmin(admin.ModelAdmin):
 class IngestSourceAdmin(admin.ModelAdmin):
     list_display = ("name", "default_care_team", "created_at")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Changing a source's team re-points all its tokens: `manage.py move_ingest_source`, which says
+        # what moves, never a silent edit here.
+        return ("name", "default_care_team") if obj is not None else ()
+
 
 @admin.register(IngestToken)
 class IngestTokenAdmin(admin.ModelAdmin):
@@ -60,7 +66,8 @@ class IngestTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(SuperuserActions, admin.ModelAdmin):
+class PatientAdmin(SuperuserActions, CareTeamScopedAdmin):
+    patient_path = ""
     list_display = ("external_id", "source", "care_team", "named_clinician", "is_synthetic", "created_at")
     list_filter = ("care_team", "is_synthetic")
     list_select_related = ("source", "care_team", "named_clinician")
@@ -107,6 +114,6 @@ class PatientAdmin(SuperuserActions, admin.ModelAdmin):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(admin.ModelAdmin):
-    list_display = ("patient", "completed_at", "total")
+class AssessmentAdmin(CareTeamScopedAdmin):
+    list_display = ("patient", "source", "completed_at", "total")
     readonly_fields = ("source", "patient", "completed_at", "items", "total", "content_hash", "created_at")

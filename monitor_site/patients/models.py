@@ -33,8 +33,14 @@ class IngestSource(models.Model):
     """An upstream app that pushes conversations; each has its own tokens and patient id space."""
 
     name = models.SlugField(max_length=64, unique=True)
+    # null only for sources made before every source had a team: their tokens refuse every write.
     default_care_team = models.ForeignKey(
-        CareTeam, null=True, blank=True, on_delete=models.PROTECT, help_text="New patients join this team."
+        CareTeam,
+        null=True,
+        on_delete=models.PROTECT,
+        verbose_name="care team",
+        help_text="The one care team of this source and its tokens: new patients join it, and the tokens "
+        "write only to its patients. Moving it: manage.py move_ingest_source.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -72,9 +78,8 @@ class Patient(models.Model):
 
     source = models.ForeignKey(IngestSource, on_delete=models.PROTECT, related_name="patients")
     external_id = models.CharField(max_length=128)
-    care_team = models.ForeignKey(
-        CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="patients"
-    )
+    # null only for patients stored before every patient had a team; none is created without one.
+    care_team = models.ForeignKey(CareTeam, null=True, on_delete=models.PROTECT, related_name="patients")
     named_clinician = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

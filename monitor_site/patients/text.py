@@ -16,7 +16,8 @@ _INVISIBLE = re.compile(
     "\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"  # control characters but tab, newline, CR
     "\u00ad\u061c\u115f\u1160\u17b4\u17b5\u180e"  # soft hyphen, Arabic letter mark, fillers, Mongolian vs
     "\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"  # zero width, bidi marks and overrides
-    "\u3164\ufeff\ufff9-\ufffb"  # Hangul filler, byte-order mark, interlinear annotation
+    "\u2800\u3164\uffa0\ufeff\ufff9-\ufffb"  # blank Braille, Hangul fillers, byte-order mark, annotation
+    "\U0001d173-\U0001d17a"  # musical formatting marks
     "]"
 )
 

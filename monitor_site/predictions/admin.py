@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitor_site.predictions.models import Prediction
+from monitor_site.patients.admin_scope import CareTeamScopedAdmin
+from monitor_site.predictions.models import Prediction, ScoringFailure
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(CareTeamScopedAdmin):
     list_display = (
         "patient",
         "window_end",
@@ -61,4 +62,21 @@ class PredictionAdmin(admin.ModelAdmin):
         return "  ".join(f"{i}: {v:.2f}" for i, v in enumerate(prediction.items, start=1))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ScoringFailure)
+class ScoringFailureAdmin(CareTeamScopedAdmin):
+    patient_path = "session__patient"
+    """Sessions a model version could not score, and why (the sweeper went on with the rest). Delete
+    a row to have that version try the session again."""
+
+    list_display = ("session", "model_version", "failed_at", "reason")
+    list_select_related = ("session", "model_version")
+    readonly_fields = ("session", "model_version", "reason", "failed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

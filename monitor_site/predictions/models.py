@@ -161,3 +161,24 @@ class PredictionFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} on prediction {self.prediction_id}"
+
+
+class ScoringFailure(models.Model):
+    """A session a model version could not score, and why: the sweeper marks it and goes on with the
+    rest, so one bad row never stops scoring for everyone. Skipped by that version from then on; a
+    new model version tries it again."""
+
+    session = models.ForeignKey(ConversationSession, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=500, help_text="The error's type and message (never text).")
+    failed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "model_version"], name="scoring_failure_once_per_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} not scored by {self.model_version_id}"

@@ -63,6 +63,7 @@ def test_with_two_factor_required_a_user_must_set_up_an_app_first(client: Client
     assert _login(client, "dr-new").status_code == 302
     page = client.get("/")
     assert page.status_code == 302 and page["Location"].startswith("/account/two-factor/")
+    _confirm_password(client, page["Location"])
     setup = client.get(page["Location"])
     html = setup.content.decode()
     assert "<svg" in html and "This service requires a second factor" in html
@@ -125,8 +126,14 @@ def test_wrong_authenticator_codes_count_toward_the_lock_out(client: Client, set
     assert _login(client, "dr-guess", token=_code(device)).status_code == 429  # locked, right code or not
 
 
+def _confirm_password(client: Client, url: str = "/account/two-factor/") -> None:
+    """The password again, which setting up or replacing an app asks for first."""
+    assert client.post(url, {"password": PASSWORD}).status_code == 302
+
+
 def _setup(client: Client) -> TOTPDevice:
     """Enrol an app through the set-up page (as the signed-in client)."""
+    _confirm_password(client)
     page = client.get("/account/two-factor/")
     assert page.status_code == 200 and "Key:" in page.content.decode()
     device = TOTPDevice.objects.get(user__username=page.context["user"].get_username(), confirmed=False)
@@ -150,6 +157,7 @@ def test_replacing_the_app_needs_a_code_from_the_current_one(client: Client, set
     UserFactory(username="dr-swap")
     _login(client, "dr-swap")
     first = _setup(client)
+    _confirm_password(client, "/account/two-factor/?replace=1")
     page = client.get("/account/two-factor/?replace=1").content.decode()
     assert "first enter a code from the" in page and "Key:" not in page
     wrong = "000000" if _code(first) != "000000" else "111111"

@@ -259,6 +259,7 @@ def test_it_evaluates_alerts_and_emails_when_real_scoring_stores_predictions(
     now = timezone.now()
     session = session_ingest(
         source=ingest[0].source,
+        care_team=team,
         patient_external_id="p9",
         session_external_id="s9",
         started_at=now,
@@ -280,6 +281,7 @@ def _one_session(ingest: tuple, patient: str) -> object:
     now = timezone.now()
     return session_ingest(
         source=ingest[0].source,
+        care_team=team,
         patient_external_id=patient,
         session_external_id=f"s-{patient}",
         started_at=now,
@@ -363,6 +365,7 @@ def test_the_patients_own_questionnaire_raises_self_report_alerts_at_once(patien
         """What the ingest edge (api.views.assessment_create) does: store, then the self-report rules."""
         result = assessment_ingest(
             source=patient.source,  # type: ignore[attr-defined]
+            care_team=patient.care_team,  # type: ignore[attr-defined]
             patient_external_id=patient.external_id,  # type: ignore[attr-defined]
             completed_at=completed_at,  # type: ignore[arg-type]
             items=items,

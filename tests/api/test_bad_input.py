@@ -268,7 +268,7 @@ def test_it_refuses_naive_timestamps_everywhere(api: APIClient, value: str) -> N
     )
 
 
-@pytest.mark.parametrize("offset", ["+14:00", "-12:00", "+05:45", "+0530", "Z"])
+@pytest.mark.parametrize("offset", ["+14:00", "-12:00", "+05:45", "Z", "z"])
 def test_it_accepts_every_real_offset_and_stores_the_instant(api: APIClient, offset: str) -> None:
     r = api.post(ASSESSMENTS, {**ASSESSMENT, "completed_at": f"2026-03-01T10:00:00{offset}"}, format="json")
     assert r.status_code == 201, r.content

@@ -51,7 +51,7 @@ def test_it_refuses_the_same_session_id_with_other_content(api: APIClient) -> No
 def test_it_keeps_session_ids_apart_per_source(api: APIClient, care_team: object) -> None:
     from monitor_site.patients.services.tokens import ingest_token_create
 
-    _, raw = ingest_token_create(source_name="app-b")
+    _, raw = ingest_token_create(source_name="app-b", care_team_name="Team A")
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert _post(api, session_body()).status_code == 201
@@ -253,10 +253,13 @@ def test_it_stores_exactly_one_row_when_two_clients_race(ingest: tuple) -> None:
 def test_a_back_dated_session_of_a_known_patient_is_refused_naming_the_field(api: APIClient) -> None:
     now = timezone.now().replace(microsecond=0)
     assert _post(api, session_body("s1", start=now - timedelta(days=2))).status_code == 201
-    for when in (datetime(2024, 1, 5, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)):
+    for when, why in (
+        (datetime(2024, 1, 5, tzinfo=UTC), "first stored session"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "earliest date accepted"),
+    ):
         r = _post(api, session_body(f"old-{when.year}", start=when))
         assert r.status_code == 400, r.content
-        assert "started_at" in r.json()["errors"] and "first session" in r.json()["errors"]["started_at"][0]
+        assert "started_at" in r.json()["errors"] and why in r.json()["errors"]["started_at"][0]
     assert ConversationSession.objects.count() == 1 and Message.objects.count() == 4  # nothing half-written
     # Within the limit (30 days before the first) it is accepted.
     assert _post(api, session_body("s0", start=now - timedelta(days=25))).status_code == 201

@@ -103,14 +103,14 @@ def test_it_downloads_the_trajectory_as_csv(page: Page, ward: Ward) -> None:
     assert download.suggested_filename == f"phq9-{ward.patient.pk}-trajectory.csv"
     reader = csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8")))
     assert reader.fieldnames == CSV_HEADER
-    assert reader.fieldnames[:5] == ["patient", "time", "kind", "total", "band"]
+    assert reader.fieldnames[:6] == ["source", "patient", "time", "kind", "total", "band"]
     rows = list(reader)
     inferred = [r for r in rows if r["kind"] == "model-inferred"]
     assert [float(r["total"]) for r in inferred] == TOTALS
     assert {r["model_version"] for r in inferred} == {"v-browser"}
     assert float(inferred[-1]["item_9"]) == 0.8
     assert [(r["kind"], r["total"]) for r in rows if r["kind"] != "model-inferred"] == [("self-report", "14")]
-    assert {r["patient"] for r in rows} == {"pt-browser"}
+    assert {r["patient"] for r in rows} == {"pt-browser"} and all(r["source"] for r in rows)
 
 
 def test_it_shows_not_found_for_a_patient_of_another_team(page: Page, ward: Ward) -> None:

@@ -246,7 +246,7 @@ def test_the_read_api_labels_scores_model_inferred(
     assert listing["count"] == 1 and listing["results"][0]["summary"]["method"] == "model-inferred"
     trajectory = client.get(f"/api/v1/patients/{flagged.pk}/trajectory").json()
     assert {p["method"] for p in trajectory["predictions"]} == {"model-inferred"}
-    assert client.get("/api/v1/alerts").json()[0]["urgent"] is True
+    assert client.get("/api/v1/alerts").json()["results"][0]["urgent"] is True
 
 
 def test_no_email_carries_the_patients_words(client: Client, clinician: object, flagged: object) -> None:
@@ -308,6 +308,7 @@ def _questionnaire(patient: object, items: list[int]) -> None:
         patient_external_id=patient.external_id,  # type: ignore[attr-defined]
         completed_at=timezone.now(),
         items=items,
+        care_team=patient.care_team,  # type: ignore[attr-defined]
     )
     alerts_evaluate_self_report(patient_ids=[result.obj.patient_id])
 

@@ -19,6 +19,7 @@ from scoring.phq9 import LOINC_ITEMS
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BASE_URL = "https://monitor.example.org"
+CODE_SYSTEM = "https://monitor.example.org/fhir/CodeSystem/phq9-model-estimate"
 
 
 def _prediction(
@@ -52,11 +53,13 @@ def _rows(text: str) -> list[dict[str, str]]:
 def _bundle(**overrides: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "patient_external_id": "p-7f3a",
+        "patient_source": "companion-app",
         "patient_id": 42,
         "predictions": [_prediction(1, 0), _prediction(2, 7, version="20261201-090000-cd34ef")],
         "questionnaires": [_questionnaire(9, 3)],
         "generated_at": T0 + timedelta(days=30),
-        "base_url": BASE_URL,
+        "identifier_system_base": BASE_URL,
+        "model_code_system": CODE_SYSTEM,
     }
     return fhir_bundle(**(kwargs | overrides))
 
@@ -75,6 +78,7 @@ def _codes(observation: dict[str, Any]) -> list[str]:
 
 def test_it_writes_the_header_and_merges_both_kinds_oldest_first() -> None:
     text = trajectory_csv(
+        patient_source="app",
         patient_external_id="p-7f3a",
         predictions=[_prediction(2, 7), _prediction(1, 0)],
         questionnaires=[_questionnaire(9, 3)],
@@ -91,7 +95,9 @@ def test_it_writes_the_header_and_merges_both_kinds_oldest_first() -> None:
 
 def test_it_rounds_predictions_and_labels_them_with_band_interval_and_model() -> None:
     (row,) = _rows(
-        trajectory_csv(patient_external_id="p1", predictions=[_prediction(1, 0)], questionnaires=[])
+        trajectory_csv(
+            patient_source="app", patient_external_id="p1", predictions=[_prediction(1, 0)], questionnaires=[]
+        )
     )
     assert row["total"] == "12.35"
     assert row["band"] == "Moderate"
@@ -104,7 +110,12 @@ def test_it_rounds_predictions_and_labels_them_with_band_interval_and_model() ->
 
 def test_it_leaves_model_columns_empty_for_self_reports() -> None:
     (row,) = _rows(
-        trajectory_csv(patient_external_id="p1", predictions=[], questionnaires=[_questionnaire(9, 0)])
+        trajectory_csv(
+            patient_source="app",
+            patient_external_id="p1",
+            predictions=[],
+            questionnaires=[_questionnaire(9, 0)],
+        )
     )
     assert row["kind"] == "self-report"
     assert row["total"] == "17"
@@ -115,14 +126,24 @@ def test_it_leaves_model_columns_empty_for_self_reports() -> None:
 
 @pytest.mark.parametrize("external_id", ['=HYPERLINK("http://evil")', "+1", "-2+3", "@SUM(A1)", "\tx"])
 def test_it_guards_against_formula_injection(external_id: str) -> None:
-    text = trajectory_csv(patient_external_id=external_id, predictions=[_prediction(1, 0)], questionnaires=[])
+    text = trajectory_csv(
+        patient_source="app",
+        patient_external_id=external_id,
+        predictions=[_prediction(1, 0)],
+        questionnaires=[],
+    )
     (row,) = _rows(text)
     assert row["patient"] == "'" + external_id
 
 
 def test_it_keeps_ordinary_values_unquoted() -> None:
     (row,) = _rows(
-        trajectory_csv(patient_external_id="p-1", predictions=[_prediction(1, 0)], questionnaires=[])
+        trajectory_csv(
+            patient_source="app",
+            patient_external_id="p-1",
+            predictions=[_prediction(1, 0)],
+            questionnaires=[],
+        )
     )
     assert row["patient"] == "p-1"
 
@@ -130,6 +151,7 @@ def test_it_keeps_ordinary_values_unquoted() -> None:
 def test_it_refuses_naive_datetimes_and_wrong_item_counts() -> None:
     with pytest.raises(ValueError, match="naive"):
         trajectory_csv(
+            patient_source="app",
             patient_external_id="p1",
             predictions=[],
             questionnaires=[ExportQuestionnaire(id=1, at=datetime(2026, 1, 1), total=0, items=(0,) * 9)],
@@ -159,7 +181,9 @@ def test_it_validates_against_the_fhir_schema() -> None:
 def test_it_identifies_the_patient_only_by_pseudonymous_id() -> None:
     bundle = _bundle()
     (patient,) = _resources(bundle, "Patient")
-    assert patient["identifier"] == [{"system": f"{BASE_URL}/patients", "value": "p-7f3a"}]
+    assert patient["identifier"] == [
+        {"system": f"{BASE_URL}/sources/companion-app/patients", "value": "p-7f3a"}
+    ]
     assert set(patient) == {"resourceType", "id", "identifier"}
     for entry in bundle["entry"]:
         assert "name" not in entry["resource"]
@@ -196,7 +220,7 @@ def test_it_codes_a_prediction_apart_from_loinc_so_no_ehr_merges_it_with_answers
     assert observation["status"] == "final"
     assert "loinc" not in json.dumps(observation).lower()  # no LOINC code anywhere in an estimate
     assert observation["code"]["coding"][0] == {
-        "system": "urn:phq9-monitor:model-inferred",
+        "system": CODE_SYSTEM,
         "code": "phq9-total-estimate",
         "display": "PHQ-9 total estimated by a model from conversations (not a questionnaire answer)",
     }

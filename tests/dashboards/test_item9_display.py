@@ -240,6 +240,6 @@ def test_the_read_api_says_risk_language_fired_and_what_raised_an_alert_without_
     trajectory = client.get(f"/api/v1/patients/{prediction.patient_id}/trajectory")
     (row,) = trajectory.json()["predictions"]
     assert row["risk_language"] is True and row["detector_version"] == "self-harm-test"
-    alerts = client.get("/api/v1/alerts").json()
+    alerts = client.get("/api/v1/alerts").json()["results"]
     assert [a["item9_sources"] for a in alerts] == [["detector"]]
     assert SENTENCE not in trajectory.content.decode() + json.dumps(alerts)

@@ -60,7 +60,11 @@ def test_the_settings_module_keeps_no_training_default_and_imports_no_torch() ->
         "print(json.dumps({'training': [n for n in s.TRAINING_FIELD_VARIABLES if hasattr(s, n)], "
         "'torch': 'torch' in sys.modules, 'store': str(s.MODEL_STORE_DIR)}))"
     )
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS")
+    }
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

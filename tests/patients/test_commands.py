@@ -12,7 +12,15 @@ pytestmark = pytest.mark.django_db
 
 def test_it_prints_a_new_token_once_and_stores_its_hash() -> None:
     out, err = StringIO(), StringIO()
-    call_command("create_ingest_token", "companion-app", "--care-team", "North", stdout=out, stderr=err)
+    call_command(
+        "create_ingest_token",
+        "companion-app",
+        "--care-team",
+        "North",
+        "--create-team",
+        stdout=out,
+        stderr=err,
+    )
     raw = out.getvalue().strip()
     token = IngestToken.objects.get()
     assert raw.startswith("phq_") and token.token_hash == IngestToken.hash(raw)

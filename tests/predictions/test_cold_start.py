@@ -71,6 +71,7 @@ def _ingest(
     with capture(execute=True):  # type: ignore[operator]  # on commit: the scoring edge, eager
         result = session_ingest(
             source=source,
+            care_team=source.default_care_team,
             patient_external_id=patient,
             session_external_id=session,
             started_at=at,
@@ -132,8 +133,8 @@ def test_consented_patients_of_a_team_that_chose_it_are_rated_and_it_says_so_eve
             )
         )
     )
-    row = next(r for r in rows if r[2] == "llm-rated")
-    assert row[5:7] == ["", ""]  # no interval
+    row = next(r for r in rows if r[3] == "llm-rated")  # source, patient, time, kind, ...
+    assert row[6:8] == ["", ""]  # no interval
     bundle = json.loads(client.get(reverse("dashboards:patient_export_fhir", args=[patient.pk])).content)
     [observation] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert (
@@ -184,6 +185,7 @@ def _questionnaire_patients(capture: object, source: IngestSource, n: int) -> No
         with capture(execute=False):  # type: ignore[operator]
             session_ingest(
                 source=source,
+                care_team=source.default_care_team,
                 patient_external_id=f"q-{i}",
                 session_external_id=f"q-{i}-s",
                 started_at=at,
@@ -191,6 +193,7 @@ def _questionnaire_patients(capture: object, source: IngestSource, n: int) -> No
             )
         assessment_ingest(
             source=source,
+            care_team=source.default_care_team,
             patient_external_id=f"q-{i}",
             completed_at=at + timedelta(hours=1),
             items=[1] * 8 + [i % 2],  # 8 or 9: close to the fake rater's 9

@@ -22,6 +22,7 @@ def _session(source: IngestSource, ext: str, at: datetime, patient: str = "p1") 
     ]
     return session_ingest(
         source=source,
+        care_team=source.default_care_team,
         patient_external_id=patient,
         session_external_id=ext,
         started_at=at,

@@ -125,6 +125,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         at = start + timedelta(hours=i)
         result = session_ingest(
             source=ingest[0].source,
+            care_team=ingest[0].source.default_care_team,
             patient_external_id=f"p{i % 25}",
             session_external_id=f"s{i}",
             started_at=at,

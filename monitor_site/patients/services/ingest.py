@@ -14,7 +14,15 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from monitor_site.patients.models import Assessment, ConversationSession, IngestSource, Message, Patient
+from monitor_site.patients.models import (
+    Assessment,
+    CareTeam,
+    ConversationSession,
+    IngestSource,
+    Message,
+    Patient,
+)
+from monitor_site.patients.timestamps import timestamp_problem
 from scoring.phq9 import ITEM_MAX, N_ITEMS
 
 log = logging.getLogger(__name__)
@@ -23,6 +31,15 @@ M = TypeVar("M", bound=models.Model)
 
 class IngestConflict(Exception):
     """The same external id was sent before with other content (HTTP 409)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class IngestForbidden(Exception):
+    """The writer may not write to this patient (HTTP 403 naming the field); nothing is stored."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -40,25 +57,36 @@ class IngestRefused(Exception):
 
 
 def _refuse_backdated(*, patient_pk: int, session_pk: int, started_at: datetime) -> None:
-    """A session more than SESSION_BACKDATE_LIMIT_DAYS before the patient's first is refused: it would
-    move the baseline and stretch the chart (a patient's first sessions, a backfill, are accepted)."""
+    """A session more than SESSION_BACKDATE_LIMIT_DAYS before the patient's first stored session (the
+    one received first, whenever it started) is refused: it would move the baseline and stretch the
+    chart. The anchor never moves, so the limit cannot be walked back a step at a time; a new patient's
+    history is accepted when sent oldest first."""
     limit = timedelta(days=settings.SESSION_BACKDATE_LIMIT_DAYS)
     if started_at >= timezone.now() - limit:
         return  # cannot be that far before a first session, which is never in the future
     first = (
         ConversationSession.objects.filter(patient_id=patient_pk)
         .exclude(pk=session_pk)
-        .order_by("ended_at")
+        .order_by("pk")
         .values_list("started_at", flat=True)
         .first()
     )
-    if first is not None and started_at < first - limit:
+    if first is not None and started_at + limit < first:  # no overflow, whatever is stored
         raise IngestRefused(
             "started_at",
-            f"{started_at:%Y-%m-%d} is more than {limit.days} days before this patient's first session "
-            f"({first:%Y-%m-%d}); a back-dated session would move their baseline. Send a patient's history "
-            "before their current sessions, or check the clock of the sending system.",
+            f"{started_at:%Y-%m-%d} is more than {limit.days} days before this patient's first stored "
+            f"session ({first:%Y-%m-%d}); a back-dated session would move their baseline. Send a "
+            "patient's history oldest first, or check the clock of the sending system.",
         )
+
+
+def _refuse_out_of_range(times: dict[str, datetime]) -> None:
+    """Every time in INGEST_EARLIEST_DATE .. now (+ skew): what the API's serializers check, for every
+    other writer too."""
+    for field, value in times.items():
+        problem = timestamp_problem(value)
+        if problem:
+            raise IngestRefused(field, problem)
 
 
 @dataclass(frozen=True)
@@ -75,15 +103,39 @@ def content_hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def patient_get_or_create(*, source: IngestSource, external_id: str, is_synthetic: bool = False) -> Patient:
+def patient_get_or_create(
+    *, source: IngestSource, external_id: str, care_team: CareTeam, is_synthetic: bool = False
+) -> Patient:
+    """The patient of this source and id, created in `care_team` when new. A writer holds one care
+    team (an ingest token: its source's) and writes only to that team's patients: a patient of
+    another team is IngestForbidden, so a token cannot open alerts and e-mails in a team it does not
+    serve. Nobody is created without a team (they would be in no clinician's list)."""
     patient, created = Patient.objects.get_or_create(
         source=source,
         external_id=external_id,
-        defaults={"care_team": source.default_care_team, "is_synthetic": is_synthetic},
+        defaults={"care_team": care_team, "is_synthetic": is_synthetic},
     )
     if created:
         log.info("new patient %s from source %s", patient.pk, source.name)
+    elif patient.care_team_id != care_team.pk:
+        raise IngestForbidden("patient", OTHER_TEAM)
     return patient
+
+
+OTHER_TEAM = (
+    "This patient belongs to another care team than this token's: a token writes only to its own "
+    "care team's patients. Nothing was stored."
+)
+
+
+def _writer_team(source: IngestSource, care_team: CareTeam | None) -> CareTeam:
+    if care_team is None:
+        raise IngestForbidden(
+            "patient",
+            f"Source {source.name} has no care team, so its tokens may not write: an admin assigns one "
+            "(manage.py move_ingest_source). Nothing was stored.",
+        )
+    return care_team
 
 
 def _idempotent_create(
@@ -135,6 +187,7 @@ def _session_insert_sql() -> str:
         f"INSERT INTO {session.db_table} ({columns}) "
         "SELECT %s, patient.id, %s, %s, %s, %s, %s, %s "
         f"FROM {patient.db_table} AS patient WHERE patient.source_id = %s AND patient.external_id = %s "
+        "AND patient.care_team_id = %s "
         "ON CONFLICT (source_id, external_id) DO NOTHING "
         "RETURNING id, patient_id"
     )
@@ -147,10 +200,14 @@ MESSAGE_COLUMNS = ", ".join(
 MESSAGE_INSERT = f"INSERT INTO {Message._meta.db_table} ({MESSAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)"
 
 
-def _session_insert(*, source: IngestSource, patient_external_id: str, row: dict) -> tuple[int, int] | None:
-    """Insert the session row of a patient we already know, in one statement; returns (id, patient id).
+def _session_insert(
+    *, source: IngestSource, care_team: CareTeam, patient_external_id: str, row: dict
+) -> tuple[int, int] | None:
+    """Insert the session row of a patient we already know, of the writer's care team, in one
+    statement; returns (id, patient id).
 
-    None when nothing was inserted: the patient is new, or this session id is stored already (then the
+    None when nothing was inserted: the patient is new or of another team, or this session id is
+    stored already (then the
     statement waited for a concurrent writer of the same id to finish). The ORM would take three
     statements (look the session up, look the patient up, insert), each costing more Python than the
     round trip itself: a third of the request's CPU under load (`manage.py loadtest`).
@@ -166,6 +223,7 @@ def _session_insert(*, source: IngestSource, patient_external_id: str, row: dict
         adapt(row["created_at"]),
         source.pk,
         patient_external_id,
+        care_team.pk,
     ]
     with connection.cursor() as cursor:
         cursor.execute(SESSION_INSERT, params)
@@ -191,10 +249,13 @@ def session_ingest(
     session_external_id: str,
     started_at: datetime,
     messages: list[dict],
+    care_team: CareTeam | None,
     is_synthetic: bool = False,
 ) -> IngestResult:
-    """Store a session and its messages in one transaction. The caller enqueues its scoring when it is
-    new (`result.created`: predictions.tasks.session_scoring_enqueue); a bulk writer scores once at the end.
+    """Store a session and its messages in one transaction, for a writer of `care_team` (an ingest
+    token: its source's team): a new patient joins it; another team's patient is IngestForbidden.
+    The caller enqueues its scoring when it is new (`result.created`:
+    predictions.tasks.session_scoring_enqueue); a bulk writer scores once at the end.
 
     messages: dicts with role, text, sent_at (aware datetimes), in conversation order.
     The same session id again: the stored session if the content is the same (created=False),
@@ -203,6 +264,10 @@ def session_ingest(
     """
     if not messages:
         raise ValueError("a session needs at least one message")
+    team = _writer_team(source, care_team)
+    _refuse_out_of_range(
+        {"started_at": started_at} | {f"messages[{i}].sent_at": m["sent_at"] for i, m in enumerate(messages)}
+    )
     digest = content_hash(
         {
             "patient": patient_external_id,
@@ -220,7 +285,9 @@ def session_ingest(
     }
 
     def insert() -> tuple[int, int] | None:
-        return _session_insert(source=source, patient_external_id=patient_external_id, row=row)
+        return _session_insert(
+            source=source, care_team=team, patient_external_id=patient_external_id, row=row
+        )
 
     def stored() -> ConversationSession | None:
         return ConversationSession.objects.filter(source=source, external_id=session_external_id).first()
@@ -229,9 +296,9 @@ def session_ingest(
         inserted = insert()
         if inserted is None:
             existing = stored()
-            if existing is None:  # the patient's first session
+            if existing is None:  # the patient's first session, or a patient of another team
                 patient_get_or_create(
-                    source=source, external_id=patient_external_id, is_synthetic=is_synthetic
+                    source=source, external_id=patient_external_id, care_team=team, is_synthetic=is_synthetic
                 )
                 inserted = insert()
                 if inserted is None:  # another client stored this id in the meantime
@@ -240,6 +307,8 @@ def session_ingest(
                 # Raising inside the transaction also drops a patient created above for this request.
                 if existing is None:
                     raise IngestConflict("session_id", "session_id could not be stored; retry")
+                if not Patient.objects.filter(pk=existing.patient_id, care_team=team).exists():
+                    raise IngestForbidden("patient", OTHER_TEAM)
                 if existing.content_hash != digest:
                     raise IngestConflict("session_id", "session_id was already received with other content")
                 return IngestResult(existing, created=False)
@@ -258,16 +327,23 @@ def assessment_ingest(
     patient_external_id: str,
     completed_at: datetime,
     items: list[int],
+    care_team: CareTeam | None,
     is_synthetic: bool = False,
 ) -> IngestResult:
     """Store a questionnaire once. When it is new (`result.created`) the caller evaluates the self-report
     alert rules (alerts_evaluate_self_report); a bulk writer evaluates once at the end."""
     if len(items) != N_ITEMS or any(not 0 <= int(v) <= ITEM_MAX for v in items):
         raise ValueError(f"items must be {N_ITEMS} integers 0..{ITEM_MAX}")
+    _refuse_out_of_range({"completed_at": completed_at})
     digest = content_hash(
         {"patient": patient_external_id, "completed_at": _utc(completed_at), "items": items}
     )
-    patient = patient_get_or_create(source=source, external_id=patient_external_id, is_synthetic=is_synthetic)
+    patient = patient_get_or_create(
+        source=source,
+        external_id=patient_external_id,
+        care_team=_writer_team(source, care_team),
+        is_synthetic=is_synthetic,
+    )
 
     def create() -> Assessment:
         return Assessment.objects.create(

@@ -8,9 +8,10 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import ensemble_for, model_version_active
 from monitor_site.patients.models import ConversationSession
 from monitor_site.patients.selectors import windows_for
-from monitor_site.predictions.models import Prediction
+from monitor_site.predictions.models import Prediction, ScoringFailure
 from monitor_site.predictions.services.rows import Scored, detect_self_harm, prediction_row, risk_fields
 from monitor_site.predictions.services.summaries import BASELINE_DAYS, trajectory_summaries_refresh
 from scoring.self_harm import DETECTOR_VERSION
@@ -33,7 +34,41 @@ def predictions_score_sessions(
 
     Idempotent: sessions this version already scored are skipped, and the unique constraint on
     (session, model version) makes a concurrent replay a no-op rather than a duplicate.
+
+    One bad session never stops the others: when the batch fails, each session is scored alone, and
+    one that fails alone is marked (ScoringFailure, with the reason) and skipped by this version
+    from then on. A database that is down is not a session's fault: that error goes up unmarked.
     """
+    try:
+        with transaction.atomic():  # a savepoint: a failed batch leaves the caller's transaction usable
+            return _score_batch(session_ids=session_ids, model_version=model_version)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        if len(session_ids) > 1:
+            log.warning(
+                "a batch of %d session(s) failed (%s): scoring them one by one",
+                len(session_ids),
+                type(exc).__name__,
+            )
+            done = Scored()
+            for session_id in session_ids:
+                done += predictions_score_sessions(session_ids=[session_id], model_version=model_version)
+            return done
+        version = model_version or model_version_active()
+        if version is None:
+            raise
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        ScoringFailure.objects.get_or_create(
+            session_id=session_ids[0], model_version=version, defaults={"reason": reason}
+        )
+        log.error(
+            "session %s not scored by model %s: %s", session_ids[0], version.version, type(exc).__name__
+        )
+        return Scored()
+
+
+def _score_batch(*, session_ids: list[int], model_version: ModelVersion | None) -> Scored:
     model_version = model_version or model_version_active()
     if model_version is None:
         log.warning(
@@ -45,6 +80,7 @@ def predictions_score_sessions(
     sessions = list(
         ConversationSession.objects.filter(pk__in=session_ids)
         .exclude(predictions__model_version=model_version)
+        .filter(~Exists(_failed(model_version)))
         .only("pk", "patient_id", "ended_at")
         .order_by("patient_id", "ended_at")
     )
@@ -62,6 +98,11 @@ def predictions_score_sessions(
     patient_ids = sorted({s.patient_id for s in sessions})
     trajectory_summaries_refresh(patient_ids=patient_ids)
     return Scored(len(rows), tuple(patient_ids))
+
+
+def _failed(model_version: ModelVersion) -> Any:
+    """The ScoringFailure of an outer session row for this version (an Exists() subquery)."""
+    return ScoringFailure.objects.filter(session=OuterRef("pk"), model_version=model_version)
 
 
 # model version id -> the highest session id this process has claimed for it (see below)
@@ -97,7 +138,7 @@ def predictions_score_session_and_next(*, session_id: int, limit: int | None = N
     with transaction.atomic():
         claimed = list(
             ConversationSession.objects.filter(pk__gte=start)
-            .filter(~Exists(scored))
+            .filter(~Exists(scored), ~Exists(_failed(model_version)))
             .order_by("pk")
             .select_for_update(skip_locked=True, no_key=True)
             .values_list("pk", flat=True)[: limit or settings.SCORING_BATCH_WINDOWS]
@@ -123,7 +164,7 @@ def sessions_pending(*, model_version: ModelVersion) -> list[int]:
     baseline_from = F("patient__summary__baseline_from")
     in_baseline = Q(ended_at__gte=baseline_from, ended_at__lte=baseline_from + timedelta(days=BASELINE_DAYS))
     return list(
-        ConversationSession.objects.filter(~Exists(by_version))
+        ConversationSession.objects.filter(~Exists(by_version), ~Exists(_failed(model_version)))
         .filter(Q(ended_at__gte=recent) | in_baseline | ~Exists(by_any))
         .order_by("ended_at")
         .values_list("pk", flat=True)
