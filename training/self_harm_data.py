@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ class VectorCache:
         by_size: dict[int, list[str]] = {}
         for key in sorted(self.vectors):
             by_size.setdefault(len(self.vectors[key]), []).append(key)
-        arrays = {}
+        arrays: dict[str, Any] = {}
         for size, keys in by_size.items():
             arrays[f"keys_{size}"] = np.array(keys)
             arrays[f"vectors_{size}"] = np.stack([self.vectors[k] for k in keys])

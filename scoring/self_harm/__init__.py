@@ -172,9 +172,9 @@ class SelfHarmDetector:
         self.filter_weight = float(sieve.get("weight", 0.0)) if sieve else 0.0
         self.aggregate: dict[str, Any] = dict(config.get("aggregate") or {"method": "max"})
         self.encoder = encoder
-        if self.head_coef is not None and self.encoder is None:
+        if head and self.encoder is None:
             self.encoder = SentenceEncoder(
-                str(head["backbone"]) if head else "", precision=str(head.get("precision", "fp32"))
+                str(head["backbone"]), precision=str(head.get("precision", "fp32"))
             )
 
     @classmethod
