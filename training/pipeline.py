@@ -1,23 +1,20 @@
 """The learning loop of the reference study, as a product feature (no Django here).
 
-1. Split ground truth by patient (training/splits.py): development patients and a held-out test set
-   fixed for the run.
+1. Split ground truth by patient (training/splits.py): development patients and a held-out test set.
 2. Stage 1: Claude pseudo-labels for unlabeled windows (consenting patients, redacted text), once Claude
-   is validated against development questionnaires (training/labelling/). Without a labeller, an
+   is validated against development questionnaires (training/labelling/); without a labeller, an
    intermediate model trained on ground truth labels them itself.
-3. Stage 2: K rounds of re-labelling: train an intermediate model on ground truth + current labels,
-   re-score the pseudo-labelled windows, blend with the previous label (`relabel_blend` is the
-   model's share).
-4. The ensemble: a member trained on ground truth only and one on ground truth + re-labelled windows
-   (more members alternate between the two), calibrated on development validation patients.
+3. Stage 2: K rounds of re-labelling: an intermediate model on ground truth + current labels re-scores
+   the pseudo-labelled windows, blended with the previous label (`relabel_blend`: the model's share).
+4. The ensemble: members on ground truth only and on ground truth + re-labelled windows, alternating,
+   calibrated on development validation patients.
 5. Evaluation on the held-out test patients (training/evaluation.py), written into the manifest;
-   `promotion_decision` (training/promotion.py) compares it with the active model on the same windows.
+   `promotion_decision` (training/promotion.py) compares it with the active model.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -398,7 +395,3 @@ def _test_evaluation(
         f"RMSE {test_metrics['rmse']:.2f} AUC@10 {test_metrics.get('auc_at_10')}",
     )
     return points
-
-
-def remove_artifact(directory: Path) -> None:
-    shutil.rmtree(directory, ignore_errors=True)

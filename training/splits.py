@@ -48,7 +48,8 @@ def held_out_test_split(
     so a model is judged on patients who came after everyone it learnt from, as in deployment; and
     development keeps only windows that end before the first test window begins (`time_cut`). A
     patient's start never moves, so as data grows earlier test patients join development and the new
-    ones are tested: still patients neither the active nor the candidate version trained on.
+    ones are tested: still patients neither the active nor the candidate version trained on. When the
+    cut would leave fewer than two development patients (a clinic's first weeks), it splits by patient.
     kind "patient": a patient's side is fixed by a hash of their id, so it stays the same from run to
     run as data grows (for undated data)."""
     groups = sorted({e.patient for e in examples})
@@ -71,6 +72,13 @@ def held_out_test_split(
             test_groups = set(sorted(test_groups, key=_hash_position)[: max(len(groups) - 2, 0)])
     test = [i for i, e in enumerate(examples) if e.patient in test_groups]
     cut = time_cut([examples[i] for i in test]) if kind == "time" else None
+    if (
+        cut is not None
+        and len({e.patient for e in examples if e.patient not in test_groups and e.window.end <= cut}) < 2
+    ):
+        # A clinic's first weeks: no two patients have a window ending before the test patients' text
+        # begins, so no time cut can be made; the patient split (stable, by hash) is the honest fallback.
+        return held_out_test_split(examples, fraction=fraction, kind="patient")
     # A real time cut: development windows all end by the time the first test window begins (later ones
     # of development patients are left out), so no development text postdates the test text. A window
     # without a start is the moment it ends: one ending at that same moment is kept.

@@ -139,6 +139,7 @@ def test_a_questionnaire_over_several_lines_opens_one_alert_and_item9_apart(pati
     result = assessment_ingest(
         source=patient.source,  # type: ignore[attr-defined]
         patient_external_id=patient.external_id,  # type: ignore[attr-defined]
+        care_team=patient.care_team,  # type: ignore[attr-defined]
         completed_at=timezone.now() - timedelta(days=3),
         items=[3, 3, 3, 2, 2, 3, 2, 2, 1],  # 21, item 9 answered
     )
@@ -228,6 +229,7 @@ def _questionnaire(patient: object, items: list[int], *, days_ago: int) -> list[
     result = assessment_ingest(
         source=patient.source,  # type: ignore[attr-defined]
         patient_external_id=patient.external_id,  # type: ignore[attr-defined]
+        care_team=patient.care_team,  # type: ignore[attr-defined]
         completed_at=timezone.now() - timedelta(days=days_ago),
         items=items,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -44,9 +45,11 @@ def test_it_logs_in_and_draws_the_patients_charts(page: Page, ward: Ward, browse
     trajectory = page.locator("#trajectory")
     expect(trajectory).to_have_attribute("data-rendered", "true")  # only set once Plotly.newPlot resolved
     traces = trajectory.evaluate(TRACES_JS)
-    assert [t["name"] for t in traces] == [
-        "Prediction interval (v-browser)",
-        "Model-inferred PHQ-9 (model v-browser)",
+    # the active version is the line, marked current (older versions would be faint, with their dates)
+    names = [re.sub(r"trained \d\d \w{3} \d{4}", "trained <date>", t["name"]) for t in traces]
+    assert names == [
+        "Prediction interval (v-browser, trained <date>, active — current)",
+        "Model-inferred PHQ-9 (model v-browser, trained <date>, active — current)",
         "Self-report PHQ-9 (questionnaire)",
         "Events: alert",  # the events of the history, marked along the top
         "Events: model",

@@ -53,7 +53,7 @@ def make_ward() -> Ward:
     clinician = UserFactory(username="dr-north")
     team.members.add(clinician)
     patient = PatientFactory(care_team=team, external_id="pt-browser", named_clinician=clinician)
-    version = ModelVersionFactory(version="v-browser")
+    version = ModelVersionFactory(version="v-browser", status="active")  # the version that scored them
     for total in TOTALS:
         items = LATEST_ITEMS if total == TOTALS[-1] else [total / 9] * 9
         PredictionFactory(session__patient=patient, model_version=version, total=total, items=items)

@@ -8,6 +8,7 @@ counts never contain conversation text."""
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ from monitor_site.patients.selectors import (
 from monitor_site.predictions.selectors import reviewed_window_requests
 from training.evaluation import evaluate
 from training.labelling.batches import LabelsPending
-from training.pipeline import Unlabeled, remove_artifact, run_learning_loop
+from training.pipeline import Unlabeled, run_learning_loop
 from training.promotion import PairedPoints, PromotionRule, fresh_test_windows, promotion_decision
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
         recorder.line("the active model is unchanged")
         run.status = TrainingRun.Status.FAILED
         if artifact is not None and run.model_version_id is None:
-            remove_artifact(artifact)
+            shutil.rmtree(artifact, ignore_errors=True)
     run.finished_at = timezone.now()
     run.active_slot = None
     run.log = "\n".join(recorder.lines)
