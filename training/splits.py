@@ -72,22 +72,20 @@ def held_out_test_split(
             test_groups = set(sorted(test_groups, key=_hash_position)[: max(len(groups) - 2, 0)])
     test = [i for i, e in enumerate(examples) if e.patient in test_groups]
     cut = time_cut([examples[i] for i in test]) if kind == "time" else None
-    if (
-        cut is not None
-        and len({e.patient for e in examples if e.patient not in test_groups and e.window.end <= cut}) < 2
-    ):
+    developing = {e.patient for e in examples if e.patient not in test_groups and _ends_by(e, cut)}
+    if cut is not None and len(developing) < 2:
         # A clinic's first weeks: no two patients have a window ending before the test patients' text
         # begins, so no time cut can be made; the patient split (stable, by hash) is the honest fallback.
         return held_out_test_split(examples, fraction=fraction, kind="patient")
     # A real time cut: development windows all end by the time the first test window begins (later ones
     # of development patients are left out), so no development text postdates the test text. A window
     # without a start is the moment it ends: one ending at that same moment is kept.
-    dev = [
-        i
-        for i, e in enumerate(examples)
-        if e.patient not in test_groups and (cut is None or e.window.end <= cut)  # type: ignore[operator]
-    ]
+    dev = [i for i, e in enumerate(examples) if e.patient not in test_groups and _ends_by(e, cut)]
     return dev, test
+
+
+def _ends_by(example: LabeledWindow, cut: datetime | None) -> bool:
+    return cut is None or (example.window.end is not None and example.window.end <= cut)
 
 
 def time_cut(test: list[LabeledWindow]) -> datetime | None:
