@@ -128,6 +128,16 @@ def _refused(exc: IngestRefused) -> Response:
     )
 
 
+def _forbidden(exc: IngestForbidden) -> Response:
+    """Another care team's patient: 403 naming the field, nothing stored."""
+    return error_response(
+        status_code=status.HTTP_403_FORBIDDEN,
+        detail=exc.message,
+        code="permission_denied",
+        errors={exc.field: [exc.message]},
+    )
+
+
 @extend_schema(
     request=SessionIn,
     responses={
@@ -157,12 +167,7 @@ def session_create(request: Request) -> Response:
     except IngestRefused as exc:
         return _refused(exc)
     except IngestForbidden as exc:
-        return error_response(
-            status_code=status.HTTP_403_FORBIDDEN,
-            detail=exc.message,
-            code="permission_denied",
-            errors={exc.field: [exc.message]},
-        )
+        return _forbidden(exc)
     session = result.obj
     if result.created:  # scored (or, in a cold start, rated) once the session is committed
         session_scoring_enqueue(session_id=session.pk)
@@ -202,12 +207,7 @@ def assessment_create(request: Request) -> Response:
     except IngestRefused as exc:
         return _refused(exc)
     except IngestForbidden as exc:
-        return error_response(
-            status_code=status.HTTP_403_FORBIDDEN,
-            detail=exc.message,
-            code="permission_denied",
-            errors={exc.field: [exc.message]},
-        )
+        return _forbidden(exc)
     assessment = result.obj
     if result.created:  # the patient's own answers: the self-report rules, then their e-mails
         alerts_notify_enqueue(alerts=alerts_evaluate_self_report(patient_ids=[assessment.patient_id]))
