@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,16 @@ def test_it_reports_every_rate_per_clinic_size_with_its_standard_error(tmp_path:
     assert small["coverage"]["prediction interval, new patients"]["stated_in_share_of_runs"] == 0
     assert 0 < report["simulation"]["questionnaire_total_icc"] < 1
     assert "worse promoted" in format_report(report)
+    for size in report["sizes"]:  # the largest standard error, and the rates at or above the goal named
+        ses = [size[k] for k in ("worse_promoted_se", "better_promoted_se", "gate_picks_better_se")]
+        assert size["max_se"] >= max(ses) and isinstance(size["se_above_goal"], list)
+
+
+def test_its_default_reps_keep_every_rates_standard_error_under_one_and_a_half_points() -> None:
+    """A rate in [0, 1] over n clinics has a standard error of at most 0.5 / sqrt(n)."""
+    from training.bench.loop import SE_GOAL
+
+    assert SE_GOAL == 0.015 and 0.5 / math.sqrt(LoopBenchArgs().reps) < SE_GOAL
 
 
 def test_a_candidate_truly_worse_is_promoted_as_often_as_the_rule_allows() -> None:
