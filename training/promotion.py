@@ -85,31 +85,33 @@ def paired_numbers(paired: PairedPoints, *, rounds: int = 1000, seed: int = 0) -
     # of times), so the shared difficulty of the windows cancels out.
     # A two-sided interval at 1 - 2(1 - LEVEL) gives the one-sided bound at LEVEL on each side.
     two_sided = 1 - 2 * (1 - LEVEL)
-    mae = {"value": None, "ci": None}
-    auc10 = {"value": None, "ci": None}
+    mae_value: float | None = None
+    auc_value: float | None = None
+    mae_raw: list[float] | None = None
+    auc_raw: list[float] | None = None
     if len(truth):
         weights = bootstrap_weights(paired.groups, len(truth), rounds=rounds, seed=seed)
-        mae["value"] = _mae_of(truth, cand) - _mae_of(truth, act)
-        mae["ci"] = percentile_interval(
+        mae_value = _mae_of(truth, cand) - _mae_of(truth, act)
+        mae_raw = percentile_interval(
             weighted_mae(weights, truth, cand) - weighted_mae(weights, truth, act), level=two_sided
         )
         auc_c, auc_a = _auc10_of(truth, cand), _auc10_of(truth, act)
-        auc10["value"] = None if auc_c is None or auc_a is None else auc_c - auc_a
+        auc_value = None if auc_c is None or auc_a is None else auc_c - auc_a
         positive = truth >= CASENESS
-        auc10["ci"] = percentile_interval(
+        auc_raw = percentile_interval(
             weighted_auc(weights, positive, cand) - weighted_auc(weights, positive, act), level=two_sided
         )
-    mae_ci = widened(mae["ci"], mae["value"], patients, level=two_sided)
-    auc_ci = widened(auc10["ci"], auc10["value"], patients, level=two_sided)
+    mae_ci = widened(mae_raw, mae_value, patients, level=two_sided)
+    auc_ci = widened(auc_raw, auc_value, patients, level=two_sided)
     return {
         "patients": patients,
         "windows": len(truth),
         "level": LEVEL,
         "candidate_mae": _mae_of(truth, cand) if len(truth) else None,
         "active_mae": _mae_of(truth, act) if len(truth) else None,
-        "mae_difference": mae["value"],
+        "mae_difference": mae_value,
         "mae_upper": None if mae_ci is None else mae_ci[1],
-        "auc_difference": auc10["value"],
+        "auc_difference": auc_value,
         "auc_interval": auc_ci,  # two-sided 90%: each end a one-sided 95% bound
     }
 
