@@ -23,7 +23,8 @@ TEST_SALT = "phq9-held-out-test-v1"
 SPLITS = ("auto", "time", "patient")
 SPLIT_TEXT = {
     "time": "time-ordered: the patients who started last",
-    "patient": "drawn by a hash of the patient's id and the run's number, unseen patients first (undated)",
+    "patient": "drawn by a hash of the patient's id (and of the run's number, unseen patients first, when "
+    "the run gives them; undated windows)",
 }
 
 
