@@ -24,7 +24,11 @@ What is simulated and what is the product's own code:
 Per clinic size it reports how often a candidate truly 10% worse is promoted, how often one truly 10%
 better is, the observed coverage of every interval the product states (with how often it was stated at
 all: an interval withheld as "too few patients to say" states nothing), and how often the first-model
-gate picks the better of rater and model; each rate with its Monte Carlo standard error.
+gate picks the better of rater and model; each rate with its Monte Carlo standard error. A prediction
+interval stated in few clinics (a band's own half-width needs 10 calibration patients in the band) is
+measured on those alone, so interval-only clinics (split and calibration, no promotion: cheap) are added
+until its standard error is under 1.5 points, at most INTERVAL_EXTRA_REPS times the reps
+(`interval_reps` in the report).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ EFFECT = 0.10  # a candidate truly worse / better by 10% MAE
 # A rate's Monte Carlo standard error is at most 0.5 / sqrt(reps) (a share, or a mean of per-clinic
 # coverages in [0, 1]); the default reps keep it under this for every rate measured in every clinic.
 SE_GOAL = 0.015
+INTERVAL_EXTRA_REPS = 4  # interval-only clinics, at most this many times the reps, for a rarely stated one
 RATER_BIAS = 2.0  # the simulated LLM rater rates this many points high (its map has work to do)
 
 
@@ -228,19 +233,62 @@ def _clinic(pool: _Pool, n: int, rng: np.random.Generator) -> _Clinic:
     return _Clinic(examples, np.array(truth), np.array(patient))
 
 
-def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator) -> dict:
-    """One simulated clinic of `n` patients through the product's decisions; what each one got right."""
+@dataclass
+class _Split:
+    """A simulated clinic split by the product's code, with the active model's predictions."""
+
+    clinic: _Clinic
+    groups: list[str]
+    z_active: np.ndarray
+    z_other: np.ndarray
+    active: np.ndarray
+    dev: list[int]
+    test: list[int]
+    calibrate_idx: list[int]
+
+
+def _split_clinic(
+    args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator
+) -> _Split:
     clinic = _clinic(pool, n, rng)
-    truth, groups = clinic.truth, [e.group for e in clinic.examples]
     z_active = _structured(rng, clinic.patient, args.error_icc)
     z_other = _structured(rng, clinic.patient, args.error_icc)
-    z_candidate = args.error_correlation * z_active + math.sqrt(1 - args.error_correlation**2) * z_other
-    active = models.predict(truth, z_active, models.active_scale)
+    active = models.predict(clinic.truth, z_active, models.active_scale)
     dev, test = held_out_test_split(clinic.examples, fraction=args.test_fraction, kind="time")
     dev_examples = [clinic.examples[i] for i in dev]
     _, val = split_by_group(dev_examples, val_fraction=args.val_fraction, seed=int(rng.integers(1 << 30)))
     _, calibrate = split_validation(dev_examples, val)
-    calibrate_idx = [dev[i] for i in calibrate]
+    groups = [e.group for e in clinic.examples]
+    return _Split(clinic, groups, z_active, z_other, active, dev, test, [dev[i] for i in calibrate])
+
+
+def _prediction_interval(args: LoopBenchArgs, split: _Split) -> tuple[Calibration, dict]:
+    """The prediction interval, calibrated on the calibration patients, and its coverage on new patients
+    (the test ones)."""
+    truth, active, idx = split.clinic.truth, split.active, split.calibrate_idx
+    calibration = Calibration.fit(
+        list(active[idx] - truth[idx]),
+        coverage=args.coverage,
+        predicted=list(active[idx]),
+        groups=[split.groups[i] for i in idx],
+    )
+    return calibration, _interval_coverage(calibration, active, truth, split.clinic.patient, split.test)
+
+
+def _interval_only(
+    args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator
+) -> dict:
+    """A clinic for the prediction interval's coverage alone (no promotion, no bootstrap: cheap), run
+    where an interval stated in few clinics needs more of them for its standard error."""
+    return _prediction_interval(args, _split_clinic(args, pool, models, n, rng))[1]
+
+
+def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator) -> dict:
+    """One simulated clinic of `n` patients through the product's decisions; what each one got right."""
+    split = _split_clinic(args, pool, models, n, rng)
+    clinic, groups, active, test = split.clinic, split.groups, split.active, split.test
+    truth, z_active, z_other = clinic.truth, split.z_active, split.z_other
+    z_candidate = args.error_correlation * z_active + math.sqrt(1 - args.error_correlation**2) * z_other
     out: dict = {}
     rule = PromotionRule(margin=args.margin, min_patients=args.min_test_patients)
 
@@ -265,15 +313,8 @@ def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: 
     ci = report.get("ci", {}).get("mae")
     out["mae_ci"] = None if ci is None else ci[0] <= args.active_mae <= ci[1]
 
-    # The prediction interval, calibrated on the calibration patients, on new patients (the test ones).
-    residuals = list(active[calibrate_idx] - truth[calibrate_idx])
-    calibration = Calibration.fit(
-        residuals,
-        coverage=args.coverage,
-        predicted=list(active[calibrate_idx]),
-        groups=[groups[i] for i in calibrate_idx],
-    )
-    out.update(_interval_coverage(calibration, active, truth, clinic.patient, test))
+    calibration, interval = _prediction_interval(args, split)
+    out.update(interval)
 
     # The first-model gate: the model against the rater, the better one by 10% chosen at random.
     model_better = bool(rng.integers(2))
@@ -332,9 +373,14 @@ def _rate(values: list[bool | float]) -> dict:
     return {"value": float(array.mean()), "se": se, "n": int(len(array))}
 
 
-def _size_report(args: LoopBenchArgs, n: int, results: list[dict]) -> dict:
+def _size_report(args: LoopBenchArgs, n: int, results: list[dict], extra: list[dict] | None = None) -> dict:
+    """The rates at one size; `extra`: interval-only clinics (their prediction intervals' coverage
+    joins that of the full clinics)."""
+    extra = extra or []
+
     def collect(key: str) -> list:
-        return [r[key] for r in results if r.get(key) is not None]
+        runs = results + extra if key.startswith("interval") else results
+        return [r[key] for r in runs if r.get(key) is not None]
 
     coverage: dict = {}
     stated = {
@@ -352,7 +398,8 @@ def _size_report(args: LoopBenchArgs, n: int, results: list[dict]) -> dict:
         values = collect(key)
         if key == "bound_worse":
             values += collect("bound_better")
-        stated_in = len(values) / (len(results) * (2 if key == "bound_worse" else 1))
+        runs = len(results) + (len(extra) if key.startswith("interval") else 0)
+        stated_in = len(values) / (runs * (2 if key == "bound_worse" else 1))
         rate = _rate(values) if values else {"value": None, "se": None, "n": 0}
         coverage[name] = {
             "stated": level,
@@ -368,6 +415,7 @@ def _size_report(args: LoopBenchArgs, n: int, results: list[dict]) -> dict:
     return {
         "patients": n,
         "reps": len(results),
+        "interval_reps": len(results) + len(extra),
         "worse_promoted_rate": worse["value"],
         "worse_promoted_se": worse["se"],
         "better_promoted_rate": better["value"],
@@ -395,7 +443,16 @@ def run(args: LoopBenchArgs, *, progress: Callable[[str, float], None] | None = 
         for rep in range(args.reps):
             results.append(_one_clinic(args, pool, models, n, rng))
             report_progress(f"{n} patients", (k * args.reps + rep + 1) / total)
-        sizes.append(_size_report(args, n, results))
+        # A prediction interval stated in few clinics (a band with its own half-width in 3% of them) is
+        # measured on those alone: interval-only clinics, cheap, are added until its standard error is
+        # under the goal (at most INTERVAL_EXTRA_REPS times the reps).
+        extra: list[dict] = []
+        report = _size_report(args, n, results)
+        while _interval_se_above_goal(report) and len(extra) < INTERVAL_EXTRA_REPS * args.reps:
+            extra += [_interval_only(args, pool, models, n, rng) for _ in range(max(args.reps // 4, 1))]
+            report = _size_report(args, n, results, extra)
+            report_progress(f"{n} patients, intervals", (k + 1) * args.reps / total)
+        sizes.append(report)
     return {
         "benchmark": "loop",
         "sizes": sizes,
@@ -427,6 +484,10 @@ def run(args: LoopBenchArgs, *, progress: Callable[[str, float], None] | None = 
     }
 
 
+def _interval_se_above_goal(size: dict) -> bool:
+    return any(name.startswith("prediction interval") for name in size["se_above_goal"])
+
+
 def _models(args: LoopBenchArgs, pool: _Pool) -> _Models:
     return _Models(args, pool)
 
@@ -446,6 +507,11 @@ def format_report(report: dict) -> str:
             f"{_pct(s['better_promoted_rate'], s['better_promoted_se']):>16} "
             f"{_pct(s['gate_picks_better_rate'], s['gate_picks_better_se']):>12}"
         )
+        if s["interval_reps"] > s["reps"]:
+            lines.append(
+                f"{'':>8} prediction intervals over {s['interval_reps']} clinics "
+                f"({s['interval_reps'] - s['reps']} interval-only, for the rarely stated ones)"
+            )
         if s["se_above_goal"]:
             above = ", ".join(s["se_above_goal"])
             lines.append(f"{'':>8} standard error 1.5 points or more (stated in few runs): {above}")
