@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 
 from training.__main__ import main
-from training.bench.loop import INTERVAL_EXTRA_REPS, LoopBenchArgs, format_report, run
+from training.bench.loop import INTERVAL_EXTRA_REPS, LoopBenchArgs, run
+from training.bench.loop_report import format_report
 
 
 def test_it_reports_every_rate_per_clinic_size_with_its_standard_error(tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_it_reports_every_rate_per_clinic_size_with_its_standard_error(tmp_path:
 
 def test_its_default_reps_keep_every_rates_standard_error_under_one_and_a_half_points() -> None:
     """A rate in [0, 1] over n clinics has a standard error of at most 0.5 / sqrt(n)."""
-    from training.bench.loop import SE_GOAL
+    from training.bench.loop_report import SE_GOAL
 
     assert SE_GOAL == 0.015 and 0.5 / math.sqrt(LoopBenchArgs().reps) < SE_GOAL
 
