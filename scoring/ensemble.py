@@ -8,7 +8,7 @@ training time; equal weights when the manifest has none), the same way for every
 Members that keep the backbone frozen ("heads") share one backbone forward pass; LoRA members share
 the base weights and switch adapters; fully fine-tuned members carry their own backbone. Chunk vectors
 are cached per backbone variant, so a conversation that falls into several overlapping windows is
-encoded once.
+encoded once (with relative day markers, once per day its windows end on: windowing.day_marker).
 """
 
 from __future__ import annotations

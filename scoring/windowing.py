@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from scoring.types import ROLES, Conversation, Turn, Window
@@ -21,35 +22,57 @@ ROLE_TAGS = {"user": "[user]", "assistant": "[assistant]"}
 LEGACY_ROLES = ROLES
 
 
-def render_turn(turn: Turn, *, day_marker: bool = False) -> str:
-    """`[user] text`; with `day_marker`, the turn opens a new day: `[Tue 2026-11-03] [user] text`."""
+# How a day marker names the day. "relative" (what models read since the learning loop's time cut):
+# the weekday and how many days before the window's end, so nothing the model learns is tied to a
+# calendar date (a model trained on spring could otherwise key on "2026-04"). "absolute": the calendar
+# date, as artifacts trained before read it; an artifact records its format (`input.day_format`), so an
+# older model keeps reading what it was trained on.
+DAY_FORMATS = ("relative", "absolute")
+
+
+def day_marker(sent_at: datetime, *, window_end: datetime | None, day_format: str = "relative") -> str:
+    """`[Tue, 3 days before]` (days before the window's end, by calendar day; `0 days before` on its
+    last day; `[Tue]` when the window has no end) or, for the legacy format, `[Tue 2026-11-03]`."""
+    if day_format == "absolute":
+        return f"[{sent_at:%a %Y-%m-%d}]"
+    if window_end is None:
+        return f"[{sent_at:%a}]"
+    days = (window_end.date() - sent_at.date()).days
+    return f"[{sent_at:%a}, {days} day{'' if days == 1 else 's'} before]"
+
+
+def render_turn(turn: Turn, *, marker: str = "") -> str:
+    """`[user] text`; with a day `marker` (the turn opens a new day), `[Tue, 3 days before] [user] text`."""
     text = f"{ROLE_TAGS[turn.role]} {turn.text.strip()}"
-    if day_marker and turn.sent_at is not None:
-        return f"[{turn.sent_at:%a %Y-%m-%d}] {text}"
-    return text
+    return f"{marker} {text}" if marker else text
 
 
 @dataclass(frozen=True)
 class InputView:
     """What of a window the model reads: which roles' turns (the patient's are what is scored; the
-    assistant's are context at most) and whether each new day is marked (only turns with `sent_at`).
-    Training records it in the manifest's `input`; scoring reads it back, so both see the same text."""
+    assistant's are context at most), whether each new day is marked (only turns with `sent_at`) and
+    how (`day_format`, DAY_FORMATS). Training records it in the manifest's `input`; scoring reads it
+    back, so both see the same text."""
 
     roles: tuple[str, ...] = ("user",)
     day_markers: bool = True
     whole_window: bool = (
         False  # one sequence across the window's conversations, chunked only beyond max_tokens
     )
+    day_format: str = "relative"
 
     def __post_init__(self) -> None:
         if not self.roles or any(r not in ROLES for r in self.roles):
             raise ValueError(f"turn roles must be a non-empty subset of {ROLES}, got {self.roles!r}")
+        if self.day_format not in DAY_FORMATS:
+            raise ValueError(f"day_format must be one of {DAY_FORMATS}, got {self.day_format!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "turn_roles": list(self.roles),
             "day_markers": self.day_markers,
             "whole_window": self.whole_window,
+            "day_format": self.day_format,
         }
 
     @classmethod
@@ -61,19 +84,26 @@ class InputView:
             roles=tuple(data.get("turn_roles", LEGACY_ROLES)),
             day_markers=bool(data.get("day_markers")),
             whole_window=bool(data.get("whole_window", False)),
+            # An artifact written before the format was recorded read calendar dates: it keeps them.
+            day_format=str(data.get("day_format", "absolute")),
         )
 
-    def turns(self, conversation: Conversation) -> Iterator[tuple[int, str]]:
+    def turns(
+        self, conversation: Conversation, *, window_end: datetime | None = None
+    ) -> Iterator[tuple[int, str]]:
         """(index in the conversation, rendered text) of each turn this view reads, in order; a day
-        marker goes on the first read turn of each calendar day."""
+        marker goes on the first read turn of each calendar day (relative to `window_end`, the end of
+        the window being read, in the relative format)."""
         last_day = None
         for index, turn in enumerate(conversation.turns):
             if turn.role not in self.roles or not turn.text.strip():
                 continue
             day = turn.sent_at.date() if turn.sent_at is not None else None
-            marker = self.day_markers and day is not None and day != last_day
+            marker = ""
+            if self.day_markers and turn.sent_at is not None and day != last_day:
+                marker = day_marker(turn.sent_at, window_end=window_end, day_format=self.day_format)
             last_day = day if day is not None else last_day
-            yield index, render_turn(turn, day_marker=marker)
+            yield index, render_turn(turn, marker=marker)
 
 
 # The most text one window contributes, in characters (~16k tokens): a flood of sessions in 14 days
@@ -231,7 +261,7 @@ class Chunker:
         # Only the window's most recent text (window_cut), with the turns' original indices.
         read = [
             [
-                [(i, text) for i, text in self.view.turns(c) if i >= start]
+                [(i, text) for i, text in self.view.turns(c, window_end=w.end) if i >= start]
                 for c, start in _kept(w, self.max_chars)
             ]
             for w in windows

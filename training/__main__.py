@@ -19,7 +19,7 @@ from typing import Any
 
 def main(argv: list[str] | None = None) -> int:
     from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
-    from training.bench import cross_source, public
+    from training.bench import cross_source, loop_report, public
     from training.bench import loop as loop_bench_module
     from training.bench.speed import BenchArgs
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             loop_args = dataclass_from_options(loop_bench_module.LoopBenchArgs, args)
             return benchmark_to_file(
                 lambda progress: loop_bench_module.run(loop_args, progress=progress),
-                loop_bench_module.format_report,
+                loop_report.format_report,
                 "learning loop",
                 args.out,
             )

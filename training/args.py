@@ -99,8 +99,8 @@ class LoopConfig:
     test_fraction: float = arg(0.2, "share of ground-truth patients held out for the final evaluation")
     split: str = arg(
         "auto",
-        "held-out patients: time (those who started last), patient (fixed by id hash), auto (time when "
-        "every window is dated)",
+        "held-out patients: time (those who started last), patient (id hash and run number, unseen "
+        "first), auto (time when every window is dated)",
         choices=("auto", "time", "patient"),
     )
     relabel_rounds: int = arg(2, "K, the rounds of stage-2 re-labelling")

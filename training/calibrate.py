@@ -15,15 +15,17 @@ from scoring.calibration import Calibration
 from scoring.ensemble import Ensemble
 from scoring.phq9 import ITEM_SELF_HARM
 from scoring.types import LabeledWindow
-from training.blend import fit_blend
+from training.blend import BLEND_SHRINK_PATIENTS, fit_blend
 from training.metrics import item9_threshold, regression_report
 
 ITEM9_TARGET_RECALL = 0.9  # of windows whose self-report item 9 is >= 1, on validation patients
 
 
 def fit_member_blend(ensemble: Ensemble, members: list[dict], stop: list[LabeledWindow]) -> dict:
-    """The manifest's `blend`: the members' weights, fitted on the early-stopping windows `stop` (equal
-    weights with a single member or no such window). `members`: the manifest's member entries."""
+    """The manifest's `blend`: the members' weights, fitted on the early-stopping windows `stop` and
+    shrunk towards equal weights, since those patients also chose the epochs and the lexical alpha
+    (training/blend.py; equal weights with a single member or no such window). `members`: the
+    manifest's member entries."""
     kinds = {str(m["name"]): str(m["mode"]) for m in members}
     if not (stop and len(members) > 1):
         return fit_blend({}, kinds, np.zeros(0), fitted_on="none (no validation patients)")
@@ -32,7 +34,9 @@ def fit_member_blend(ensemble: Ensemble, members: list[dict], stop: list[Labeled
         {name: items.sum(-1).numpy() for name, items in per_member.items()},
         kinds,
         np.array([e.total for e in stop]),
-        fitted_on="early-stopping patients",
+        fitted_on="early-stopping patients (shrunk towards equal weights)",
+        groups=[e.patient for e in stop],
+        shrink_patients=BLEND_SHRINK_PATIENTS,
     )
 
 

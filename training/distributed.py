@@ -17,10 +17,13 @@ item heads and member.json. Then, in one process:
     python -m training.distributed --config run.toml --assemble var/member-m0 var/member-m1
 
 builds the model artifact from those members in [output] store (the lexical member, blend weights,
-calibration and metrics as `train_ensemble` does them; `train_ensemble(pretrained_members=...)`).
+calibration and metrics as `train_ensemble` does them; `train_ensemble(pretrained_members=...)`), then
+evaluates it on the held-out test patients: its manifest's `metrics` are theirs, as in the learning loop.
 
-The data are the ground-truth windows of the run config ([data] ground_truth, split by patient into
-training and early-stopping windows as `train_ensemble` does); [train] gives the TrainArgs (mode must
+The data are the ground-truth windows of the run config ([data] ground_truth): held-out test patients
+are set aside first as the learning loop does ([loop] test_fraction and split; each member records
+them and assembling refuses a member trained with others), the development patients split into
+training and early-stopping windows as `train_ensemble` does; [train] gives the TrainArgs (mode must
 be lora). Scoring scales differently: one model per Celery worker on the `gpu` queue (docs/deploying.md).
 """
 
@@ -36,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from scoring.types import LabeledWindow
 from training.fsdp import init_process_group
 
 
@@ -58,13 +62,14 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
     args = TrainArgs(**{**config.get("train", {}), "device": str(device)})
     if args.mode != "lora":
         raise ConfigError('training.distributed trains LoRA members: set [train] mode = "lora"')
-    examples = read_ground_truth(base / config["data"]["ground_truth"])
+    examples, test = held_out_split(read_ground_truth(base / config["data"]["ground_truth"]), config)
     dtype = torch.bfloat16 if device.type == "cuda" else None
     backbone = load_backbone(
         str(base / args.backbone) if not args.backbone.startswith("package:") else args.backbone, dtype=dtype
     )
     view = InputView(roles=args.turn_roles, day_markers=args.day_markers, whole_window=args.whole_window)
-    chunker = Chunker(backbone.tokenizer, max_tokens=args.max_tokens, kind=backbone.kind, view=view)
+    input_manifest = {"max_tokens": args.max_tokens, "input": view.to_dict()}
+    chunker = Chunker.for_artifact(backbone.tokenizer, kind=backbone.kind, manifest=input_manifest)
     chunked = chunker.chunk_windows([e.window for e in examples])
     train_idx, val_idx = split_by_group(examples, val_fraction=args.val_fraction, seed=args.seed)
     stop_idx, _ = split_validation(examples, val_idx)
@@ -88,6 +93,8 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
         "train": len(train_idx),
         "early_stopping": len(stop_idx),
         "world_size": size,
+        "input": view.to_dict(),  # what the member read: the assembled artifact must read the same
+        "test_patients": sorted({e.patient for e in test}),  # held out: never trained on
     }
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -108,11 +115,34 @@ def train_member(config_path: Path, out: Path, *, seed_offset: int = 0) -> dict[
     return summary
 
 
+def held_out_split(
+    examples: list[LabeledWindow], config: dict
+) -> tuple[list[LabeledWindow], list[LabeledWindow]]:
+    """(development, held-out test) windows, by patient, as the learning loop splits them ([loop]
+    test_fraction and split): members train on development patients only, and the assembled artifact is
+    evaluated on the test patients, so its figures are not on patients it trained on."""
+    from training.args import LoopConfig
+    from training.run_config import ConfigError
+    from training.splits import held_out_test_split, split_kind
+
+    loop = LoopConfig(**{k: v for k, v in config.get("loop", {}).items() if k in ("test_fraction", "split")})
+    dev, test = held_out_test_split(
+        examples, fraction=loop.test_fraction, kind=split_kind(examples, loop.split)
+    )
+    if not test or len({examples[i].patient for i in dev}) < 2:
+        raise ConfigError("need ground truth from at least 3 patients (development and held-out test)")
+    return [examples[i] for i in dev], [examples[i] for i in test]
+
+
 def assemble(config_path: Path, members: list[Path]) -> Path:
-    """The model artifact from members trained by `train_member`, written to the config's [output] store."""
+    """The model artifact from members trained by `train_member`, written to the config's [output] store:
+    trained and calibrated on the development patients, its `metrics` those of the held-out test
+    patients (the calibration patients' kept as `validation_metrics`), as the learning loop records."""
+    from scoring.artifact import read_manifest, write_manifest
     from training.args import TrainArgs
+    from training.evaluation import evaluate
     from training.finetune import train_ensemble
-    from training.run_config import read_ground_truth
+    from training.run_config import ConfigError, read_ground_truth
 
     config = tomllib.loads(config_path.read_text())
     base = config_path.parent
@@ -120,9 +150,26 @@ def assemble(config_path: Path, members: list[Path]) -> Path:
     if "backbone" in train and not str(train["backbone"]).startswith("package:"):
         train["backbone"] = str(base / train["backbone"])
     args = TrainArgs(**{**train, "members": len(members)})
-    examples = read_ground_truth(base / config["data"]["ground_truth"])
+    examples, test = held_out_split(read_ground_truth(base / config["data"]["ground_truth"]), config)
+    test_patients = sorted({e.patient for e in test})
+    for member in members:
+        info = json.loads((member / "member.json").read_text()) if (member / "member.json").exists() else {}
+        if info.get("test_patients") != test_patients:
+            raise ConfigError(
+                f"{member} was trained with other held-out test patients than this config gives (or before "
+                "members recorded them): train it again with this config"
+            )
     store = base / config.get("output", {}).get("store", "var/models")
-    return train_ensemble(examples, args, store, pretrained_members=members).artifact_dir
+    artifact = train_ensemble(examples, args, store, pretrained_members=members).artifact_dir
+    metrics, _ = evaluate(artifact, test)
+    metrics["evaluated_on"] = f"held-out test patients ({len(test_patients)}), never trained on"
+    manifest = read_manifest(artifact)
+    manifest["validation_metrics"] = manifest["metrics"]
+    manifest["metrics"] = metrics
+    manifest["test_set"] = {"windows": [e.window.id for e in test], "patients": test_patients}
+    manifest["trained_patients"] = sorted({e.patient for e in examples})
+    write_manifest(artifact, manifest)
+    return artifact
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,11 +106,15 @@ def _patient_intervals(t: np.ndarray, p: np.ndarray, groups: list[str], *, round
             f"too few patients to say: {patients} patient(s), a 95% interval needs {MIN_CI_PATIENTS}"
         )
         return ci
-    samples = bootstrap_samples(groups, len(t), rounds=rounds, seed=seed)
-    metrics = {"mae": _mae, "rmse": _rmse, "pearson_r": _pearson, "auc_at_10": lambda a, b: _auc(a, b, 10)}
-    for name, metric in metrics.items():
-        interval = bootstrap_interval(metric, t, p, samples=samples)
-        ci[name] = widened(interval, metric(t, p), patients, level=0.95)
+    weights = bootstrap_weights(groups, len(t), rounds=rounds, seed=seed)
+    resampled = {
+        "mae": (_mae(t, p), weighted_mae(weights, t, p)),
+        "rmse": (_rmse(t, p), weighted_rmse(weights, t, p)),
+        "pearson_r": (_pearson(t, p), weighted_pearson(weights, t, p)),
+        "auc_at_10": (_auc(t, p, 10), weighted_auc(weights, t >= 10, p)),
+    }
+    for name, (value, values) in resampled.items():
+        ci[name] = widened(percentile_interval(values), value, patients, level=0.95)
     return ci
 
 
@@ -150,14 +154,81 @@ def _group_index(groups: list[str] | None, n: int) -> list[np.ndarray]:
     return [np.array(v) for v in by_group.values()]
 
 
-def bootstrap_samples(groups: list[str] | None, n: int, *, rounds: int, seed: int) -> list[np.ndarray]:
-    """`rounds` index arrays, each drawing as many groups as there are, with replacement."""
+def _group_draws(
+    groups: list[str] | None, n: int, *, rounds: int, seed: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each group's window indices, and (rounds, G) the groups each resample draws, with replacement."""
     members = _group_index(groups, n)
     rng = np.random.default_rng(seed)
-    return [
-        np.concatenate([members[j] for j in rng.integers(0, len(members), len(members))])
-        for _ in range(rounds)
-    ]
+    return members, rng.integers(0, len(members), size=(rounds, len(members)))
+
+
+def bootstrap_samples(groups: list[str] | None, n: int, *, rounds: int, seed: int) -> list[np.ndarray]:
+    """`rounds` index arrays, each drawing as many groups as there are, with replacement."""
+    members, draws = _group_draws(groups, n, rounds=rounds, seed=seed)
+    return [np.concatenate([members[j] for j in row]) for row in draws]
+
+
+def bootstrap_weights(groups: list[str] | None, n: int, *, rounds: int, seed: int) -> np.ndarray:
+    """The resamples of `bootstrap_samples` (same groups, seed and draws) as (rounds, n) weights: how
+    often each window is drawn in each resample. The metrics below take them for all resamples at once
+    (a vectorised bootstrap, so the loop benchmark's thousands of runs take minutes)."""
+    members, draws = _group_draws(groups, n, rounds=rounds, seed=seed)
+    g = len(members)
+    flat = (np.arange(rounds)[:, None] * g + draws).ravel()
+    counts = np.bincount(flat, minlength=rounds * g).reshape(rounds, g).astype(float)
+    owner = np.empty(n, dtype=np.intp)
+    for j, idx in enumerate(members):
+        owner[idx] = j
+    return counts[:, owner]
+
+
+def weighted_mae(weights: np.ndarray, t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(R,) MAE on each resample."""
+    return (weights @ np.abs(p - t)) / weights.sum(axis=1)
+
+
+def weighted_rmse(weights: np.ndarray, t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return np.sqrt((weights @ (p - t) ** 2) / weights.sum(axis=1))
+
+
+def weighted_pearson(weights: np.ndarray, t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(R,) Pearson r on each resample; NaN where either side is constant (as `_pearson`'s None)."""
+    total = weights.sum(axis=1)
+    mt, mp = (weights @ t) / total, (weights @ p) / total
+    dt, dp = t[None, :] - mt[:, None], p[None, :] - mp[:, None]  # (R, n)
+    vt, vp = (weights * dt**2).sum(axis=1), (weights * dp**2).sum(axis=1)
+    cov = (weights * dt * dp).sum(axis=1)
+    tiny = 1e-12 * np.maximum(1.0, total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.sqrt(vt * vp)
+    return np.where((vt > tiny) & (vp > tiny), np.clip(r, -1.0, 1.0), np.nan)
+
+
+def weighted_auc(weights: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """(R,) `auc` on each resample (ties counting half); NaN where a resample has one class only. The
+    windows are sorted by score once; per resample, each distinct score's positive and negative weight
+    and the negative weight below it give the pairs ranked right."""
+    positive = np.asarray(positive, dtype=bool)
+    order = np.argsort(score, kind="stable")
+    sorted_score = np.asarray(score, dtype=float)[order]
+    starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
+    w = weights[:, order]
+    pos = np.add.reduceat(w * positive[order], starts, axis=1)  # (R, U)
+    neg = np.add.reduceat(w * ~positive[order], starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
+
+
+def percentile_interval(values: np.ndarray, *, level: float = 0.95) -> list[float] | None:
+    """`bootstrap_interval`'s rule on vectorised resample values (NaN: undefined on that resample)."""
+    defined = values[~np.isnan(values)]
+    if len(defined) < max(10, len(values) // 2):
+        return None
+    tail = (1 - level) / 2
+    return [float(np.quantile(defined, tail)), float(np.quantile(defined, 1 - tail))]
 
 
 def bootstrap_interval(

@@ -32,7 +32,7 @@ from training.labelling.claude import ClaudeLabeler, LabelingReport
 from training.labelling.crossfit import cross_fitted_items, relabelled
 from training.labelling.prompt import LabelRequest
 from training.labelling.validation import apply_total_map, validate_labeller
-from training.splits import SPLIT_TEXT, held_out_test_split, split_kind
+from training.splits import FIXED_HOLDOUT, SPLIT_TEXT, Holdout, held_out_test_split, split_kind
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
@@ -44,9 +44,8 @@ class Unlabeled:
     group: str  # patient
     consent_external: bool
     names: tuple[str, ...] = ()
-    # A clinician's verdict on the deployed model's score of this window: "agree", "disagree" or "".
-    # A disagreed window is never labelled by the model itself (that would teach it its own mistake);
-    # Claude, an outside labeller, may still label it.
+    # A clinician's verdict on the deployed model's score of this window: "agree", "disagree" or "". A
+    # disagreed window is never labelled by the model itself (it would learn its own mistake; Claude may).
     review: str = ""
 
 
@@ -95,12 +94,13 @@ def run_learning_loop(
     backbone: Backbone | None = None,
     progress: Progress | None = None,
     log_line: Callable[[str], None] | None = None,
+    holdout: Holdout = FIXED_HOLDOUT,
 ) -> LoopResult:
-    """The loop, one stage after another (the module's docstring says what each does). `progress` gets
-    (stage, fraction done); `log_line` each line of the run's log."""
+    """The loop, one stage after another (see the module's docstring). `progress` gets (stage, fraction
+    done); `log_line` each line of the log; `holdout` how a patient split draws its test patients."""
     report = progress or (lambda stage, fraction: None)
     split = split_kind(ground_truth, config.split)
-    dev, test = _development_and_test(ground_truth, config, split)
+    dev, test = _development_and_test(ground_truth, config, split, holdout)
     unlabeled = _without_test_patients(unlabeled, test, log_line)
     _log(
         log_line,
@@ -143,9 +143,11 @@ def run_learning_loop(
 
 
 def _development_and_test(
-    ground_truth: list[LabeledWindow], config: LoopConfig, split: str
+    ground_truth: list[LabeledWindow], config: LoopConfig, split: str, holdout: Holdout
 ) -> tuple[list[LabeledWindow], list[LabeledWindow]]:
-    dev_idx, test_idx = held_out_test_split(ground_truth, fraction=config.test_fraction, kind=split)
+    dev_idx, test_idx = held_out_test_split(
+        ground_truth, fraction=config.test_fraction, kind=split, rotation=holdout.rotation, seen=holdout.seen
+    )
     if not test_idx or len({ground_truth[i].group for i in dev_idx}) < 2:
         raise ValueError("need ground truth from at least 3 patients (development and held-out test)")
     return [ground_truth[i] for i in dev_idx], [ground_truth[i] for i in test_idx]

@@ -1,7 +1,8 @@
 """Splits by patient, never by window: a patient's windows always land on one side.
 
 - `held_out_test_split`: the learning loop's development and held-out test patients, fixed for a run
-  (time-ordered when every window is dated, else by a hash of the patient's id);
+  (time-ordered when every window is dated, else drawn by a hash of the patient's id and the run's
+  number, patients no version has seen first);
 - `split_by_group`: training and validation patients within development;
 - `split_validation`: the validation patients shared out between early stopping and calibration.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from dataclasses import dataclass
 from datetime import datetime
 
 from scoring.types import LabeledWindow
@@ -21,12 +23,27 @@ TEST_SALT = "phq9-held-out-test-v1"
 SPLITS = ("auto", "time", "patient")
 SPLIT_TEXT = {
     "time": "time-ordered: the patients who started last",
-    "patient": "patients fixed by a hash of their id (undated windows)",
+    "patient": "drawn by a hash of the patient's id (and of the run's number, unseen patients first, when "
+    "the run gives them; undated windows)",
 }
 
 
-def _hash_position(group: str) -> float:
-    return int(hashlib.sha256(f"{TEST_SALT}:{group}".encode()).hexdigest()[:8], 16) / 2**32
+@dataclass(frozen=True)
+class Holdout:
+    """How a run draws its held-out test patients in a patient split: `rotation` (the run's number, so
+    the same patients do not decide every run) and `seen` (the patients the active version trained on
+    or was selected on, drawn last). The default: the fixed hash of each patient's id."""
+
+    rotation: int = 0
+    seen: frozenset[str] = frozenset()
+
+
+FIXED_HOLDOUT = Holdout()
+
+
+def _hash_position(group: str, rotation: int = 0) -> float:
+    salt = TEST_SALT if not rotation else f"{TEST_SALT}:{rotation}"
+    return int(hashlib.sha256(f"{salt}:{group}".encode()).hexdigest()[:8], 16) / 2**32
 
 
 def split_kind(examples: list[LabeledWindow], requested: str) -> str:
@@ -40,7 +57,12 @@ def split_kind(examples: list[LabeledWindow], requested: str) -> str:
 
 
 def held_out_test_split(
-    examples: list[LabeledWindow], *, fraction: float, kind: str = "patient"
+    examples: list[LabeledWindow],
+    *,
+    fraction: float,
+    kind: str = "patient",
+    rotation: int = 0,
+    seen: frozenset[str] = frozenset(),
 ) -> tuple[list[int], list[int]]:
     """(development, test) indices, by patient. At least one patient is tested, at least two develop.
 
@@ -50,8 +72,10 @@ def held_out_test_split(
     patient's start never moves, so as data grows earlier test patients join development and the new
     ones are tested: still patients neither the active nor the candidate version trained on. When the
     cut would leave fewer than two development patients (a clinic's first weeks), it splits by patient.
-    kind "patient": a patient's side is fixed by a hash of their id, so it stays the same from run to
-    run as data grows (for undated data)."""
+    kind "patient" (undated data): a rotating holdout, so the same patients do not decide every run. The
+    test patients are drawn by a hash of (patient id, `rotation`: the run's number), fresh ones first:
+    patients not in `seen` (those the active version trained on or was selected on), then the others.
+    With `rotation` 0 and nothing seen, a patient's side is fixed by the hash of their id alone."""
     groups = sorted({e.patient for e in examples})
     if kind == "time":
         first: dict[str, object] = {}
@@ -63,6 +87,12 @@ def held_out_test_split(
         n_test = min(
             max(1 if len(groups) >= 3 else 0, round(len(groups) * fraction)), max(len(groups) - 2, 0)
         )
+        test_groups = set(order[:n_test])
+    elif rotation or seen:
+        n_test = min(
+            max(1 if len(groups) >= 3 else 0, round(len(groups) * fraction)), max(len(groups) - 2, 0)
+        )
+        order = sorted(groups, key=lambda g: (g in seen, _hash_position(g, rotation)))
         test_groups = set(order[:n_test])
     else:
         test_groups = {g for g in groups if _hash_position(g) < fraction}
@@ -76,7 +106,7 @@ def held_out_test_split(
     if cut is not None and len(developing) < 2:
         # A clinic's first weeks: no two patients have a window ending before the test patients' text
         # begins, so no time cut can be made; the patient split (stable, by hash) is the honest fallback.
-        return held_out_test_split(examples, fraction=fraction, kind="patient")
+        return held_out_test_split(examples, fraction=fraction, kind="patient", rotation=rotation, seen=seen)
     # A real time cut: development windows all end by the time the first test window begins (later ones
     # of development patients are left out), so no development text postdates the test text. A window
     # without a start is the moment it ends: one ending at that same moment is kept.

@@ -404,3 +404,15 @@ def test_in_a_cold_start_the_first_model_must_beat_the_llm_rater(
     assert "first model vs the LLM rater on" in second.decision
     promoted = second.decision.split(": ", 1)[1].startswith("promoted")
     assert (second.model_version.status == "active") == promoted
+
+
+def test_a_run_draws_its_held_out_patients_by_its_number_and_the_active_versions_patients_last() -> None:
+    from monitor_site.modelops.services.training_runs import run_holdout
+
+    active = ModelVersion(
+        version="v1",
+        manifest={"trained_patients": ["patient-1", "patient-2"], "test_set": {"patients": ["patient-3"]}},
+    )
+    holdout = run_holdout(run_number=7, active=active)
+    assert holdout.rotation == 7 and holdout.seen == {"patient-1", "patient-2", "patient-3"}
+    assert run_holdout(run_number=8, active=None).seen == frozenset()

@@ -32,7 +32,12 @@ def test_it_writes_a_complete_manifest(tiny_artifact: Path) -> None:
         ("m1", "heads"),
         ("lexical", "lexical"),
     ]
-    assert manifest["input"] == {"turn_roles": ["user"], "day_markers": True, "whole_window": False}
+    assert manifest["input"] == {
+        "turn_roles": ["user"],
+        "day_markers": True,
+        "whole_window": False,
+        "day_format": "relative",
+    }
     assert set(manifest["blend"]["weights"]) == {"m0", "m1", "lexical"}
     assert sum(manifest["blend"]["weights"].values()) == pytest.approx(1.0, abs=1e-5)
     # 8 patients, 2 validate, 1 calibrates: too few for an interval, said rather than stated

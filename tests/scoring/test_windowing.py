@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scoring.types import Conversation, Turn, Window
-from scoring.windowing import Chunker, InputView, patient_text, render_turn
+from scoring.windowing import Chunker, InputView, day_marker, patient_text, render_turn
 from tests.tiny_models import minilm_tokenizer
 
 BOTH = InputView(roles=("user", "assistant"))
@@ -93,11 +93,11 @@ def test_it_marks_each_new_day_once_when_turns_carry_sent_at() -> None:
         Turn("user", "a bit better", _day(2, 10)),
     )
     conversation = Conversation(id="c", turns=turns)
-    rendered = list(InputView().turns(conversation))
+    rendered = list(InputView().turns(conversation, window_end=_day(4, 12)))
     assert rendered == [
-        (0, "[Sun 2026-11-01] [user] rough night"),
+        (0, "[Sun, 4 days before] [user] rough night"),
         (1, "[user] still tired"),
-        (3, "[Tue 2026-11-03] [user] a bit better"),
+        (3, "[Tue, 2 days before] [user] a bit better"),
     ]
     assert [t for _, t in InputView(day_markers=False).turns(conversation)][0] == "[user] rough night"
     undated = Conversation(id="u", turns=(Turn("user", "no dates here"),))
@@ -107,7 +107,9 @@ def test_it_marks_each_new_day_once_when_turns_carry_sent_at() -> None:
 def test_an_artifact_without_an_input_view_reads_every_turn_as_before() -> None:
     legacy = InputView.from_manifest({"max_tokens": 64})
     assert legacy.roles == ("user", "assistant") and legacy.day_markers is False
-    assert InputView.from_manifest({"input": {"turn_roles": ["user"], "day_markers": True}}) == InputView()
+    assert InputView.from_manifest({"input": {"turn_roles": ["user"], "day_markers": True}}) == InputView(
+        day_format="absolute"
+    )
     with pytest.raises(ValueError, match="subset"):
         InputView(roles=("patient",))
 
@@ -157,7 +159,8 @@ def test_a_whole_window_view_reads_the_conversations_as_one_day_marked_sequence(
     assert len(chunks) == 1  # one sequence across both sessions
     assert chunks[0].spans == (("a", (0, 1)), ("b", (0,)))
     text = minilm_tokenizer().decode(chunks[0].token_ids)
-    assert "2026 - 03 - 02" in text and "2026 - 03 - 03" in text  # each day marked
+    # each day marked, by weekday and days before the window's end (undated window: weekday only)
+    assert "[ mon ]" in text and "[ tue ]" in text and "2026" not in text
     # beyond max_tokens it is chunked, still across conversations and in order
     small = _chunker(16, view).chunk_windows([Window(id="w", conversations=(a, b))])[0]
     assert len(small) > 1 and [s for c in small for s in c.spans][-1] == ("b", (0,))
@@ -189,3 +192,38 @@ def test_a_whole_window_model_scores_one_sequence_and_its_evidence_names_every_s
             Path(str(tmp_path)),
             backbone=tiny_qwen3_5(),
         )
+
+
+def test_what_the_model_reads_of_dates_is_relative_to_the_window_end() -> None:
+    """A model must not learn calendar dates (a time split's test windows are later than all it saw):
+    the same text a week later reads the same, and no year, month or day of the month is read."""
+    end = datetime(2026, 3, 14, 18, tzinfo=UTC)
+    turns = (Turn("user", "slept badly", end - timedelta(days=3, hours=5)), Turn("user", "ok", end))
+    windows = [
+        Window(id=str(k), conversations=(Conversation(id="c", turns=tuple(
+            Turn(t.role, t.text, t.sent_at + timedelta(weeks=k)) for t in turns  # type: ignore[operator]
+        )),), start=end + timedelta(weeks=k, days=-14), end=end + timedelta(weeks=k))
+        for k in (0, 1)
+    ]  # fmt: skip
+    chunker = _chunker(64)
+    first, later = chunker.chunk_windows(windows)
+    assert [c.key for c in first] == [c.key for c in later]  # a week on, the model reads the same text
+    text = minilm_tokenizer().decode(first[0].token_ids, skip_special_tokens=True)
+    assert text == "[ wed, 3 days before ] [ user ] slept badly [ sat, 0 days before ] [ user ] ok"
+    assert day_marker(end - timedelta(days=1), window_end=end) == "[Fri, 1 day before]"
+    assert day_marker(end, window_end=None) == "[Sat]"  # a window without an end: the weekday alone
+
+
+def test_an_older_artifact_keeps_reading_calendar_dates_as_it_was_trained() -> None:
+    """Artifacts trained before the relative format recorded no `day_format`: they read absolute dates,
+    as in training; a new artifact records the relative format, and scoring reads it back."""
+    old = InputView.from_manifest({"input": {"turn_roles": ["user"], "day_markers": True}})
+    assert old.day_format == "absolute"
+    sent = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    conversation = Conversation(id="c", turns=(Turn("user", "tired", sent),))
+    assert list(old.turns(conversation, window_end=sent)) == [(0, "[Tue 2026-11-03] [user] tired")]
+    new = InputView()
+    assert new.to_dict()["day_format"] == "relative"
+    assert InputView.from_manifest({"input": new.to_dict()}) == new
+    with pytest.raises(ValueError, match="day_format"):
+        InputView(day_format="calendar")

@@ -16,7 +16,6 @@ from tests.conftest import make_examples
 from tests.tiny_models import tiny_qwen3_5
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow  # two torchrun processes
 
 
 def _run_dir(tmp_path: Path) -> Path:
@@ -53,6 +52,7 @@ def _torchrun(run: Path, procs: int, out: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+@pytest.mark.slow  # two torchrun processes
 def test_two_fsdp_processes_train_the_same_member_as_one(tmp_path: Path) -> None:
     run = _run_dir(tmp_path)
     _torchrun(run, 1, "one")
@@ -92,7 +92,45 @@ def test_two_fsdp_processes_train_the_same_member_as_one(tmp_path: Path) -> None
     artifact = Path(done.stdout.strip().splitlines()[-1])
     manifest = json.loads((artifact / "manifest.json").read_text())
     assert manifest["members"][0]["trained_on"].endswith("(training.distributed, 2 processes)")
+    # evaluated on held-out test patients that no member trained on, as the learning loop does
+    test_patients = set(manifest["test_set"]["patients"])
+    assert test_patients and test_patients == set(two["test_patients"])
+    assert test_patients.isdisjoint(manifest["trained_patients"])
+    assert (
+        manifest["metrics"]["n"] == len(manifest["test_set"]["windows"]) and "validation_metrics" in manifest
+    )
+    assert manifest["input"] == two["input"]
     from scoring.ensemble import Ensemble
     from tests.conftest import make_window
 
     assert len(Ensemble.load(artifact, device="cpu").predict([make_window(1, 0.5)])) == 1
+
+
+def test_members_and_the_assembled_artifact_leave_the_held_out_test_patients_out(tmp_path: Path) -> None:
+    from training.distributed import held_out_split
+
+    examples = make_examples(40, groups=20)
+    dev, test = held_out_split(examples, {"loop": {"test_fraction": 0.25, "split": "patient"}})
+    assert 2 <= len({e.patient for e in test}) <= 8 and len(dev) + len(test) == 40  # a quarter, by hash
+    assert {e.patient for e in dev}.isdisjoint({e.patient for e in test})
+
+
+def test_assembling_refuses_a_member_trained_with_other_test_patients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.distributed import main
+
+    run = tmp_path
+    (run / "gt.jsonl").write_text(
+        "".join(
+            json.dumps({"id": e.window.id, "group": e.group, "turns": [{"role": "user", "text": "tired"}],
+                        "items": list(e.items)}) + "\n"
+            for e in make_examples(16, groups=8)
+        )
+    )  # fmt: skip
+    (run / "run.toml").write_text('[data]\nground_truth = "gt.jsonl"\n\n[train]\nmode = "lora"\n')
+    member = run / "member-m0"
+    member.mkdir()
+    (member / "member.json").write_text(json.dumps({"mode": "lora", "seed": 13, "test_patients": ["g0"]}))
+    assert main(["--config", str(run / "run.toml"), "--assemble", str(member)]) == 2
+    assert "other held-out test patients" in capsys.readouterr().err

@@ -100,3 +100,33 @@ def test_the_regression_report_gives_interval_coverage_within_each_true_band() -
     intervals = [(1.0, 4.0), (1.0, 4.0), (6.0, 10.0), (11.0, 14.0)]  # the first moderate one is missed
     coverage = regression_report(truth, pred, intervals=intervals)["interval_coverage_by_band"]
     assert coverage["minimal"] == 1.0 and coverage["moderate"] == 0.5 and coverage["severe"] is None
+
+
+def test_the_vectorised_bootstrap_gives_the_same_intervals_as_resampling_one_by_one() -> None:
+    from training.metrics import (
+        _mae,
+        _pearson,
+        bootstrap_weights,
+        percentile_interval,
+        weighted_auc,
+        weighted_mae,
+        weighted_pearson,
+    )
+
+    rng = np.random.default_rng(5)
+    groups = [f"p{i % 17}" for i in range(60)]
+    truth = np.round(rng.uniform(0, 27, 60))
+    pred = np.round(np.clip(truth + rng.normal(0, 4, 60), 0, 27))  # whole points: ties in the AUC
+    samples = bootstrap_samples(groups, 60, rounds=200, seed=3)
+    weights = bootstrap_weights(groups, 60, rounds=200, seed=3)
+    for metric, vectorised in (
+        (_mae, weighted_mae),
+        (_pearson, weighted_pearson),
+        (lambda t, p: auc(t >= 10, p), lambda w, t, p: weighted_auc(w, t >= 10, p)),
+    ):
+        one_by_one = bootstrap_interval(metric, truth, pred, samples=samples)
+        assert one_by_one is not None
+        assert percentile_interval(vectorised(weights, truth, pred)) == pytest.approx(one_by_one)
+    # a resample with one class has no AUC: NaN there, None in the loop
+    lone = np.array([[1.0, 1.0, 0.0]])
+    assert np.isnan(weighted_auc(lone, np.array([True, True, False]), np.array([1.0, 2.0, 3.0])))[0]

@@ -45,7 +45,7 @@ def test_it_runs_the_loop_from_a_toml_file(tmp_path: Path, monkeypatch: pytest.M
     result, report = run_from_config(_write_inputs(tmp_path))
     assert (result.train.artifact_dir / "run_report.json").is_file()
     assert report["test_metrics"]["evaluated_on"].startswith(
-        "held-out test patients (patients fixed by a hash"
+        "held-out test patients (drawn by a hash of the patient's id"
     )
     assert any("stage 1 skipped" in line for line in report["log"])
 

@@ -99,3 +99,26 @@ def test_a_time_split_is_a_real_time_cut() -> None:
     # by patient hash there is no cut: every development patient's window stays
     dev_hash, test_hash = held_out_test_split(examples, fraction=0.2, kind="patient")
     assert len(dev_hash) + len(test_hash) == len(examples)
+
+
+def test_a_patient_split_rotates_its_test_patients_and_draws_fresh_ones_first() -> None:
+    """Undated data: the run's number rotates the held-out patients, so the same patients do not decide
+    every run; patients the active version trained on or was selected on are drawn last."""
+    from training.splits import held_out_test_split
+
+    examples = make_examples(100, groups=50)
+    patients = {e.group for e in examples}
+
+    def tested(**holdout: object) -> set[str]:
+        _, test = held_out_test_split(examples, fraction=0.2, kind="patient", **holdout)  # type: ignore[arg-type]
+        return {examples[i].group for i in test}
+
+    runs = [tested(rotation=r) for r in range(1, 6)]
+    assert all(len(t) == 10 for t in runs)
+    assert tested(rotation=3) == runs[2]  # the same run draws the same patients
+    assert len({frozenset(t) for t in runs}) == 5 and len(set().union(*runs)) > 25  # they rotate
+    seen = frozenset(sorted(patients)[:42])  # the active version trained on or was tested on 42 of 50
+    fresh = tested(rotation=2, seen=seen)
+    assert fresh >= patients - seen and len(fresh) == 10  # all 8 unseen, then 2 seen ones by hash
+    few_seen = frozenset(sorted(patients)[:5])
+    assert tested(rotation=2, seen=few_seen).isdisjoint(few_seen)

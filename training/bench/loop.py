@@ -24,11 +24,16 @@ What is simulated and what is the product's own code:
 Per clinic size it reports how often a candidate truly 10% worse is promoted, how often one truly 10%
 better is, the observed coverage of every interval the product states (with how often it was stated at
 all: an interval withheld as "too few patients to say" states nothing), and how often the first-model
-gate picks the better of rater and model; each rate with its Monte Carlo standard error.
+gate picks the better of rater and model; each rate with its Monte Carlo standard error. A prediction
+interval stated in few clinics (a band's own half-width needs 10 calibration patients in the band) is
+measured on those alone, so interval-only clinics (split and calibration, no promotion: cheap) are added
+until its standard error is under 1.5 points, at most INTERVAL_EXTRA_REPS times the reps
+(`interval_reps` in the report).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -41,6 +46,7 @@ from scoring.calibration import Calibration
 from scoring.cli_args import arg
 from scoring.phq9 import TOTAL_MAX, band_for
 from scoring.types import LabeledWindow, Window
+from training.bench.loop_report import SE_GOAL, interval_se_above_goal, size_report
 from training.labelling.label import ClaudeLabel
 from training.labelling.rater import gate_totals
 from training.labelling.validation import ValidationPair
@@ -51,13 +57,16 @@ from training.synthetic.clinic import generate_clinic
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
 EFFECT = 0.10  # a candidate truly worse / better by 10% MAE
+INTERVAL_EXTRA_REPS = 4  # interval-only clinics, at most this many times the reps, for a rarely stated one
 RATER_BIAS = 2.0  # the simulated LLM rater rates this many points high (its map has work to do)
 
 
 @dataclass
 class LoopBenchArgs:
     patients: str = arg("30,100,300", "clinic sizes: patients with questionnaires, comma-separated")
-    reps: int = arg(400, "simulated clinics per size (Monte Carlo standard errors are in the report)")
+    reps: int = arg(
+        1250, "simulated clinics per size (1250: every rate's Monte Carlo standard error under 1.5 points)"
+    )
     active_mae: float = arg(3.5, "the active model's true MAE on the pool (PHQ-9 points)")
     error_icc: float = arg(0.4, "share of a model's error variance that is the patient's (within-patient)")
     error_correlation: float = arg(0.8, "correlation of the candidate's and the active model's errors")
@@ -98,6 +107,7 @@ class _Pool:
     day: np.ndarray  # (W,) days from the patient's first day of history
     n_patients: int
     icc: float
+    windows_of: list[np.ndarray]  # per patient, their window indices (looked up once, used every run)
 
 
 def _pool(args: LoopBenchArgs) -> _Pool:
@@ -111,7 +121,8 @@ def _pool(args: LoopBenchArgs) -> _Pool:
     ]
     index = np.array([r[0] for r in rows])
     total = np.array([r[1] for r in rows])
-    return _Pool(index, total, np.array([r[2] for r in rows]), len(patients), _icc(index, total))
+    windows_of = [np.flatnonzero(index == i) for i in range(len(patients))]
+    return _Pool(index, total, np.array([r[2] for r in rows]), len(patients), _icc(index, total), windows_of)
 
 
 def _icc(groups: np.ndarray, values: np.ndarray) -> float:
@@ -168,8 +179,9 @@ class _Models:
         return (lo + hi) / 2
 
     def rate(self, truth: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """The rater's raw totals: RATER_BIAS points high, with its own error."""
-        return np.clip(truth + RATER_BIAS + self.rater_scale * z, 0, TOTAL_MAX)
+        """The rater's raw totals: RATER_BIAS points high, with its own error, whole points (an LLM rates
+        each item 0-3)."""
+        return np.round(np.clip(truth + RATER_BIAS + self.rater_scale * z, 0, TOTAL_MAX))
 
     @staticmethod
     def _noise_scale(z: np.ndarray, target: float) -> float:
@@ -188,8 +200,10 @@ def _ideal_map(raw: np.ndarray, truth: np.ndarray) -> Callable[[np.ndarray], np.
     return iso.predict
 
 
+@functools.cache
 def _label(total: float) -> ClaudeLabel:
-    """A rater's total as the label the product's map is fitted on (items spread evenly)."""
+    """A rater's total as the label the product's map is fitted on (items spread evenly); one object
+    per whole-point total, shared by every window and run."""
     items = tuple([min(3.0, total / 9)] * 9)
     return ClaudeLabel(
         items=items, evidence=("",) * 9, confidence=1.0, model="simulated", input_tokens=0, output_tokens=0
@@ -208,7 +222,7 @@ def _clinic(pool: _Pool, n: int, rng: np.random.Generator) -> _Clinic:
     shift = rng.uniform(0, 365, size=n)  # enrolment dates spread over a year
     examples, truth, patient = [], [], []
     for local, (p, days) in enumerate(zip(chosen, shift, strict=True)):
-        for w in np.flatnonzero(pool.patient == p):
+        for w in pool.windows_of[p]:
             end = END + timedelta(days=float(pool.day[w] + days))
             window = Window(id=f"w{local}-{w}", conversations=(), start=end - timedelta(days=14), end=end)
             examples.append(LabeledWindow(window, total=float(pool.total[w]), group=f"patient-{local}"))
@@ -217,19 +231,62 @@ def _clinic(pool: _Pool, n: int, rng: np.random.Generator) -> _Clinic:
     return _Clinic(examples, np.array(truth), np.array(patient))
 
 
-def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator) -> dict:
-    """One simulated clinic of `n` patients through the product's decisions; what each one got right."""
+@dataclass
+class _Split:
+    """A simulated clinic split by the product's code, with the active model's predictions."""
+
+    clinic: _Clinic
+    groups: list[str]
+    z_active: np.ndarray
+    z_other: np.ndarray
+    active: np.ndarray
+    dev: list[int]
+    test: list[int]
+    calibrate_idx: list[int]
+
+
+def _split_clinic(
+    args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator
+) -> _Split:
     clinic = _clinic(pool, n, rng)
-    truth, groups = clinic.truth, [e.group for e in clinic.examples]
     z_active = _structured(rng, clinic.patient, args.error_icc)
     z_other = _structured(rng, clinic.patient, args.error_icc)
-    z_candidate = args.error_correlation * z_active + math.sqrt(1 - args.error_correlation**2) * z_other
-    active = models.predict(truth, z_active, models.active_scale)
+    active = models.predict(clinic.truth, z_active, models.active_scale)
     dev, test = held_out_test_split(clinic.examples, fraction=args.test_fraction, kind="time")
     dev_examples = [clinic.examples[i] for i in dev]
     _, val = split_by_group(dev_examples, val_fraction=args.val_fraction, seed=int(rng.integers(1 << 30)))
     _, calibrate = split_validation(dev_examples, val)
-    calibrate_idx = [dev[i] for i in calibrate]
+    groups = [e.group for e in clinic.examples]
+    return _Split(clinic, groups, z_active, z_other, active, dev, test, [dev[i] for i in calibrate])
+
+
+def _prediction_interval(args: LoopBenchArgs, split: _Split) -> tuple[Calibration, dict]:
+    """The prediction interval, calibrated on the calibration patients, and its coverage on new patients
+    (the test ones)."""
+    truth, active, idx = split.clinic.truth, split.active, split.calibrate_idx
+    calibration = Calibration.fit(
+        list(active[idx] - truth[idx]),
+        coverage=args.coverage,
+        predicted=list(active[idx]),
+        groups=[split.groups[i] for i in idx],
+    )
+    return calibration, _interval_coverage(calibration, active, truth, split.clinic.patient, split.test)
+
+
+def _interval_only(
+    args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator
+) -> dict:
+    """A clinic for the prediction interval's coverage alone (no promotion, no bootstrap: cheap), run
+    where an interval stated in few clinics needs more of them for its standard error."""
+    return _prediction_interval(args, _split_clinic(args, pool, models, n, rng))[1]
+
+
+def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: np.random.Generator) -> dict:
+    """One simulated clinic of `n` patients through the product's decisions; what each one got right."""
+    split = _split_clinic(args, pool, models, n, rng)
+    clinic, groups, active, test = split.clinic, split.groups, split.active, split.test
+    truth, z_active, z_other = clinic.truth, split.z_active, split.z_other
+    z_candidate = args.error_correlation * z_active + math.sqrt(1 - args.error_correlation**2) * z_other
     out: dict = {}
     rule = PromotionRule(margin=args.margin, min_patients=args.min_test_patients)
 
@@ -254,15 +311,8 @@ def _one_clinic(args: LoopBenchArgs, pool: _Pool, models: _Models, n: int, rng: 
     ci = report.get("ci", {}).get("mae")
     out["mae_ci"] = None if ci is None else ci[0] <= args.active_mae <= ci[1]
 
-    # The prediction interval, calibrated on the calibration patients, on new patients (the test ones).
-    residuals = list(active[calibrate_idx] - truth[calibrate_idx])
-    calibration = Calibration.fit(
-        residuals,
-        coverage=args.coverage,
-        predicted=list(active[calibrate_idx]),
-        groups=[groups[i] for i in calibrate_idx],
-    )
-    out.update(_interval_coverage(calibration, active, truth, clinic.patient, test))
+    calibration, interval = _prediction_interval(args, split)
+    out.update(interval)
 
     # The first-model gate: the model against the rater, the better one by 10% chosen at random.
     model_better = bool(rng.integers(2))
@@ -314,57 +364,6 @@ def _interval_coverage(
     return out
 
 
-def _rate(values: list[bool | float]) -> dict:
-    """Mean and Monte Carlo standard error (of a share, or of a mean of per-clinic coverages)."""
-    array = np.asarray(values, dtype=float)
-    se = float(array.std(ddof=1) / math.sqrt(len(array))) if len(array) > 1 else None
-    return {"value": float(array.mean()), "se": se, "n": int(len(array))}
-
-
-def _size_report(args: LoopBenchArgs, n: int, results: list[dict]) -> dict:
-    def collect(key: str) -> list:
-        return [r[key] for r in results if r.get(key) is not None]
-
-    coverage: dict = {}
-    stated = {
-        "bootstrap CI of MAE (run page)": ("mae_ci", 0.95),
-        "promotion bound, MAE difference (one-sided)": ("bound_worse", 0.95),
-        "prediction interval, new patients": ("interval", args.coverage),
-    }
-    bands = sorted({k for r in results for k in r if k.startswith("interval_")})
-    for key in bands:
-        stated[f"prediction interval, new patients, predicted {key.removeprefix('interval_')}"] = (
-            key,
-            args.coverage,
-        )
-    for name, (key, level) in stated.items():
-        values = collect(key)
-        if key == "bound_worse":
-            values += collect("bound_better")
-        stated_in = len(values) / (len(results) * (2 if key == "bound_worse" else 1))
-        rate = _rate(values) if values else {"value": None, "se": None, "n": 0}
-        coverage[name] = {
-            "stated": level,
-            "observed": rate["value"],
-            "se": rate["se"],
-            "stated_in_share_of_runs": round(stated_in, 4),
-        }
-    worse, better, gate = (_rate(collect(k)) for k in ("worse_promoted", "better_promoted", "gate_right"))
-    return {
-        "patients": n,
-        "reps": len(results),
-        "worse_promoted_rate": worse["value"],
-        "worse_promoted_se": worse["se"],
-        "better_promoted_rate": better["value"],
-        "better_promoted_se": better["se"],
-        "coverage": coverage,
-        "gate_picks_better_rate": gate["value"],
-        "gate_picks_better_se": gate["se"],
-        "test_patients_median": float(np.median(collect("test_patients"))),
-        "calibration_patients_median": float(np.median(collect("calibration_patients"))),
-    }
-
-
 def run(args: LoopBenchArgs, *, progress: Callable[[str, float], None] | None = None) -> dict:
     report_progress = progress or (lambda stage, fraction: None)
     started = time.perf_counter()
@@ -378,7 +377,16 @@ def run(args: LoopBenchArgs, *, progress: Callable[[str, float], None] | None = 
         for rep in range(args.reps):
             results.append(_one_clinic(args, pool, models, n, rng))
             report_progress(f"{n} patients", (k * args.reps + rep + 1) / total)
-        sizes.append(_size_report(args, n, results))
+        # A prediction interval stated in few clinics (a band with its own half-width in 3% of them) is
+        # measured on those alone: interval-only clinics, cheap, are added until its standard error is
+        # under the goal (at most INTERVAL_EXTRA_REPS times the reps).
+        extra: list[dict] = []
+        report = size_report(args.coverage, n, results)
+        while interval_se_above_goal(report) and len(extra) < INTERVAL_EXTRA_REPS * args.reps:
+            extra += [_interval_only(args, pool, models, n, rng) for _ in range(max(args.reps // 4, 1))]
+            report = size_report(args.coverage, n, results, extra)
+            report_progress(f"{n} patients, intervals", (k + 1) * args.reps / total)
+        sizes.append(report)
     return {
         "benchmark": "loop",
         "sizes": sizes,
@@ -386,6 +394,8 @@ def run(args: LoopBenchArgs, *, progress: Callable[[str, float], None] | None = 
             "worse_promoted_rate": "<= 0.05 at every size",
             "better_promoted_rate": ">= 0.5 at 100 patients",
             "coverage": "observed within 0.03 of stated for new patients at >= 30 patients, or not stated",
+            "prediction_interval": "stated from 100 patients on",
+            "monte_carlo_se": f"< {SE_GOAL} on every rate (se_above_goal names any that is not)",
         },
         "simulation": {
             "truth": "demo clinic generator (training/synthetic/clinic.py), patients resampled from a pool",
@@ -410,33 +420,3 @@ def run(args: LoopBenchArgs, *, progress: Callable[[str, float], None] | None = 
 
 def _models(args: LoopBenchArgs, pool: _Pool) -> _Models:
     return _Models(args, pool)
-
-
-def format_report(report: dict) -> str:
-    sim = report["simulation"]
-    lines = [
-        f"learning loop at a clinic's size ({sim['pool_patients']} generator patients, questionnaire ICC "
-        f"{sim['questionnaire_total_icc']}, error ICC {sim['error_icc']}, candidate/active error "
-        f"correlation {sim['error_correlation']}, margin {sim['margin']}, min test patients "
-        f"{sim['min_test_patients']}; {report['seconds']} s)",
-        f"{'patients':>8} {'reps':>5} {'worse promoted':>16} {'better promoted':>16} {'gate right':>12}",
-    ]
-    for s in report["sizes"]:
-        lines.append(
-            f"{s['patients']:>8} {s['reps']:>5} {_pct(s['worse_promoted_rate'], s['worse_promoted_se']):>16} "
-            f"{_pct(s['better_promoted_rate'], s['better_promoted_se']):>16} "
-            f"{_pct(s['gate_picks_better_rate'], s['gate_picks_better_se']):>12}"
-        )
-        for name, c in s["coverage"].items():
-            observed = "not stated" if c["observed"] is None else _pct(c["observed"], c["se"])
-            lines.append(
-                f"{'':>8} {name}: stated {c['stated']:.0%}, observed {observed} "
-                f"(stated in {c['stated_in_share_of_runs']:.0%} of runs)"
-            )
-    return "\n".join(lines)
-
-
-def _pct(value: float | None, se: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{100 * value:.1f}%" + ("" if se is None else f" ±{100 * se:.1f}")

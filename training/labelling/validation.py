@@ -181,8 +181,9 @@ def validate_labeller(
         config.label_validation_windows,
     )
     if not sample:
-        say("labeller not validated: no consented development window with a questionnaire")
-        return {"pairs": 0}, None, True, LabelingReport()
+        why = "no consented development window with a questionnaire to check Claude's labels against"
+        say(f"labeller NOT validated ({why}): its labels are used unvalidated")
+        return {"pairs": 0, "validated": False, "used": True, "why": why}, None, True, LabelingReport()
     validating = labeler.label([LabelRequest(e.window, True, tuple(e.meta.get("names", ()))) for e in sample])
     labels = validating.labels
     pairs = [
@@ -198,6 +199,7 @@ def validate_labeller(
     check["mae_of_labels_used"] = used_mae
     trusted = used_mae is None or used_mae <= config.label_max_mae
     check["used"] = trusted
+    check["validated"] = True
     say(
         f"labeller vs questionnaires on {check['with_total']} of {check['pairs']} windows: "
         f"MAE {check.get('mae', '-')}, bias {check.get('bias', '-')}, r {check.get('pearson_r', '-')}, "

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from monitor_site.audit.models import AuditEvent
 from monitor_site.audit.services import audit_record
-from monitor_site.modelops.models import PseudoLabel, TrainingRun
+from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.selectors import model_version_active, model_version_dir
 from monitor_site.modelops.services.cold_start import first_model_gate_decide, llm_scoring_in_use
 from monitor_site.modelops.services.labelling import (
@@ -41,6 +41,7 @@ from training.evaluation import evaluate
 from training.labelling.batches import LabelsPending
 from training.pipeline import Unlabeled, run_learning_loop
 from training.promotion import PairedPoints, PromotionRule, fresh_test_windows, promotion_decision
+from training.splits import Holdout
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,15 @@ def promotion_rule() -> PromotionRule:
     )
 
 
+def run_holdout(*, run_number: int, active: ModelVersion | None) -> Holdout:
+    """A patient split's test patients rotate with the run's number, and patients the active version
+    trained on or was selected on (its own test patients) are drawn last: the comparison rests on
+    fresh patients where there are any (a time split tests the patients who started last instead)."""
+    manifest = active.manifest if active is not None else {}
+    seen = set(manifest.get("trained_patients") or []) | set(manifest.get("test_set", {}).get("patients", []))
+    return Holdout(rotation=run_number, seen=frozenset(seen))
+
+
 def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
     config = loop_config()
     ground_truth = labeled_windows_from_assessments()
@@ -214,6 +224,7 @@ def _execute(run: TrainingRun, recorder: _RunRecorder) -> Path:
         labeler=labeler,
         progress=recorder.progress,
         log_line=recorder.line,
+        holdout=run_holdout(run_number=run.pk, active=model_version_active()),
     )
     # Unlabeled windows and the questionnaire windows that validated the labeller: both were sent.
     owners = {u.window.id: int(u.group.removeprefix("patient-")) for u in unlabeled} | {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from training.__main__ import main
-from training.bench.loop import LoopBenchArgs, format_report, run
+from training.bench.loop import INTERVAL_EXTRA_REPS, LoopBenchArgs, run
+from training.bench.loop_report import format_report
 
 
 def test_it_reports_every_rate_per_clinic_size_with_its_standard_error(tmp_path: Path) -> None:
@@ -35,6 +37,17 @@ def test_it_reports_every_rate_per_clinic_size_with_its_standard_error(tmp_path:
     assert small["coverage"]["prediction interval, new patients"]["stated_in_share_of_runs"] == 0
     assert 0 < report["simulation"]["questionnaire_total_icc"] < 1
     assert "worse promoted" in format_report(report)
+    for size in report["sizes"]:  # the largest standard error, and the rates at or above the goal named
+        ses = [size[k] for k in ("worse_promoted_se", "better_promoted_se", "gate_picks_better_se")]
+        assert size["max_se"] >= max(ses) and isinstance(size["se_above_goal"], list)
+        assert size["interval_reps"] == size["reps"]  # no interval stated at these sizes: none added
+
+
+def test_its_default_reps_keep_every_rates_standard_error_under_one_and_a_half_points() -> None:
+    """A rate in [0, 1] over n clinics has a standard error of at most 0.5 / sqrt(n)."""
+    from training.bench.loop_report import SE_GOAL
+
+    assert SE_GOAL == 0.015 and 0.5 / math.sqrt(LoopBenchArgs().reps) < SE_GOAL
 
 
 def test_a_candidate_truly_worse_is_promoted_as_often_as_the_rule_allows() -> None:
@@ -58,3 +71,12 @@ def test_bad_sizes_are_refused_with_the_field_named() -> None:
         LoopBenchArgs(patients="30,abc")
     with pytest.raises(ValueError, match="patients"):
         LoopBenchArgs(patients="3")
+
+
+def test_a_rarely_measured_interval_gets_interval_only_clinics_up_to_a_cap() -> None:
+    """4 clinics of 100 patients cannot measure the prediction interval to 1.5 points: interval-only
+    clinics are added, at most INTERVAL_EXTRA_REPS times the reps, and counted."""
+    args = LoopBenchArgs(patients="100", reps=4, rounds=50, pool=300)
+    size = run(args)["sizes"][0]
+    assert size["coverage"]["prediction interval, new patients"]["observed"] is not None
+    assert size["reps"] == 4 < size["interval_reps"] <= 4 * (1 + INTERVAL_EXTRA_REPS)

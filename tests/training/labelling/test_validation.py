@@ -121,3 +121,17 @@ def test_the_trust_gate_reads_the_mae_of_the_labels_used() -> None:
     check, total_map, trusted, _ = validate_labeller(labeller, examples, LoopConfig(), say=lambda line: None)  # type: ignore[arg-type]
     assert check["mae"] == pytest.approx(8.0) and total_map is not None
     assert check["mae_of_labels_used"] < 1.0 and trusted and check["used"]
+
+
+def test_without_a_consented_questionnaire_window_the_labels_are_used_and_said_to_be_unvalidated() -> None:
+    from training.args import LoopConfig
+    from training.labelling.validation import validate_labeller
+
+    window = Window("w0", (Conversation("c", (Turn("user", "x"),)),))
+    examples = [LabeledWindow(window, 5.0, (5 / 9,) * 9, "p0", meta={"consent_external": False})]
+    lines: list[str] = []
+    labeller = _BiasedLabeller({"w0": 5.0}, bias=0.0)
+    check, total_map, trusted, _ = validate_labeller(labeller, examples, LoopConfig(), say=lines.append)  # type: ignore[arg-type]
+    assert trusted and total_map is None
+    assert check["validated"] is False and check["pairs"] == 0 and check["used"]
+    assert "NOT validated" in lines[0] and "used unvalidated" in lines[0]
