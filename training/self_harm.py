@@ -26,6 +26,7 @@ is written.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from scoring.self_harm import (
     sentence_pairs,
     window_sentences,
 )
+from scoring.self_harm.cues import AGAINST_CUES, ANSWER_HIT
 from training.self_harm_data import (
     DEV_CASES,
     LABEL_MAPPING,
@@ -74,6 +76,7 @@ CUES = {
     "laughter": -3.0,
     "hyperbole": -2.5,
     "context": -3.5,
+    "protective": -4.5,
     "first_person": 0.3,
     "recent": 0.3,
 }
@@ -85,10 +88,16 @@ CSSRS_WEIGHTS = (0.1, 0.3)
 # The combination, chosen on the development hard cases: the sentence model's weight, the lexicon part
 # of a sentence only the filter passed ("none"), the filter's weight, and the threshold (as a logit).
 MODEL_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
+# The sentence model's say, as a share of its weight, where the lexicon found a cue against the patient's
+# own current risk (negation, another person, the past as over, ...): the frozen encoder barely reads them.
+AGAINST_SHARES = (1.0, 0.5, 0.25)
 NONE_STRENGTHS = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0)
 FILTER_WEIGHTS = (0.0, 0.5)
 THRESHOLD_LOGITS = tuple(round(t, 2) for t in np.arange(-2.0, 2.01, 0.25))
-PRECISION_FLOOR = 0.85  # the highest recall on the development cases among combinations this precise
+# The highest recall on the development cases among combinations at least this precise: the goal's 0.85
+# plus a margin, because the best of ~3,000 combinations on 250 conversations is optimistic (at 0.85 the
+# chosen combination fired on 5 of the unit tests' 40 traps, at 0.875 on 1).
+PRECISION_FLOOR = 0.875
 AGGREGATES: tuple[dict[str, Any], ...] = (
     {"method": "max"},
     *({"method": "noisy_or", "k": k} for k in (2, 3, 5, 10)),
@@ -145,11 +154,18 @@ class Rows:
     lexicon: np.ndarray  # (N,)
     filter: np.ndarray  # (N,)
     owner: np.ndarray  # (N,) index of the user or conversation
+    lexicon_only: (
+        np.ndarray
+    )  # (N,) True for a reply to a question about risk: no model read (cues.ANSWER_HIT)
+    against: np.ndarray  # (N,) the lexicon's expression carries a cue in AGAINST_CUES
     head_x: np.ndarray | None = None  # (N, H) sentence vectors, filled for the read rows
 
-    def combine(self, head: np.ndarray, weight: float, none: float, filter_weight: float) -> np.ndarray:
+    def combine(
+        self, head: np.ndarray, weight: float, none: float, filter_weight: float, against: float = 1.0
+    ) -> np.ndarray:
         lexicon = np.where(np.isnan(self.lexicon), none, self.lexicon)
-        return lexicon + weight * head + filter_weight * self.filter
+        say = np.where(self.lexicon_only, 0.0, np.where(self.against, against, 1.0))
+        return lexicon + say * (weight * head + filter_weight * self.filter)
 
 
 def rows_of(
@@ -167,6 +183,8 @@ def rows_of(
         np.array([best[i][0] if best[i] is not None else np.nan for i in keep]),  # type: ignore[index]
         passed[keep] if keep else np.zeros(0),
         np.array([sentences[i][0] for i in keep], dtype=np.int64),
+        np.array([best[i] is not None and best[i][1].name == ANSWER_HIT for i in keep], dtype=bool),  # type: ignore[index]
+        np.array([best[i] is not None and bool(best[i][1].cues & AGAINST_CUES) for i in keep], dtype=bool),  # type: ignore[index]
     )
 
 
@@ -249,6 +267,7 @@ def train(
         "coef": [round(float(v), 6) for v in head.coef_[0]],
         "intercept": round(float(head.intercept_[0]), 6),
         "weight": best["model_weight"],
+        "against_share": best["against_share"],
     }
     config["filter"] = {
         "features": "mean and max of the backbone's input word vectors, each L2-normalised",
@@ -311,25 +330,26 @@ def _choice(
     assert dev.head_x is not None
     dev_head = head.decision_function(dev.head_x) if len(dev.texts) else np.zeros(0)
     found = []
-    for weight in MODEL_WEIGHTS:
-        for none in NONE_STRENGTHS:
-            for filter_weight in FILTER_WEIGHTS:
-                scores = owner_scores(
-                    dev.combine(dev_head, weight, none, filter_weight), dev.owner, len(dev_y)
-                )
-                for t in THRESHOLD_LOGITS:
-                    fired = scores >= 1.0 / (1.0 + math.exp(-t))
-                    recall = float(fired[dev_y == 1].mean()) if (dev_y == 1).any() else 0.0
-                    precision = float((fired & (dev_y == 1)).sum() / max(1, fired.sum()))
-                    ok = precision >= PRECISION_FLOOR
-                    found.append((ok, recall, precision, weight, none, filter_weight, t))
-    ok, recall, precision, weight, none, filter_weight, t = max(found)
+    for weight, none, filter_weight, against in itertools.product(
+        MODEL_WEIGHTS, NONE_STRENGTHS, FILTER_WEIGHTS, AGAINST_SHARES
+    ):
+        scores = owner_scores(
+            dev.combine(dev_head, weight, none, filter_weight, against), dev.owner, len(dev_y)
+        )
+        for t in THRESHOLD_LOGITS:
+            fired = scores >= 1.0 / (1.0 + math.exp(-t))
+            recall = float(fired[dev_y == 1].mean()) if (dev_y == 1).any() else 0.0
+            precision = float((fired & (dev_y == 1)).sum() / max(1, fired.sum()))
+            ok = precision >= PRECISION_FLOOR
+            found.append((ok, recall, precision, weight, none, filter_weight, against, t))
+    ok, recall, precision, weight, none, filter_weight, against, t = max(found)
     out: dict[str, Any] = {
         "c": c,
         "cssrs_weight": cssrs_weight,
         "model_weight": weight,
         "none": none,
         "filter_weight": filter_weight,
+        "against_share": against,
         "threshold_logit": t,
         "dev": {"ok": ok, "recall": recall, "precision": precision},
         "cssrs_val_auc": 0.0,
@@ -340,7 +360,7 @@ def _choice(
     if "val" in read:
         rows, users = read["val"]
         assert rows.head_x is not None
-        z = rows.combine(head.decision_function(rows.head_x), weight, none, filter_weight)
+        z = rows.combine(head.decision_function(rows.head_x), weight, none, filter_weight, against)
         scored = [{**how, "cssrs_val_auc": user_auc(z, rows.owner, users, how)} for how in AGGREGATES]
         top = max(scored, key=lambda a: a["cssrs_val_auc"])
         out["aggregate_choices"] = scored

@@ -34,12 +34,20 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from scoring.self_harm.cues import Hit, find_hits, normalise, split_sentences
+from scoring.self_harm.cues import (
+    AGAINST_CUES,
+    ANSWER_HIT,
+    Hit,
+    asked_about_risk,
+    find_hits,
+    normalise,
+    split_sentences,
+)
 from scoring.types import Window
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = "self-harm-1.5"
+DETECTOR_VERSION = "self-harm-1.6"
 HEAD_FILE = "self_harm_head.json"
 MAX_EVIDENCE = 5
 MAX_SENTENCE_CHARS = 600  # a run-on "sentence" is cut for the sentence model
@@ -164,6 +172,7 @@ class SelfHarmDetector:
         self.head_coef: list[float] | None = [float(v) for v in head["coef"]] if head else None
         self.head_intercept = float(head["intercept"]) if head else 0.0
         self.model_weight = float(head["weight"]) if head else 0.0
+        self.against_share = float(head.get("against_share", 1.0)) if head else 1.0
         self.embed_floor = float(config.get("embed_floor", -4.0))
         sieve = config.get("filter")
         self.filter_coef: list[float] | None = [float(v) for v in sieve["coef"]] if sieve else None
@@ -218,8 +227,10 @@ class SelfHarmDetector:
         return self._reads(best, self.filter_logits([s for s, _, _ in sentences]))
 
     def _reads(self, best: list[tuple[float, Hit] | None], sieve: list[float]) -> list[bool]:
+        """A reply to the app's question about risk is read by the lexicon alone (see cues.ANSWER_HIT)."""
         return [
-            (b is not None and b[0] >= self.embed_floor) or f >= self.filter_threshold
+            not (b is not None and b[1].name == ANSWER_HIT)
+            and ((b is not None and b[0] >= self.embed_floor) or f >= self.filter_threshold)
             for b, f in zip(best, sieve, strict=True)
         ]
 
@@ -246,8 +257,9 @@ class SelfHarmDetector:
             else:
                 z, reason = self.strength.get("none", 0.0), "no lexicon expression"
             if i in model:
-                z += self.model_weight * model[i]
-                z += self.filter_weight * sieve[i] if self.filter_coef is not None else 0.0
+                say = self.against_share if b is not None and b[1].cues & AGAINST_CUES else 1.0
+                z += say * self.model_weight * model[i]
+                z += say * self.filter_weight * sieve[i] if self.filter_coef is not None else 0.0
                 reason += f"; sentence model {_sigmoid(model[i]):.2f}"
             out.append(_Scored(_sigmoid(z), reason))
         return out
@@ -291,7 +303,9 @@ def window_sentences(
         for index, turn in enumerate(conversation.turns):
             spans = split_sentences(turn.text)
             if turn.role != "user":
-                previous = turn.text[spans[-1][0] : spans[-1][1]] if spans else previous
+                # A screening question anywhere in the app's turn is what the patient's next words answer.
+                last = turn.text[spans[-1][0] : spans[-1][1]] if spans else previous
+                previous = asked_about_risk(turn.text) or last
                 continue
             for k, (start, end) in enumerate(spans):
                 text = turn.text[start:end]

@@ -16,7 +16,9 @@ the cues then say whether the patient speaks of their own current thoughts or ac
 - idioms, laughter and hyperbole ("this is killing me", "dead tired", "kill me now lol", "so
   boring I could die");
 - talk about the topic: fiction, games, media, work, study ("the character kills himself", "I died
-  ten times on that boss", "my essay on suicide prevention").
+  ten times on that boss", "my essay on suicide prevention");
+- a protective statement in the expression's clause ("I want to live", "I have too much to live
+  for", "I'm safe"), unless it is itself negated ("I don't want to live" is a risk expression of its own).
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ NEGATION_EXCEPTIONS = re.compile(
     r"get (?:it|this|the thought|them) out|go away|leave|control)|(?:dont|do not|didnt) (?:know|understand|"
     r"think i can|see why|care)|not (?:sure|just|only|even|gonna lie|going to lie|going to (?:do|act)|"
     r"gonna (?:do|act))|no matter|nothing but|no one (?:knows|understands|cares)|nobody (?:knows|cares|"
-    r"understands)|(?:i )?(?:dont|do not|didnt) (?:have|want) (?:anyone|anybody|friends)"
+    r"understands)|(?:i )?(?:dont|do not|didnt) (?:have|want) (?:anyone|anybody|friends)|"
+    # a negated telling, knowing or hiding: "I haven't told anyone I want to die", "he doesn't know I cut"
+    r"(?:not|no|never|dont|do not|doesnt|didnt|wont|wouldnt|havent|hasnt|hadnt|cant|cannot|couldnt) "
+    r"(?:(?:yet|really|even|ever|dare|bring myself to|have the heart to) )?(?:tell|told|telling|say|said|"
+    r"mention|mentioned|admit|admitted|explain|explained|know|knows|knew|notice|noticed|see|sees|saw|realise|"
+    r"realize|realised|realized|find out|hide|hiding|lie|lying|joke|joking|kid|kidding|pretend|pretending|"
+    r"exaggerat\w*|keep pretending|keep hiding|trust myself|scared|afraid|sure|strong enough|promise)\b|"
+    r"not a (?:day|night) goes by|no point (?:pretending|hiding|lying)|no way (?:im|i am|i will|ill) "
+    r"(?:telling|going to tell)|(?:dont|do not|cant|cannot) get (?:\w+ ){0,4}out of my head"
 )
 DENIAL_AFTER = re.compile(
     r"^[^.?!]{0,40}?\b(?:i said no|i told (?:her|him|them) no|and i (?:dont|do not)\b|which i (?:dont|do not)"
@@ -130,6 +140,17 @@ IDIOMS = re.compile(
 )
 LAUGHTER = re.compile(r"(?:\b(?:lol|lmao|lmfao|rofl|haha\w*|jk|just kidding|kidding|xd)\b|😂|🤣|💀|😅|:\))")
 SERIOUS = re.compile(r"\b(?:not (?:even )?joking|not kidding|seriously|i mean it|for real|honestly)\b")
+PROTECTIVE = re.compile(
+    r"\b(?:want to (?:live|stay alive|be alive|be here|stay around)|(?:have|got) (?:so much|too much|a"
+    r" lot|lots|plenty|everything) (?:left )?to live for|(?:reasons?|something|someone|people) to live"
+    r" for|i(?:m| am) (?:safe|not (?:in )?danger(?:ous)?)|(?:love|enjoy) (?:my )?(?:life|living)|glad "
+    r"(?:to be|i(?:m| am)) alive)\b"
+)
+# "I don't want to live", "no reason to live for": a negation just before the protective words undoes them.
+PROTECTIVE_UNDONE = re.compile(
+    r"\b(?:not|no|dont|do not|doesnt|didnt|never|nothing|no one|nobody|cant|cannot|hardly|barely|"
+    r"stopped|lost)\W+(?:\w+\W+){0,2}$"
+)
 HYPERBOLE = re.compile(
     r"\bso (?:boring|embarrassing|awkward|cringe|cringy|bored|hungry|full|hot|cold|annoyed)\b|\b(?:meeting|"
     r"meetings|homework|exam|exams|traffic|mondays?|lecture|maths?|taxes|queue|hangover|party|dress|song)\b"
@@ -151,16 +172,51 @@ CLAUSE_BREAK = re.compile(
 # A question about the patient's own risk (the assistant's screening question, or anyone's), and a yes to it:
 # "Have you had thoughts of ending your life?" - "Yes, most days."
 RISK_QUESTION = re.compile(
-    r"\b(?:kill(?:ing)? your ?self|hurt(?:ing)? your ?self|harm(?:ing)? your ?self|"
-    r"end(?:ing)? your (?:own )?life|"
-    r"suicid\w*|self[- ]?harm\w*|better off dead|(?:wish|wished|wishing) you (?:were|was) dead|(?:want|"
-    r"wanted|"
-    r"wanting) to die|not (?:be|being) (?:here|alive)|dying|death)"
+    r"\b(?:kill(?:ing)? your ?self|hurt(?:ing)? your ?self|harm(?:ing)? your ?self|cut(?:ting)? your ?"
+    r"self|(?:end|ending|take|taking) your (?:own )?life|end(?:ing)? (?:it|it all|things)\b|overdos\w*"
+    r"|suicid\w*|self[- ]?harm\w*|better off (?:dead|gone|not here|without you)|(?:wish|wished|wishing"
+    r") you (?:were|was) dead|(?:want|wanted|wanting) to die|not (?:want|wanting) to (?:live|be alive|"
+    r"be here|be around|wake up)|not (?:be|being) (?:here|alive|around)|(?:sleep|go to sleep) and not "
+    r"wake up|dying|death)"
+)
+# The answer's first words: a denial ("No, just tired", "Not really", "Never") is read before any yes in it,
+# so "No, honestly, none of that" is a no; "I'd be lying if I said no" is a yes.
+ANSWER_NO = re.compile(
+    r"\W*(?:no\b|nope|nah\b|not\b(?! (?:gonna|going to) (?:lie|pretend))|never\b|none\b|nothing\b|zero"
+    r"\b|absolutely not|definitely not|(?:thankfully|luckily|honestly|actually|truthfully|um+|uh+|well"
+    r")\W+(?:no|not|never|nope|nah)\b|(?:i|ive) (?:havent|have not|dont|do not|didnt|did not|wouldnt|w"
+    r"ould not|never)\b|hell no|of course not|no way)"
 )
 ANSWER_YES = re.compile(
-    r"\W*(?:yes|yeah|yep|yup|yea|ya|i have|i do|i am|i did|sometimes|often|a lot|every day|most days|all the "
-    r"time|constantly|kind of|kinda|a little|maybe|i think so|more than|honestly(?:,)? yes|tbh yes)\b"
+    r"\W*(?:yes|yeah|yep|yup|yea|ya|yah|mhm|mm+|some (?:days|nights|mornings)|uh[- ]huh|sadly|unfortun"
+    r"ately|honestly|to be honest|if im honest|tbh|ngl|not gonna lie|i wont lie|(?:id|i would) be lyin"
+    r"g|its hard to admit|i have|i do|i am|i did|i guess|i suppose|i think so|sometimes|often|a lot|ev"
+    r"ery (?:single )?(?:day|night|morning)|most (?:days|nights|of the time)|nearly every|almost every"
+    r"|more (?:often )?than|more days|several|a few times|once or twice|a couple of times|on and off|n"
+    r"ow and then|constantly|all the time|daily|nightly|lately|recently|again|kind of|kinda|sort of|so"
+    r"rta|a little|a bit|maybe|probably|definitely|for sure|absolutely|pretty much|the (?:first|second"
+    r") one|both|mostly|it comes and goes|its (?:there|crossed my mind)|it has|they have|(?:it|they)(?"
+    r":s| have| has) been)\b"
 )
+# Cues that say a sentence is not the patient's own current risk: where one is found, the sentence model
+# (which barely reads them) has a smaller say (`against_share` in the detector's weights).
+AGAINST_CUES = frozenset(
+    {
+        "negated",
+        "other_person",
+        "past_over",
+        "hypothetical",
+        "topic_question",
+        "idiom",
+        "laughter",
+        "hyperbole",
+        "context",
+        "protective",
+    }
+)
+# The name of a "yes" read with the question before it: the sentence model, which reads one sentence
+# alone, cannot read a reply ("More than I'd like to admit."), so such a sentence is scored by the lexicon.
+ANSWER_HIT = "yes to a question about risk"
 SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
 
@@ -240,6 +296,8 @@ def _cues(sentence: str, start: int, end: int, strength: str, following: str = "
         cues.add("hyperbole")
     if CONTEXT.search(clause):
         cues.add("context")
+    if any(not PROTECTIVE_UNDONE.search(clause[: m.start()]) for m in PROTECTIVE.finditer(clause)):
+        cues.add("protective")
     return frozenset(cues)
 
 
@@ -276,13 +334,20 @@ def find_hits(sentence: str, *, previous: str = "", following: str = "") -> list
                 for m in pattern.finditer(sentence):
                     if free(m.start(), m.end()):
                         add(name, strength, m.start(), m.end())
+    denied = False  # a "no" to the question before: what follows it refers back to nothing of the patient's
     if previous.rstrip().endswith("?") and RISK_QUESTION.search(previous):
-        answer = ANSWER_YES.match(sentence)
+        denied = ANSWER_NO.match(sentence) is not None
+        answer = None if denied else ANSWER_YES.match(sentence)
         if answer and free(answer.start(), answer.end()):
-            drop = frozenset({"other_person", "topic_question"})
-            add("yes to a question about risk", "anaphora", answer.start(), answer.end(), drop)
+            # the yes is the answer: a "not" later in it ("I'd be lying if I said no") does not undo it
+            drop = frozenset({"other_person", "topic_question", "negated"})
+            add(ANSWER_HIT, "anaphora", answer.start(), answer.end(), drop)
     risky = any(h.strength != "topic" for h in hits) or _mentions_risk(sentence)
-    if ANAPHORA.search(sentence) and (risky or ATTEMPT_TOPIC.search(sentence) or _mentions_risk(previous)):
+    if (
+        not denied
+        and ANAPHORA.search(sentence)
+        and (risky or ATTEMPT_TOPIC.search(sentence) or _mentions_risk(previous))
+    ):
         for m in ANAPHORA.finditer(sentence):
             if free(m.start(), m.end()):
                 add(
@@ -299,6 +364,21 @@ def find_hits(sentence: str, *, previous: str = "", following: str = "") -> list
                     if free(m.start(), m.end()):
                         add(name, strength, m.start(), m.end())
     return hits
+
+
+def asked_about_risk(turn_text: str) -> str:
+    """The question of an assistant turn that asks the patient about their own risk (the last such
+    question, with the sentence before it), or "" when it asks none: what a "yes" in the patient's next
+    turn answers."""
+    sentences = [turn_text[a:b] for a, b in split_sentences(turn_text)]
+    # "Some people feel they'd be better off dead. Has anything like that been on your mind?": the question
+    # is read with the sentence before it.
+    asking = [
+        f"{sentences[k - 1]} {s}" if k else s
+        for k, s in enumerate(sentences)
+        if s.rstrip().endswith("?") and RISK_QUESTION.search(normalise(f"{sentences[k - 1]} {s}" if k else s))
+    ]
+    return asking[-1] if asking else ""
 
 
 def _mentions_risk(sentence: str) -> bool:

@@ -115,3 +115,29 @@ def test_the_cli_says_what_to_do_when_cssrs_is_missing(
 ) -> None:
     assert main(["self-harm", "--data-dir", str(tmp_path), "--out", str(tmp_path / "h.json")]) == 2
     assert "--data-dir" in capsys.readouterr().err
+
+
+def test_a_reply_is_scored_by_the_lexicon_alone_and_a_cue_against_risk_shrinks_the_models_say() -> None:
+    """The combination the training chooses is the detector's own formula: a "yes" to the app's question
+    gets no sentence-model term; a sentence whose expression carries a cue against risk gets `against` of it."""
+    import numpy as np
+
+    from training.self_harm import Rows
+
+    rows = Rows(
+        texts=["plain", "answer", "negated"],
+        lexicon=np.array([1.0, 2.0, -2.0]),
+        filter=np.array([0.5, 0.5, 0.5]),
+        owner=np.array([0, 1, 2]),
+        lexicon_only=np.array([False, True, False]),
+        against=np.array([False, False, True]),
+    )
+    z = rows.combine(np.array([3.0, 3.0, 3.0]), weight=2.0, none=-4.0, filter_weight=1.0, against=0.25)
+    assert z.tolist() == [1.0 + 6.5, 2.0, -2.0 + 0.25 * 6.5]
+    config = json.loads((Path(__file__).parents[2] / "scoring" / "data" / "self_harm_head.json").read_text())
+    detector = SelfHarmDetector(config, encoder=None)
+    assert (
+        detector.against_share
+        == config["head"]["against_share"]
+        == config["training"]["chosen"]["against_share"]
+    )
