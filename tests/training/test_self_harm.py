@@ -119,7 +119,8 @@ def test_the_cli_says_what_to_do_when_cssrs_is_missing(
 
 def test_a_reply_is_scored_by_the_lexicon_alone_and_a_cue_against_risk_shrinks_the_models_say() -> None:
     """The combination the training chooses is the detector's own formula: a "yes" to the app's question
-    gets no sentence-model term; a sentence whose expression carries a cue against risk gets `against` of it."""
+    gets no sentence-model term; a sentence whose expression carries a cue against risk gets `against`
+    of it."""
     import numpy as np
 
     from training.self_harm import Rows
