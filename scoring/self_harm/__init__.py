@@ -19,7 +19,10 @@ writes them):
 
 A window's score is its highest sentence score; it fires at `threshold`. `score_texts` (a forum user's
 posts, cssrs) may combine the highest few sentence scores instead (`aggregate`). Assistant turns are
-never read.
+never scored; the app's question about risk before a patient's reply is read so that a "yes" to it
+counts (`cues.ANSWER_HIT`: such a reply is scored by the lexicon alone, since the sentence model reads
+one sentence without its question). Where the lexicon finds a cue against risk (`cues.AGAINST_CUES`),
+the sentence model's term is multiplied by `against_share`.
 """
 
 from __future__ import annotations
