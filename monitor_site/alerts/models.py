@@ -56,9 +56,9 @@ class AlertRule(models.Model):
     )
     threshold = models.FloatField(
         default=CASENESS,
-        help_text=f"The line. A PHQ-9 line: the total (e.g. {CASENESS}). A deterioration: points above the "
-        f"baseline ({RELIABLE_CHANGE} is reliable change). Item 9: the model's item-9 score ({SELF_HARM_FLAG} "
-        "rounds to 1, 'several days'). The no-data rule does not use it.",
+        help_text=f"The line. A PHQ-9 line: the total (e.g. {CASENESS}). A deterioration: points above "
+        f"the baseline ({RELIABLE_CHANGE} is reliable change). Item 9: the model's item-9 score "
+        f"({SELF_HARM_FLAG} rounds to 1, 'several days'). The no-data rule does not use it.",
     )
     consecutive = models.PositiveSmallIntegerField(
         default=2,

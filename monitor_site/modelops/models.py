@@ -18,7 +18,9 @@ class ModelVersion(models.Model):
         RATER = "rater", "LLM rater (cold start)"
 
     version = models.CharField(
-        max_length=64, unique=True, help_text="The name of the model's folder in the model store (MODEL_STORE_DIR)."
+        max_length=64,
+        unique=True,
+        help_text="The name of the model's folder in the model store (MODEL_STORE_DIR).",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
     backbone = models.CharField(max_length=255)
@@ -91,7 +93,11 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    trigger = models.CharField(max_length=16, default="admin", help_text="Who started it: an admin ('Retrain now'), the weekly schedule, or a shell command.")
+    trigger = models.CharField(
+        max_length=16,
+        default="admin",
+        help_text="Who started it: an admin ('Retrain now'), the weekly schedule, or a shell command.",
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -104,7 +110,9 @@ class TrainingRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True)
     config = models.JSONField(default=dict, blank=True)
-    report = models.JSONField(default=dict, blank=True, help_text="How the new model did on held-out test patients.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="How the new model did on held-out test patients."
+    )
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
     )
