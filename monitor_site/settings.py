@@ -127,7 +127,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one address,
-# that pair is locked for AXES_COOLOFF_TIME hours (admins unlock in the admin: Axes -> Access attempts).
+# that pair is locked for AXES_COOLOFF_TIME hours (admins unlock in the admin: Sign-in lockouts).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
