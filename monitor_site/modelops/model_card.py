@@ -78,7 +78,7 @@ def _trained_on(manifest: dict) -> CardSection:
     return CardSection("What it was trained on", rows)
 
 
-def _held_out(metrics: dict) -> CardSection:
+def _held_out(metrics: dict, test_set: dict) -> CardSection:
     if not metrics.get("n"):
         return CardSection("How it did on held-out patients", note="Not evaluated on held-out patients.")
     ci = metrics.get("ci") or {}
@@ -90,7 +90,11 @@ def _held_out(metrics: dict) -> CardSection:
     )
     rows = [
         ("Evaluated on", str(metrics.get("evaluated_on") or "—")),
-        ("Windows", figure(metrics.get("n"))),
+        (
+            "Patients / windows",
+            f"{figure(len(test_set.get('patients') or []) or ci.get('patients'))} / "
+            f"{figure(metrics.get('n'))}",
+        ),
         ("Mean absolute error (PHQ-9 points)", _with_interval(metrics.get("mae"), ci, "mae")),
         ("Root mean squared error", _with_interval(metrics.get("rmse"), ci, "rmse")),
         (
@@ -104,6 +108,7 @@ def _held_out(metrics: dict) -> CardSection:
         ("Band right", _share(metrics.get("band_accuracy"))),
         ("Band right, by true band", band_text or "—"),
         ("Prediction interval holds the questionnaire", _share(metrics.get("interval_coverage"))),
+        ("Prediction interval", str(metrics.get("interval_method") or "—")),
     ]
     note = str(ci.get("withheld") or "")
     if not note and ci.get("patients"):
@@ -118,7 +123,12 @@ def _item9(manifest: dict) -> CardSection:
             "Item 9 (thoughts of self-harm)", note="This model recommends no item-9 threshold."
         )
     rows = [
-        ("Threshold on the model's item 9", figure(flag.get("threshold"))),
+        (
+            "Threshold on the model's item 9",
+            figure(flag.get("threshold"))
+            if flag.get("threshold") is not None
+            else "none: the model's item 9 flags nothing (see below)",
+        ),
         ("Chosen on", str(flag.get("chosen_on") or "—")),
         ("Target recall", _share(flag.get("target_recall"))),
         (
@@ -186,7 +196,8 @@ def model_card(version: ModelVersion) -> list[CardSection]:
         return _rater(version)
     manifest = version.manifest or {}
     metrics = version.metrics or manifest.get("metrics") or {}
-    return [_trained_on(manifest), _held_out(metrics), _item9(manifest), _members(manifest)]
+    held_out = _held_out(metrics, manifest.get("test_set") or {})
+    return [_trained_on(manifest), held_out, _item9(manifest), _members(manifest)]
 
 
 # A training run's counts and config in words (the run page): the keys are the code's, the words are
