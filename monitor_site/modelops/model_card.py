@@ -127,7 +127,7 @@ def _item9(manifest: dict) -> CardSection:
             "Threshold on the model's item 9",
             figure(flag.get("threshold"))
             if flag.get("threshold") is not None
-            else "none: the model's item 9 flags nothing (see below)",
+            else "none recommended: the item-9 rule's own line applies, not validated for this model",
         ),
         ("Chosen on", str(flag.get("chosen_on") or "—")),
         ("Target recall", _share(flag.get("target_recall"))),
