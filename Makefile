@@ -27,7 +27,10 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo --no-train $(if $(RESEED),--reset,)
 	$(DEMO_ENV) nohup $(PY) manage.py seed_demo > var/demo-setup.log 2>&1 &
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	# Static files as production serves them: content-hashed names, gzip/brotli copies, cached for a year
+	# (monitor_site/static_storage.py); --nostatic lets whitenoise serve them instead of runserver.
+	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(DEMO_ENV) $(PY) manage.py runserver --nostatic 127.0.0.1:8000
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); installed here when missing and
 # this user may (root + apt). Without it, tests/browser is skipped with the reason.

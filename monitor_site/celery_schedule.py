@@ -27,7 +27,7 @@ BEAT_SCHEDULE = {
         "task": "monitor_site.modelops.tasks.validate_llm_rater",
         "schedule": crontab(minute="30", hour="1"),
     },
-    # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Periodic tasks.
+    # Weekly retraining (Sunday 02:00); edit or disable it in the admin under Scheduled tasks.
     "weekly-retraining": {
         "task": "monitor_site.modelops.tasks.scheduled_training",
         "schedule": crontab(minute="0", hour="2", day_of_week="sun"),

@@ -127,7 +127,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one address,
-# that pair is locked for AXES_COOLOFF_TIME hours (admins unlock in the admin: Axes -> Access attempts).
+# that pair is locked for AXES_COOLOFF_TIME hours (admins unlock in the admin: Sign-in lockouts).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -175,13 +175,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "staticfiles")
 # plotly.js: the cartesian bundle in static/vendor/plotly, pinned to the version the Python plotly
-# package draws with (no CDN). collectstatic writes gzip (and brotli, when installed) copies that
-# whitenoise serves compressed; before collectstatic has run (demo, tests) it serves the finders' files.
+# package draws with (no CDN). collectstatic (deploy, `make demo`) writes content-hashed names with gzip
+# (and brotli) copies that whitenoise serves compressed and cacheable for a year (static_storage.py);
+# before it has run (tests) pages use the plain names, served from the finders.
 WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "monitor_site.static_storage.HashedCompressedStaticFilesStorage"},
 }
 
 # E-mail: console in the demo, SMTP (EMAIL_URL=smtp+tls://user:pass@host:587) in production.

@@ -174,6 +174,15 @@ def band_by_key(key: str) -> Band:
 # Item 9 is scored 0..3; a model-inferred value that rounds to 1 or more ("several days") needs a
 # clinician's review, whatever the total.
 SELF_HARM_FLAG = 0.5
+# Half an answer step: a model-inferred item that moved less than this does not change the answer it
+# rounds to (the evidence table marks a change of this size or more).
+ITEM_CHANGE_STEP = 0.5
+
+# How a score was obtained, in the words every page, export, API answer and FHIR `method` use: a
+# predicted score is never a questionnaire answer.
+METHOD_MODEL = "model-inferred"
+METHOD_LLM = "llm-rated"  # cold start: Claude's rating of the redacted window (pages: "LLM-rated")
+METHOD_SELF_REPORT = "self-report"
 
 
 def reliable_change(change: float) -> str:

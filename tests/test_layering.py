@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "monitor_site.settings",
         "monitor_site.security_headers",
+        "monitor_site.static_storage",
         "monitor_site.celery_schedule",
         "monitor_site.celery",
         "monitor_site.middleware",

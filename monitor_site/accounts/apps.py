@@ -13,9 +13,11 @@ class AccountsConfig(AppConfig):
 
         from monitor_site.accounts import checks  # noqa: F401  (registers the deploy checks)
         from monitor_site.accounts.admin_actions import admin_actions_guard
+        from monitor_site.accounts.admin_names import admin_names_apply
         from monitor_site.accounts.middleware import session_signed_in
         from monitor_site.accounts.throttle import login_failure_record
 
         admin_actions_guard()
+        admin_names_apply()
         user_logged_in.connect(session_signed_in, dispatch_uid="accounts.session_signed_in")
         user_login_failed.connect(login_failure_record, dispatch_uid="accounts.login_failure_record")

@@ -22,7 +22,15 @@ from django.utils import timezone
 from monitor_site.alerts.rule_names import rule_name_problem, rule_suggested_name
 from monitor_site.patients.models import Assessment, Patient
 from monitor_site.predictions.models import Prediction
-from scoring.phq9 import ITEM_SELF_HARM, band_by_key, reaches, shown
+from scoring.phq9 import (
+    CASENESS,
+    ITEM_SELF_HARM,
+    RELIABLE_CHANGE,
+    SELF_HARM_FLAG,
+    band_by_key,
+    reaches,
+    shown,
+)
 
 
 class AlertRule(models.Model):
@@ -42,20 +50,22 @@ class AlertRule(models.Model):
         max_length=16,
         choices=Source.choices,
         default=Source.MODEL,
-        help_text="What the rule reads: the model's predictions, or the patient's own questionnaires (one "
-        "questionnaire is enough: it is the patient's answer, so `consecutive` does not apply).",
+        help_text="What the rule reads: the model's scores of the patient's conversations, or the patient's "
+        "own questionnaires (one questionnaire is enough: it is the patient's answer, so 'scores in a row' "
+        "does not apply).",
     )
     threshold = models.FloatField(
-        default=10,
-        help_text="threshold: the PHQ-9 total (e.g. 10); deterioration: points above baseline (6); "
-        "self_harm: the model-inferred item 9 value (0.5 = rounds to 1, 'several days'); no_data: unused.",
+        default=CASENESS,
+        help_text=f"The line. A PHQ-9 line: the total (e.g. {CASENESS}). A deterioration: points above "
+        f"the baseline ({RELIABLE_CHANGE} is reliable change). Item 9: the model's item-9 score "
+        f"({SELF_HARM_FLAG} rounds to 1, 'several days'). The no-data rule does not use it.",
     )
     consecutive = models.PositiveSmallIntegerField(
         default=2,
-        help_text="Predictions in a row that must meet (or fail) the condition to open (or end) an "
-        "episode: hysteresis, so a score hovering at a line does not flap.",
+        help_text="Scores in a row that must be over the line to open an alert (and back under it to end "
+        "one), so a score hovering at a line does not open and close alerts over and over.",
     )
-    days = models.PositiveSmallIntegerField(default=7, help_text="no_data: days without a session.")
+    days = models.PositiveSmallIntegerField(default=7, help_text="No-data rule: days without a session.")
 
     class Crossing(models.TextChoices):
         POINT = "point", "The point estimate reaches the line"
@@ -65,15 +75,15 @@ class AlertRule(models.Model):
         max_length=16,
         choices=Crossing.choices,
         default=Crossing.POINT,
-        help_text="threshold and deterioration on predictions: what must reach the line. 'confident' "
-        "opens fewer alerts and misses more self-reported crossings (README: the measured trade-off); "
-        "questionnaires have no interval, so self-report rules always use the answer itself.",
+        help_text="Lines and deterioration on model scores: what must reach the line, the score or the "
+        "low end of its interval. The interval opens fewer alerts and misses more crossings the patients' "
+        "questionnaires show (README: the measured trade-off). Questionnaires have no interval.",
     )
     use_model_threshold = models.BooleanField(
         default=False,
-        help_text="self_harm on predictions: use the item-9 threshold the active model's card recommends "
-        "(chosen on validation patients for a recall of 0.9); `threshold` applies when the card has none "
-        "or this is off (an admin override).",
+        help_text="Item-9 rule on model scores: use the item-9 line the active model's card recommends "
+        "(chosen on validation patients to find 9 in 10 windows with a self-reported item 9 of 1 or more). "
+        "The line above applies when the card has none or this is off.",
     )
     urgent = models.BooleanField(default=False, help_text="Urgent alerts list first and re-notify.")
     renotify_after_hours = models.PositiveIntegerField(
@@ -192,7 +202,7 @@ class Alert(models.Model):
         null=True,
         blank=True,
         help_text="When the crossing happened: the window end of the prediction that completed the rule, "
-        "or when the questionnaire was completed. `opened_at` is when it was processed.",
+        "or when the questionnaire was completed. 'Opened' is when it was processed.",
     )
     urgent = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -227,8 +237,9 @@ class Alert(models.Model):
     episode_key = models.CharField(
         max_length=40,
         blank=True,
-        help_text="AlertRule.episode_key when opened: 'lines:<source>' for the ladder of threshold lines, "
-        "'rule:<id>' for a rule that never folds. One live episode and one unresolved alert per key.",
+        help_text="Which episode the alert belongs to: the ladder of PHQ-9 lines of one source (model or "
+        "questionnaire), or one rule that never folds into another. A patient has at most one live episode "
+        "and one unresolved alert of each.",
     )
     folded_into = models.ForeignKey(
         "self",
@@ -243,8 +254,8 @@ class Alert(models.Model):
     history = models.JSONField(
         default=list,
         blank=True,
-        help_text="What happened to the episode, oldest first: [{'at': ISO time, 'text': ...}]; numbers "
-        "and lines only, never conversation text.",
+        help_text="What happened to the alert, oldest first, one line per change: numbers and lines only, "
+        "never conversation text.",
     )
 
     class Meta:

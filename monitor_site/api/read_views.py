@@ -32,9 +32,10 @@ from monitor_site.predictions.selectors import (
     prediction_intervals,
     prediction_list_for_patient,
 )
+from scoring.phq9 import METHOD_LLM, METHOD_MODEL, METHOD_SELF_REPORT
 
-METHOD = "model-inferred"
-LLM_RATED = "llm-rated"  # a cold-start rating by Claude (monitor_site.dashboards.exports uses the same word)
+METHOD = METHOD_MODEL
+LLM_RATED = METHOD_LLM  # a cold-start rating by Claude (scoring.phq9: exports use the same word)
 PAGE_SIZE = 50
 PATIENT_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive bigint; anything else names no patient
 
@@ -104,7 +105,7 @@ class QuestionnaireOut(serializers.Serializer):
     items = serializers.ListField(child=serializers.IntegerField())
 
     def get_method(self, obj: object) -> str:
-        return "self-report"
+        return METHOD_SELF_REPORT
 
 
 class TrajectoryOut(serializers.Serializer):

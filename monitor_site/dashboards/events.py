@@ -14,7 +14,7 @@ from monitor_site.alerts.models import Alert
 from monitor_site.audit.models import AuditEvent
 from monitor_site.patients.models import Assessment, ClinicianNote, Patient
 from monitor_site.predictions.models import Prediction
-from scoring.phq9 import ITEM_SELF_HARM
+from scoring.phq9 import ITEM_SELF_HARM, METHOD_MODEL, METHOD_SELF_REPORT
 
 MODEL_CHANGES_SHOWN = 50  # promotions and roll-backs listed on one patient's history, newest first
 NOTE_CHARS = 300  # a long note is cut in the event list (the Notes card has it whole)
@@ -46,7 +46,7 @@ def _who(user: object) -> str:
 
 
 def _alert_events(alert: Alert) -> list[PatientEvent]:
-    source = "self-report" if alert.is_self_report else "model-inferred"
+    source = METHOD_SELF_REPORT if alert.is_self_report else METHOD_MODEL
     events = [
         PatientEvent(
             alert.crossed_at or alert.opened_at,

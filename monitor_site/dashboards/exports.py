@@ -21,6 +21,9 @@ from scoring.phq9 import (
     LOINC_SYSTEM,
     LOINC_TOTAL,
     LOINC_TOTAL_DISPLAY,
+    METHOD_LLM,
+    METHOD_MODEL,
+    METHOD_SELF_REPORT,
     MODEL_TOTAL_CODE,
     MODEL_TOTAL_DISPLAY,
     N_ITEMS,
@@ -44,6 +47,9 @@ class ExportPrediction:
     backbone: str
     llm: bool = False  # a cold-start LLM rating (Claude), not a trained model's estimate
     validated: bool = True  # False: an LLM rating not yet validated here (no interval)
+    # False: the active model has not scored this window (older than the re-scoring horizon, or
+    # re-scoring still running); this is the newest older version's score of it.
+    current: bool = True
 
     def __post_init__(self) -> None:
         _check_items(self.items)
@@ -66,20 +72,26 @@ def _check_items(items: Sequence[float]) -> None:
         raise ValueError(f"PHQ-9 needs {N_ITEMS} item scores, got {len(items)}")
 
 
-MODEL_INFERRED = "model-inferred"
-LLM_RATED = "llm-rated"  # cold start: rated by Claude from redacted text; still not a questionnaire answer
-SELF_REPORT = "self-report"
+MODEL_INFERRED = METHOD_MODEL
+LLM_RATED = METHOD_LLM  # cold start: rated by Claude from redacted text; still not a questionnaire answer
+SELF_REPORT = METHOD_SELF_REPORT
 CSV_HEADER = (
     ["source", "patient", "time", "kind", "total", "band", "interval_low", "interval_high"]
     + [f"item_{n}" for n in range(1, N_ITEMS + 1)]
-    + ["model_version", "window_start"]
+    + ["model_version", "window_start", "current_model"]
 )
+CURRENT = "yes"
+NOT_CURRENT = "no: not scored by the current model"
 
 UCUM = "http://unitsofmeasure.org"
 PREDICTION_NOTE = "Model-inferred from conversations; not a questionnaire answer."
 LLM_NOTE = (
     "Rated by a large language model (Claude) from redacted conversations during a cold start, before a "
     "trained model was available; not a questionnaire answer."
+)
+NOT_CURRENT_NOTE = (
+    "Not scored by the current model: the model now active has not scored this window (older than the "
+    "re-scoring horizon, or re-scoring still running); this is an older version's score."
 )
 # Fixed namespace so fullUrls stay the same across exports: a receiver can de-duplicate re-imports.
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "phq9-monitor/fhir-export")
@@ -110,9 +122,13 @@ def trajectory_csv(
         low, high = (round(p.low, 2), round(p.high, 2)) if p.validated else ("", "")  # none known yet
         cells: list[str | float] = [round(p.total, 2), band_by_key(p.band).label, low]
         cells += [high, *(round(v, 2) for v in p.items), p.model_version, _iso(p.window_start)]
+        cells.append(CURRENT if p.current else NOT_CURRENT)
         rows.append((p.at, LLM_RATED if p.llm else MODEL_INFERRED, p.id, cells))
     for q in questionnaires:
-        rows.append((q.at, SELF_REPORT, q.id, [q.total, band_for(q.total).label, "", "", *q.items, "", ""]))
+        no_model = ["", "", ""]  # model_version, window_start, current_model: a questionnaire has none
+        rows.append(
+            (q.at, SELF_REPORT, q.id, [q.total, band_for(q.total).label, "", "", *q.items, *no_model])
+        )
     # Oldest first; ties broken by kind then id so the same data always gives the same file.
     rows.sort(key=lambda row: row[:3])
 
@@ -212,6 +228,8 @@ def _prediction(
     note = PREDICTION_NOTE
     if p.llm:
         note = LLM_NOTE + ("" if p.validated else " Not yet validated here: no interval.")
+    if not p.current:
+        note += f" {NOT_CURRENT_NOTE}"
     items = [
         {"code": _item_code(i, code_system=code_system), "valueQuantity": _score(v)}
         for i, v in enumerate(p.items)

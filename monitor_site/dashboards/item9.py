@@ -25,10 +25,10 @@ from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import Assessment
 from monitor_site.predictions.models import Prediction
 from scoring.item9 import RULE_VALUE, SOURCES, ModelItem9, item9_sources, model_item9
-from scoring.phq9 import ITEM_SELF_HARM
+from scoring.phq9 import ITEM_SELF_HARM, METHOD_MODEL, METHOD_SELF_REPORT
 
 # How the pages name each source (scoring.item9.SOURCES); e-mails use alerts.models.ITEM9_SOURCE_LABELS.
-SOURCE_NAMES = {"detector": "risk language", "model": "model-inferred", "self-report": "self-report"}
+SOURCE_NAMES = {"detector": "risk language", "model": METHOD_MODEL, "self-report": METHOD_SELF_REPORT}
 RULE_OFF_NOTICE = (
     "The item-9 (self-harm) alert rule is switched off: no alert opens when a patient's messages or the "
     "model's item 9 suggest thoughts of self-harm, and nobody is e-mailed. Flags still show on these "

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -44,7 +44,7 @@ from monitor_site.predictions.selectors import (
     prediction_current_list_for_patient,
     prediction_list_for_patient,
 )
-from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, change_status, item_answer
+from scoring.phq9 import ITEM_CHANGE_STEP, ITEM_LABELS, ITEM_SELF_HARM, change_status, item_answer
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def patient_page_url(patient: Patient) -> str:
     return reverse("dashboards:patient_detail", args=[patient.pk])
 
 
-DRIVER_MIN_CHANGE = 0.5  # half an answer step: a smaller item change does not move the answer it rounds to
+DRIVER_MIN_CHANGE = ITEM_CHANGE_STEP  # half an answer step (scoring.phq9)
 DRIVERS_SHOWN = 3
 
 
@@ -295,6 +295,7 @@ def patient_page_context(
         "escalation": EscalationStep.current_text(),
         "n_predictions": n_predictions,
         "alerts": alerts,
+        "urgent_alerts": [a for a in alerts if a.urgent],  # the page's first screen names them
         "events": events,
         "notes": list(patient.notes.select_related("author")[:20]),
         "now": timezone.now(),
@@ -304,10 +305,19 @@ def patient_page_context(
 FHIR_PAGE_SIZE = 1000  # predictions per FHIR Bundle: a flood of sessions comes in pages, not one 50 MB file
 
 
+def _export_current(patient: Patient) -> tuple[QuerySet[Prediction], int | None]:
+    """One score per window, as the page's table: the active version's, else the newest version's
+    (marked as not scored by the current model), oldest first."""
+    active = model_version_active()
+    active_id = active.pk if active else None
+    rows = prediction_current_list_for_patient(patient=patient, active_version_id=active_id)
+    return rows.defer("evidence").order_by("window_end", "pk"), active_id
+
+
 def _export_rows(
     patient: Patient, *, predictions_slice: slice | None = None, questionnaires: bool = True
 ) -> tuple[list[ExportPrediction], list[ExportQuestionnaire]]:
-    rows = prediction_list_for_patient(patient=patient).defer("evidence")
+    rows, active_id = _export_current(patient)
     if predictions_slice is not None:
         rows = rows[predictions_slice]
     exported = [
@@ -324,6 +334,7 @@ def _export_rows(
             backbone=p.model_version.backbone,
             llm=p.is_llm,
             validated=p.validated_here,
+            current=active_id is None or p.model_version_id == active_id,
         )
         for p in rows
     ]
@@ -349,7 +360,7 @@ def patient_csv(*, patient: Patient) -> str:
 def patient_fhir_bundle(*, patient: Patient, base_url: str, page: int = 1) -> dict | None:
     """One page of the patient's FHIR Bundle (FHIR_PAGE_SIZE predictions, oldest first; the
     questionnaires on the first page), with `link` relations self/next/previous; None past the end."""
-    count = Prediction.objects.filter(patient=patient).count()
+    count = _export_current(patient)[0].count()
     pages = max(1, -(-count // FHIR_PAGE_SIZE))
     if page > pages:
         return None

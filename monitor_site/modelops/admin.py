@@ -7,26 +7,29 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from monitor_site.accounts.admin_actions import SuperuserActions
+from monitor_site.audit.models import AuditEvent
+from monitor_site.audit.services import audit_record
 from monitor_site.modelops.figures import evaluation_figure
+from monitor_site.modelops.model_card import model_card, run_config_rows, run_count_rows
 from monitor_site.modelops.models import ModelVersion, PseudoLabel, TrainingRun
 from monitor_site.modelops.selectors import training_run_labelling_cost
+from monitor_site.modelops.services.cold_start import llm_scoring_outcome
 from monitor_site.modelops.services.registry import model_version_promote
 from monitor_site.modelops.services.training_runs import TrainingAlreadyRunning, training_run_request
 from monitor_site.modelops.tasks import training_run_enqueue
-
-CARD_LIST_ITEMS = 12  # a long list (per-item figures, files) shows its first values and a count
+from monitor_site.patients.models import CareTeam
 
 
 def _figure(value: Any) -> str:
-    """A number as the admin shows it: 2 decimals (3 under 1, for AUCs and correlations); "—" if none."""
+    """A number as the admin lists it: 2 decimals (3 under 1, for AUCs and correlations); "—" if none."""
     if value is None:
         return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -34,30 +37,6 @@ def _figure(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
-
-
-def _card_rows(data: Any, path: str = "") -> list[tuple[str, str]]:
-    if isinstance(data, dict):
-        return [
-            row for key, value in data.items() for row in _card_rows(value, f"{path}.{key}" if path else key)
-        ]
-    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
-        return [row for i, value in enumerate(data, start=1) for row in _card_rows(value, f"{path} [{i}]")]
-    if isinstance(data, list):
-        shown = ", ".join(_figure(v) for v in data[:CARD_LIST_ITEMS])
-        more = f" … ({len(data)} values)" if len(data) > CARD_LIST_ITEMS else ""
-        return [(path, f"[{shown}{more}]")]
-    return [(path, _figure(data))]
-
-
-def card_table(data: Any) -> str:
-    """A model card (manifest or metrics JSON) as a two-column table, numbers rounded, nested keys
-    joined with dots: readable by an admin, never raw JSON."""
-    rows = _card_rows(data or {})
-    if not rows:
-        return "—"
-    body = format_html_join("", "<tr><th scope='row'>{}</th><td>{}</td></tr>", rows)
-    return format_html("<table class='model-card'><tbody>{}</tbody></table>", body)
 
 
 @admin.register(ModelVersion)
@@ -73,16 +52,8 @@ class ModelVersionAdmin(SuperuserActions, admin.ModelAdmin):
         "promoted_at",
     )
     list_filter = ("status",)
-    fields = readonly_fields = (
-        "version",
-        "status",
-        "backbone",
-        "members",
-        "created_at",
-        "promoted_at",
-        "test_metrics",
-        "model_card",
-    )
+    change_form_template = "admin/modelops/modelversion/change_form.html"
+    fields = readonly_fields = ("version", "status", "backbone", "members", "created_at", "promoted_at")
     actions = ("promote",)
 
     @admin.display(description="MAE (test)", ordering="metrics__mae")
@@ -93,13 +64,36 @@ class ModelVersionAdmin(SuperuserActions, admin.ModelAdmin):
     def rounded_auc(self, version: ModelVersion) -> str:
         return _figure(version.auc_at_10)
 
-    @admin.display(description="test metrics")
-    def test_metrics(self, version: ModelVersion) -> str:
-        return card_table(version.metrics)
+    def get_urls(self) -> list:
+        manifest = self.admin_site.admin_view(self.manifest_view)
+        return [
+            path("<int:pk>/manifest/", manifest, name="modelops_modelversion_manifest"),
+            *super().get_urls(),
+        ]
 
-    @admin.display(description="model card (manifest)")
-    def model_card(self, version: ModelVersion) -> str:
-        return card_table(version.manifest)
+    def manifest_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The raw manifest and metrics behind the card, as stored (JSON), for whoever needs a key."""
+        version = get_object_or_404(ModelVersion, pk=pk)
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied
+        return JsonResponse(
+            {"version": version.version, "manifest": version.manifest, "metrics": version.metrics},
+            json_dumps_params={"indent": 2},
+        )
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        version = ModelVersion.objects.filter(pk=object_id).first() if object_id else None
+        extra = dict(extra_context or {})
+        if version is not None:
+            extra["card"] = model_card(version)
+            extra["manifest_url"] = reverse("admin:modelops_modelversion_manifest", args=[version.pk])
+        return super().changeform_view(request, object_id, form_url, extra)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -164,7 +158,17 @@ class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
         "finished_at",
     )
     list_filter = ("status", "trigger")
-    readonly_fields = [f.name for f in TrainingRun._meta.fields if f.name != "active_slot"]
+    # Counts, config, report and log are shown in words by the page's template, never as raw JSON.
+    fields = readonly_fields = (
+        "status",
+        "trigger",
+        "requested_by",
+        "model_version",
+        "label_batch_id",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
     actions = ("mark_failed",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -186,8 +190,8 @@ class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
         except TrainingAlreadyRunning as exc:
             self.message_user(request, f"Not started: {exc}. Wait for it to finish.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:modelops_trainingrun_changelist"))
-        training_run_enqueue(run)
-        self.message_user(request, f"Training run #{run.pk} queued on the gpu queue.", messages.SUCCESS)
+        where = training_run_enqueue(run)
+        self.message_user(request, f"Training run #{run.pk} {where}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:modelops_trainingrun_change", args=[run.pk]))
 
     def changeform_view(
@@ -200,6 +204,8 @@ class TrainingRunAdmin(SuperuserActions, admin.ModelAdmin):
         run = TrainingRun.objects.filter(pk=object_id).first() if object_id else None
         extra = dict(extra_context or {})
         if run is not None:
+            extra["count_rows"] = run_count_rows(run.counts or {})
+            extra["config_rows"] = run_config_rows(run.config or {})
             extra["labelling_cost"] = training_run_labelling_cost(
                 counts=run.counts or {}, token_budget=int((run.config or {}).get("token_budget") or 0)
             )
@@ -237,3 +243,27 @@ class PseudoLabelAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(CareTeam)
+class CareTeamAdmin(admin.ModelAdmin):
+    """Care teams are the patients app's, but their one switch is the cold start's (modelops): what it
+    will do depends on the registry and the key, so the admin lives here, above both."""
+
+    list_display = ("name", "llm_scoring")
+    list_filter = ("llm_scoring",)
+    filter_horizontal = ("members",)
+
+    def save_model(self, request: HttpRequest, obj: CareTeam, form: Any, change: bool) -> None:
+        """Turning cold-start LLM scoring on sends consented patients' redacted text to Anthropic: audited,
+        and the admin is told what will happen now (not just "changed successfully")."""
+        super().save_model(request, obj, form, change)
+        if "llm_scoring" in form.changed_data:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.CARE_TEAM_LLM_SCORING,
+                obj=obj,
+                detail={"llm_scoring": obj.llm_scoring, "created": not change},
+            )
+            warning, text = llm_scoring_outcome(team=obj)
+            self.message_user(request, text, messages.WARNING if warning else messages.INFO)

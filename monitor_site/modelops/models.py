@@ -18,7 +18,9 @@ class ModelVersion(models.Model):
         RATER = "rater", "LLM rater (cold start)"
 
     version = models.CharField(
-        max_length=64, unique=True, help_text="Artifact directory name in MODEL_STORE_DIR."
+        max_length=64,
+        unique=True,
+        help_text="The name of the model's folder in the model store (MODEL_STORE_DIR).",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
     backbone = models.CharField(max_length=255)
@@ -75,6 +77,8 @@ class PseudoLabel(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["window_hash", "model"], name="pseudo_label_once")]
+        verbose_name = "Claude label (pseudo-label)"
+        verbose_name_plural = "Claude labels (pseudo-labels)"
 
     def __str__(self) -> str:
         return f"{self.model} {self.window_hash[:10]}"
@@ -89,7 +93,11 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    trigger = models.CharField(max_length=16, default="admin", help_text="admin, schedule or shell")
+    trigger = models.CharField(
+        max_length=16,
+        default="admin",
+        help_text="Who started it: an admin ('Retrain now'), the weekly schedule, or a shell command.",
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -98,11 +106,13 @@ class TrainingRun(models.Model):
         related_name="training_runs",
     )
     stage = models.CharField(max_length=32, blank=True)
-    progress = models.FloatField(default=0.0, help_text="0..1 over the whole run")
+    progress = models.FloatField(default=0.0, help_text="How far the whole run has got, 0 to 1.")
     counts = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True)
     config = models.JSONField(default=dict, blank=True)
-    report = models.JSONField(default=dict, blank=True, help_text="Held-out test evaluation.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="How the new model did on held-out test patients."
+    )
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
     )
@@ -110,7 +120,8 @@ class TrainingRun(models.Model):
     label_batch_id = models.CharField(
         max_length=64,
         blank=True,
-        help_text="The Message Batch of Claude labels this run waits for; a resumed run collects it.",
+        help_text="The batch of Claude labels this run waits for (Anthropic's Message Batches, half price); "
+        "the run picks it up when it has ended.",
     )
     # True while queued or running, NULL afterwards (NULLs never collide in a unique index).
     active_slot = models.BooleanField(null=True, default=True, editable=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from fnmatch import fnmatchcase
 
 from celery import shared_task
 from django.conf import settings
@@ -56,14 +57,28 @@ def validate_llm_rater() -> str | None:
     return row.version if row else None
 
 
-def training_run_enqueue(run: TrainingRun) -> None:
+def training_run_enqueue(run: TrainingRun) -> str:
     """Start a queued run once it is committed: on the gpu queue, or in the demo (no worker) in a
-    background thread of the web process, so the request that asked for it answers at once."""
+    background thread of the web process, so the request that asked for it answers at once. Returns
+    where it runs, in words (the admin says so)."""
     if settings.TRAINING_IN_BACKGROUND_THREAD:
         run_id = run.pk
         transaction.on_commit(lambda: training_thread_start(run_id))
-    else:
+        return "started in a background thread of this web server (the demo has no worker)"
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         run_training.delay_on_commit(run.pk)
+        return "run in this request (tasks run eagerly here)"
+    run_training.delay_on_commit(run.pk)
+    queue = queue_of(run_training.name)
+    return f'queued for a worker of the "{queue}" queue (a worker started with -Q {queue} runs it)'
+
+
+def queue_of(task_name: str) -> str:
+    """The queue settings.CELERY_TASK_ROUTES sends `task_name` to (first matching pattern, as Celery)."""
+    for pattern, route in settings.CELERY_TASK_ROUTES.items():
+        if fnmatchcase(task_name, pattern):
+            return str(route["queue"])
+    return str(getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery"))
 
 
 def training_thread_start(run_id: int) -> threading.Thread:

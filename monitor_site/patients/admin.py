@@ -8,30 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from monitor_site.accounts.admin_actions import SuperuserActions
-from monitor_site.audit.models import AuditEvent
-from monitor_site.audit.services import audit_record
 from monitor_site.patients.admin_scope import CareTeamScopedAdmin
-from monitor_site.patients.models import Assessment, CareTeam, IngestSource, IngestToken, Patient
+from monitor_site.patients.models import Assessment, IngestSource, IngestToken, Patient
 from monitor_site.patients.services.erasure import patient_erase
 from monitor_site.patients.services.tokens import ingest_token_revoke
-
-
-@admin.register(CareTeam)
-class CareTeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "llm_scoring")
-    list_filter = ("llm_scoring",)
-    filter_horizontal = ("members",)
-
-    def save_model(self, request: HttpRequest, obj: CareTeam, form: Any, change: bool) -> None:
-        """Turning cold-start LLM scoring on sends consented patients' redacted text to Anthropic: audited."""
-        super().save_model(request, obj, form, change)
-        if "llm_scoring" in form.changed_data:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.CARE_TEAM_LLM_SCORING,
-                obj=obj,
-                detail={"llm_scoring": obj.llm_scoring, "created": not change},
-            )
 
 
 @admin.register(IngestSource)

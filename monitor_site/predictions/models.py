@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.patients.models import ConversationSession, Patient
-from scoring.phq9 import ITEM_SELF_HARM, band_by_key
+from scoring.phq9 import ITEM_SELF_HARM, METHOD_MODEL, band_by_key
 
 
 class Prediction(models.Model):
@@ -84,7 +84,7 @@ class Prediction(models.Model):
         """What kind of estimate this is, as shown beside the score."""
         if self.is_llm:
             return "LLM-rated (Claude, not a trained model)"
-        return "model-inferred"
+        return METHOD_MODEL
 
     @property
     def band_label(self) -> str:

@@ -71,6 +71,43 @@ def test_a_latest_window_the_current_model_has_not_scored_says_so(page: tuple[Cl
     assert "not scored by the current model" in listing
 
 
+def test_after_a_roll_back_the_csv_export_has_the_active_versions_score_of_each_window(
+    page: tuple[Client, object],
+) -> None:
+    import csv
+    import io
+
+    client, patient = page
+    later = SessionFactory(patient=patient)  # scored only by a version that is not active
+    PredictionFactory(session=later, model_version=ModelVersionFactory(version="v-other", status="retired"))
+    body = client.get(f"/patients/{patient.pk}/export.csv").content.decode()  # type: ignore[attr-defined]
+    rows = [r for r in csv.DictReader(io.StringIO(body)) if r["kind"] == "model-inferred"]
+    assert [r["model_version"] for r in rows] == ["v-old"] * 4 + ["v-other"]  # one row per window
+    assert [r["total"] for r in rows[:4]] == ["7.8", "8.0", "15.0", "18.5"]  # not v-new's 21.4
+    assert [r["current_model"] for r in rows] == ["yes"] * 4 + ["no: not scored by the current model"]
+
+
+def test_after_a_roll_back_the_fhir_export_marks_a_window_the_current_model_has_not_scored(
+    page: tuple[Client, object],
+) -> None:
+    import json
+
+    client, patient = page
+    PredictionFactory(
+        session=SessionFactory(patient=patient),
+        model_version=ModelVersionFactory(version="v-other", status="retired"),
+    )
+    bundle = json.loads(client.get(f"/patients/{patient.pk}/fhir.json").content)  # type: ignore[attr-defined]
+    estimates = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation" and "device" in e["resource"]
+    ]
+    assert len(estimates) == 5  # one per window
+    marked = [o for o in estimates if "Not scored by the current model" in o["note"][0]["text"]]
+    assert [o["device"]["display"] for o in marked] == ["PHQ-9 estimator v-other"]
+
+
 def test_a_roll_back_in_the_admin_asks_for_confirmation_first(client: Client) -> None:
     from django.urls import reverse
 

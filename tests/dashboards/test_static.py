@@ -4,6 +4,7 @@ compressed by collectstatic."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 from pathlib import Path
 
@@ -38,12 +39,41 @@ def test_charts_never_offer_to_upload_patient_data() -> None:
     assert "displaylogo: false" in charts
 
 
-def test_collectstatic_writes_a_compressed_copy(tmp_path: Path, settings: object) -> None:
+def test_collectstatic_writes_a_compressed_copy_under_a_content_hashed_name(
+    tmp_path: Path, settings: object
+) -> None:
     settings.STATIC_ROOT = tmp_path  # type: ignore[attr-defined]
     call_command("collectstatic", "--noinput", verbosity=0)
-    packed = tmp_path / "vendor" / "plotly" / (BUNDLE.name + ".gz")
+    digest = hashlib.md5(BUNDLE.read_bytes(), usedforsecurity=False).hexdigest()[:12]
+    hashed = tmp_path / "vendor" / "plotly" / BUNDLE.name.replace(".js", f".{digest}.js")
+    packed = hashed.with_name(hashed.name + ".gz")
     assert packed.is_file() and packed.stat().st_size < 600_000
     assert gzip.decompress(packed.read_bytes()) == BUNDLE.read_bytes()
+
+
+@pytest.mark.django_db
+def test_in_the_demo_pages_load_plotly_hashed_compressed_and_cached_for_a_year(
+    tmp_path: Path, settings: object, client: object
+) -> None:
+    """As `make demo` serves it: DEBUG on, collectstatic run, whitenoise serving (runserver --nostatic)."""
+    from tests.factories import CareTeamFactory, PatientFactory, PredictionFactory, UserFactory
+
+    settings.DEBUG = True  # type: ignore[attr-defined]
+    settings.STATIC_ROOT = tmp_path  # type: ignore[attr-defined]
+    call_command("collectstatic", "--noinput", verbosity=0)
+    team = CareTeamFactory()
+    user = UserFactory()
+    team.members.add(user)
+    patient = PatientFactory(care_team=team)
+    PredictionFactory(session__patient=patient)
+    client.force_login(user)  # type: ignore[attr-defined]
+    html = client.get(f"/patients/{patient.pk}/").content.decode()  # type: ignore[attr-defined]
+    found = re.search(r'src="(/static/vendor/plotly/plotly-cartesian-4\.1\.1\.min\.[0-9a-f]{12}\.js)"', html)
+    assert found is not None, "the page does not load plotly by its content-hashed name"
+    response = client.get(found.group(1), HTTP_ACCEPT_ENCODING="gzip, br")  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    assert response["Content-Encoding"] in ("gzip", "br")
+    assert "max-age=315360000" in response["Cache-Control"] and "immutable" in response["Cache-Control"]
 
 
 @pytest.mark.django_db

@@ -6,8 +6,14 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from scoring.phq9 import (
+    CASENESS,
+    ITEM_CHANGE_STEP,
+    METHOD_MODEL,
     READING_NOTE,
     RELIABLE_CHANGE,
+    REMISSION_BELOW,
+    RESPONSE_FRACTION,
+    SELF_HARM_FLAG,
     THRESHOLDS,
     TOTAL_MAX,
     Band,
@@ -100,8 +106,25 @@ def phq9_fact(name: str) -> str:
         "reading_note": READING_NOTE,
         "thresholds": ", ".join(str(t) for t in THRESHOLDS),
         "total_max": str(TOTAL_MAX),
+        "caseness": str(CASENESS),
+        "response_drop": f"{RESPONSE_FRACTION:.0%}",
+        "remission_below": str(REMISSION_BELOW),
+        "self_harm_flag": f"{SELF_HARM_FLAG:g}",
+        "item_change_step": f"{ITEM_CHANGE_STEP:g}",
+        "method_model": METHOD_MODEL,
     }
     return facts[name]
+
+
+@register.filter
+def item_change_class(change: float | None) -> str:
+    """CSS class of a model-inferred item's change: "flag" when it rose by half an answer step or more
+    (scoring.phq9.ITEM_CHANGE_STEP), "good" when it fell as far, "" otherwise."""
+    if change is None:
+        return ""
+    if change >= ITEM_CHANGE_STEP:
+        return "flag"
+    return "good" if change <= -ITEM_CHANGE_STEP else ""
 
 
 @register.filter

@@ -39,6 +39,30 @@ def llm_scoring_in_use() -> bool:
     return bool(settings.ANTHROPIC_API_KEY) and CareTeam.objects.filter(llm_scoring=True).exists()
 
 
+def llm_scoring_outcome(*, team: CareTeam) -> tuple[bool, str]:
+    """What switching a care team's cold-start LLM scoring will do now, in words for the admin who
+    switched it, and whether it is a warning (something the admin expected will not happen)."""
+    if not team.llm_scoring:
+        return False, (
+            f"Cold-start LLM scoring is off for {team.name}: none of its patients' text is sent to "
+            "Anthropic; sessions wait for a trained model."
+        )
+    if ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists():
+        return True, (
+            f"Cold-start LLM scoring is on for {team.name}, but a trained model is active: it keeps "
+            "scoring every session and nothing is rated by Claude (the switch only acts in a cold start)."
+        )
+    if not settings.ANTHROPIC_API_KEY:
+        return True, (
+            f"Cold-start LLM scoring is on for {team.name}, but no ANTHROPIC_API_KEY is set: nothing will "
+            "be rated and its sessions stay unscored until a key is set or a model is trained."
+        )
+    return False, (
+        f"Cold-start LLM scoring is on for {team.name}: Claude will rate its consented patients' redacted "
+        "sessions (each rating is paid for) until a trained model is promoted."
+    )
+
+
 def llm_rater(*, source: str, token_budget: int | None = None) -> tuple[ModelVersion, LlmRater] | None:
     """The rater for the current labeller settings and its registry row (created on first use), or None
     without an Anthropic key. New ratings are stored as PseudoLabels of `source` (never paid twice)."""
