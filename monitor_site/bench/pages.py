@@ -178,8 +178,8 @@ def format_pages_report(report: dict[str, Any]) -> str:
             f"{page['max_ms']:>9.1f}{page['cpu_median_ms']:>9.1f}{page['cpu_p95_ms']:>9.1f}"
             f"{queries:>9}{page['probe_sql_ms']:>8.1f}{page['bytes'] / 1024:>7.0f}"
         )
-    lines.append("(cpu: this process's CPU ms per request, PostgreSQL's not included; queries and sql ms: one")
-    lines.append(" captured request per URL, sql ms includes fetching rows)")
+    lines.append("(cpu: this process's CPU ms per request, PostgreSQL's not included; queries and sql ms:")
+    lines.append(" one captured request per URL, sql ms includes fetching rows)")
     pauses = report["gc_full_collections_ms"]
     lines.append(
         f"{report['gc_frozen_objects']:,} long-lived objects frozen after start-up, as in the web process"
