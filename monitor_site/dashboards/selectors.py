@@ -1,17 +1,14 @@
-"""Reads behind the patient page that span apps: a patient's engagement, evidence, events, and
-everything the page and its exports show. The triage list's reads are in triage.py."""
+"""Reads behind the patient page that span apps: a patient's evidence, events, and everything the
+page and its exports show (engagement per week: engagement.py). The triage list's reads are in triage.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef
-from django.db.models.functions import TruncWeek
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +22,7 @@ from monitor_site.dashboards.charts import (
     item_heatmap,
     trajectory_figure,
 )
+from monitor_site.dashboards.engagement import engagement_by_week
 from monitor_site.dashboards.events import patient_events
 from monitor_site.dashboards.exports import (
     ExportPrediction,
@@ -36,7 +34,7 @@ from monitor_site.dashboards.item9 import Item9Display, item9_for_prediction, it
 from monitor_site.dashboards.series import current_series, version_names, week_before
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import model_version_active
-from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
+from monitor_site.patients.models import Assessment, ConversationSession, Patient
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.selectors import (
@@ -45,49 +43,6 @@ from monitor_site.predictions.selectors import (
     prediction_list_for_patient,
 )
 from scoring.phq9 import ITEM_LABELS, ITEM_SELF_HARM, change_status, item_answer
-
-
-@dataclass(frozen=True)
-class EngagementWeek:
-    week: datetime
-    sessions: int
-    user_turns: int
-
-
-def engagement_by_week(*, patient: Patient, until: datetime | None = None) -> list[EngagementWeek]:
-    """Sessions and user turns per calendar week (Monday start), oldest first, from the patient's first
-    session to the week of `until` (default now). Weeks without a session are there as zero: a patient
-    who stops talking is a signal, not a gap to skip."""
-    sessions = dict(
-        ConversationSession.objects.filter(patient=patient)
-        .annotate(week=TruncWeek("ended_at"))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .values_list("week", "n")
-    )
-    if not sessions:
-        return []
-    turns = dict(
-        Message.objects.filter(session__patient=patient, role="user")
-        .annotate(week=TruncWeek("session__ended_at"))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .values_list("week", "n")
-    )
-    first = min(sessions)
-    last = max(max(sessions), _week_start(until or timezone.now(), like=first))
-    weeks, week = [], first
-    while week <= last:
-        weeks.append(EngagementWeek(week, sessions.get(week, 0), turns.get(week, 0)))
-        week += timedelta(weeks=1)
-    return weeks
-
-
-def _week_start(moment: datetime, *, like: datetime) -> datetime:
-    """Monday 00:00 of `moment`'s week, in the time zone TruncWeek gave `like`."""
-    local = moment.astimezone(like.tzinfo) if like.tzinfo else moment
-    return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-
 
 # Everything the patient page shows, assembled from selectors; no writes, no request handling.
 #
