@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from scoring.artifact import ArtifactError, resolve_model_dir
 from scoring.backbone import BackboneNotFound
 from scoring.cli_args import add_dataclass_arguments, dataclass_from_options
+from scoring.quantize import DEFAULT_PRECISION, PRECISIONS, check_precision
 from scoring.types import Conversation, Window, turn_from_json
 
 if TYPE_CHECKING:
@@ -120,13 +121,13 @@ def check_device(device: str) -> None:
         raise InputError(f"--device {device}: no CUDA GPU is available here; use --device cpu (or auto)")
 
 
-def load_ensemble(model_dir: Path, device: str) -> Ensemble:
+def load_ensemble(model_dir: Path, device: str, precision: str = DEFAULT_PRECISION) -> Ensemble:
     from safetensors import SafetensorError
 
     from scoring.ensemble import Ensemble
 
     try:
-        return Ensemble.load(model_dir, device=device)
+        return Ensemble.load(model_dir, device=device, precision=precision)
     except (ArtifactError, BackboneNotFound):
         raise
     except (KeyError, TypeError, ValueError, SafetensorError) as exc:
@@ -149,7 +150,7 @@ def predict(args: PredictArgs) -> int:
     check_output(out_path)
     check_device(args.device)
     model_dir = resolve_model_dir(args.model, store=args.model_store)
-    ensemble = load_ensemble(model_dir, args.device)
+    ensemble = load_ensemble(model_dir, args.device, args.precision)
     detector = SelfHarmDetector.default()
     tmp = out_path.with_name(out_path.name + ".partial")
     try:
@@ -182,7 +183,10 @@ def predict(args: PredictArgs) -> int:
         tmp.unlink(missing_ok=True)  # no half-written .partial left beside the output
         raise
     os.replace(tmp, out_path)
-    print(f"wrote {len(windows)} prediction(s) to {out_path} (model {ensemble.version})", file=sys.stderr)
+    print(
+        f"wrote {len(windows)} prediction(s) to {out_path} (model {ensemble.version}, {ensemble.precision})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -214,6 +218,14 @@ class PredictArgs:
         default=32, metadata={"help": "conversations per model call", "type": positive_int}
     )
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N", "type": device_name})
+    precision: str = field(
+        default=DEFAULT_PRECISION,
+        metadata={
+            "help": "the backbone's Linear layers on CPU: fp32, or int8 (scoring/quantize.py; "
+            "docs/benchmarks.md says what it gains and costs); ignored on CUDA",
+            "choices": PRECISIONS,
+        },
+    )
 
     def __post_init__(self) -> None:
         self.input, self.output = Path(self.input), Path(self.output)
@@ -221,6 +233,7 @@ class PredictArgs:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if not DEVICE.fullmatch(self.device):
             raise ValueError(f"device {self.device!r}: use auto, cpu, cuda or cuda:N")
+        check_precision(self.precision)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 PRECISIONS = ("fp32", "int8")
+DEFAULT_PRECISION = "fp32"  # what the measurement chose (docs/benchmarks.md); SCORING_PRECISION's default too
 
 
 def check_precision(precision: str) -> str:

@@ -7,3 +7,6 @@ class BenchConfig(AppConfig):
     name = "monitor_site.bench"
     verbose_name = "Benchmarks"
     label = "bench"
+
+    def ready(self) -> None:
+        from monitor_site.bench import checks  # noqa: F401  (registers the deploy check)

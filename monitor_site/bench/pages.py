@@ -101,25 +101,28 @@ def pages_bench_run(*, args: PageBenchArgs, note: Callable[[str], None] = print)
     try:
         probes = {name: _probe(client, url) for name, url in urls.items()}
         timings: dict[str, list[float]] = {name: [] for name in urls}
+        cpu: dict[str, list[float]] = {name: [] for name in urls}  # this process only (not PostgreSQL)
         load_before = os.getloadavg()[0]
         bar = tqdm(total=args.repeats * len(urls), unit="request", desc="timing", disable=None)
         with _FullCollections() as collections:
             for _ in range(args.repeats):
                 for name, url in urls.items():  # interleaved, so a slow moment spreads over every page
-                    started = time.perf_counter()
+                    started, started_cpu = time.perf_counter(), time.process_time()
                     _get(client, url)
                     timings[name].append((time.perf_counter() - started) * 1000)
+                    cpu[name].append((time.process_time() - started_cpu) * 1000)
                     bar.update()
         bar.close()
     finally:
         gc.unfreeze()  # a caller that goes on (a test) gets its process back as it was
 
-    pages = {name: _summary(urls[name], timings[name], probes[name]) for name in FIXED_PAGES}
+    pages = {name: _summary(urls[name], timings[name], cpu[name], probes[name]) for name in FIXED_PAGES}
     for kind in PATIENT_PAGES:
         names = [n for n in urls if n.startswith(f"{kind} ")]
         pages[kind] = _summary(
             f"{len(chosen)} random patients",
             [ms for n in names for ms in timings[n]],
+            [ms for n in names for ms in cpu[n]],
             max((probes[n] for n in names), key=lambda p: p["queries"]),
         )
         pages[kind]["queries_min"] = min(probes[n]["queries"] for n in names)
@@ -163,8 +166,8 @@ def pages_goal(pages: dict[str, dict[str, Any]], gc_pauses: list[float]) -> dict
 def format_pages_report(report: dict[str, Any]) -> str:
     pages = report["pages"]
     lines = [
-        f"{'page':<15}{'requests':>9}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}{'queries':>9}"
-        f"{'sql ms':>8}{'KB':>7}"
+        f"{'page':<15}{'requests':>9}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}{'cpu p50':>9}{'cpu p95':>9}"
+        f"{'queries':>9}{'sql ms':>8}{'KB':>7}"
     ]
     for name, page in pages.items():
         queries = str(page["queries"])
@@ -172,9 +175,11 @@ def format_pages_report(report: dict[str, Any]) -> str:
             queries = f"{page['queries_min']}-{page['queries']}"
         lines.append(
             f"{name:<15}{page['requests']:>9}{page['median_ms']:>11.1f}{page['p95_ms']:>9.1f}"
-            f"{page['max_ms']:>9.1f}{queries:>9}{page['probe_sql_ms']:>8.1f}{page['bytes'] / 1024:>7.0f}"
+            f"{page['max_ms']:>9.1f}{page['cpu_median_ms']:>9.1f}{page['cpu_p95_ms']:>9.1f}"
+            f"{queries:>9}{page['probe_sql_ms']:>8.1f}{page['bytes'] / 1024:>7.0f}"
         )
-    lines.append("(queries and sql ms: one captured request per URL; sql ms includes fetching rows)")
+    lines.append("(cpu: this process's CPU ms per request, PostgreSQL's not included; queries and sql ms:")
+    lines.append(" one captured request per URL, sql ms includes fetching rows)")
     pauses = report["gc_full_collections_ms"]
     lines.append(
         f"{report['gc_frozen_objects']:,} long-lived objects frozen after start-up, as in the web process"
@@ -253,7 +258,7 @@ class _FullCollections:
             self.pauses.append(round((time.perf_counter() - self._started) * 1000, 1))
 
 
-def _summary(url: str, samples: list[float], probe: dict[str, Any]) -> dict[str, Any]:
+def _summary(url: str, samples: list[float], cpu: list[float], probe: dict[str, Any]) -> dict[str, Any]:
     return {
         "url": url,
         "requests": len(samples),
@@ -261,6 +266,10 @@ def _summary(url: str, samples: list[float], probe: dict[str, Any]) -> dict[str,
         "p95_ms": round(percentile(samples, 95), 1),
         "min_ms": round(min(samples), 1),
         "max_ms": round(max(samples), 1),
+        # CPU of the web side (Django, templates, the database driver) per request: less moved by other
+        # jobs on a shared machine than the wall-clock figures, which also wait for PostgreSQL and the CPU.
+        "cpu_median_ms": round(median(cpu), 1),
+        "cpu_p95_ms": round(percentile(cpu, 95), 1),
         **probe,
         "samples_ms": [round(ms, 1) for ms in samples],
     }

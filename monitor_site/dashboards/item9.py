@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from monitor_site.alerts.models import Alert, AlertRule
 from monitor_site.alerts.selectors import SelfReport, item9_rule_in_force
@@ -167,11 +167,17 @@ LATEST_FIELDS = (
 
 def latest_predictions(*, prediction_ids: list[int | None]) -> dict[int, Prediction]:
     """patient id -> their latest prediction (ids from their TrajectorySummary) with what the triage list
-    shows of it (interval, method, item 9, risk language) and its card's item-9 parts, in one query."""
+    shows of it (interval, method, item 9, risk language), its card's item-9 parts and whether its version
+    is the active one (`version_active`), in one query."""
     rows = (
         Prediction.objects.filter(pk__in=[pk for pk in prediction_ids if pk])
         .only(*LATEST_FIELDS)
         .annotate(**{f"card_{key}": F(f"model_version__manifest__{key}") for key in CARD_KEYS})
+        .annotate(
+            version_active=ExpressionWrapper(
+                Q(model_version__status=ModelVersion.Status.ACTIVE), output_field=BooleanField()
+            )
+        )
     )
     return {p.patient_id: p for p in rows}
 

@@ -1,17 +1,14 @@
-"""Reads behind the patient page that span apps: a patient's engagement, evidence, events, and
-everything the page and its exports show. The triage list's reads are in triage.py."""
+"""Reads behind the patient page that span apps: a patient's evidence, events, and everything the
+page and its exports show (engagement per week: engagement.py). The triage list's reads are in triage.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, QuerySet
-from django.db.models.functions import TruncWeek
+from django.core.paginator import Page, Paginator
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +22,7 @@ from monitor_site.dashboards.charts import (
     item_heatmap,
     trajectory_figure,
 )
+from monitor_site.dashboards.engagement import engagement_by_week
 from monitor_site.dashboards.events import patient_events
 from monitor_site.dashboards.exports import (
     ExportPrediction,
@@ -36,7 +34,7 @@ from monitor_site.dashboards.item9 import Item9Display, item9_for_prediction, it
 from monitor_site.dashboards.series import current_series, version_names, week_before
 from monitor_site.modelops.models import ModelVersion
 from monitor_site.modelops.selectors import model_version_active
-from monitor_site.patients.models import Assessment, ConversationSession, Message, Patient
+from monitor_site.patients.models import Assessment, ConversationSession, Patient
 from monitor_site.patients.selectors import windows_for
 from monitor_site.predictions.models import Prediction, PredictionFeedback, TrajectorySummary
 from monitor_site.predictions.selectors import (
@@ -45,49 +43,6 @@ from monitor_site.predictions.selectors import (
     prediction_list_for_patient,
 )
 from scoring.phq9 import ITEM_CHANGE_STEP, ITEM_LABELS, ITEM_SELF_HARM, change_status, item_answer
-
-
-@dataclass(frozen=True)
-class EngagementWeek:
-    week: datetime
-    sessions: int
-    user_turns: int
-
-
-def engagement_by_week(*, patient: Patient, until: datetime | None = None) -> list[EngagementWeek]:
-    """Sessions and user turns per calendar week (Monday start), oldest first, from the patient's first
-    session to the week of `until` (default now). Weeks without a session are there as zero: a patient
-    who stops talking is a signal, not a gap to skip."""
-    sessions = dict(
-        ConversationSession.objects.filter(patient=patient)
-        .annotate(week=TruncWeek("ended_at"))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .values_list("week", "n")
-    )
-    if not sessions:
-        return []
-    turns = dict(
-        Message.objects.filter(session__patient=patient, role="user")
-        .annotate(week=TruncWeek("session__ended_at"))
-        .values("week")
-        .annotate(n=Count("pk"))
-        .values_list("week", "n")
-    )
-    first = min(sessions)
-    last = max(max(sessions), _week_start(until or timezone.now(), like=first))
-    weeks, week = [], first
-    while week <= last:
-        weeks.append(EngagementWeek(week, sessions.get(week, 0), turns.get(week, 0)))
-        week += timedelta(weeks=1)
-    return weeks
-
-
-def _week_start(moment: datetime, *, like: datetime) -> datetime:
-    """Monday 00:00 of `moment`'s week, in the time zone TruncWeek gave `like`."""
-    local = moment.astimezone(like.tzinfo) if like.tzinfo else moment
-    return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-
 
 # Everything the patient page shows, assembled from selectors; no writes, no request handling.
 #
@@ -187,19 +142,55 @@ def evidence_for(
 # chart keeps the RECENT_POINTS newest and an even sample of the older ones, so a page's work is bounded.
 MAX_CHART_POINTS = 1500
 RECENT_POINTS = 500
-SCORES_PAGE_SIZE = 200  # rows of the table of scores per page
+SCORES_PAGE_SIZE = 50  # rows of the table of scores per page: its rows are most of the page's rendering
 
 
 def chart_predictions(patient: Patient) -> tuple[list[Prediction], int]:
-    """The predictions the patient page draws (oldest first, evidence deferred) and how many there are."""
+    """The predictions the patient page draws (oldest first, evidence deferred) and how many there are.
+
+    Read once per request and shared by the chart, the heatmap, the table of scores and the history. The
+    few model versions are read once and attached, rather than joined to every row (a second model
+    instance per prediction was a fifth of the page's CPU); no count when all of them fit the chart."""
     rows = prediction_list_for_patient(patient=patient).defer("evidence")
+    plain = rows.select_related(None)
+    first = list(plain[: MAX_CHART_POINTS + 1])
+    if len(first) <= MAX_CHART_POINTS:
+        return _with_versions(first), len(first)
     total = rows.count()
-    if total <= MAX_CHART_POINTS:
-        return list(rows), total
-    recent = list(rows.order_by("-window_end", "-model_version__created_at", "-pk")[:RECENT_POINTS])[::-1]
+    recent = list(plain.order_by("-window_end", "-model_version__created_at", "-pk")[:RECENT_POINTS])[::-1]
     older = list(rows.filter(window_end__lt=recent[0].window_end).values_list("pk", flat=True))
     step = -(-len(older) // (MAX_CHART_POINTS - RECENT_POINTS))
-    return list(rows.filter(pk__in=older[::step])) + recent, total
+    return _with_versions(list(plain.filter(pk__in=older[::step])) + recent), total
+
+
+def _with_versions(predictions: list[Prediction]) -> list[Prediction]:
+    """Each prediction's model version (without its manifest and metrics), one query for all of them."""
+    ids = {p.model_version_id for p in predictions}
+    versions = ModelVersion.objects.defer("manifest", "metrics").in_bulk(ids) if ids else {}
+    for p in predictions:
+        p.model_version = versions[p.model_version_id]
+    return predictions
+
+
+def _scores_page(
+    *,
+    patient: Patient,
+    series: list[Prediction],
+    sampled: bool,
+    active: ModelVersion | None,
+    page: str | None,
+) -> Page:
+    """A page of the table of scores: one row per window, the active version's score, else the newest's,
+    newest first. The chart's rows already hold every window unless it was sampled (a flood of sessions):
+    then the rows are read from the database, a page at a time."""
+    if not sampled:
+        return Paginator(series[::-1], SCORES_PAGE_SIZE).get_page(page)
+    rows = (
+        prediction_current_list_for_patient(patient=patient, active_version_id=active.pk if active else None)
+        .defer("evidence")
+        .order_by("-window_end", "-model_version__created_at", "-pk")
+    )
+    return Paginator(rows, SCORES_PAGE_SIZE).get_page(page)
 
 
 def patient_page_context(
@@ -277,14 +268,13 @@ def patient_page_context(
             active_version=active.version if active else "",
             version_names=version_names(predictions),
         ),
-        "scores": Paginator(  # one row per window: the active version's score, else the newest's
-            prediction_current_list_for_patient(
-                patient=patient, active_version_id=active.pk if active else None
-            )
-            .defer("evidence")
-            .order_by("-window_end", "-model_version__created_at", "-pk"),
-            SCORES_PAGE_SIZE,
-        ).get_page(scores_page),
+        "scores": _scores_page(
+            patient=patient,
+            series=series,
+            sampled=n_predictions > len(predictions),
+            active=active,
+            page=scores_page,
+        ),
         "sampled": n_predictions > len(predictions),
         "heatmap": item_heatmap([(p.window_end, p.items) for p in series]) if series else None,
         "engagement": engagement_figure([(w.week, w.sessions, w.user_turns) for w in weeks])

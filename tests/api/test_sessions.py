@@ -194,8 +194,12 @@ def test_it_stores_only_the_hash_of_a_token(ingest: tuple) -> None:
 def test_it_rolls_back_everything_when_a_write_fails(api: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
     from monitor_site.patients.services import ingest as services
 
-    # The session row is written, then the messages' INSERT fails in the database itself.
-    monkeypatch.setattr(services, "MESSAGE_INSERT", services.MESSAGE_INSERT.replace("INTO ", "INTO missing_"))
+    # The patient row is written, then the messages' INSERT fails in the database itself (on PostgreSQL
+    # the statement that also writes the session; elsewhere the one after it).
+    table = services.Message._meta.db_table
+    for name in ("MESSAGE_INSERT", "SESSION_WITH_MESSAGES_INSERT"):
+        sql = getattr(services, name)
+        monkeypatch.setattr(services, name, sql.replace(f"INTO {table}", f"INTO missing_{table}"))
     api.raise_request_exception = False
     r = _post(api, session_body())
     assert r.status_code >= 500  # 500 on PostgreSQL (no such table), 503 on SQLite (OperationalError)

@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Iterator
 
 import pytest
+from django.core import checks
 from django.urls import clear_url_caches
 from rest_framework.test import APIClient
 
@@ -44,3 +45,12 @@ def test_when_on_it_authenticates_and_stores_nothing(bare_post_on: None, api: AP
     assert r.status_code == 201 and r.json() == {"created": True}
     assert ConversationSession.objects.count() == 0 and Patient.objects.count() == 0
     assert api.get(BARE_POST_PATH).status_code == 405
+
+
+def test_check_deploy_warns_when_the_bare_post_is_on(settings: object) -> None:
+    settings.LOADTEST_BARE_POST = True  # type: ignore[attr-defined]
+    found = checks.run_checks(include_deployment_checks=True, tags=[checks.Tags.security])
+    assert "bench.W001" in {m.id for m in found if m.level == checks.WARNING}
+    settings.LOADTEST_BARE_POST = False  # type: ignore[attr-defined]
+    found = checks.run_checks(include_deployment_checks=True, tags=[checks.Tags.security])
+    assert "bench.W001" not in {m.id for m in found}

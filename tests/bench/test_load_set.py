@@ -207,6 +207,9 @@ def test_it_times_the_pages_and_writes_json(tmp_path: Path) -> None:
         and pages["list"]["requests"] == 2
     )
     assert all(page["queries"] > 0 and page["median_ms"] > 0 for page in pages.values())
+    # the web side's CPU per request beside the wall clock (PostgreSQL's time is not in it)
+    assert all(0 < page["cpu_median_ms"] <= page["cpu_p95_ms"] for page in pages.values())
+    assert "cpu p50" in out.getvalue()
     assert "median ms" in out.getvalue() and "p95 ms" in out.getvalue()
     assert "frozen after start-up" in out.getvalue() and "goal p95 <= 150 ms" in out.getvalue()
 

@@ -160,3 +160,13 @@ def test_weeks_without_sessions_count_as_zero_up_to_now(clinic: dict) -> None:
     assert weeks[-1].sessions == 0 and sum(w.sessions for w in weeks) == 2
     gaps = [b.week - a.week for a, b in zip(weeks, weeks[1:], strict=False)]
     assert all(g == timedelta(weeks=1) for g in gaps)
+
+
+def test_the_overview_is_kept_a_few_seconds_per_scope_while_the_rows_stay_live(
+    client: Client, clinic: dict
+) -> None:
+    assert client.get("/").context["overview"]["total"] == 5
+    PatientFactory(care_team=clinic["team_b"], external_id="pt-new")
+    response = client.get("/?sort=patient")  # another sort of the same scope: the kept counts
+    assert response.context["overview"]["total"] == 5 and "pt-new" in _ids(response)
+    assert client.get(f"/?team={clinic['team_b'].pk}").context["overview"]["total"] == 4  # another scope

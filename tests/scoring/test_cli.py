@@ -49,6 +49,24 @@ def test_it_scores_a_jsonl_file(tiny_artifact: Path, tmp_path: Path) -> None:
         assert r["method"] == "model-inferred" and r["model_version"] == tiny_artifact.name
 
 
+def test_it_scores_at_the_precision_asked_for(
+    tiny_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "in.jsonl", [_conv("a", "I feel hopeless"), _conv("b", "great week")])
+    base = ["predict", "--model", str(tiny_artifact), "--input", str(src), "--device", "cpu"]
+    totals = {}
+    for precision in ("fp32", "int8"):
+        out = tmp_path / f"{precision}.jsonl"
+        assert main([*base, "--output", str(out), "--precision", precision]) == 0
+        assert capsys.readouterr().err.strip().endswith(f"{precision})")  # what the backbone really ran at
+        totals[precision] = [json.loads(line)["phq9_total"] for line in out.read_text().splitlines()]
+    assert totals["int8"] == pytest.approx(totals["fp32"], abs=0.25)  # of 0..27
+    with pytest.raises(SystemExit) as refused:
+        main([*base, "--output", str(tmp_path / "x.jsonl"), "--precision", "int4"])
+    assert refused.value.code == 2 and "invalid choice: 'int4'" in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
 def test_each_line_carries_the_item9_flag_with_the_sentences_that_fired(
     tiny_artifact: Path, tmp_path: Path
 ) -> None:
