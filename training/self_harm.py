@@ -55,6 +55,7 @@ from training.self_harm_data import (
     LABEL_MAPPING,
     HardCase,
     VectorCache,
+    everyday_sentences,
     load_cssrs,
     load_hard_cases,
     load_sentences,
@@ -98,6 +99,10 @@ THRESHOLD_LOGITS = tuple(round(t, 2) for t in np.arange(-2.0, 2.01, 0.25))
 # plus a margin, because the best of ~3,000 combinations on 250 conversations is optimistic (at 0.85 the
 # chosen combination fired on 5 of the unit tests' 40 traps, at 0.875 on 1).
 PRECISION_FLOOR = 0.875
+# ...and among those, only combinations that fire on at most this many of the ordinary sentences held
+# back (half of training/self_harm_data.everyday_sentences): a window holds a hundred sentences, and its
+# score is the highest one's, so a sentence-level false alarm rate of 1% flags most windows.
+EVERYDAY_FIRES = 0
 AGGREGATES: tuple[dict[str, Any], ...] = (
     {"method": "max"},
     *({"method": "noisy_or", "k": k} for k in (2, 3, 5, 10)),
@@ -244,11 +249,22 @@ def train(
         read[split] = (rows, np.array([label for _, label in users]))
     dev_rows = rows_of(lexicon_only, case_sentences(dev), sieve, filter_threshold)
     dev_rows.head_x = vectors.get("encode", dev_rows.texts)
+    # Ordinary talk (the synthetic clinic's sentences without item-9 wording): every other sentence is
+    # trained on as a negative, the rest must not fire (see EVERYDAY_FIRES).
+    everyday = everyday_sentences()
+    taught = everyday[0::2]
+    fit_x = np.vstack([own_x, vectors.get("encode", taught)])
+    fit_y = np.concatenate([y, np.zeros(len(taught), dtype=y.dtype)])
+    checked = everyday[1::2]
+    everyday_rows = rows_of(
+        lexicon_only, [(i, s, "", "") for i, s in enumerate(checked)], sieve, filter_threshold
+    )
+    everyday_rows.head_x = vectors.get("encode", everyday_rows.texts)
     vectors.save()
     say("fit", 0.85)
     dev_y = np.array([case.label for case in dev])
     choices = [
-        _choice(c, w, own_x, y, read, dev_rows, dev_y)
+        _choice(c, w, fit_x, fit_y, read, dev_rows, dev_y, (everyday_rows, len(checked)))
         for c in HEAD_CS
         for w in (CSSRS_WEIGHTS if read else (0.0,))
     ]
@@ -317,6 +333,7 @@ def _choice(
     read: dict[str, tuple[Rows, np.ndarray]],
     dev: Rows,
     dev_y: np.ndarray,
+    everyday: tuple[Rows, int],
 ) -> dict[str, Any]:
     """One sentence model (C, cssrs_weight) and its best combination on the development cases."""
     x, labels, weights = own_x, y, np.ones(len(y))
@@ -329,6 +346,9 @@ def _choice(
     head = _fit(x, labels, c, weights)
     assert dev.head_x is not None
     dev_head = head.decision_function(dev.head_x) if len(dev.texts) else np.zeros(0)
+    ordinary, n_ordinary = everyday
+    assert ordinary.head_x is not None
+    ordinary_head = head.decision_function(ordinary.head_x) if len(ordinary.texts) else np.zeros(0)
     found = []
     for weight, none, filter_weight, against in itertools.product(
         MODEL_WEIGHTS, NONE_STRENGTHS, FILTER_WEIGHTS, AGAINST_SHARES
@@ -336,13 +356,16 @@ def _choice(
         scores = owner_scores(
             dev.combine(dev_head, weight, none, filter_weight, against), dev.owner, len(dev_y)
         )
+        ordinary_z = ordinary.combine(ordinary_head, weight, none, filter_weight, against)
+        ordinary_top = owner_scores(ordinary_z, ordinary.owner, n_ordinary)
         for t in THRESHOLD_LOGITS:
             fired = scores >= 1.0 / (1.0 + math.exp(-t))
             recall = float(fired[dev_y == 1].mean()) if (dev_y == 1).any() else 0.0
             precision = float((fired & (dev_y == 1)).sum() / max(1, fired.sum()))
-            ok = precision >= PRECISION_FLOOR
-            found.append((ok, recall, precision, weight, none, filter_weight, against, t))
-    ok, recall, precision, weight, none, filter_weight, against, t = max(found)
+            ordinary_fired = int((ordinary_top >= 1.0 / (1.0 + math.exp(-t))).sum())
+            ok = precision >= PRECISION_FLOOR and ordinary_fired <= EVERYDAY_FIRES
+            found.append((ok, recall, precision, -ordinary_fired, weight, none, filter_weight, against, t))
+    ok, recall, precision, ordinary_fired, weight, none, filter_weight, against, t = max(found)
     out: dict[str, Any] = {
         "c": c,
         "cssrs_weight": cssrs_weight,
@@ -352,6 +375,7 @@ def _choice(
         "against_share": against,
         "threshold_logit": t,
         "dev": {"ok": ok, "recall": recall, "precision": precision},
+        "everyday": {"sentences": n_ordinary, "fired": -ordinary_fired},
         "cssrs_val_auc": 0.0,
         "aggregate": {"method": "max"},
         "aggregate_choices": [],

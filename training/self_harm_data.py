@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from scoring.self_harm import SentenceEncoder
+from scoring.self_harm.cues import split_sentences
 from scoring.types import Conversation, Window, turn_from_json
 
 SENTENCES_FILE = Path(__file__).with_name("self_harm_sentences.txt")
@@ -133,3 +134,34 @@ class VectorCache:
             arrays[f"vectors_{size}"] = np.stack([self.vectors[k] for k in keys])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(self.path, **arrays)
+
+
+def everyday_sentences(n_patients: int = 40, weeks: int = 4, seed: int = 5) -> list[str]:
+    """The patient sentences of a synthetic clinic (training/synthetic, this repository's own templates)
+    without any item-9 wording: ordinary talk of low mood, sleep, work and family, as a two-week window
+    holds a hundred of. What the detector must not fire on sentence after sentence, since a window's
+    score is its highest sentence's (distinct sentences only)."""
+    import re
+    from datetime import UTC, datetime
+
+    from training.synthetic import phrases
+    from training.synthetic.clinic import generate_clinic
+
+    item9 = [
+        template
+        for bank in vars(phrases).values()
+        if isinstance(bank, dict) and 9 in bank
+        for by_level in bank[9].values()
+        for level in by_level.values()
+        for template in level
+    ]
+    shapes = [re.compile(".*".join(re.escape(p) for p in re.split(r"\{\w+\}", t)) + "$") for t in item9]
+    end = datetime(2026, 11, 30, tzinfo=UTC)
+    seen: dict[str, None] = {}
+    for patient in generate_clinic(n_patients=n_patients, weeks=weeks, end=end, seed=seed):
+        for session in patient.sessions:
+            for turn in session.turns:
+                if turn.role == "user":
+                    for start, stop in split_sentences(turn.text):
+                        seen.setdefault(turn.text[start:stop], None)
+    return [s for s in seen if not any(shape.match(s) for shape in shapes)]

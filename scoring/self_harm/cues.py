@@ -48,8 +48,9 @@ NEGATION_EXCEPTIONS = re.compile(
     r"mention|mentioned|admit|admitted|explain|explained|know|knows|knew|notice|noticed|see|sees|saw|realise|"
     r"realize|realised|realized|find out|hide|hiding|lie|lying|joke|joking|kid|kidding|pretend|pretending|"
     r"exaggerat\w*|keep pretending|keep hiding|trust myself|scared|afraid|sure|strong enough|promise)\b|"
-    r"not a (?:day|night) goes by|no point (?:pretending|hiding|lying)|no way (?:im|i am|i will|ill) "
-    r"(?:telling|going to tell)|(?:dont|do not|cant|cannot) get (?:\w+ ){0,4}out of my head"
+    r"not a (?:day|night) goes by|(?<=than )not\b|no point (?:pretending|hiding|lying)|"
+    r"no way (?:im|i am|i will|ill) (?:telling|going to tell)|"
+    r"(?:dont|do not|cant|cannot) get (?:\w+ ){0,4}out of my head"
 )
 DENIAL_AFTER = re.compile(
     r"^[^.?!]{0,40}?\b(?:i said no|i told (?:her|him|them) no|and i (?:dont|do not)\b|which i (?:dont|do not)"

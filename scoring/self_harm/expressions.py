@@ -123,7 +123,7 @@ STRONG: dict[str, str] = {
 
 PASSIVE: dict[str, str] = {
     "dont want to live": (
-        rf"\b{_NOT} (?:really |even |actually |honestly )?(?:want|wanna|wish) (?:to )?"
+        rf"\b(?:{_NOT} (?:really |even |actually |honestly )?(?:want|wanna|wish)|not wanting) (?:to )?"
         r"(?:live|be alive|be here|"
         r"exist|wake up|go on|keep going|carry on)\b"
     ),
@@ -231,7 +231,8 @@ PASSIVE: dict[str, str] = {
         r"never wake|wont wake|could die|just die|stop breathing|dont make it)\b|"
         r"\b(?:wish|hope) (?:something|someone|a \w+|the \w+) (?:would|will|could)? ?(?:kill|hit|take) me\b|"
         r"\b(?:wouldnt|would not|dont|do not) (?:mind|care) if i (?:died|didnt wake|never woke|got hit|"
-        r"crashed|was gone|dropped dead)\b|\b(?:everyone|everybody|they|my \w+) (?:would be|would get|'d be) "
+        r"crashed|was gone|dropped dead)\b|\b(?:everyone|everybody|they|people|the world|my \w+) "
+        r"(?:would|will|could|d) (?:be|get|manage|cope|do|get on) (?:just )?"
         r"(?:better|happier|fine|ok|okay) (?:off )?(?:without me|if i (?:was|were|wasnt|werent|died|left))\b|"
         r"\b(?:out of|off) (?:the|this) (?:picture|world|planet) for good\b|\bnot (?:be )?around to see\b"
     ),

@@ -142,3 +142,17 @@ def test_a_reply_is_scored_by_the_lexicon_alone_and_a_cue_against_risk_shrinks_t
         == config["head"]["against_share"]
         == config["training"]["chosen"]["against_share"]
     )
+
+
+def test_ordinary_talk_is_the_synthetic_clinics_sentences_without_item_9_wording() -> None:
+    from training.self_harm_data import everyday_sentences
+
+    ordinary = everyday_sentences(n_patients=8, weeks=3, seed=2)
+    assert len(ordinary) == len(set(ordinary)) > 50
+    assert not [s for s in ordinary if "better off" in s or "hurting myself" in s or "not being here" in s]
+
+
+def test_the_chosen_combination_fires_on_no_held_back_ordinary_sentence() -> None:
+    config = json.loads((Path(__file__).parents[2] / "scoring" / "data" / "self_harm_head.json").read_text())
+    everyday = config["training"]["chosen"]["everyday"]
+    assert everyday["sentences"] > 100 and everyday["fired"] == 0
