@@ -93,6 +93,9 @@ MODEL_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
 # own current risk (negation, another person, the past as over, ...): the frozen encoder barely reads them.
 AGAINST_SHARES = (1.0, 0.5, 0.25)
 NONE_STRENGTHS = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0)
+# ...and of a sentence whose only expression is a risk-topic word ("wake up", "pills"): ordinary talk
+# is full of them.
+TOPIC_STRENGTHS = (-1.5, -2.5, -3.5)
 FILTER_WEIGHTS = (0.0, 0.5)
 THRESHOLD_LOGITS = tuple(round(t, 2) for t in np.arange(-2.0, 2.01, 0.25))
 # The highest recall on the development cases among combinations at least this precise: the goal's 0.85
@@ -163,12 +166,21 @@ class Rows:
         np.ndarray
     )  # (N,) True for a reply to a question about risk: no model read (cues.ANSWER_HIT)
     against: np.ndarray  # (N,) the lexicon's expression carries a cue in AGAINST_CUES
+    topic: np.ndarray  # (N,) the lexicon's best expression is a risk-topic word (strength "topic")
     head_x: np.ndarray | None = None  # (N, H) sentence vectors, filled for the read rows
 
     def combine(
-        self, head: np.ndarray, weight: float, none: float, filter_weight: float, against: float = 1.0
+        self,
+        head: np.ndarray,
+        weight: float,
+        none: float,
+        filter_weight: float,
+        against: float = 1.0,
+        topic: float = STRENGTH["topic"],
     ) -> np.ndarray:
-        lexicon = np.where(np.isnan(self.lexicon), none, self.lexicon)
+        lexicon = np.where(np.isnan(self.lexicon), none, self.lexicon) + self.topic * (
+            topic - STRENGTH["topic"]
+        )
         say = np.where(self.lexicon_only, 0.0, np.where(self.against, against, 1.0))
         return lexicon + say * (weight * head + filter_weight * self.filter)
 
@@ -190,6 +202,7 @@ def rows_of(
         np.array([sentences[i][0] for i in keep], dtype=np.int64),
         np.array([best[i] is not None and best[i][1].name == ANSWER_HIT for i in keep], dtype=bool),  # type: ignore[index]
         np.array([best[i] is not None and bool(best[i][1].cues & AGAINST_CUES) for i in keep], dtype=bool),  # type: ignore[index]
+        np.array([best[i] is not None and best[i][1].strength == "topic" for i in keep], dtype=bool),  # type: ignore[index]
     )
 
 
@@ -251,7 +264,7 @@ def train(
     dev_rows.head_x = vectors.get("encode", dev_rows.texts)
     # Ordinary talk (the synthetic clinic's sentences without item-9 wording): every other sentence is
     # trained on as a negative, the rest must not fire (see EVERYDAY_FIRES).
-    everyday = everyday_sentences()
+    everyday = everyday_sentences(n_patients=80, weeks=6)
     taught = everyday[0::2]
     fit_x = np.vstack([own_x, vectors.get("encode", taught)])
     fit_y = np.concatenate([y, np.zeros(len(taught), dtype=y.dtype)])
@@ -274,7 +287,7 @@ def train(
     )
     head = best.pop("head")
     config = lexicon_config(round(1.0 / (1.0 + math.exp(-best["threshold_logit"])), 4))
-    config["strength"] = {**STRENGTH, "none": best["none"]}
+    config["strength"] = {**STRENGTH, "none": best["none"], "topic": best["topic"]}
     config["aggregate"] = best["aggregate"]
     config["head"] = {
         "backbone": args.backbone,
@@ -350,13 +363,13 @@ def _choice(
     assert ordinary.head_x is not None
     ordinary_head = head.decision_function(ordinary.head_x) if len(ordinary.texts) else np.zeros(0)
     found = []
-    for weight, none, filter_weight, against in itertools.product(
-        MODEL_WEIGHTS, NONE_STRENGTHS, FILTER_WEIGHTS, AGAINST_SHARES
+    for weight, none, filter_weight, against, topic in itertools.product(
+        MODEL_WEIGHTS, NONE_STRENGTHS, FILTER_WEIGHTS, AGAINST_SHARES, TOPIC_STRENGTHS
     ):
         scores = owner_scores(
-            dev.combine(dev_head, weight, none, filter_weight, against), dev.owner, len(dev_y)
+            dev.combine(dev_head, weight, none, filter_weight, against, topic), dev.owner, len(dev_y)
         )
-        ordinary_z = ordinary.combine(ordinary_head, weight, none, filter_weight, against)
+        ordinary_z = ordinary.combine(ordinary_head, weight, none, filter_weight, against, topic)
         ordinary_top = owner_scores(ordinary_z, ordinary.owner, n_ordinary)
         for t in THRESHOLD_LOGITS:
             fired = scores >= 1.0 / (1.0 + math.exp(-t))
@@ -364,13 +377,16 @@ def _choice(
             precision = float((fired & (dev_y == 1)).sum() / max(1, fired.sum()))
             ordinary_fired = int((ordinary_top >= 1.0 / (1.0 + math.exp(-t))).sum())
             ok = precision >= PRECISION_FLOOR and ordinary_fired <= EVERYDAY_FIRES
-            found.append((ok, recall, precision, -ordinary_fired, weight, none, filter_weight, against, t))
-    ok, recall, precision, ordinary_fired, weight, none, filter_weight, against, t = max(found)
+            found.append(
+                (ok, recall, precision, -ordinary_fired, weight, none, filter_weight, against, topic, t)
+            )
+    ok, recall, precision, ordinary_fired, weight, none, filter_weight, against, topic, t = max(found)
     out: dict[str, Any] = {
         "c": c,
         "cssrs_weight": cssrs_weight,
         "model_weight": weight,
         "none": none,
+        "topic": topic,
         "filter_weight": filter_weight,
         "against_share": against,
         "threshold_logit": t,
@@ -384,7 +400,7 @@ def _choice(
     if "val" in read:
         rows, users = read["val"]
         assert rows.head_x is not None
-        z = rows.combine(head.decision_function(rows.head_x), weight, none, filter_weight, against)
+        z = rows.combine(head.decision_function(rows.head_x), weight, none, filter_weight, against, topic)
         scored = [{**how, "cssrs_val_auc": user_auc(z, rows.owner, users, how)} for how in AGGREGATES]
         top = max(scored, key=lambda a: a["cssrs_val_auc"])
         out["aggregate_choices"] = scored

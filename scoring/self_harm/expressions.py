@@ -262,7 +262,9 @@ TOPIC: dict[str, str] = {
         r"(?:wont|will not|dont|do not) (?:make it|last|survive)|make it stop|over with|numb|cutting|cuts|"
         r"(?:going to|gonna|how (?:id|i would|i could|to)|"
         r"planning (?:to|how)) do it|(?:would|will) (?:\w+ )?miss (?:me|him|her)|"
-        r"(?:no|nobody|no one) (?:would )?miss|wak(?:e|en|ing|ed) up|woken|asleep|out of the picture|"
+        # (waking and sleep words are not here: every depressed patient's sleep talk is full of them)
+        r"(?:no|nobody|no one) (?:would )?miss|(?:disappointed|sorry|upset|angry) (?:that )?i woke|"
+        r"out of the picture|"
         r"(?:wasnt|werent|wasn't|not) (?:here|around)|letters? (?:to|for)|just in case|bottle of|"
         r"(?:doesnt|dont) scare me|(?:sounds|seems|feels) like (?:rest|peace|relief)|for good|"
         # 1.4: wider: living and existing, the thoughts and urges, means and places, a streak broken

@@ -132,9 +132,13 @@ def test_a_reply_is_scored_by_the_lexicon_alone_and_a_cue_against_risk_shrinks_t
         owner=np.array([0, 1, 2]),
         lexicon_only=np.array([False, True, False]),
         against=np.array([False, False, True]),
+        topic=np.array([True, False, False]),
     )
     z = rows.combine(np.array([3.0, 3.0, 3.0]), weight=2.0, none=-4.0, filter_weight=1.0, against=0.25)
     assert z.tolist() == [1.0 + 6.5, 2.0, -2.0 + 0.25 * 6.5]
+    # a risk-topic word's strength is chosen too: -2.5 instead of -1.5 lowers that row by 1
+    lower = rows.combine(np.zeros(3), weight=2.0, none=-4.0, filter_weight=0.0, topic=-2.5)
+    assert lower.tolist() == [0.0, 2.0, -2.0]
     config = json.loads((Path(__file__).parents[2] / "scoring" / "data" / "self_harm_head.json").read_text())
     detector = SelfHarmDetector(config, encoder=None)
     assert (
