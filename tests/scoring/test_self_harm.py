@@ -339,7 +339,7 @@ QUESTIONS = (
 
 
 def _written_replies() -> list[tuple[int, str]]:
-    path = Path(__file__).with_name("self_harm_answers.tsv")
+    path = Path(__file__).parents[1] / "fixtures" / "self_harm_answers.tsv"
     rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line[:1] in "01"]
     return [(int(label), text) for label, _, text in rows]
 
@@ -348,7 +348,7 @@ def _written_replies() -> list[tuple[int, str]]:
 def test_it_reads_written_replies_to_the_apps_question_as_yes_or_no(
     detector: SelfHarmDetector, question: str
 ) -> None:
-    """Replies a team member wrote (tests/scoring/self_harm_answers.tsv): each yes fires, each no does not."""
+    """Replies a team member wrote (tests/fixtures/self_harm_answers.tsv): each yes fires, each no does not."""
     wrong = []
     for label, reply in _written_replies():
         result = detector.detect(
