@@ -348,7 +348,7 @@ def _written_replies() -> list[tuple[int, str]]:
 def test_it_reads_written_replies_to_the_apps_question_as_yes_or_no(
     detector: SelfHarmDetector, question: str
 ) -> None:
-    """Replies a team member wrote (tests/fixtures/self_harm_answers.tsv): each yes fires, each no does not."""
+    """Replies a team member wrote (tests/fixtures/self_harm_answers.tsv): each yes fires, no no does."""
     wrong = []
     for label, reply in _written_replies():
         result = detector.detect(
